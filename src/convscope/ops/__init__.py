@@ -1,0 +1,19 @@
+"""Pure NumPy operations of convolutional networks (no Tensor, no state).
+
+Arrays are channels-first, (N, C, *spatial) with 1 to 3 spatial axes, float32 or float64;
+results come back in the input's dtype.
+"""
+from .conv import conv, conv_backward, conv_transpose, conv_transpose_backward, flip_kernel
+from .geometry import output_size, transposed_output_size
+from .matrix import col2im, conv_matrix, im2col
+from .pool import (avg_pool, avg_pool_backward, global_avg_pool, global_avg_pool_backward, global_max_pool,
+                   global_max_pool_backward, kmax_pool, kmax_pool_backward, max_pool, max_pool_backward)
+
+__all__ = [
+    "output_size", "transposed_output_size",
+    "conv", "conv_backward", "conv_transpose", "conv_transpose_backward", "flip_kernel",
+    "max_pool", "max_pool_backward", "avg_pool", "avg_pool_backward",
+    "global_avg_pool", "global_avg_pool_backward", "global_max_pool", "global_max_pool_backward",
+    "kmax_pool", "kmax_pool_backward",
+    "im2col", "col2im", "conv_matrix",
+]

@@ -1,0 +1,253 @@
+"""N-d convolution (cross-correlation), its transpose and their gradients.
+
+One implementation serves 1-D, 2-D and 3-D. The algorithm is chosen here and nowhere else:
+- 1x1 kernels with stride 1 and no padding: one batched matmul, no copies;
+- depthwise (one input channel per group): shifted-slice accumulation over the taps;
+- everything else: im2col into a reused, cache-sized buffer of columns (see `windows.plan_chunks`)
+  and one GEMM per chunk written straight into the channels-first output.
+Gradients reuse the same pieces: the input gradient is col2im of W^T dy (which IS the transposed
+convolution), the weight gradient is dy times the columns.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from . import depthwise
+from .geometry import check_array, conv_geometry, transposed_geometry, ConvGeometry
+from .windows import crop, pad_into, plan_chunks, prod, row_window, scatter_windows
+
+
+def _weight(w, dtype, op: str, layout: str) -> np.ndarray:
+    w = np.asarray(w)
+    if w.dtype.kind != "f":
+        raise TypeError(f"{op}: weight dtype {w.dtype} is not floating point")
+    if not 3 <= w.ndim <= 5:
+        raise ValueError(f"{op}: weight of shape {w.shape} must be {layout} with 1 to 3 kernel axes")
+    return w.astype(dtype, copy=False)
+
+
+def _bias(b, channels: int, dtype, op: str):
+    if b is None:
+        return None
+    b = np.asarray(b)
+    if b.shape != (channels,):
+        raise ValueError(f"{op}: bias of shape {b.shape} must be ({channels},), one per output channel")
+    return b.astype(dtype, copy=False)
+
+
+def _add_bias(y: np.ndarray, b) -> np.ndarray:
+    if b is not None:
+        y += b.reshape(1, -1, *([1] * (y.ndim - 2)))
+    return y
+
+
+def flip_kernel(w: np.ndarray) -> np.ndarray:
+    """The kernel flipped on every spatial axis: conv with it is true convolution."""
+    return w[(slice(None), slice(None), *([slice(None, None, -1)] * (w.ndim - 2)))]
+
+
+def _is_pointwise(geo: ConvGeometry) -> bool:
+    return all(k == 1 and s == 1 for k, s in zip(geo.kernel, geo.stride)) and not any(
+        lo or hi for lo, hi in geo.pads)
+
+
+def _is_depthwise(geo: ConvGeometry, w_shape) -> bool:
+    return geo.groups > 1 and w_shape[1] == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# The three kernels: forward, input gradient (= transposed conv), weight gradient.
+
+def _columns(x: np.ndarray, geo: ConvGeometry):
+    """Yield (n0, n1, r0, r1, cols): im2col of images n0:n1, output rows r0:r1.
+
+    cols has shape (n, groups, C/groups * prod(K), rows * rest) and lives in one reused buffer.
+    """
+    n_img, c = x.shape[:2]
+    k = prod(geo.kernel)
+    rest = prod(geo.out_size[1:])
+    plan = plan_chunks(n_img, geo.out_size[0], c * k * rest * x.itemsize)
+    n_max = max(n1 - n0 for n0, n1, _, _ in plan)
+    r_max = max(r1 - r0 for _, _, r0, r1 in plan)
+    padded = any(lo or hi for lo, hi in geo.pads)
+    pbuf = np.zeros((n_max, c, *geo.padded_size), x.dtype) if padded else None
+    cbuf = np.empty(n_max * c * k * r_max * rest, x.dtype)
+    for (n0, n1), blocks in itertools.groupby(plan, key=lambda b: b[:2]):
+        xp = pad_into(pbuf, x[n0:n1], geo.pads) if padded else x[n0:n1]
+        for _, _, r0, r1 in blocks:
+            view = row_window(xp, r0, r1, geo.kernel, geo.stride, geo.dilation, geo.out_size)
+            cols = cbuf[: view.size].reshape(view.shape)  # (n, C, *K, rows, *rest)
+            np.copyto(cols, view)
+            yield n0, n1, r0, r1, cols.reshape(n1 - n0, geo.groups, -1, (r1 - r0) * rest)
+
+
+def _forward(x: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    n_img, c = x.shape[:2]
+    o, g = w.shape[0], geo.groups
+    if _is_depthwise(geo, w.shape):
+        return depthwise.forward(x, w, geo)
+    p = prod(geo.out_size)
+    rest = p // geo.out_size[0]
+    y = np.empty((n_img, o, *geo.out_size), x.dtype)
+    y4 = y.reshape(n_img, g, o // g, p)
+    wmat = w.reshape(g, o // g, -1)  # (G, O/G, C/G * prod(K))
+    if _is_pointwise(geo):
+        np.matmul(wmat, x.reshape(n_img, g, c // g, p), out=y4)
+        return y
+    for n0, n1, r0, r1, cols in _columns(x, geo):
+        np.matmul(wmat, cols, out=y4[n0:n1, :, :, r0 * rest:r1 * rest])
+    return y
+
+
+def _input_grad(dy: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """dx = col2im(W^T dy): the adjoint of `_forward` in x, i.e. the transposed convolution."""
+    n_img = dy.shape[0]
+    o, cg = w.shape[:2]
+    g = geo.groups
+    c = cg * g
+    if _is_depthwise(geo, w.shape):
+        return depthwise.input_grad(dy, w, geo)
+    p = prod(geo.out_size)
+    rest = p // geo.out_size[0]
+    dy4 = np.ascontiguousarray(dy).reshape(n_img, g, o // g, p)
+    wt = w.reshape(g, o // g, -1).transpose(0, 2, 1)  # (G, C/G * prod(K), O/G)
+    if _is_pointwise(geo):
+        return np.matmul(wt, dy4).reshape(n_img, c, *geo.in_size)
+    k = prod(geo.kernel)
+    dx = np.empty((n_img, c, *geo.in_size), dy.dtype)
+    plan = plan_chunks(n_img, geo.out_size[0], c * k * rest * dy.itemsize)
+    n_max = max(n1 - n0 for n0, n1, _, _ in plan)
+    r_max = max(r1 - r0 for _, _, r0, r1 in plan)
+    canvas = np.empty((n_max, c, *geo.padded_size), dy.dtype)
+    cbuf = np.empty(n_max * c * k * r_max * rest, dy.dtype)
+    for (n0, n1), blocks in itertools.groupby(plan, key=lambda b: b[:2]):
+        nc = n1 - n0
+        canvas[:nc] = 0
+        for _, _, r0, r1 in blocks:
+            rows = (r1 - r0, *geo.out_size[1:])
+            dcols = cbuf[: nc * c * k * (r1 - r0) * rest].reshape(nc, g, cg * k, -1)
+            np.matmul(wt, dy4[n0:n1, :, :, r0 * rest:r1 * rest], out=dcols)
+            scatter_windows(canvas, dcols.reshape(nc, c, *geo.kernel, *rows), geo.kernel, geo.stride,
+                            geo.dilation, rows, offset0=r0)
+        dx[n0:n1] = crop(canvas[:nc], geo.pads, geo.in_size)
+    return dx
+
+
+def _weight_grad(x: np.ndarray, dy: np.ndarray, geo: ConvGeometry, w_shape) -> np.ndarray:
+    """dw[o, c, t] = sum over images and positions of dy[o, p] * cols[c, t, p]."""
+    n_img = x.shape[0]
+    o, g = w_shape[0], geo.groups
+    if _is_depthwise(geo, w_shape):
+        return depthwise.weight_grad(x, dy, geo, w_shape)
+    p = prod(geo.out_size)
+    rest = p // geo.out_size[0]
+    dy4 = np.ascontiguousarray(dy).reshape(n_img, g, o // g, p)
+    if _is_pointwise(geo):
+        cols = np.ascontiguousarray(x).reshape(n_img, g, -1, p)
+        return np.matmul(dy4, cols.transpose(0, 1, 3, 2)).sum(0).reshape(w_shape)
+    dw = np.zeros((g, o // g, prod(w_shape[1:])), x.dtype)
+    for n0, n1, r0, r1, cols in _columns(x, geo):
+        part = np.matmul(dy4[n0:n1, :, :, r0 * rest:r1 * rest], cols.transpose(0, 1, 3, 2))
+        dw += part.sum(0) if n1 - n0 > 1 else part[0]
+    return dw.reshape(w_shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public ops
+
+def conv(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, flip=False):
+    """N-d convolution as the lecture and PyTorch define it (cross-correlation).
+
+    Args:
+        x: input (N, C, *S), 1 to 3 spatial axes, float32 or float64.
+        w: weight (O, C/groups, *K).  b: optional bias (O,).
+        stride, dilation: int or one per spatial axis.
+        padding: 'valid' | 'same' | 'full' | int | tuple of ints | tuple of (lo, hi) pairs.
+            'same' follows TensorFlow (o = ceil(i/s), extra pad on the high side).
+        groups: input and output channels split into this many independent groups.
+        flip: True for true convolution (kernel flipped on every spatial axis).
+
+    Shape:
+        y: (N, O, *S_out) with ``o = floor((i + p_lo + p_hi - d(k-1) - 1)/s) + 1`` per axis.
+
+    >>> x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    >>> conv(x, np.ones((1, 1, 3, 3), np.float32)).shape
+    (1, 1, 2, 2)
+    """
+    x = check_array(x, "conv")
+    w = _weight(w, x.dtype, "conv", "(out_channels, in_channels/groups, *kernel)")
+    geo = conv_geometry(x.shape, w.shape, stride, padding, dilation, groups, "conv")
+    b = _bias(b, w.shape[0], x.dtype, "conv")
+    return _add_bias(_forward(x, flip_kernel(w) if flip else w, geo), b)
+
+
+def conv_backward(dy, x, w, *, stride=1, padding=0, dilation=1, groups=1, flip=False,
+                  input_grad=True, weight_grad=True):
+    """Gradients of `conv` for the upstream gradient dy (N, O, *S_out).
+
+    Returns (dx, dw, db); dx or dw is None when not asked for. db = dy summed over N and space
+    (whether or not the forward had a bias).
+    """
+    x = check_array(x, "conv_backward")
+    w_in = np.asarray(w)
+    w = _weight(w, x.dtype, "conv_backward", "(out_channels, in_channels/groups, *kernel)")
+    geo = conv_geometry(x.shape, w.shape, stride, padding, dilation, groups, "conv_backward")
+    dy = _grad_array(dy, (x.shape[0], w.shape[0], *geo.out_size), x.dtype, "conv_backward")
+    wf = flip_kernel(w) if flip else w
+    dx = _input_grad(dy, wf, geo) if input_grad else None
+    dw = None
+    if weight_grad:
+        dw = _weight_grad(x, dy, geo, w.shape)
+        dw = (flip_kernel(dw) if flip else dw).astype(w_in.dtype, copy=False)
+    db = dy.sum(axis=(0, *range(2, dy.ndim)))
+    return dx, dw, db
+
+
+def conv_transpose(y, w, b=None, *, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
+    """Transposed convolution: the adjoint of `conv` with the same weight and settings.
+
+    Args:
+        y: input (N, C_in, *S).  w: weight (C_in, C_out/groups, *K), PyTorch's layout.
+        padding: int, tuple of ints, or (lo, hi) pairs: removed from the border of the output.
+        output_padding: extra cells on the high side of the output (< stride or < dilation).
+
+    Shape:
+        out: (N, C_out, *S_out), ``o = (i-1)s - p_lo - p_hi + d(k-1) + output_padding + 1``.
+
+    >>> conv_transpose(np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3))).shape
+    (1, 1, 4, 4)
+    """
+    y = check_array(y, "conv_transpose")
+    w = _weight(w, y.dtype, "conv_transpose", "(in_channels, out_channels/groups, *kernel)")
+    geo, _ = transposed_geometry(y.shape, w.shape, stride, padding, output_padding, dilation, groups)
+    b = _bias(b, w.shape[1] * geo.groups, y.dtype, "conv_transpose")
+    return _add_bias(_input_grad(y, w, geo), b)
+
+
+def conv_transpose_backward(dout, y, w, *, stride=1, padding=0, output_padding=0, dilation=1, groups=1,
+                            input_grad=True, weight_grad=True):
+    """Gradients of `conv_transpose`: (dy, dw, db) for the upstream gradient dout (N, C_out, *S_out).
+
+    Since conv_transpose(y) = C^T y, its input gradient is C dout = conv(dout), and its weight
+    gradient is conv's weight gradient with the roles of input and upstream gradient swapped.
+    """
+    op = "conv_transpose_backward"
+    y = check_array(y, op)
+    w_in = np.asarray(w)
+    w = _weight(w, y.dtype, op, "(in_channels, out_channels/groups, *kernel)")
+    geo, out = transposed_geometry(y.shape, w.shape, stride, padding, output_padding, dilation, groups, op)
+    dout = _grad_array(dout, (y.shape[0], w.shape[1] * geo.groups, *out), y.dtype, op)
+    dy = _forward(dout, w, geo) if input_grad else None
+    dw = _weight_grad(dout, y, geo, w.shape).astype(w_in.dtype, copy=False) if weight_grad else None
+    db = dout.sum(axis=(0, *range(2, dout.ndim)))
+    return dy, dw, db
+
+
+def _grad_array(g, shape, dtype, op: str) -> np.ndarray:
+    g = np.asarray(g)
+    if g.shape != tuple(shape):
+        raise ValueError(f"{op}: upstream gradient has shape {g.shape}, expected {tuple(shape)} "
+                         "(the shape of the forward output)")
+    return g.astype(dtype, copy=False)

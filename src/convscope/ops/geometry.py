@@ -1,0 +1,235 @@
+"""Size arithmetic and argument checks shared by every op, layer and analysis.
+
+All output-size formulas live here (`output_size`, `transposed_output_size`); nothing else in
+convscope re-derives them. Errors are ``ValueError``/``TypeError`` that name the op, the axis,
+the numbers and the rule.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_SPATIAL = 3
+CONV_FORMULA = "o = floor((i + p_lo + p_hi - d(k-1) - 1)/s) + 1"
+CONV_FORMULA_CEIL = "o = ceil((i + p_lo + p_hi - d(k-1) - 1)/s) + 1"
+TRANSPOSED_FORMULA = "o = (i-1)s - p_lo - p_hi + d(k-1) + output_padding + 1"
+
+
+def _prefix(op: str | None, axis: int | None) -> str:
+    where = op or "output_size"
+    return f"{where}: " if axis is None else f"{where} (spatial axis {axis}): "
+
+
+def _check_int(name: str, value, minimum: int, op: str | None, axis: int | None) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{_prefix(op, axis)}{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{_prefix(op, axis)}{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _pad_pair(padding, op: str | None, axis: int | None) -> tuple[int, int]:
+    if isinstance(padding, (tuple, list)):
+        if len(padding) != 2:
+            raise ValueError(f"{_prefix(op, axis)}padding per axis is an int or (lo, hi), got {padding!r}")
+        lo, hi = padding
+    else:
+        lo = hi = padding
+    name = "padding"
+    return _check_int(name, lo, 0, op, axis), _check_int(name, hi, 0, op, axis)
+
+
+def output_size(i, k, stride=1, padding=0, dilation=1, *, ceil_mode=False, op=None, axis=None) -> int:
+    """Size of one spatial axis after a convolution or pooling window.
+
+    Args:
+        i: input size; k: kernel size; stride: s; padding: p or (p_lo, p_hi); dilation: d.
+        ceil_mode: round up (pooling), keeping only windows that start inside the input or the
+            low padding, as PyTorch does.
+        op, axis: used only to name the failing op and axis in error messages.
+
+    Shape:
+        ``o = floor((i + p_lo + p_hi - d(k-1) - 1)/s) + 1``
+
+    >>> output_size(4, 3)
+    2
+    >>> output_size(5, 3, stride=2, padding=1)
+    3
+    """
+    i = _check_int("input size", i, 1, op, axis)
+    k = _check_int("kernel size", k, 1, op, axis)
+    s = _check_int("stride", stride, 1, op, axis)
+    d = _check_int("dilation", dilation, 1, op, axis)
+    lo, hi = _pad_pair(padding, op, axis)
+    span = d * (k - 1) + 1
+    padded = i + lo + hi
+    if span > padded:
+        raise ValueError(
+            f"{_prefix(op, axis)}kernel {k} (dilated {span}) > padded input {padded} "
+            f"(i={i}, p_lo={lo}, p_hi={hi}): {CONV_FORMULA} = {(padded - span) // s + 1}")
+    if ceil_mode:
+        o = -(-(padded - span) // s) + 1
+        if (o - 1) * s >= i + lo:  # the last window would start in the high padding only
+            o -= 1
+        return o
+    return (padded - span) // s + 1
+
+
+def transposed_output_size(i, k, stride=1, padding=0, dilation=1, output_padding=0, *, op=None, axis=None) -> int:
+    """Size of one spatial axis after a transposed convolution (the adjoint of `output_size`).
+
+    Shape:
+        ``o = (i-1)s - p_lo - p_hi + d(k-1) + output_padding + 1``
+
+    >>> transposed_output_size(2, 3)
+    4
+    >>> transposed_output_size(3, 3, stride=2, padding=1, output_padding=1)
+    6
+    """
+    i = _check_int("input size", i, 1, op, axis)
+    k = _check_int("kernel size", k, 1, op, axis)
+    s = _check_int("stride", stride, 1, op, axis)
+    d = _check_int("dilation", dilation, 1, op, axis)
+    op_ = _check_int("output_padding", output_padding, 0, op, axis)
+    lo, hi = _pad_pair(padding, op, axis)
+    if op_ >= s and op_ >= d:
+        raise ValueError(
+            f"{_prefix(op, axis)}output_padding {op_} must be smaller than stride {s} or dilation {d}")
+    o = (i - 1) * s - lo - hi + d * (k - 1) + op_ + 1
+    if o <= 0:
+        raise ValueError(f"{_prefix(op, axis)}output size {o} <= 0 (i={i}, k={k}, s={s}, d={d}, "
+                         f"p_lo={lo}, p_hi={hi}, output_padding={op_}): {TRANSPOSED_FORMULA}")
+    return o
+
+
+def ntuple(value, n: int, name: str, op: str | None = None) -> tuple:
+    """Repeat an int over `n` axes, or check a tuple has exactly `n` entries."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != n:
+            raise ValueError(f"{op or 'op'}: {name} {tuple(value)!r} has {len(value)} entries "
+                             f"but the input has {n} spatial axes")
+        return tuple(value)
+    return (value,) * n
+
+
+def resolve_padding(padding, in_size, kernel, stride, dilation, op: str) -> tuple[tuple[int, int], ...]:
+    """Turn any padding spec into one (lo, hi) pair per spatial axis.
+
+    'valid' is no padding; 'full' pads d(k-1) on both sides; 'same' follows TensorFlow:
+    o = ceil(i/s), total = max((o-1)s + d(k-1) + 1 - i, 0), lo = total // 2, hi = total - lo.
+    """
+    n = len(in_size)
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode == "valid":
+            return ((0, 0),) * n
+        if mode == "full":
+            return tuple((d * (k - 1),) * 2 for k, d in zip(kernel, dilation))
+        if mode == "same":
+            pads = []
+            for i, k, s, d in zip(in_size, kernel, stride, dilation):
+                total = max((-(-i // s) - 1) * s + d * (k - 1) + 1 - i, 0)
+                pads.append((total // 2, total - total // 2))
+            return tuple(pads)
+        raise ValueError(f"{op}: padding {padding!r} is not one of 'valid', 'same', 'full', an int, "
+                         "a tuple of ints or a tuple of (lo, hi) pairs")
+    per_axis = ntuple(padding, n, "padding", op)
+    return tuple(_pad_pair(p, op, a) for a, p in enumerate(per_axis))
+
+
+def check_array(x, op: str, name: str = "input", min_spatial: int = 1) -> np.ndarray:
+    """A float32/float64 array of shape (N, C, *spatial) with 1 to 3 spatial axes."""
+    x = np.asarray(x)
+    if x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{op}: {name} dtype {x.dtype} is not supported; use float32 or float64 "
+                        f"(e.g. {name}.astype(np.float32))")
+    n_spatial = x.ndim - 2
+    if not min_spatial <= n_spatial <= MAX_SPATIAL:
+        raise ValueError(f"{op}: {name} of shape {x.shape} has {n_spatial} spatial axes; expected "
+                         f"(N, C, *spatial) with {min_spatial} to {MAX_SPATIAL} spatial axes")
+    return x
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """Everything a convolution needs to know about its shapes, resolved once and checked."""
+    in_size: tuple[int, ...]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    pads: tuple[tuple[int, int], ...]
+    out_size: tuple[int, ...]
+    groups: int
+
+    @property
+    def padded_size(self) -> tuple[int, ...]:
+        return tuple(i + lo + hi for i, (lo, hi) in zip(self.in_size, self.pads))
+
+
+def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, op="conv") -> ConvGeometry:
+    """Check a conv's input (N, C, *S) against its weight (O, C/groups, *K) and resolve the sizes."""
+    n = len(w_shape) - 2
+    if len(x_shape) != len(w_shape):
+        raise ValueError(f"{op}: input of shape {tuple(x_shape)} has {len(x_shape) - 2} spatial axes but "
+                         f"weight of shape {tuple(w_shape)} has {n}; weight is (out_channels, "
+                         "in_channels/groups, *kernel)")
+    groups = _check_int("groups", groups, 1, op, None)
+    c_in, c_out, c_w = x_shape[1], w_shape[0], w_shape[1]
+    if c_in % groups or c_out % groups:
+        raise ValueError(f"{op}: in_channels {c_in} and out_channels {c_out} must both be divisible "
+                         f"by groups {groups}")
+    if c_w * groups != c_in:
+        raise ValueError(f"{op}: weight of shape {tuple(w_shape)} expects in_channels/groups = {c_w}, "
+                         f"but the input has {c_in} channels and groups = {groups} "
+                         f"({c_in}/{groups} = {c_in / groups:g})")
+    in_size, kernel = tuple(x_shape[2:]), tuple(w_shape[2:])
+    stride = ntuple(stride, n, "stride", op)
+    dilation = ntuple(dilation, n, "dilation", op)
+    for a in range(n):
+        _check_int("stride", stride[a], 1, op, a)
+        _check_int("dilation", dilation[a], 1, op, a)
+    pads = resolve_padding(padding, in_size, kernel, stride, dilation, op)
+    out = tuple(output_size(i, k, s, p, d, op=op, axis=a)
+                for a, (i, k, s, p, d) in enumerate(zip(in_size, kernel, stride, pads, dilation)))
+    return ConvGeometry(in_size, kernel, stride, dilation, pads, out, groups)
+
+
+def transposed_geometry(y_shape, w_shape, stride, padding, output_padding, dilation, groups,
+                        op="conv_transpose") -> tuple[ConvGeometry, tuple[int, ...]]:
+    """Geometry of the conv whose adjoint maps y (N, C_in, *S) to the output, and that output size.
+
+    The weight is (C_in, C_out/groups, *K) as in PyTorch. Returned geometry describes the forward
+    conv from the transposed op's OUTPUT (size o) back to y.
+    """
+    n = len(w_shape) - 2
+    if len(y_shape) != len(w_shape):
+        raise ValueError(f"{op}: input of shape {tuple(y_shape)} has {len(y_shape) - 2} spatial axes but "
+                         f"weight of shape {tuple(w_shape)} has {n}; weight is (in_channels, "
+                         "out_channels/groups, *kernel)")
+    groups = _check_int("groups", groups, 1, op, None)
+    if y_shape[1] != w_shape[0]:
+        raise ValueError(f"{op}: input has {y_shape[1]} channels but weight of shape {tuple(w_shape)} "
+                         f"expects in_channels = {w_shape[0]}")
+    if y_shape[1] % groups:
+        raise ValueError(f"{op}: in_channels {y_shape[1]} must be divisible by groups {groups}")
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int, a tuple of ints or (lo, hi) pairs, got {padding!r}")
+    kernel, in_size = tuple(w_shape[2:]), tuple(y_shape[2:])
+    stride = ntuple(stride, n, "stride", op)
+    dilation = ntuple(dilation, n, "dilation", op)
+    out_pad = ntuple(output_padding, n, "output_padding", op)
+    pads = resolve_padding(padding, in_size, kernel, stride, dilation, op)
+    out = tuple(transposed_output_size(i, k, s, p, d, q, op=op, axis=a)
+                for a, (i, k, s, p, d, q) in enumerate(zip(in_size, kernel, stride, pads, dilation, out_pad)))
+    geo = ConvGeometry(out, kernel, stride, dilation, pads, in_size, groups)
+    return geo, out
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+__all__ = ["output_size", "transposed_output_size", "resolve_padding", "conv_geometry",
+           "transposed_geometry", "ConvGeometry", "check_array", "ntuple", "math"]

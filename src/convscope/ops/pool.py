@@ -1,0 +1,222 @@
+"""Pooling: max, average, global average/max and k-max, with their gradients.
+
+Max and average pooling share conv's window machinery: pad, then combine the taps of the window
+one shifted slice at a time (a slice per kernel offset), which streams memory once per tap
+instead of materialising every window.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .geometry import check_array, ntuple, output_size, resolve_padding
+from .windows import crop, pad, prod, scatter_windows, tap_slices, taps
+
+
+@dataclass(frozen=True)
+class PoolGeometry:
+    in_size: tuple[int, ...]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    pads: tuple[tuple[int, int], ...]  # includes the extra high cells that ceil_mode windows need
+    user_pads: tuple[tuple[int, int], ...]
+    out_size: tuple[int, ...]
+
+
+def pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode, op) -> PoolGeometry:
+    n = len(x_shape) - 2
+    in_size = tuple(x_shape[2:])
+    kernel = ntuple(kernel_size, n, "kernel_size", op)
+    stride = kernel if stride is None else ntuple(stride, n, "stride", op)
+    dilation = ntuple(dilation, n, "dilation", op)
+    pads = resolve_padding(padding, in_size, kernel, stride, dilation, op)
+    out, full_pads = [], []
+    for a, (i, k, s, p, d) in enumerate(zip(in_size, kernel, stride, pads, dilation)):
+        o = output_size(i, k, s, p, d, ceil_mode=ceil_mode, op=op, axis=a)
+        span = d * (k - 1) + 1
+        if max(p) > span // 2:
+            raise ValueError(f"{op} (spatial axis {a}): padding {p} must be at most half the window "
+                             f"(d(k-1)+1 = {span}, half = {span // 2}), so no window is all padding")
+        extra = max(0, (o - 1) * s + span - (i + p[0] + p[1]))
+        out.append(o)
+        full_pads.append((p[0], p[1] + extra))
+    return PoolGeometry(in_size, kernel, stride, dilation, tuple(full_pads), pads, tuple(out))
+
+
+def _tap_view(xp, tap, geo: PoolGeometry):
+    return xp[(slice(None), slice(None), *tap_slices(tap, geo.stride, geo.dilation, geo.out_size))]
+
+
+# --------------------------------------------------------------------------------------- max
+
+def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over each window (padding never wins: it is -inf).
+
+    Shape:
+        (N, C, *S) -> (N, C, *S_out), ``o = floor((i + p_lo + p_hi - d(k-1) - 1)/s) + 1`` (ceil with
+        ceil_mode). `stride` defaults to `kernel_size`. Indices, as in PyTorch, are flat positions
+        in each (unpadded) input plane.
+
+    >>> max_pool(np.arange(16.).reshape(1, 1, 4, 4), 2)[0, 0]
+    array([[ 5.,  7.],
+           [13., 15.]])
+    """
+    x = check_array(x, "max_pool")
+    geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode, "max_pool")
+    xp = pad(x, geo.pads, -np.inf)
+    tap_list = list(taps(geo.kernel))
+    y = _tap_view(xp, tap_list[0], geo).copy()
+    if not return_indices:
+        for tap in tap_list[1:]:
+            np.maximum(y, _tap_view(xp, tap, geo), out=y)
+        return y
+    arg = np.zeros(y.shape, np.int64)
+    for t, tap in enumerate(tap_list[1:], start=1):
+        v = _tap_view(xp, tap, geo)
+        better = (v > y) | (np.isnan(v) & ~np.isnan(y))  # first maximum wins; NaN propagates
+        np.copyto(y, v, where=better)
+        arg[better] = t
+    return y, _flat_indices(arg, geo)
+
+
+def _flat_indices(arg: np.ndarray, geo: PoolGeometry) -> np.ndarray:
+    """Tap number of the winner -> flat index into the unpadded input plane (PyTorch's indices)."""
+    flat = np.zeros(arg.shape, np.int64)
+    taps_left = arg
+    for a in reversed(range(len(geo.kernel))):
+        t_a = taps_left % geo.kernel[a]
+        taps_left = taps_left // geo.kernel[a]
+        o_a = np.arange(geo.out_size[a]).reshape(-1, *([1] * (len(geo.kernel) - 1 - a)))
+        coord = o_a * geo.stride[a] + t_a * geo.dilation[a] - geo.pads[a][0]
+        flat += coord * prod(geo.in_size[a + 1:])
+    return flat
+
+
+def max_pool_backward(dy, indices, input_shape):
+    """Route each output gradient to the input element that won its window.
+
+    `indices` are the flat indices returned by ``max_pool(..., return_indices=True)``. Windows may
+    overlap, so contributions to one input element are summed.
+    """
+    dy = np.asarray(dy)
+    n, c = input_shape[:2]
+    plane = prod(input_shape[2:])
+    if np.shape(indices) != dy.shape:
+        raise ValueError(f"max_pool_backward: indices of shape {np.shape(indices)} must match dy {dy.shape}")
+    rows = (np.arange(n * c) * plane).reshape(n, c, *([1] * (dy.ndim - 2)))
+    dx = np.bincount((indices + rows).ravel(), weights=dy.ravel(), minlength=n * c * plane)
+    return dx.astype(dy.dtype, copy=False).reshape(input_shape)
+
+
+# --------------------------------------------------------------------------------------- average
+
+def _divisor(geo: PoolGeometry, count_include_pad: bool) -> np.ndarray:
+    """Number of cells each window averages over, as a product of per-axis counts (separable)."""
+    div = np.ones((), np.float64)
+    for i, k, s, (lo, hi), o in zip(geo.in_size, geo.kernel, geo.stride, geo.user_pads, geo.out_size):
+        start = np.arange(o) * s - lo
+        if count_include_pad:
+            count = np.minimum(start + k, i + hi) - start
+        else:
+            count = np.minimum(start + k, i) - np.maximum(start, 0)
+        div = np.multiply.outer(div, count)
+    return div
+
+
+def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over each window; the divisor counts padding cells only with count_include_pad.
+
+    Shape:
+        (N, C, *S) -> (N, C, *S_out), as in `max_pool` (no dilation).
+
+    >>> avg_pool(np.arange(16.).reshape(1, 1, 4, 4), 2)[0, 0]
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    """
+    x = check_array(x, "avg_pool")
+    geo = pool_geometry(x.shape, kernel_size, stride, padding, 1, ceil_mode, "avg_pool")
+    xp = pad(x, geo.pads, 0.0)
+    tap_list = list(taps(geo.kernel))
+    y = _tap_view(xp, tap_list[0], geo).copy()
+    for tap in tap_list[1:]:
+        y += _tap_view(xp, tap, geo)
+    y /= _divisor(geo, count_include_pad).astype(x.dtype)
+    return y
+
+
+def avg_pool_backward(dy, input_shape, kernel_size, stride=None, padding=0, ceil_mode=False,
+                      count_include_pad=True):
+    """Each window spreads dy / (its divisor) evenly over its cells."""
+    dy = np.asarray(dy)
+    geo = pool_geometry(input_shape, kernel_size, stride, padding, 1, ceil_mode, "avg_pool_backward")
+    g = dy / _divisor(geo, count_include_pad).astype(dy.dtype)
+    canvas = np.zeros((*input_shape[:2], *(i + lo + hi for i, (lo, hi) in zip(geo.in_size, geo.pads))), dy.dtype)
+    expand = (slice(None), slice(None), *([None] * len(geo.kernel)))
+    windows = np.broadcast_to(g[expand], (*g.shape[:2], *geo.kernel, *g.shape[2:]))  # (N, C, *K, *O)
+    scatter_windows(canvas, windows, geo.kernel, geo.stride, geo.dilation, geo.out_size)
+    return crop(canvas, geo.pads, geo.in_size).copy()
+
+
+# --------------------------------------------------------------------------------------- global
+
+def global_avg_pool(x):
+    """Mean over all spatial positions: (N, C, *S) -> (N, C)."""
+    x = check_array(x, "global_avg_pool")
+    return x.mean(axis=tuple(range(2, x.ndim)))
+
+
+def global_avg_pool_backward(dy, input_shape):
+    dy = np.asarray(dy)
+    scale = dy / prod(input_shape[2:])
+    return np.broadcast_to(scale.reshape(*dy.shape, *([1] * (len(input_shape) - 2))), input_shape).copy()
+
+
+def global_max_pool(x, return_indices=False):
+    """Max over all spatial positions: (N, C, *S) -> (N, C); indices are flat per plane."""
+    x = check_array(x, "global_max_pool")
+    flat = x.reshape(*x.shape[:2], -1)
+    idx = flat.argmax(axis=-1)
+    y = np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+    return (y, idx) if return_indices else y
+
+
+def global_max_pool_backward(dy, indices, input_shape):
+    dy = np.asarray(dy)
+    dx = np.zeros((*input_shape[:2], prod(input_shape[2:])), dy.dtype)
+    np.put_along_axis(dx, np.asarray(indices)[..., None], dy[..., None], axis=-1)
+    return dx.reshape(input_shape)
+
+
+# --------------------------------------------------------------------------------------- k-max
+
+def kmax_pool(x, k, axis=-1, return_indices=False):
+    """The k largest values along `axis`, kept in their original order (Kalchbrenner et al. 2014).
+
+    >>> kmax_pool(np.array([[[3., 1., 4., 1., 5.]]]), 2)
+    array([[[4., 5.]]])
+    """
+    x = check_array(x, "kmax_pool")
+    axis = _axis(axis, x.ndim, "kmax_pool")
+    size = x.shape[axis]
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= size:
+        raise ValueError(f"kmax_pool: k must be an int with 1 <= k <= {size} (size of axis {axis}), got {k!r}")
+    idx = np.argpartition(x, size - k, axis=axis)
+    idx = np.sort(np.take(idx, np.arange(size - k, size), axis=axis), axis=axis)
+    y = np.take_along_axis(x, idx, axis=axis)
+    return (y, idx) if return_indices else y
+
+
+def kmax_pool_backward(dy, indices, input_shape, axis=-1):
+    dy = np.asarray(dy)
+    axis = _axis(axis, len(input_shape), "kmax_pool_backward")
+    dx = np.zeros(input_shape, dy.dtype)
+    np.put_along_axis(dx, indices, dy, axis=axis)
+    return dx
+
+
+def _axis(axis, ndim: int, op: str) -> int:
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{op}: axis {axis} is out of range for an input with {ndim} axes")
+    return axis % ndim
