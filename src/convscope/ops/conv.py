@@ -49,7 +49,8 @@ def flip_kernel(w: np.ndarray) -> np.ndarray:
 
 
 def _is_pointwise(geo: ConvGeometry) -> bool:
-    return all(k == 1 and s == 1 for k, s in zip(geo.kernel, geo.stride)) and not any(
+    """A 1x1 kernel that maps every input cell to the same output cell: a plain matmul."""
+    return all(k == 1 for k in geo.kernel) and geo.in_size == geo.out_size and not any(
         lo or hi for lo, hi in geo.pads)
 
 

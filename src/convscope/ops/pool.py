@@ -36,9 +36,9 @@ def pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode, op
     for a, (i, k, s, p, d) in enumerate(zip(in_size, kernel, stride, pads, dilation)):
         o = output_size(i, k, s, p, d, ceil_mode=ceil_mode, op=op, axis=a)
         span = d * (k - 1) + 1
-        if max(p) > span // 2:
-            raise ValueError(f"{op} (spatial axis {a}): padding {p} must be at most half the window "
-                             f"(d(k-1)+1 = {span}, half = {span // 2}), so no window is all padding")
+        if max(p) > k // 2:
+            raise ValueError(f"{op} (spatial axis {a}): padding {p} must be at most half the kernel "
+                             f"(k // 2 = {k // 2}, as in PyTorch), so no window is all padding")
         extra = max(0, (o - 1) * s + span - (i + p[0] + p[1]))
         out.append(o)
         full_pads.append((p[0], p[1] + extra))

@@ -56,12 +56,13 @@ def taps(kernel):
     return itertools.product(*(range(k) for k in kernel))
 
 
-def plan_chunks(n_images: int, rows: int, row_bytes: int, budget: int = CHUNK_BYTES):
+def plan_chunks(n_images: int, rows: int, row_bytes: int):
     """Split the work into (n0, n1, r0, r1) blocks of about `budget` bytes of columns.
 
     Several whole images per block when an image is small; otherwise one image, cut into runs of
     output rows along the first spatial axis.
     """
+    budget = CHUNK_BYTES
     image_bytes = rows * row_bytes
     if image_bytes <= budget:
         step = max(1, budget // max(image_bytes, 1))

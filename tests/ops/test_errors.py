@@ -1,0 +1,58 @@
+"""Bad input raises ValueError/TypeError that names the op, the axis, the numbers and the rule."""
+import numpy as np
+import pytest
+
+from convscope import ops
+
+x2 = np.zeros((1, 4, 5, 5))
+w2 = np.zeros((6, 4, 3, 3))
+
+BAD = [
+    # (call, exception, message pattern)
+    (lambda: ops.conv(x2, np.zeros((1, 4, 7, 3))), ValueError,
+     r"conv \(spatial axis 0\): kernel 7 \(dilated 7\) > padded input 5 .*floor\(\(i \+ p_lo \+ p_hi - d\(k-1\) - 1\)/s\) \+ 1"),
+    (lambda: ops.conv(x2, w2, dilation=3), ValueError, r"kernel 3 \(dilated 7\) > padded input 5"),
+    (lambda: ops.output_size(4, 5, padding=0), ValueError, r"kernel 5 \(dilated 5\) > padded input 4"),
+    (lambda: ops.conv(x2, np.zeros((6, 2, 3, 3)), groups=3), ValueError, r"in_channels 4 .* divisible by groups 3"),
+    (lambda: ops.conv(x2, np.zeros((6, 3, 3, 3))), ValueError,
+     r"expects in_channels/groups = 3, but the input has 4 channels and groups = 1"),
+    (lambda: ops.conv(x2, np.zeros((5, 2, 3, 3)), groups=2), ValueError, r"out_channels 5 must both be divisible"),
+    (lambda: ops.conv(x2, w2, padding=-1), ValueError, r"conv \(spatial axis 0\): padding must be >= 0, got -1"),
+    (lambda: ops.conv(x2, w2, padding=((0, 1), (2, -3))), ValueError, r"spatial axis 1\): padding must be >= 0, got -3"),
+    (lambda: ops.conv(x2, w2, padding="middle"), ValueError, r"padding 'middle' is not one of 'valid', 'same', 'full'"),
+    (lambda: ops.conv(x2, w2, stride=0), ValueError, r"spatial axis 0\): stride must be >= 1, got 0"),
+    (lambda: ops.conv(x2, w2, stride=(1, 2, 1)), ValueError, r"stride \(1, 2, 1\) has 3 entries but the input has 2"),
+    (lambda: ops.conv(x2, w2, dilation=1.5), TypeError, r"dilation must be an int, got 1.5"),
+    (lambda: ops.conv(np.zeros((1, 4, 5)), w2), ValueError, r"input of shape \(1, 4, 5\) has 1 spatial axes but weight"),
+    (lambda: ops.conv(np.zeros((1, 4)), w2), ValueError, r"has 0 spatial axes; expected \(N, C, \*spatial\) with 1 to 3"),
+    (lambda: ops.conv(np.zeros((1, 1, 2, 2, 2, 2)), w2), ValueError, r"has 4 spatial axes"),
+    (lambda: ops.conv(np.zeros((1, 4, 5, 5), dtype=np.int64), w2), TypeError, r"input dtype int64 is not supported"),
+    (lambda: ops.conv(x2, np.zeros((6, 4, 3, 3), dtype=np.int32)), TypeError, r"weight dtype int32 is not floating"),
+    (lambda: ops.conv(x2, w2, np.zeros(5)), ValueError, r"bias of shape \(5,\) must be \(6,\)"),
+    (lambda: ops.conv_backward(np.zeros((1, 6, 2, 2)), x2, w2), ValueError,
+     r"upstream gradient has shape \(1, 6, 2, 2\), expected \(1, 6, 3, 3\)"),
+    (lambda: ops.conv_transpose(np.zeros((1, 2, 3)), np.zeros((2, 1, 3)), stride=2, output_padding=2), ValueError,
+     r"output_padding 2 must be smaller than stride 2 or dilation 1"),
+    (lambda: ops.conv_transpose(np.zeros((1, 2, 1)), np.zeros((2, 1, 1)), padding=1), ValueError,
+     r"output size -1 <= 0 .*\(i-1\)s - p_lo - p_hi \+ d\(k-1\) \+ output_padding \+ 1"),
+    (lambda: ops.conv_transpose(np.zeros((1, 3, 4)), np.zeros((2, 1, 3))), ValueError,
+     r"input has 3 channels but weight of shape \(2, 1, 3\) expects in_channels = 2"),
+    (lambda: ops.conv_transpose(np.zeros((1, 2, 4)), np.zeros((2, 1, 3)), padding="same"), ValueError,
+     r"padding must be an int"),
+    (lambda: ops.max_pool(x2, 2, padding=2), ValueError, r"padding \(2, 2\) must be at most half the kernel"),
+    (lambda: ops.max_pool(x2, 7), ValueError, r"max_pool \(spatial axis 0\): kernel 7 .* > padded input 5"),
+    (lambda: ops.avg_pool(x2.astype(np.int8), 2), TypeError, r"avg_pool: input dtype int8"),
+    (lambda: ops.kmax_pool(x2, 6), ValueError, r"1 <= k <= 5"),
+    (lambda: ops.kmax_pool(x2, 2, axis=4), ValueError, r"axis 4 is out of range"),
+    (lambda: ops.col2im(np.zeros((1, 9, 5)), (1, 1, 4, 4), 3), ValueError,
+     r"cols of shape \(1, 9, 5\) do not match .* expected \(N, C\*prod\(K\), prod\(S_out\)\) = \(1, 9, 4\)"),
+    (lambda: ops.conv_matrix((4, 5), w2), ValueError, r"input_shape \(4, 5\) must be \(C, \*spatial\) with 2"),
+    (lambda: ops.transposed_output_size(3, 3, stride=1, dilation=1, output_padding=1), ValueError,
+     r"output_padding 1 must be smaller than stride 1 or dilation 1"),
+]
+
+
+@pytest.mark.parametrize("call,exc,pattern", BAD, ids=[f"case{i}" for i in range(len(BAD))])
+def test_bad_input_gets_a_clear_error(call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()
