@@ -16,7 +16,7 @@ import numpy as np
 
 from . import depthwise
 from .geometry import check_array, conv_geometry, transposed_geometry, ConvGeometry
-from .windows import crop, pad_into, plan_chunks, prod, row_window, scatter_windows
+from .windows import chunk_budget, crop, pad_into, plan_chunks, prod, row_window, scatter_windows
 
 
 def _weight(w, dtype, op: str, layout: str) -> np.ndarray:
@@ -61,27 +61,73 @@ def _is_depthwise(geo: ConvGeometry, w_shape) -> bool:
 # ---------------------------------------------------------------------------------------------
 # The three kernels: forward, input gradient (= transposed conv), weight gradient.
 
-def _columns(x: np.ndarray, geo: ConvGeometry):
-    """Yield (n0, n1, r0, r1, cols): im2col of images n0:n1, output rows r0:r1.
+class _Lowering:
+    """How one conv is lowered to GEMMs: the chunks of work and the layout of their columns.
 
-    cols has shape (n, groups, C/groups * prod(K), rows * rest) and lives in one reused buffer.
+    Columns are the im2col of a chunk of images n0:n1 and output rows r0:r1, in one of two layouts:
+    - per image, (n, G, C/G * prod(K), positions): one GEMM per image and group, written straight
+      into the channels-first output (best for big images, and when the output is wider than
+      the columns, e.g. a first layer with 1 input channel);
+    - wide, (1, G, C/G * prod(K), n * positions): the images side by side in ONE GEMM per group,
+      then one transposing copy of the (smaller) output (best for many small images, where
+      per-image GEMMs are too small to keep BLAS busy: measured 25% faster on 64 x 14x14 maps).
     """
-    n_img, c = x.shape[:2]
-    k = prod(geo.kernel)
-    rest = prod(geo.out_size[1:])
-    plan = plan_chunks(n_img, geo.out_size[0], c * k * rest * x.itemsize)
-    n_max = max(n1 - n0 for n0, n1, _, _ in plan)
-    r_max = max(r1 - r0 for _, _, r0, r1 in plan)
-    padded = any(lo or hi for lo, hi in geo.pads)
-    pbuf = np.zeros((n_max, c, *geo.padded_size), x.dtype) if padded else None
-    cbuf = np.empty(n_max * c * k * r_max * rest, x.dtype)
-    for (n0, n1), blocks in itertools.groupby(plan, key=lambda b: b[:2]):
-        xp = pad_into(pbuf, x[n0:n1], geo.pads) if padded else x[n0:n1]
-        for _, _, r0, r1 in blocks:
-            view = row_window(xp, r0, r1, geo.kernel, geo.stride, geo.dilation, geo.out_size)
-            cols = cbuf[: view.size].reshape(view.shape)  # (n, C, *K, rows, *rest)
-            np.copyto(cols, view)
-            yield n0, n1, r0, r1, cols.reshape(n1 - n0, geo.groups, -1, (r1 - r0) * rest)
+
+    def __init__(self, geo: ConvGeometry, n_img: int, c: int, o: int, itemsize: int, result_bytes: int):
+        self.geo, self.c, self.o = geo, c, o
+        self.k = prod(geo.kernel)
+        self.rest = prod(geo.out_size[1:])
+        row_bytes = c * self.k * self.rest * itemsize
+        self.plan = plan_chunks(n_img, geo.out_size[0], row_bytes, chunk_budget(result_bytes))
+        self.n_max = max(n1 - n0 for n0, n1, _, _ in self.plan)
+        self.r_max = max(r1 - r0 for _, _, r0, r1 in self.plan)
+        self.wide = self.n_max > 1 and c * self.k >= o
+        self.col_elems = self.n_max * c * self.k * self.r_max * self.rest
+
+    def buffer(self, channels: int, dtype) -> np.ndarray:
+        """Scratch for one chunk with `channels` rows per tap-free position."""
+        return np.empty(self.n_max * channels * self.r_max * self.rest, dtype)
+
+    def to_gemm(self, a: np.ndarray, n0, n1, r0, r1, buf: np.ndarray) -> np.ndarray:
+        """Chunk of a (N, O, *S_out) array as GEMM columns (b, G, O/G, positions)."""
+        g, chunk = self.geo.groups, a[n0:n1, :, r0:r1]
+        if not self.wide:
+            return chunk.reshape(n1 - n0, g, chunk.shape[1] // g, -1)
+        out = buf[: chunk.size].reshape(chunk.shape[1], n1 - n0, -1)
+        np.copyto(out, chunk.reshape(n1 - n0, chunk.shape[1], -1).swapaxes(0, 1))
+        return out.reshape(1, g, chunk.shape[1] // g, -1)
+
+    def from_gemm(self, part: np.ndarray, n: int, rows: int) -> np.ndarray:
+        """GEMM output (b, G, X, positions) as (n, G*X, rows, *rest)."""
+        if not self.wide:
+            return part.reshape(n, -1, rows, *self.geo.out_size[1:])
+        return part.reshape(-1, n, rows, *self.geo.out_size[1:]).swapaxes(0, 1)
+
+    def columns(self, x: np.ndarray):
+        """Yield (n0, n1, r0, r1, cols (b, G, C/G * prod(K), positions)) from one reused buffer."""
+        geo, nsp = self.geo, len(self.geo.kernel)
+        padded = any(lo or hi for lo, hi in geo.pads)
+        pbuf = np.zeros((self.n_max, self.c, *geo.padded_size), x.dtype) if padded else None
+        cbuf = np.empty(self.col_elems, x.dtype)
+        wide = (1, *range(2, 2 + nsp), 0, *range(2 + nsp, 2 + 2 * nsp))  # (n, C, *K, *O) -> (C, *K, n, *O)
+        for (n0, n1), blocks in itertools.groupby(self.plan, key=lambda b: b[:2]):
+            xp = pad_into(pbuf, x[n0:n1], geo.pads) if padded else x[n0:n1]
+            for _, _, r0, r1 in blocks:
+                view = row_window(xp, r0, r1, geo.kernel, geo.stride, geo.dilation, geo.out_size)
+                if self.wide:
+                    view = view.transpose(wide)
+                cols = cbuf[: view.size].reshape(view.shape)
+                np.copyto(cols, view)
+                b = 1 if self.wide else n1 - n0
+                yield n0, n1, r0, r1, cols.reshape(b, geo.groups, self.c // geo.groups * self.k, -1)
+
+    def windows_of(self, dcols: np.ndarray, n: int, rows: int) -> np.ndarray:
+        """GEMM columns (b, G, C/G * prod(K), positions) as windows (n, C, *K, rows, *rest)."""
+        geo, nsp = self.geo, len(self.geo.kernel)
+        if not self.wide:
+            return dcols.reshape(n, self.c, *geo.kernel, rows, *geo.out_size[1:])
+        back = (1 + nsp, 0, *range(1, 1 + nsp), *range(2 + nsp, 2 + 2 * nsp))  # (C, *K, n, *O) -> (n, C, *K, *O)
+        return dcols.reshape(self.c, *geo.kernel, n, rows, *geo.out_size[1:]).transpose(back)
 
 
 def _forward(x: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
@@ -89,16 +135,19 @@ def _forward(x: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     o, g = w.shape[0], geo.groups
     if _is_depthwise(geo, w.shape):
         return depthwise.forward(x, w, geo)
-    p = prod(geo.out_size)
-    rest = p // geo.out_size[0]
     y = np.empty((n_img, o, *geo.out_size), x.dtype)
-    y4 = y.reshape(n_img, g, o // g, p)
     wmat = w.reshape(g, o // g, -1)  # (G, O/G, C/G * prod(K))
     if _is_pointwise(geo):
-        np.matmul(wmat, x.reshape(n_img, g, c // g, p), out=y4)
+        np.matmul(wmat, x.reshape(n_img, g, c // g, -1), out=y.reshape(n_img, g, o // g, -1))
         return y
-    for n0, n1, r0, r1, cols in _columns(x, geo):
-        np.matmul(wmat, cols, out=y4[n0:n1, :, :, r0 * rest:r1 * rest])
+    low = _Lowering(geo, n_img, c, o, x.itemsize, y.nbytes)
+    tbuf = low.buffer(o, x.dtype) if low.wide else None
+    for n0, n1, r0, r1, cols in low.columns(x):
+        if low.wide:
+            part = np.matmul(wmat, cols, out=tbuf[: o * cols.shape[-1]].reshape(1, g, o // g, -1))
+            y[n0:n1, :, r0:r1] = low.from_gemm(part, n1 - n0, r1 - r0)
+        else:  # straight into the output
+            np.matmul(wmat, cols, out=y[n0:n1, :, r0:r1].reshape(n1 - n0, g, o // g, -1))
     return y
 
 
@@ -110,48 +159,46 @@ def _input_grad(dy: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     c = cg * g
     if _is_depthwise(geo, w.shape):
         return depthwise.input_grad(dy, w, geo)
-    p = prod(geo.out_size)
-    rest = p // geo.out_size[0]
-    dy4 = np.ascontiguousarray(dy).reshape(n_img, g, o // g, p)
     wt = w.reshape(g, o // g, -1).transpose(0, 2, 1)  # (G, C/G * prod(K), O/G)
     if _is_pointwise(geo):
+        dy4 = np.ascontiguousarray(dy).reshape(n_img, g, o // g, -1)
         return np.matmul(wt, dy4).reshape(n_img, c, *geo.in_size)
-    k = prod(geo.kernel)
     dx = np.empty((n_img, c, *geo.in_size), dy.dtype)
-    plan = plan_chunks(n_img, geo.out_size[0], c * k * rest * dy.itemsize)
-    n_max = max(n1 - n0 for n0, n1, _, _ in plan)
-    r_max = max(r1 - r0 for _, _, r0, r1 in plan)
-    canvas = np.empty((n_max, c, *geo.padded_size), dy.dtype)
-    cbuf = np.empty(n_max * c * k * r_max * rest, dy.dtype)
-    for (n0, n1), blocks in itertools.groupby(plan, key=lambda b: b[:2]):
+    low = _Lowering(geo, n_img, c, o, dy.itemsize, dx.nbytes)
+    canvas = np.empty((low.n_max, c, *geo.padded_size), dy.dtype)
+    cbuf = np.empty(low.col_elems, dy.dtype)
+    gbuf = low.buffer(o, dy.dtype) if low.wide else None
+    dy = np.ascontiguousarray(dy)
+    for (n0, n1), blocks in itertools.groupby(low.plan, key=lambda b: b[:2]):
         nc = n1 - n0
         canvas[:nc] = 0
         for _, _, r0, r1 in blocks:
+            grid = low.to_gemm(dy, n0, n1, r0, r1, gbuf)
+            dcols = np.matmul(wt, grid, out=cbuf[: low.c * low.k * grid.shape[0] * grid.shape[-1]].reshape(
+                grid.shape[0], g, cg * low.k, -1))
             rows = (r1 - r0, *geo.out_size[1:])
-            dcols = cbuf[: nc * c * k * (r1 - r0) * rest].reshape(nc, g, cg * k, -1)
-            np.matmul(wt, dy4[n0:n1, :, :, r0 * rest:r1 * rest], out=dcols)
-            scatter_windows(canvas, dcols.reshape(nc, c, *geo.kernel, *rows), geo.kernel, geo.stride,
-                            geo.dilation, rows, offset0=r0)
+            scatter_windows(canvas, low.windows_of(dcols, nc, r1 - r0), geo.kernel, geo.stride, geo.dilation,
+                            rows, offset0=r0)
         dx[n0:n1] = crop(canvas[:nc], geo.pads, geo.in_size)
     return dx
 
 
 def _weight_grad(x: np.ndarray, dy: np.ndarray, geo: ConvGeometry, w_shape) -> np.ndarray:
     """dw[o, c, t] = sum over images and positions of dy[o, p] * cols[c, t, p]."""
-    n_img = x.shape[0]
+    n_img, c = x.shape[:2]
     o, g = w_shape[0], geo.groups
     if _is_depthwise(geo, w_shape):
         return depthwise.weight_grad(x, dy, geo, w_shape)
-    p = prod(geo.out_size)
-    rest = p // geo.out_size[0]
-    dy4 = np.ascontiguousarray(dy).reshape(n_img, g, o // g, p)
+    dy = np.ascontiguousarray(dy)
     if _is_pointwise(geo):
-        cols = np.ascontiguousarray(x).reshape(n_img, g, -1, p)
-        return np.matmul(dy4, cols.transpose(0, 1, 3, 2)).sum(0).reshape(w_shape)
+        cols = np.ascontiguousarray(x).reshape(n_img, g, c // g, -1)
+        return np.matmul(dy.reshape(n_img, g, o // g, -1), cols.transpose(0, 1, 3, 2)).sum(0).reshape(w_shape)
+    low = _Lowering(geo, n_img, c, o, x.itemsize, dy.nbytes)
+    gbuf = low.buffer(o, x.dtype) if low.wide else None
     dw = np.zeros((g, o // g, prod(w_shape[1:])), x.dtype)
-    for n0, n1, r0, r1, cols in _columns(x, geo):
-        part = np.matmul(dy4[n0:n1, :, :, r0 * rest:r1 * rest], cols.transpose(0, 1, 3, 2))
-        dw += part.sum(0) if n1 - n0 > 1 else part[0]
+    for n0, n1, r0, r1, cols in low.columns(x):
+        part = np.matmul(low.to_gemm(dy, n0, n1, r0, r1, gbuf), cols.transpose(0, 1, 3, 2))  # (b, G, O/G, C/G*K)
+        dw += part.sum(0) if len(part) > 1 else part[0]
     return dw.reshape(w_shape)
 
 

@@ -1,0 +1,156 @@
+"""convscope ops vs PyTorch on the same machine, same process, same threads.
+
+Each case is timed interleaved (convscope, PyTorch, convscope, ...) after warm-up, and each side
+keeps its best time, because this machine is shared and noisy. Prints milliseconds and the ratio
+convscope / PyTorch for the forward pass and for forward + backward, and the peak extra memory of
+one convscope forward (tracemalloc) relative to output + weights.
+
+    make bench            # or: python benchmarks/bench_ops.py [--repeat 7] [--only resnet]
+"""
+from __future__ import annotations
+
+import os
+
+# Both libraries run 2-thread pools in this one process. Left to spin after each call (OpenBLAS for
+# ~0.1 s, OpenMP for a while), one library's idle threads steal the cores the other is timed on
+# (measured: PyTorch's ResNet conv went from 9 to 17-38 ms right after a NumPy GEMM). Passive
+# waiting must be set before either library loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+import argparse
+import time
+import tracemalloc
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from convscope import ops
+
+
+def conv_case(name, n, c, size, o, k, stride=1, padding=0, groups=1):
+    return dict(name=name, kind="conv", x=(n, c, *size), w=(o, c // groups, *([k] * len(size))),
+                kw=dict(stride=stride, padding=padding, groups=groups))
+
+
+CASES = [
+    conv_case("digits", 256, 1, (8, 8), 16, 3, padding=1),
+    conv_case("mnist conv1", 64, 1, (28, 28), 32, 3, padding=1),
+    conv_case("mnist conv2", 64, 32, (14, 14), 64, 3, padding=1),
+    conv_case("resnet block", 8, 64, (56, 56), 64, 3, padding=1),
+    conv_case("strided", 8, 64, (56, 56), 128, 3, stride=2, padding=1),
+    conv_case("pointwise", 8, 256, (28, 28), 64, 1),
+    conv_case("stem 7x7/2", 4, 3, (224, 224), 64, 7, stride=2, padding=3),
+    conv_case("1-D k9", 32, 16, (4096,), 32, 9, padding=4),
+    conv_case("depthwise", 8, 128, (56, 56), 128, 3, padding=1, groups=128),
+    dict(name="max pool 2x2/2", kind="pool", x=(8, 64, 56, 56)),
+]
+
+TORCH_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+# Each round runs one side BURST times in a row and keeps the later calls only (the first one
+# after a switch wakes that library's threads and warms the caches).
+BURST = 3
+
+
+def best_of(fns, repeat):
+    """Interleaved timing in rounds (A A A, B B B, A A A, ...); each side's minimum, in ms."""
+    for fn in fns:
+        fn()
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for i, fn in enumerate(fns):
+            for call in range(BURST):
+                t0 = time.perf_counter()
+                fn()
+                if call:
+                    best[i] = min(best[i], time.perf_counter() - t0)
+    return [b * 1e3 for b in best]
+
+
+def peak_extra(fn):
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
+
+
+def callables(case, rng):
+    x = rng.standard_normal(case["x"]).astype(np.float32)
+    xt = torch.tensor(x, requires_grad=True)
+    if case["kind"] == "pool":
+        dy = rng.standard_normal(ops.max_pool(x, 2).shape).astype(np.float32)
+        dyt = torch.tensor(dy)
+
+        def ours_fb():
+            _, idx = ops.max_pool(x, 2, return_indices=True)
+            ops.max_pool_backward(dy, idx, x.shape)
+
+        def torch_fb():
+            xt.grad = None
+            F.max_pool2d(xt, 2).backward(dyt)
+
+        def torch_f():
+            with torch.no_grad():
+                return F.max_pool2d(xt, 2)
+
+        return (lambda: ops.max_pool(x, 2)), torch_f, ours_fb, torch_fb, 0
+    w = (rng.standard_normal(case["w"]) * 0.1).astype(np.float32)
+    b = rng.standard_normal(case["w"][0]).astype(np.float32)
+    kw = case["kw"]
+    wt, bt = torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)
+    tconv = TORCH_CONV[x.ndim - 2]
+    dy = rng.standard_normal(ops.conv(x, w, b, **kw).shape).astype(np.float32)
+    dyt = torch.tensor(dy)
+
+    def torch_f():
+        with torch.no_grad():
+            return tconv(xt, wt, bt, **kw)
+
+    def ours_fb():
+        ops.conv(x, w, b, **kw)
+        ops.conv_backward(dy, x, w, **kw)
+
+    def torch_fb():
+        xt.grad = wt.grad = bt.grad = None
+        tconv(xt, wt, bt, **kw).backward(dyt)
+
+    return (lambda: ops.conv(x, w, b, **kw)), torch_f, ours_fb, torch_fb, w.nbytes + b.nbytes
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only", default="", help="run the cases whose name contains this")
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    print(f"threads: torch {torch.get_num_threads()}, numpy BLAS {blas_threads()}; float32; best of {args.repeat}")
+    head = f"{'case':<16}{'fwd ms':>9}{'torch':>9}{'ratio':>7}{'f+b ms':>10}{'torch':>9}{'ratio':>7}{'mem':>7}"
+    print(head)
+    print("-" * len(head))
+    for case in CASES:
+        if args.only not in case["name"]:
+            continue
+        ours_f, torch_f, ours_fb, torch_fb, wbytes = callables(case, rng)
+        of, tf = best_of([ours_f, torch_f], args.repeat)
+        ofb, tfb = best_of([ours_fb, torch_fb], args.repeat)
+        out_bytes = ours_f().nbytes
+        mem = peak_extra(ours_f) / (out_bytes + wbytes)
+        print(f"{case['name']:<16}{of:9.2f}{tf:9.2f}{of / tf:7.2f}{ofb:10.2f}{tfb:9.2f}{ofb / tfb:7.2f}{mem:7.2f}")
+    print("\nratio = convscope / PyTorch (lower is better); mem = peak bytes of one convscope forward / (output + weights)")
+
+
+def blas_threads():
+    try:
+        from threadpoolctl import threadpool_info
+        return ",".join(str(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas")
+    except ImportError:
+        return "?"
+
+
+if __name__ == "__main__":
+    main()
