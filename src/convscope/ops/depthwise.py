@@ -1,106 +1,156 @@
 """Depthwise convolution (one input channel per group) by shifted-slice accumulation.
 
-im2col would copy every input element prod(K) times for a GEMM of inner size prod(K); here each
-tap is one multiply-add of a shifted slice instead, on blocks of channels small enough to stay in
-cache, so every tap re-reads cached data rather than streaming the whole tensor from memory.
-Output channel c*m + j reads input channel c (m = channel multiplier), as in PyTorch.
+im2col would copy every input element prod(K) times for a GEMM whose inner size is only prod(K);
+here each tap is one multiply-add of a shifted view instead, on blocks of (image, channel) planes
+small enough to stay in cache, spread over threads. Output channel c*m + j reads input channel c
+(m = channel multiplier), as in PyTorch.
+
+With stride 1 the views run over the *padded-width* grid: positions (o_0, j_1, ...) with j_a
+spanning the whole padded extent, so every tap reads one contiguous run per plane (long, fast
+ufunc loops) and the wrapped columns j_a >= o_a are cropped at the end (their gradients are 0).
 """
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
-from .windows import pad_into, prod, tap_slices, taps
+from .parallel import run_blocks
+from .windows import prod, taps
 
-BLOCK_BYTES = 256 << 10
-
-
-def _blocks(n_img: int, c: int, plane_bytes: int):
-    """(n0, n1, c0, c1) blocks of about BLOCK_BYTES of one image's channels (or several images)."""
-    per_image = c * plane_bytes
-    if per_image <= BLOCK_BYTES:
-        step = max(1, BLOCK_BYTES // per_image)
-        return [(n, min(n + step, n_img), 0, c) for n in range(0, n_img, step)]
-    step = max(1, BLOCK_BYTES // plane_bytes)
-    return [(n, n + 1, c0, min(c0 + step, c)) for n in range(n_img) for c0 in range(0, c, step)]
+BLOCK_BYTES = 1 << 20
 
 
-def _tap_weight(w_block: np.ndarray, tap, n_spatial: int) -> np.ndarray:
-    return w_block[(slice(None), *tap)].reshape(1, -1, *([1] * n_spatial))  # (1, cb, 1, ...)
+class _Grid:
+    """Where each tap of the kernel reads, in a (planes, plane + slack) buffer of padded planes."""
+
+    def __init__(self, geo):
+        sp = geo.padded_size
+        steps = [prod(sp[a + 1:]) for a in range(len(sp))]
+        if all(s == 1 for s in geo.stride):
+            self.shape = (geo.out_size[0], *sp[1:])
+            self.steps = steps
+            slack = sum(d * (k - 1) * st for k, d, st in zip(geo.kernel[1:], geo.dilation[1:], steps[1:]))
+        else:
+            self.shape = geo.out_size
+            self.steps = [s * st for s, st in zip(geo.stride, steps)]
+            slack = 0
+        self.padded, self.plane_steps = sp, steps
+        self.plane = prod(sp) + slack
+        self.offsets = [sum(t * d * st for t, d, st in zip(tap, geo.dilation, steps)) for tap in taps(geo.kernel)]
+        self.valid = (slice(None), slice(None), *(slice(0, o) for o in geo.out_size[1:]))  # crop wrapped columns
+        self.inner = (slice(None), *(slice(lo, lo + i) for (lo, _), i in zip(geo.pads, geo.in_size)))
+
+    def images(self, buf: np.ndarray) -> np.ndarray:
+        """The (planes, *padded) view of a buffer."""
+        it = buf.itemsize
+        return as_strided(buf, (len(buf), *self.padded), (buf.strides[0], *(s * it for s in self.plane_steps)))
+
+    def tap(self, buf: np.ndarray, t: int) -> np.ndarray:
+        """(planes, *grid) view of the cells tap t reads for every grid position."""
+        it = buf.itemsize
+        return as_strided(buf[:, self.offsets[t]:], (len(buf), *self.shape),
+                          (buf.strides[0], *(s * it for s in self.steps)))
+
+    def scratch(self, planes: int, dtype) -> dict:
+        grid = (planes, *self.shape)
+        return {"xp": np.zeros((planes, self.plane), dtype), "g": np.zeros(grid, dtype),
+                "acc": np.empty(grid, dtype), "tmp": np.empty(grid, dtype)}
 
 
-def _padded_blocks(x: np.ndarray, geo):
-    """Yield (n0, n1, c0, c1, xp): padded copies of each block, in one reused buffer."""
-    n_img, c = x.shape[:2]
-    blocks = _blocks(n_img, c, prod(geo.padded_size) * x.itemsize)
-    nb = max(b[1] - b[0] for b in blocks)
-    cb = max(b[3] - b[2] for b in blocks)
-    padded = any(lo or hi for lo, hi in geo.pads)
-    buf = np.zeros((nb, cb, *geo.padded_size), x.dtype) if padded else None
-    for n0, n1, c0, c1 in blocks:
-        xb = x[n0:n1, c0:c1]
-        yield n0, n1, c0, c1, (pad_into(buf[:, : c1 - c0], xb, geo.pads) if padded else xb)
+def _blocks(planes: int, plane_bytes: int):
+    per = max(1, BLOCK_BYTES // plane_bytes)
+    per = -(-planes // -(-planes // per))  # equal blocks
+    return [(r, min(r + per, planes)) for r in range(0, planes, per)]
+
+
+def _setup(shape, w, geo):
+    """Planes are (image, channel) pairs: (N*C, *S) views and each plane's weights (N*C rows)."""
+    n_img, c = shape[:2]
+    grid = _Grid(geo)
+    blocks = _blocks(n_img * c, grid.plane * w.itemsize)
+    wt = w.reshape(c, w.shape[0] // c, -1)  # (C, m, prod(K))
+    return grid, blocks, wt, max(r1 - r0 for r0, r1 in blocks)
+
+
+def _tap_weight(wb: np.ndarray, j: int, t: int, nsp: int) -> np.ndarray:
+    return wb[:, j, t].reshape(-1, *([1] * nsp))
 
 
 def forward(x: np.ndarray, w: np.ndarray, geo) -> np.ndarray:
     n_img, c = x.shape[:2]
-    m = w.shape[0] // c
-    nsp = len(geo.out_size)
+    grid, blocks, wt, per = _setup(x.shape, w, geo)
+    m, nsp = wt.shape[1], len(geo.kernel)
+    x2 = x.reshape(n_img * c, *geo.in_size)
     y = np.empty((n_img, c * m, *geo.out_size), x.dtype)
-    ym = y.reshape(n_img, c, m, *geo.out_size)
-    wm = w.reshape(c, m, *geo.kernel)
-    tmp = None
-    for n0, n1, c0, c1, xp in _padded_blocks(x, geo):
+    y2 = y.reshape(n_img * c, m, *geo.out_size)
+
+    def work(block, st):
+        r0, r1 = block
+        xp = st["xp"][: r1 - r0]
+        grid.images(xp)[grid.inner] = x2[r0:r1]
+        wb = wt[np.arange(r0, r1) % c]
+        acc, tmp = st["acc"][: r1 - r0], st["tmp"][: r1 - r0]
         for j in range(m):
-            acc = ym[n0:n1, c0:c1, j]
-            if tmp is None or tmp.shape != acc.shape:
-                tmp = np.empty(acc.shape, x.dtype)
-            for i, tap in enumerate(taps(geo.kernel)):
-                v = xp[(slice(None), slice(None), *tap_slices(tap, geo.stride, geo.dilation, geo.out_size))]
-                wt = _tap_weight(wm[c0:c1, j], tap, nsp)
-                if i == 0:
-                    np.multiply(v, wt, out=acc)
-                else:
-                    np.multiply(v, wt, out=tmp)
-                    acc += tmp
+            np.multiply(grid.tap(xp, 0), _tap_weight(wb, j, 0, nsp), out=acc)
+            for t in range(1, len(grid.offsets)):
+                np.multiply(grid.tap(xp, t), _tap_weight(wb, j, t, nsp), out=tmp)
+                acc += tmp
+            y2[r0:r1, j] = acc[grid.valid]
+
+    run_blocks(blocks, work, lambda: grid.scratch(per, x.dtype))
     return y
 
 
 def input_grad(dy: np.ndarray, w: np.ndarray, geo) -> np.ndarray:
-    """Adjoint of `forward` in x: every tap adds w_t * dy onto its shifted slice."""
+    """Adjoint of `forward` in x: every tap adds w_t * dy onto the cells it read."""
     n_img = dy.shape[0]
     c = geo.groups
-    m = w.shape[0] // c
-    nsp = len(geo.out_size)
-    dym = np.ascontiguousarray(dy).reshape(n_img, c, m, *geo.out_size)
-    wm = w.reshape(c, m, *geo.kernel)
+    grid, blocks, wt, per = _setup((n_img, c), w, geo)
+    m, nsp = wt.shape[1], len(geo.kernel)
+    dy2 = dy.reshape(n_img * c, m, *geo.out_size)
     dx = np.empty((n_img, c, *geo.in_size), dy.dtype)
-    crop = tuple(slice(lo, lo + i) for (lo, _), i in zip(geo.pads, geo.in_size))
-    blocks = _blocks(n_img, c, prod(geo.padded_size) * dy.itemsize)
-    canvas = np.empty((max(b[1] - b[0] for b in blocks), max(b[3] - b[2] for b in blocks),
-                       *geo.padded_size), dy.dtype)
-    for n0, n1, c0, c1 in blocks:
-        cv = canvas[: n1 - n0, : c1 - c0]
-        cv[...] = 0
+    dx2 = dx.reshape(n_img * c, *geo.in_size)
+
+    def work(block, st):
+        r0, r1 = block
+        canvas, g, tmp = st["xp"][: r1 - r0], st["g"][: r1 - r0], st["tmp"][: r1 - r0]
+        canvas[...] = 0
+        wb = wt[np.arange(r0, r1) % c]
         for j in range(m):
-            g = dym[n0:n1, c0:c1, j]
-            for tap in taps(geo.kernel):
-                sl = tap_slices(tap, geo.stride, geo.dilation, geo.out_size)
-                cv[(slice(None), slice(None), *sl)] += g * _tap_weight(wm[c0:c1, j], tap, nsp)
-        dx[n0:n1, c0:c1] = cv[(slice(None), slice(None), *crop)]
+            g[grid.valid] = dy2[r0:r1, j]  # wrapped columns keep their zeros
+            for t in range(len(grid.offsets)):
+                np.multiply(g, _tap_weight(wb, j, t, nsp), out=tmp)
+                cells = grid.tap(canvas, t)
+                cells += tmp
+        dx2[r0:r1] = grid.images(canvas)[grid.inner]
+
+    run_blocks(blocks, work, lambda: grid.scratch(per, dy.dtype))
     return dx
 
 
 def weight_grad(x: np.ndarray, dy: np.ndarray, geo, w_shape) -> np.ndarray:
-    """dw[c*m + j, 0, t] = sum over images and positions of dy[c*m + j] * (tap t slice of x[c])."""
+    """dw[c*m + j, 0, t] = sum over images and positions of dy[c*m + j] * (tap t view of x[c])."""
     n_img, c = x.shape[:2]
-    m = w_shape[0] // c
-    dym = np.ascontiguousarray(dy).reshape(n_img, c, m, *geo.out_size)
-    dw = np.zeros((c, m, *geo.kernel), x.dtype)
-    spatial = tuple(range(2, 2 + len(geo.out_size)))
-    for n0, n1, c0, c1, xp in _padded_blocks(x, geo):
+    grid, blocks, wt, per = _setup(x.shape, np.empty(w_shape, x.dtype), geo)
+    m = wt.shape[1]
+    x2 = x.reshape(n_img * c, *geo.in_size)
+    dy2 = dy.reshape(n_img * c, m, *geo.out_size)
+
+    def scratch():
+        st = grid.scratch(per, x.dtype)
+        st["dw"] = np.zeros(wt.shape, x.dtype)
+        return st
+
+    def work(block, st):
+        r0, r1 = block
+        xp, g = st["xp"][: r1 - r0], st["g"][: r1 - r0]
+        grid.images(xp)[grid.inner] = x2[r0:r1]
+        channel = np.arange(r0, r1) % c
+        dims = "abcd"[: g.ndim]
         for j in range(m):
-            g = dym[n0:n1, c0:c1, j]
-            for tap in taps(geo.kernel):
-                v = xp[(slice(None), slice(None), *tap_slices(tap, geo.stride, geo.dilation, geo.out_size))]
-                dw[(slice(c0, c1), j, *tap)] += (g * v).sum(axis=(0, *spatial))
-    return dw.reshape(w_shape)
+            g[grid.valid] = dy2[r0:r1, j]
+            for t in range(len(grid.offsets)):
+                np.add.at(st["dw"][:, j, t], channel, np.einsum(f"{dims},{dims}->a", g, grid.tap(xp, t)))
+
+    states = run_blocks(blocks, work, scratch)
+    return sum(st["dw"] for st in states).reshape(w_shape)
