@@ -6,7 +6,6 @@ the numbers and the rule.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -227,9 +226,5 @@ def transposed_geometry(y_shape, w_shape, stride, padding, output_padding, dilat
     return geo, out
 
 
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 __all__ = ["output_size", "transposed_output_size", "resolve_padding", "conv_geometry",
-           "transposed_geometry", "ConvGeometry", "check_array", "ntuple", "math"]
+           "transposed_geometry", "ConvGeometry", "check_array", "ntuple"]
