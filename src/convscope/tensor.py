@@ -66,7 +66,7 @@ class Tensor:
     @staticmethod
     def make(data, parents, backward, op: str) -> "Tensor":
         """The output of an op: records parents and the local backward when a parent needs a grad."""
-        out = Tensor(data)
+        out = Tensor(np.asarray(data))  # NumPy reductions return scalars: keep their dtype
         if _grad_enabled and any(p.requires_grad for p in parents):
             out.requires_grad = True
             out._parents, out._backward, out.op = tuple(parents), backward, op

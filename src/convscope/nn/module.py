@@ -123,6 +123,21 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    def to(self, dtype):
+        """Cast every parameter and buffer to `dtype` (float32 by default; float64 for exact checks)."""
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+        for m in self.modules():
+            for name, b in m._buffers.items():
+                m.register_buffer(name, b.astype(dtype))
+        return self
+
+    def double(self):
+        return self.to(np.float64)
+
+    def float(self):
+        return self.to(np.float32)
+
     def train(self, mode: bool = True):
         for m in self.modules():
             object.__setattr__(m, "training", mode)
@@ -134,8 +149,15 @@ class Module:
     # ---------------------------------------------------------------- state
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
         """Copies of every parameter and buffer, by qualified name (PyTorch's names)."""
-        state = OrderedDict((n, p.data.copy()) for n, p in self.named_parameters())
-        state.update((n, np.array(b, copy=True)) for n, b in self.named_buffers())
+        state, seen = OrderedDict(), set()
+        for prefix, module in self.named_modules():  # per module, parameters then buffers, as PyTorch
+            dot = f"{prefix}." if prefix else ""
+            for name, p in module._parameters.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    state[dot + name] = p.data.copy()
+            for name, b in module._buffers.items():
+                state[dot + name] = np.array(b, copy=True)
         return state
 
     def load_state_dict(self, state, strict: bool = True) -> None:
