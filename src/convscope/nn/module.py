@@ -182,6 +182,12 @@ class Module:
         """The constructor arguments this module was built with."""
         return dict(getattr(self, "_config", {}))
 
+    def to_yaml(self, name: str | None = None, input_shape=None) -> str:
+        """The model file (YAML) that rebuilds this model; see `convscope.load_model`."""
+        from ..modelfile import to_yaml
+
+        return to_yaml(self, name, input_shape)
+
     # ---------------------------------------------------------------- printing
     def extra_repr(self) -> str:
         return ""
