@@ -1,0 +1,114 @@
+"""fit: determinism, exact resume (after an epoch and after Ctrl-C), NaN stops, damaged checkpoints."""
+import os
+import signal
+
+import numpy as np
+import pytest
+
+import convscope as cs
+
+nn = cs.nn
+
+
+def tiny_data(n=96, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 1, 6, 6)).astype(np.float32)
+    y = (x[:, 0, :3].sum(axis=(1, 2)) > 0).astype(np.int64)
+    return x, y
+
+
+def tiny_model(seed=0):
+    cs.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Dropout(0.2), nn.Flatten(), nn.Linear(64, 2))
+
+
+def weights(model):
+    return {k: v.copy() for k, v in model.state_dict().items()}
+
+
+def assert_same(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_same_seed_same_weights_and_history():
+    runs = []
+    for _ in range(2):
+        model = tiny_model()
+        h = cs.fit(model, tiny_data(), tiny_data(32, 1), epochs=2, lr=0.01, batch_size=16, quiet=True, seed=3)
+        runs.append((weights(model), h["loss"]))
+    assert_same(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1]
+    assert len(runs[0][1]) == 2 and runs[0][1][1] < runs[0][1][0]
+
+
+def test_resume_after_an_epoch_reaches_the_uninterrupted_weights(tmp_path):
+    full = tiny_model()
+    cs.fit(full, tiny_data(), epochs=4, lr=0.01, batch_size=16, quiet=True, optimizer="sgd")
+    ckpt = tmp_path / "run.safetensors"
+    part = tiny_model()
+    cs.fit(part, tiny_data(), epochs=2, lr=0.01, batch_size=16, quiet=True, optimizer="sgd", checkpoint=ckpt)
+    resumed = tiny_model(seed=99)  # different init: everything must come from the checkpoint
+    h = cs.fit(resumed, tiny_data(), epochs=4, lr=0.01, batch_size=16, quiet=True, optimizer="sgd",
+               checkpoint=ckpt, resume=True)
+    assert_same(weights(full), weights(resumed))
+    assert [e["epoch"] for e in h.epochs] == [1, 2, 3, 4]
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_continues_mid_epoch(tmp_path):
+    full = tiny_model()
+    cs.fit(full, tiny_data(), epochs=2, lr=0.01, batch_size=16, quiet=True)
+    calls = {"n": 0}
+
+    class InterruptingLoss(nn.CrossEntropyLoss):
+        def forward(self, logits, target):
+            calls["n"] += 1
+            if calls["n"] == 9:  # epoch 2, batch 3
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().forward(logits, target)
+
+    ckpt = tmp_path / "run.safetensors"
+    with pytest.raises(KeyboardInterrupt, match="epoch 2, batch 3; checkpoint saved"):
+        cs.fit(tiny_model(), tiny_data(), epochs=2, lr=0.01, batch_size=16, quiet=True, checkpoint=ckpt,
+               loss=InterruptingLoss())
+    resumed = tiny_model(seed=5)
+    cs.fit(resumed, tiny_data(), epochs=2, lr=0.01, batch_size=16, quiet=True, checkpoint=ckpt, resume=True)
+    assert_same(weights(full), weights(resumed))
+
+
+def test_nan_loss_stops_with_epoch_and_batch_and_keeps_last_checkpoint(tmp_path):
+    ckpt = tmp_path / "run.safetensors"
+    model = tiny_model()
+    cs.fit(model, tiny_data(), epochs=1, lr=0.01, batch_size=16, quiet=True, checkpoint=ckpt)
+    before = ckpt.read_bytes()
+    x, y = tiny_data()
+    x[40] = np.nan  # batch 3 of the next epoch (in shuffled order) sees it at some point
+    with pytest.raises(cs.TrainingDiverged, match=r"loss is nan at epoch 2, batch \d+ of 6 .*last good checkpoint"):
+        cs.fit(model, (x, y), epochs=3, lr=0.01, batch_size=16, quiet=True, checkpoint=ckpt, resume=True)
+    assert ckpt.read_bytes() == before
+
+
+def test_damaged_or_foreign_checkpoints_give_clear_errors(tmp_path):
+    ckpt = tmp_path / "run.safetensors"
+    cs.fit(tiny_model(), tiny_data(), epochs=1, lr=0.01, batch_size=16, quiet=True, checkpoint=ckpt)
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(ckpt.read_bytes()[:200])
+    with pytest.raises(ValueError, match="not a readable safetensors file"):
+        cs.fit(tiny_model(), tiny_data(), epochs=2, checkpoint=truncated, resume=True, quiet=True)
+    weights_file = tmp_path / "weights.safetensors"
+    cs.save(tiny_model(), weights_file)
+    with pytest.raises(ValueError, match="not a convscope checkpoint file"):
+        cs.fit(tiny_model(), tiny_data(), epochs=2, checkpoint=weights_file, resume=True, quiet=True)
+    with pytest.raises(ValueError, match="not a readable safetensors file"):
+        (tmp_path / "junk.safetensors").write_bytes(b"\x80\x04 pickle? no")
+        cs.load(tmp_path / "junk.safetensors")
+
+
+def test_save_and_load_round_trip_weights(tmp_path):
+    model = tiny_model()
+    cs.save(model, tmp_path / "m.safetensors")
+    other = tiny_model(seed=7)
+    other.load_state_dict(cs.load(tmp_path / "m.safetensors"))
+    assert_same(weights(model), weights(other))
+    assert not list(tmp_path.glob(".*tmp"))  # the temporary file was renamed away
