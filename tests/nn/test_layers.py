@@ -34,6 +34,7 @@ PAIRS = {
     "Flatten": (lambda m: m.Flatten(), X3),
     "BatchNorm1d": (lambda m: m.BatchNorm1d(4), X1),
     "BatchNorm2d": (lambda m: m.BatchNorm2d(4), X2),
+    "BatchNorm2d no affine": (lambda m: m.BatchNorm2d(4, affine=False), X2),
 }
 
 

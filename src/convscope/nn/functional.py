@@ -147,18 +147,15 @@ def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.
     y = xhat * gamma.reshape(shape) + (0 if bias is None else bias.data.reshape(shape))
 
     def backward(g):
-        dgamma = (g * xhat).sum(axis=axes)
-        dbeta = g.sum(axis=axes)
         gx = g * gamma.reshape(shape)
         if training:  # d/dx of (x - mean)/std with batch statistics
             gx = inv.reshape(shape) * (gx - gx.mean(axis=axes, keepdims=True)
                                        - xhat * (gx * xhat).mean(axis=axes, keepdims=True))
         else:
             gx = gx * inv.reshape(shape)
-        return gx, dgamma, dbeta
+        affine = [(g * xhat).sum(axis=axes)] if weight is not None else []
+        return (gx, *affine, *([g.sum(axis=axes)] if bias is not None else []))
     parents = [x] + [p for p in (weight, bias) if p is not None]
-    if weight is None:
-        return Tensor.make(y, (x,), lambda g: backward(g)[:1], "batch_norm")
     return Tensor.make(y, parents, backward, "batch_norm")
 
 

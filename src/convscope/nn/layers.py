@@ -20,7 +20,8 @@ def _positive(layer: str, name: str, value, minimum=1):
 def _padding(layer: str, padding, n: int, strings=("valid", "same", "full")):
     if isinstance(padding, str):
         if padding not in strings:
-            raise ValueError(f"{layer}: padding {padding!r} must be one of {strings}, an int or a tuple")
+            allowed = f"one of {', '.join(map(repr, strings))}, " if strings else ""
+            raise ValueError(f"{layer}: padding {padding!r} is not allowed; use {allowed}an int or a tuple")
         return padding
     per_axis = ntuple(padding, n, "padding", layer)
     for p in per_axis:
