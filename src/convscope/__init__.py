@@ -1,5 +1,6 @@
 """convscope: convolutional neural networks from first principles — exact, fast, explainable."""
-from . import data, nn, ops, optim
+from . import analysis, data, nn, ops, optim, zoo
+from .analysis import compare, receptive_field, receptive_region, saliency, summary
 from .io import load, save
 from .modelfile import load_model, to_yaml
 from .random import manual_seed
@@ -7,6 +8,7 @@ from .tensor import Tensor, concat, is_grad_enabled, no_grad, stack, tensor
 from .train import History, TrainingDiverged, evaluate, fit
 
 __version__ = "0.1.0"
-__all__ = ["ops", "nn", "optim", "data", "Tensor", "tensor", "concat", "stack", "no_grad", "is_grad_enabled",
+__all__ = ["ops", "nn", "optim", "data", "analysis", "zoo", "summary", "receptive_field", "receptive_region", "saliency",
+           "compare", "Tensor", "tensor", "concat", "stack", "no_grad", "is_grad_enabled",
            "manual_seed", "save", "load", "load_model", "to_yaml", "fit", "evaluate", "History",
            "TrainingDiverged", "__version__"]

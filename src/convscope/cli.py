@@ -63,6 +63,72 @@ def train(args) -> int:
     return 0
 
 
+def _shape(text: str) -> tuple:
+    try:
+        return tuple(int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--input {text!r} must look like 1x28x28 (channels x spatial sizes)") from None
+
+
+def _model(spec: str):
+    from pathlib import Path
+
+    from . import load_model, zoo
+
+    if spec.endswith((".yaml", ".yml")) or Path(spec).exists():
+        return load_model(spec)
+    return zoo.load(spec)
+
+
+def _input(args, model) -> tuple:
+    if args.input:
+        return _shape(args.input)
+    if getattr(model, "input_shape", None):
+        return model.input_shape
+    raise ValueError("give --input, e.g. --input 3x224x224 (the model file names no input_shape)")
+
+
+def summary_cmd(args) -> int:
+    from rich.console import Console
+
+    from .analysis import summary
+
+    model = _model(args.model)
+    s = summary(model, _input(args, model), batch_size=args.batch_size)
+    if args.json:
+        print(s.to_json())
+    elif args.markdown:
+        print(s.to_markdown())
+    else:
+        Console(width=max(Console().width, 160)).print(s)
+    return 0
+
+
+def size_cmd(args) -> int:
+    from .analysis import conv_arithmetic
+
+    padding = args.padding if args.padding in ("same", "valid", "full") else int(args.padding)
+    r = conv_arithmetic(_shape(args.input), args.kernel, args.stride, padding, args.dilation, args.filters,
+                        args.groups, args.transposed, args.output_padding)
+    print(r["layer"])
+    for a, step in enumerate(r["steps"]):
+        print(f"  axis {a}: {step}")
+    print(f"output shape: {'x'.join(map(str, r['output_shape']))}")
+    print(f"parameters: {r['params']:,}   MACs per sample: {r['macs']:,}")
+    print(f"receptive field: size {r['rf_size']}, jump {r['rf_jump']}, start {r['rf_start']}")
+    for note in r["notes"]:
+        print(f"note: {note}")
+    return 0
+
+
+def compare_cmd(args) -> int:
+    from .analysis import compare
+
+    models = [_model(m) for m in args.models]
+    print(compare(*models, input_shape=_input(args, models[0]), names=args.models))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="convscope", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -78,13 +144,34 @@ def main(argv=None) -> int:
     t.add_argument("--out", default="runs", help="folder for runs/<model name>/ (default: runs)")
     t.add_argument("--resume", action="store_true", help="continue from runs/<name>/checkpoint.safetensors")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    sm = sub.add_parser("summary", help="per-layer table: shapes, parameters, MACs, memory, receptive fields")
+    sm.add_argument("model", help="a model file or a zoo name (lenet5, alexnet, vgg16, resnet18, resnet50, "
+                                  "mobilenet_v1, unet_small)")
+    sm.add_argument("--input", help="one sample's shape, e.g. 1x28x28 (default: the model file's input_shape)")
+    sm.add_argument("--batch-size", type=int, default=1)
+    sm.add_argument("--json", action="store_true")
+    sm.add_argument("--markdown", action="store_true")
+    sz = sub.add_parser("size", help="one convolution's arithmetic, step by step")
+    sz.add_argument("--input", required=True, help="e.g. 3x32x32")
+    sz.add_argument("--kernel", type=int, required=True)
+    sz.add_argument("--stride", type=int, default=1)
+    sz.add_argument("--padding", default="0", help="an int, or valid / same / full")
+    sz.add_argument("--dilation", type=int, default=1)
+    sz.add_argument("--filters", type=int, default=1)
+    sz.add_argument("--groups", type=int, default=1)
+    sz.add_argument("--transposed", action="store_true")
+    sz.add_argument("--output-padding", type=int, default=0)
+    cp = sub.add_parser("compare", help="models side by side: parameters, MACs, memory, receptive field, depth")
+    cp.add_argument("models", nargs="+")
+    cp.add_argument("--input")
     args = parser.parse_args(argv)
     if args.command in (None, "matrix"):
         return show_matrix_example()
+    run = {"train": train, "summary": summary_cmd, "size": size_cmd, "compare": compare_cmd}[args.command]
     try:
-        return train(args)
+        return run(args)
     except (ValueError, TypeError, FileNotFoundError) as err:
-        print(f"convscope train: {err}", file=sys.stderr)
+        print(f"convscope {args.command}: {err}", file=sys.stderr)
         return 2
 
 

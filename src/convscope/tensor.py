@@ -13,6 +13,26 @@ import contextlib
 import numpy as np
 
 _grad_enabled = True
+_tracer = None  # set by convscope.analysis.trace while it records a model's ops
+
+
+def tracing() -> bool:
+    """True while a model is traced shape-only: heavy ops then compute shapes, not values."""
+    return _tracer is not None
+
+
+def current_tracer():
+    return _tracer
+
+
+def set_tracer(tracer) -> None:
+    global _tracer
+    _tracer = tracer
+
+
+def meta(shape, dtype) -> np.ndarray:
+    """A shape-only stand-in for an array: every element is one shared zero (no memory)."""
+    return np.broadcast_to(np.zeros((), dtype), tuple(shape))
 
 
 @contextlib.contextmanager
@@ -64,8 +84,13 @@ class Tensor:
 
     # ------------------------------------------------------------------ graph
     @staticmethod
-    def make(data, parents, backward, op: str) -> "Tensor":
-        """The output of an op: records parents and the local backward when a parent needs a grad."""
+    def make(data, parents, backward, op: str, attrs: dict | None = None) -> "Tensor":
+        """The output of an op: records parents and the local backward when a parent needs a grad.
+
+        While a model is traced, the op is recorded instead (with `attrs`: its geometry).
+        """
+        if _tracer is not None:
+            return _tracer.record(np.asarray(data), parents, op, attrs or {})
         out = Tensor(np.asarray(data))  # NumPy reductions return scalars: keep their dtype
         if _grad_enabled and any(p.requires_grad for p in parents):
             out.requires_grad = True
@@ -235,6 +260,12 @@ class Tensor:
         if x.ndim < 2 or y.ndim < 2:
             raise ValueError(f"matmul: both operands need at least 2 axes, got {x.shape} and {y.shape}")
 
+        if x.shape[-1] != y.shape[-2]:
+            raise ValueError(f"matmul: inner sizes differ: {x.shape} @ {y.shape}")
+        if _tracer is not None:
+            shape = (*np.broadcast_shapes(x.shape[:-2], y.shape[:-2]), x.shape[-2], y.shape[-1])
+            return Tensor.make(meta(shape, x.dtype), (self, other), None, "matmul", {"inner": x.shape[-1]})
+
         def backward(g):
             return (_unbroadcast(g @ np.swapaxes(y, -1, -2), x.shape),
                     _unbroadcast(np.swapaxes(x, -1, -2) @ g, y.shape))
@@ -282,7 +313,8 @@ def concat(tensors, axis: int = 0) -> Tensor:
     tensors = list(tensors)
     sizes = np.cumsum([t.shape[axis] for t in tensors])[:-1]
     return Tensor.make(np.concatenate([t.data for t in tensors], axis=axis), tensors,
-                       lambda g: tuple(np.split(g, sizes, axis=axis)), "concat")
+                       lambda g: tuple(np.split(g, sizes, axis=axis)), "concat",
+                       {"axis": axis % tensors[0].ndim})
 
 
 def stack(tensors, axis: int = 0) -> Tensor:

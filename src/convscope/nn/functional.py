@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from ..tensor import Tensor, _tensor
+from ..ops.geometry import conv_geometry, transposed_geometry
+from ..ops.pool import pool_geometry
+from ..tensor import Tensor, _tensor, meta, tracing
 from .. import random
 
 
@@ -18,6 +20,11 @@ def _t(x, like=None) -> Tensor:
 def conv(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, flip=False) -> Tensor:
     """N-d convolution (see `ops.conv`); gradients from `ops.conv_backward`."""
     x, w = _t(x), _t(w)
+    parents = (x, w) if b is None else (x, w, b)
+    if tracing():
+        geo = conv_geometry(x.shape, w.shape, stride, padding, dilation, groups, "conv")
+        return Tensor.make(meta((x.shape[0], w.shape[0], *geo.out_size), x.dtype), parents, None, "conv",
+                           {"geometry": geo, "weight": w.shape})
     kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, flip=flip)
     y = ops.conv(x.data, w.data, None if b is None else b.data, **kw)
 
@@ -25,19 +32,22 @@ def conv(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, flip=False) ->
         dx, dw, db = ops.conv_backward(g, x.data, w.data, input_grad=x.requires_grad,
                                        weight_grad=w.requires_grad, **kw)
         return dx, dw, db
-    parents = (x, w) if b is None else (x, w, b)
     return Tensor.make(y, parents, backward, "conv")
 
 
 def conv_transpose(x, w, b=None, stride=1, padding=0, output_padding=0, dilation=1, groups=1) -> Tensor:
     x, w = _t(x), _t(w)
+    parents = (x, w) if b is None else (x, w, b)
+    if tracing():
+        geo, out = transposed_geometry(x.shape, w.shape, stride, padding, output_padding, dilation, groups)
+        return Tensor.make(meta((x.shape[0], w.shape[1] * geo.groups, *out), x.dtype), parents, None,
+                           "conv_transpose", {"geometry": geo, "weight": w.shape})
     kw = dict(stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups)
     y = ops.conv_transpose(x.data, w.data, None if b is None else b.data, **kw)
 
     def backward(g):
         return ops.conv_transpose_backward(g, x.data, w.data, input_grad=x.requires_grad,
                                            weight_grad=w.requires_grad, **kw)
-    parents = (x, w) if b is None else (x, w, b)
     return Tensor.make(y, parents, backward, "conv_transpose")
 
 
@@ -49,14 +59,23 @@ def linear(x, w, b=None) -> Tensor:
 
 # ------------------------------------------------------------------------------ pooling
 
+def _traced_pool(x, op, kernel_size, stride, padding, dilation, ceil_mode) -> Tensor:
+    geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode, op)
+    return Tensor.make(meta((*x.shape[:2], *geo.out_size), x.dtype), (x,), None, op, {"geometry": geo})
+
+
 def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False) -> Tensor:
     x = _t(x)
+    if tracing():
+        return _traced_pool(x, "max_pool", kernel_size, stride, padding, dilation, ceil_mode)
     y, idx = ops.max_pool(x.data, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
     return Tensor.make(y, (x,), lambda g: (ops.max_pool_backward(g, idx, x.shape),), "max_pool")
 
 
 def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True) -> Tensor:
     x = _t(x)
+    if tracing():
+        return _traced_pool(x, "avg_pool", kernel_size, stride, padding, 1, ceil_mode)
     kw = dict(stride=stride, padding=padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad)
     y = ops.avg_pool(x.data, kernel_size, **kw)
     return Tensor.make(y, (x,), lambda g: (ops.avg_pool_backward(g, x.shape, kernel_size, **kw),), "avg_pool")
@@ -64,18 +83,26 @@ def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_incl
 
 def global_avg_pool(x) -> Tensor:
     x = _t(x)
+    if tracing():
+        return Tensor.make(meta(x.shape[:2], x.dtype), (x,), None, "global_avg_pool")
     return Tensor.make(ops.global_avg_pool(x.data), (x,),
                        lambda g: (ops.global_avg_pool_backward(g, x.shape),), "global_avg_pool")
 
 
 def global_max_pool(x) -> Tensor:
     x = _t(x)
+    if tracing():
+        return Tensor.make(meta(x.shape[:2], x.dtype), (x,), None, "global_max_pool")
     y, idx = ops.global_max_pool(x.data, return_indices=True)
     return Tensor.make(y, (x,), lambda g: (ops.global_max_pool_backward(g, idx, x.shape),), "global_max_pool")
 
 
 def kmax_pool(x, k, axis=-1) -> Tensor:
     x = _t(x)
+    if tracing():
+        shape = list(x.shape)
+        shape[axis] = k
+        return Tensor.make(meta(shape, x.dtype), (x,), None, "kmax_pool", {"axis": axis % x.ndim, "k": k})
     y, idx = ops.kmax_pool(x.data, k, axis, return_indices=True)
     return Tensor.make(y, (x,), lambda g: (ops.kmax_pool_backward(g, idx, x.shape, axis),), "kmax_pool")
 
@@ -129,6 +156,9 @@ def dropout(x, p=0.5, training=True) -> Tensor:
 def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.1, eps=1e-5) -> Tensor:
     """Normalise each channel over (N, *spatial); running stats are updated in place in training."""
     x = _t(x)
+    parents = [x] + [p for p in (weight, bias) if p is not None]
+    if tracing():
+        return Tensor.make(meta(x.shape, x.dtype), parents, None, "batch_norm")
     axes = (0, *range(2, x.ndim))
     shape = (1, -1, *([1] * (x.ndim - 2)))
     if training:
@@ -155,7 +185,6 @@ def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.
             gx = gx * inv.reshape(shape)
         affine = [(g * xhat).sum(axis=axes)] if weight is not None else []
         return (gx, *affine, *([g.sum(axis=axes)] if bias is not None else []))
-    parents = [x] + [p for p in (weight, bias) if p is not None]
     return Tensor.make(y, parents, backward, "batch_norm")
 
 

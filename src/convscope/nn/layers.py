@@ -26,7 +26,7 @@ def _padding(layer: str, padding, n: int, strings=("valid", "same", "full")):
     per_axis = ntuple(padding, n, "padding", layer)
     for p in per_axis:
         _positive(layer, "padding", p, minimum=0)
-    return tuple(per_axis)
+    return tuple(tuple(p) if isinstance(p, (tuple, list)) else p for p in per_axis)
 
 
 class _ConvNd(Module):
@@ -115,7 +115,7 @@ class _PoolNd(Module):
                                                                      "stride", name)
         self.padding = _padding(name, padding, self.n, ())
         for k, p in zip(self.kernel_size, self.padding):
-            if p > k // 2:
+            if max(p if isinstance(p, tuple) else (p,)) > k // 2:
                 raise ValueError(f"{name}: padding {self.padding} must be at most half the kernel {self.kernel_size}")
         self.dilation = ntuple(_positive(name, "dilation", dilation), self.n, "dilation", name)
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
@@ -193,6 +193,13 @@ class Linear(Module):
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Identity(Module):
+    """Returns its input (a skip branch of a Concat, a placeholder)."""
+
+    def forward(self, x):
+        return x
 
 
 class ReLU(Module):

@@ -6,7 +6,24 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, current_tracer
+
+
+_observers: list = []  # callables (module, output) run after every module call (see observe())
+
+
+def observe(callback):
+    """Context manager: call callback(module, output) after every module's forward."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def scope():
+        _observers.append(callback)
+        try:
+            yield
+        finally:
+            _observers.remove(callback)
+    return scope()
 
 
 class Parameter(Tensor):
@@ -71,8 +88,14 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args):
+        tracer = current_tracer()
         try:
-            return self.forward(*args)
+            if tracer is not None:
+                return tracer.call(self, args)
+            out = self.forward(*args)
+            for observe in _observers:
+                observe(self, out)
+            return out
         except (ValueError, TypeError) as err:
             if self._modules or getattr(err, "labelled", False):
                 raise

@@ -1,0 +1,10 @@
+"""Static analysis of any model from a shape-only trace: summary tables, receptive fields, input
+regions, saliency, and design comparisons."""
+from .compare import Comparison, bottleneck, compare, conv_arithmetic, stacking
+from .receptive import Field, receptive_field, receptive_region
+from .saliency import saliency
+from .summary import Row, Summary, summary
+from .trace import Graph, trace
+
+__all__ = ["summary", "Summary", "Row", "receptive_field", "receptive_region", "Field", "saliency", "compare",
+           "Comparison", "stacking", "bottleneck", "conv_arithmetic", "trace", "Graph"]

@@ -1,0 +1,212 @@
+"""Receptive fields on a traced graph: forward (size, jump, start) per layer, and backward the exact
+input box that feeds one output unit. Branches are handled: a merge's field is the union of its
+paths, and paths that disagree in jump or centre are reported.
+
+Per spatial axis, following Araujo, Norris & Sim (Distill 2019): jump j_l = j_{l-1} s_l,
+size r_l = r_{l-1} + d_l (k_l - 1) j_{l-1}, start_l = start_{l-1} - p_l j_{l-1}. A transposed
+convolution is zero-insertion by s followed by a stride-1 convolution padded d(k-1) - p, so its jump
+is j/s (a fraction) and its size grows by d(k-1) j/s.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from math import ceil, floor
+
+from .trace import Graph, Node, trace
+
+WINDOW_OPS = {"conv", "max_pool", "avg_pool"}
+GLOBAL_OPS = {"global_avg_pool", "global_max_pool", "reshape", "transpose", "index", "matmul", "sum", "mean",
+              "max", "kmax_pool", "stack", "softmax", "log_softmax"}
+
+
+@dataclass(frozen=True)
+class Field:
+    """Receptive field of unit 0 of a layer, per spatial axis, in input coordinates.
+
+    size: input cells spanned; jump: input cells between neighbouring units (effective stride);
+    start: input coordinate of the first cell seen (negative in the padding; effective padding is
+    -start). `whole` marks layers that see the entire input (after flatten, global pooling, ...).
+    """
+    size: tuple
+    jump: tuple
+    start: tuple
+    whole: bool = False
+    notes: tuple = ()
+
+    @property
+    def effective_padding(self) -> tuple:
+        return tuple(-s for s in self.start)
+
+    def union(self, other: "Field") -> "Field":
+        if self.whole or other.whole:
+            return self if self.whole else other
+        notes = set(self.notes) | set(other.notes)
+        if self.jump != other.jump:
+            notes.add(f"paths disagree in jump: {_fmt(self.jump)} vs {_fmt(other.jump)}")
+        centre = lambda f: tuple(s + (r - 1) / 2 for s, r in zip(f.start, f.size))  # noqa: E731
+        if centre(self) != centre(other):
+            notes.add(f"paths disagree in centre: {_fmt(centre(self))} vs {_fmt(centre(other))}")
+        start = tuple(min(a, b) for a, b in zip(self.start, other.start))
+        end = tuple(max(a + r - 1, b + q - 1) for a, r, b, q in zip(self.start, self.size, other.start, other.size))
+        jump = tuple(max(a, b) for a, b in zip(self.jump, other.jump))
+        return Field(tuple(e - s + 1 for s, e in zip(start, end)), jump, start, False, tuple(sorted(notes)))
+
+
+def _fmt(values) -> str:
+    return "(" + ", ".join(str(v) for v in values) + ")"
+
+
+def _spatial(node: Node) -> tuple:
+    return node.shape[2:]
+
+
+def fields(graph: Graph) -> list:
+    """The Field of every node, in graph order."""
+    n_sp = len(_spatial(graph.input))
+    whole = Field(tuple(_spatial(graph.input)), (None,) * n_sp, (0,) * n_sp, True)
+    out = []
+    for node in graph.nodes:
+        if node.op == "input":
+            out.append(Field((Fraction(1),) * n_sp, (Fraction(1),) * n_sp, (Fraction(0),) * n_sp))
+            continue
+        parents = [out[p] for p in node.parents]
+        if not parents:  # made from parameters only
+            out.append(whole)
+            continue
+        out.append(_forward(node, parents, [graph.nodes[p] for p in node.parents], whole))
+    return out
+
+
+def _forward(node: Node, fields_in, parents, whole: Field) -> Field:
+    f = fields_in[0]
+    if f.whole:
+        return whole
+    if node.op in WINDOW_OPS:
+        geo = node.attrs["geometry"]
+        return Field(tuple(r + d * (k - 1) * j for r, j, k, d in zip(f.size, f.jump, geo.kernel, geo.dilation)),
+                     tuple(j * s for j, s in zip(f.jump, geo.stride)),
+                     tuple(st - p[0] * j for st, j, p in zip(f.start, f.jump, geo.pads)), False, f.notes)
+    if node.op == "conv_transpose":
+        geo = node.attrs["geometry"]
+        jumps = tuple(j / s for j, s in zip(f.jump, geo.stride))
+        return Field(tuple(r + d * (k - 1) * j for r, j, k, d in zip(f.size, jumps, geo.kernel, geo.dilation)),
+                     jumps, tuple(st - (d * (k - 1) - p[0]) * j for st, j, k, d, p in
+                                  zip(f.start, jumps, geo.kernel, geo.dilation, geo.pads)), False, f.notes)
+    if node.op in GLOBAL_OPS or len(node.shape) != len(parents[0].shape):
+        return whole
+    if node.op == "concat" and node.attrs.get("axis") != 1:
+        return whole
+    merged = None
+    for g, p in zip(fields_in, parents):
+        if _spatial(p) != _spatial(node):
+            if len(_spatial(p)) and any(s != 1 for s in _spatial(p)):
+                return whole  # spatial broadcasting mixes positions
+            continue
+        merged = g if merged is None else merged.union(g)
+    return merged or whole
+
+
+def receptive_field(model, input_shape) -> Field:
+    """The receptive field of the model's output (see `Field`)."""
+    graph = trace(model, input_shape)
+    return fields(graph)[graph.outputs[0]]
+
+
+# ------------------------------------------------------------------------------ regions
+
+def _window_box(lo, hi, n_in, geo, axis) -> tuple | None:
+    """Input cells (clipped to the input) read by outputs lo..hi of a window op, as (min, max)."""
+    s, d, k, p = geo.stride[axis], geo.dilation[axis], geo.kernel[axis], geo.pads[axis][0]
+    firsts, lasts = [], []
+    for t in range(k):
+        first, last = lo * s + t * d - p, hi * s + t * d - p
+        if first < 0:
+            first += ceil(-first / s) * s
+        if last > n_in - 1:
+            last -= ceil((last - n_in + 1) / s) * s
+        if first <= last:
+            firsts.append(first)
+            lasts.append(last)
+    return (min(firsts), max(lasts)) if firsts else None
+
+
+def _transposed_box(lo, hi, n_in, geo, axis) -> tuple | None:
+    """Inputs i of a transposed conv whose outputs i*s + t*d - p fall in lo..hi."""
+    s, d, k, p = geo.stride[axis], geo.dilation[axis], geo.kernel[axis], geo.pads[axis][0]
+    firsts, lasts = [], []
+    for t in range(k):
+        first, last = max(ceil((lo + p - t * d) / s), 0), min(floor((hi + p - t * d) / s), n_in - 1)
+        if first <= last:
+            firsts.append(first)
+            lasts.append(last)
+    return (min(firsts), max(lasts)) if firsts else None
+
+
+def _parent_box(node: Node, parent: Node, box):
+    if box == "all" or node.op in GLOBAL_OPS or len(node.shape) != len(parent.shape):
+        return "all"
+    n_in = _spatial(parent)
+    if node.op in WINDOW_OPS or node.op == "conv_transpose":
+        rule = _transposed_box if node.op == "conv_transpose" else _window_box
+        out = [rule(lo, hi, n, node.attrs["geometry"], a) for a, ((lo, hi), n) in enumerate(zip(box, n_in))]
+        return None if any(b is None for b in out) else tuple(out)
+    if node.op == "concat" and node.attrs.get("axis") != 1:
+        return "all"
+    if n_in != _spatial(node):
+        return None if all(s == 1 for s in n_in) else "all"
+    return box
+
+
+def _merge(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if a == "all" or b == "all":
+        return "all"
+    return tuple((min(x[0], y[0]), max(x[1], y[1])) for x, y in zip(a, b))
+
+
+def region(graph: Graph, node_index: int, index) -> tuple:
+    """Slices of the input that can influence unit `index` (spatial) of node `node_index`."""
+    target = graph.nodes[node_index]
+    spatial = _spatial(target)
+    index = (index,) if isinstance(index, int) else tuple(index)
+    if len(index) == len(spatial) + 1:
+        index = index[1:]  # (channel, *spatial): the channel does not change the box
+    if len(index) != len(spatial) or any(not 0 <= i < n for i, n in zip(index, spatial)):
+        raise ValueError(f"receptive_region: index {index} is not a position in the output's spatial shape {spatial}")
+    boxes = {node_index: tuple((i, i) for i in index)}
+    for node in reversed(graph.nodes[: node_index + 1]):
+        box = boxes.pop(node.index, None)
+        if box is None:
+            continue
+        if node.op == "input":
+            full = _spatial(node)
+            if box == "all":
+                return tuple(slice(0, n) for n in full)
+            return tuple(slice(lo, hi + 1) for lo, hi in box)
+        for p in node.parents:
+            boxes[p] = _merge(boxes.get(p), _parent_box(node, graph.nodes[p], box))
+    raise ValueError("receptive_region: the unit does not depend on the input")
+
+
+def receptive_region(model, input_shape, index, layer=None) -> tuple:
+    """The input box (slices, clipped to the input) feeding output unit `index` of `layer`.
+
+    `layer` is a module of the model (or its qualified name); None means the model's output.
+    """
+    graph = trace(model, input_shape)
+    return region(graph, _node_of(graph, layer), index)
+
+
+def _node_of(graph: Graph, layer) -> int:
+    if layer is None:
+        return graph.outputs[0]
+    if isinstance(layer, str):
+        found = [m for m in graph.model.modules() if graph.names.get(id(m)) == layer]
+        if not found:
+            raise ValueError(f"no layer named {layer!r}; layers: {', '.join(sorted(v for v in graph.names.values()))}")
+        layer = found[0]
+    return graph.module_output(layer).index
