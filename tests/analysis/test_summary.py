@@ -109,7 +109,7 @@ def test_flags_name_what_the_lecture_warns_about():
 
 def test_impossible_shapes_name_the_layer():
     with pytest.raises(ValueError, match=r"Conv2d 'C3': conv \(spatial axis 0\): kernel 5 .* > padded input 4"):
-        cs.summary(zoo.load("lenet5"), (1, 18, 18))
+        cs.summary(zoo.load("lenet5"), (1, 13, 13))
 
 
 def test_summary_leaves_batchnorm_statistics_and_modes_alone():
