@@ -168,8 +168,9 @@ def _merge(a, b):
     return tuple((min(x[0], y[0]), max(x[1], y[1])) for x, y in zip(a, b))
 
 
-def region(graph: Graph, node_index: int, index) -> tuple:
-    """Slices of the input that can influence unit `index` (spatial) of node `node_index`."""
+def regions(graph: Graph, node_index: int, index) -> dict:
+    """For every node up to `node_index`, the box (per spatial axis (first, last), or "all") of its
+    cells that can influence unit `index` (spatial) of node `node_index`."""
     target = graph.nodes[node_index]
     spatial = _spatial(target)
     index = (index,) if isinstance(index, int) else tuple(index)
@@ -177,19 +178,25 @@ def region(graph: Graph, node_index: int, index) -> tuple:
         index = index[1:]  # (channel, *spatial): the channel does not change the box
     if len(index) != len(spatial) or any(not 0 <= i < n for i, n in zip(index, spatial)):
         raise ValueError(f"receptive_region: index {index} is not a position in the output's spatial shape {spatial}")
-    boxes = {node_index: tuple((i, i) for i in index)}
+    pending, done = {node_index: tuple((i, i) for i in index)}, {}
     for node in reversed(graph.nodes[: node_index + 1]):
-        box = boxes.pop(node.index, None)
+        box = pending.pop(node.index, None)
         if box is None:
             continue
-        if node.op == "input":
-            full = _spatial(node)
-            if box == "all":
-                return tuple(slice(0, n) for n in full)
-            return tuple(slice(lo, hi + 1) for lo, hi in box)
+        done[node.index] = box
         for p in node.parents:
-            boxes[p] = _merge(boxes.get(p), _parent_box(node, graph.nodes[p], box))
-    raise ValueError("receptive_region: the unit does not depend on the input")
+            pending[p] = _merge(pending.get(p), _parent_box(node, graph.nodes[p], box))
+    return done
+
+
+def region(graph: Graph, node_index: int, index) -> tuple:
+    """Slices of the input that can influence unit `index` (spatial) of node `node_index`."""
+    box = regions(graph, node_index, index).get(0)
+    if box is None:
+        raise ValueError("receptive_region: the unit does not depend on the input (its window is all padding)")
+    if box == "all":
+        return tuple(slice(0, n) for n in _spatial(graph.input))
+    return tuple(slice(lo, hi + 1) for lo, hi in box)
 
 
 def receptive_region(model, input_shape, index, layer=None) -> tuple:
