@@ -17,7 +17,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@
 
 run: $(VENV)/.installed-run
-	$(BIN)/convscope
+	$(BIN)/convscope tour
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest

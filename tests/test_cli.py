@@ -20,7 +20,7 @@ def test_matrix_example_numbers_match_torch():
 
 
 def test_cli_prints_the_worked_example(capsys):
-    assert cli.main([]) == 0
+    assert cli.main(["matrix"]) == 0
     out = capsys.readouterr().out
     assert "matrix C" in out and "(4, 16)" in out
     assert out.count("True") == 2 and "False" not in out

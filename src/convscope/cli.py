@@ -59,6 +59,8 @@ def train(args) -> int:
     console.print(table)
     save(model, out / "model.safetensors")
     (out / "history.json").write_text(history.to_json())
+    (out / "model.yaml").write_text(model.to_yaml())
+    (out / "run.json").write_text(json.dumps({"model": model.name, "data": args.data, "epochs": args.epochs}))
     console.print(f"saved {out / 'model.safetensors'} and {out / 'history.json'}")
     return 0
 
@@ -129,6 +131,73 @@ def compare_cmd(args) -> int:
     return 0
 
 
+def tour_cmd(args) -> int:
+    from . import tour
+
+    tour.run(args.out, quick=args.quick)
+    return 0
+
+
+def _run_dir(path):
+    """A `convscope train` output folder: its model (with the trained weights) and run facts."""
+    import json
+    from pathlib import Path
+
+    from . import load, load_model
+
+    run = Path(path)
+    if not (run / "model.yaml").exists():
+        raise FileNotFoundError(f"{run} is not a run folder (no model.yaml); train one with `convscope train`")
+    model = load_model(run / "model.yaml")
+    model.load_state_dict(load(run / "model.safetensors"))
+    facts = json.loads((run / "run.json").read_text()) if (run / "run.json").exists() else {}
+    return run, model, facts
+
+
+def draw_cmd(args) -> int:
+    import json
+
+    import numpy as np
+
+    from . import data, viz
+
+    what, out = args.what, args.output or f"{args.what}.png"
+    if what == "conv":
+        spatial = _shape(args.input)
+        fig = viz.conv_steps(spatial, args.kernel, args.stride, _padding(args.padding), args.dilation, args.transposed)
+        fig.save_animation(out) if out.endswith(".gif") else fig.savefig(out, dpi=args.dpi)
+    elif what == "matrix":
+        shape = _shape(args.input)
+        w = np.arange(1.0, args.kernel ** len(shape) + 1).reshape(1, 1, *([args.kernel] * len(shape)))
+        viz.conv_matrix((1, *shape), w, stride=args.stride, padding=_padding(args.padding),
+                        dilation=args.dilation).savefig(out, dpi=args.dpi)
+    elif what == "rf":
+        model = _model(args.target)
+        shape = _input(args, model)
+        unit = tuple(int(v) for v in (args.unit or "0").split(","))
+        fig = viz.receptive_field_1d(model, unit[-1], input_length=shape[-1], channels=shape[0]) if len(shape) == 2 \
+            else viz.receptive_field_2d(model, shape, unit)
+        fig.savefig(out, dpi=args.dpi)
+    elif what in ("kernels", "maps", "history"):
+        run, model, facts = _run_dir(args.target)
+        if what == "history":
+            fig = viz.history(json.loads((run / "history.json").read_text()))
+        else:
+            layer = args.layer or next(n for n, m in model.named_modules() if hasattr(m, "kernel_size"))
+            if what == "kernels":
+                fig = viz.kernels(model, layer)
+            else:
+                x = data.DATASETS[facts.get("data", "digits")]()[2][args.index]
+                fig = viz.feature_maps(model, x, layer)
+        fig.savefig(out, dpi=args.dpi)
+    print(f"wrote {out}")
+    return 0
+
+
+def _padding(text: str):
+    return text if text in ("same", "valid", "full") else int(text)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="convscope", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -164,10 +233,31 @@ def main(argv=None) -> int:
     cp = sub.add_parser("compare", help="models side by side: parameters, MACs, memory, receptive field, depth")
     cp.add_argument("models", nargs="+")
     cp.add_argument("--input")
+    tr = sub.add_parser("tour", help="the lecture, run on the digits: training, summary, figures, tour/index.html "
+                                     "(the default command)")
+    tr.add_argument("--out", default="tour")
+    tr.add_argument("--quick", action="store_true", help="3 epochs instead of 20")
+    dr = sub.add_parser("draw", help="one figure: conv, rf, matrix, kernels, maps, history")
+    dr.add_argument("what", choices=["conv", "rf", "matrix", "kernels", "maps", "history"])
+    dr.add_argument("target", nargs="?", help="rf: a model file or zoo name; kernels/maps/history: a run folder")
+    dr.add_argument("--input", help="conv/matrix: the spatial size, e.g. 5x5; rf: one sample's shape, e.g. 1x28x28")
+    dr.add_argument("--kernel", type=int, default=3)
+    dr.add_argument("--stride", type=int, default=1)
+    dr.add_argument("--padding", default="0")
+    dr.add_argument("--dilation", type=int, default=1)
+    dr.add_argument("--transposed", action="store_true")
+    dr.add_argument("--unit", help="rf: the output unit, e.g. 0,3,3 (channel, row, column)")
+    dr.add_argument("--layer", help="kernels/maps: a layer name (default: the first convolution)")
+    dr.add_argument("--index", type=int, default=0, help="maps: which test sample")
+    dr.add_argument("-o", "--output", help="file to write (.png, .svg, .pdf; .gif animates `draw conv`)")
+    dr.add_argument("--dpi", type=int, default=100)
     args = parser.parse_args(argv)
-    if args.command in (None, "matrix"):
+    if args.command is None:
+        args = parser.parse_args(["tour", *([] if argv is None else argv)])
+    if args.command == "matrix":
         return show_matrix_example()
-    run = {"train": train, "summary": summary_cmd, "size": size_cmd, "compare": compare_cmd}[args.command]
+    run = {"train": train, "summary": summary_cmd, "size": size_cmd, "compare": compare_cmd, "tour": tour_cmd,
+           "draw": draw_cmd}[args.command]
     try:
         return run(args)
     except (ValueError, TypeError, FileNotFoundError) as err:
