@@ -1,5 +1,5 @@
 """convscope: convolutional neural networks from first principles — exact, fast, explainable."""
-from . import analysis, data, nn, ops, optim, zoo
+from . import analysis, data, experiments, nn, ops, optim, zoo
 from .analysis import compare, receptive_field, receptive_region, saliency, summary
 from .io import load, save
 from .modelfile import load_model, to_yaml

@@ -194,6 +194,22 @@ def draw_cmd(args) -> int:
     return 0
 
 
+def experiment_cmd(args) -> int:
+    from rich.console import Console
+
+    from . import experiments
+
+    result = experiments.run(args.name, seed=args.seed, quick=args.quick, out=args.out)
+    console = Console(width=max(Console().width, 140))
+    console.print(result.table())
+    for key, value in result.numbers.items():
+        if not isinstance(value, (list, dict)) or key == "by_shift":
+            console.print(f"{key}: {value}")
+    console.print(f"{result.seconds:.1f} s; wrote {args.out}/{args.name}.json" +
+                  (f" and {args.out}/{args.name}.png" if result.figure is not None else ""))
+    return 0
+
+
 def _padding(text: str):
     return text if text in ("same", "valid", "full") else int(text)
 
@@ -251,13 +267,18 @@ def main(argv=None) -> int:
     dr.add_argument("--index", type=int, default=0, help="maps: which test sample")
     dr.add_argument("-o", "--output", help="file to write (.png, .svg, .pdf; .gif animates `draw conv`)")
     dr.add_argument("--dpi", type=int, default=100)
+    ex = sub.add_parser("experiment", help="re-run one of the lecture's claims on real data")
+    ex.add_argument("name", choices=["permutation", "translation", "order1d", "stacking", "bottleneck", "kernels"])
+    ex.add_argument("--seed", type=int, default=0)
+    ex.add_argument("--quick", action="store_true")
+    ex.add_argument("--out", default="experiments", help="folder for NAME.json and NAME.png")
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["tour", *([] if argv is None else argv)])
     if args.command == "matrix":
         return show_matrix_example()
     run = {"train": train, "summary": summary_cmd, "size": size_cmd, "compare": compare_cmd, "tour": tour_cmd,
-           "draw": draw_cmd}[args.command]
+           "draw": draw_cmd, "experiment": experiment_cmd}[args.command]
     try:
         return run(args)
     except (ValueError, TypeError, FileNotFoundError) as err:

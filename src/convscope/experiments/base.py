@@ -1,0 +1,61 @@
+"""What every experiment returns and how it is run and saved."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EXPERIMENTS: dict = {}
+
+
+def experiment(fn):
+    EXPERIMENTS[fn.__name__] = fn
+    return fn
+
+
+@dataclass
+class Result:
+    """An experiment's evidence: a table (columns + rows), the claim checked, a figure, numbers."""
+    name: str
+    claim: str
+    columns: list
+    rows: list
+    numbers: dict = field(default_factory=dict)
+    figure: object = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "claim": self.claim, "columns": self.columns, "rows": self.rows,
+                "numbers": self.numbers, "seconds": self.seconds}
+
+    def table(self):
+        from rich.table import Table
+
+        t = Table(*self.columns, title=f"{self.name}: {self.claim}")
+        for row in self.rows:
+            t.add_row(*(f"{v:.2%}" if isinstance(v, float) and 0 <= v <= 1 and "acc" in c else
+                        f"{v:,}" if isinstance(v, int) else f"{v:.4g}" if isinstance(v, float) else str(v)
+                        for c, v in zip(self.columns, row)))
+        return t
+
+    def save(self, out) -> list:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        written = [out / f"{self.name}.json"]
+        written[0].write_text(json.dumps(self.to_dict(), indent=1, default=str))
+        if self.figure is not None:
+            written.append(out / f"{self.name}.png")
+            self.figure.savefig(written[-1], dpi=90)
+        return written
+
+
+def run(name: str, seed: int = 0, quick: bool = False, out=None) -> Result:
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; experiments: {', '.join(EXPERIMENTS)}")
+    start = time.perf_counter()
+    result = EXPERIMENTS[name](seed=seed, quick=quick)
+    result.seconds = time.perf_counter() - start
+    if out is not None:
+        result.save(out)
+    return result

@@ -1,0 +1,250 @@
+"""The experiments: each trains small real models on bundled data and reports the evidence."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .. import data, nn, ops
+from ..analysis import stacking as stacking_arithmetic
+from ..analysis import summary
+from ..random import manual_seed
+from ..train import evaluate, fit
+from ..viz import style
+from .base import Result, experiment
+
+
+def _train(model, train, test, epochs: int, seed: int, lr: float = 3e-3):
+    start = time.perf_counter()
+    fit(model, train, None, epochs=epochs, lr=lr, batch_size=64, seed=seed, quiet=True)
+    return evaluate(model, *test)[1], (time.perf_counter() - start) / epochs
+
+
+def _fc(inputs: int, hidden: int = 128):
+    return nn.Sequential(nn.Flatten(), nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, 10))
+
+
+def _cnn(size: int, head: str = "flatten"):
+    body = [nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, padding=1), nn.ReLU()]
+    if head == "gap":
+        return nn.Sequential(*body, nn.GlobalMaxPool(), nn.Linear(32, 10))
+    return nn.Sequential(*body, nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * (size // 4) ** 2, 10))
+
+
+# ------------------------------------------------------------------------------ permutation
+
+@experiment
+def permutation(seed: int = 0, quick: bool = False) -> Result:
+    """An FC layer ignores pixel order; a CNN depends on it."""
+    x_train, y_train, x_test, y_test = data.digits()
+    perm = np.random.default_rng(seed + 1).permutation(64)
+    shuffle = lambda x: x.reshape(len(x), -1)[:, perm].reshape(x.shape)  # noqa: E731
+    epochs = 8 if quick else 25
+    rows, acc = [], {}
+    for kind in ("fc", "cnn"):
+        for order in ("original", "permuted"):
+            manual_seed(seed)
+            model = _fc(64) if kind == "fc" else _cnn(8, "gap")
+            fix = shuffle if order == "permuted" else (lambda x: x)
+            acc[kind, order], _ = _train(model, (fix(x_train), y_train), (fix(x_test), y_test), epochs, seed)
+            if order == "original":
+                acc[kind, "cross"] = evaluate(model, shuffle(x_test), y_test)[1]
+        rows.append([kind, acc[kind, "original"], acc[kind, "permuted"], acc[kind, "permuted"] - acc[kind, "original"],
+                     acc[kind, "cross"]])
+    fig = style.figure(6, 3.4)
+    ax = fig.add_subplot()
+    for i, kind in enumerate(("fc", "cnn")):
+        ax.bar([i - 0.2, i + 0.2], [acc[kind, "original"], acc[kind, "permuted"]], width=0.35,
+               color=[style.INPUT, style.WINDOW], label=["original pixels", "permuted pixels"] if not i else None)
+    ax.set_xticks([0, 1], ["fully connected", "convolutional (global pooling)"])
+    ax.set_ylabel("test accuracy")
+    ax.legend(fontsize=style.FONT["label"])
+    ax.set_title("one fixed pixel permutation, trained and tested on it", fontsize=style.FONT["title"])
+    return Result("permutation", "an FC net does not care about pixel order; a CNN does",
+                  ["model", "accuracy original", "accuracy permuted", "difference", "accuracy original-trained on permuted"],
+                  rows, {f"{k}_{o}": v for (k, o), v in acc.items()}, fig)
+
+
+# ------------------------------------------------------------------------------ translation
+
+def _paste(images, canvas: int, rows, cols):
+    out = np.zeros((len(images), 1, canvas, canvas), np.float32)
+    for i, (r, c) in enumerate(zip(rows, cols)):
+        out[i, 0, r:r + 8, c:c + 8] = images[i, 0]
+    return out
+
+
+@experiment
+def translation(seed: int = 0, quick: bool = False) -> Result:
+    """Trained on centred digits, tested shifted: a CNN with global pooling finds the digit anywhere."""
+    canvas, centre = 16, 4
+    x_train, y_train, x_test, y_test = data.digits()
+    rng = np.random.default_rng(seed + 2)
+    train = _paste(x_train, canvas, [centre] * len(x_train), [centre] * len(x_train))
+    rows_, cols_ = rng.integers(0, canvas - 7, len(x_test)), rng.integers(0, canvas - 7, len(x_test))
+    test = _paste(x_test, canvas, rows_, cols_)
+    shift = np.maximum(abs(rows_ - centre), abs(cols_ - centre))
+    epochs = 4 if quick else 20
+    models = {"fully connected": lambda: _fc(canvas * canvas), "CNN + flatten + dense": lambda: _cnn(canvas),
+              "CNN + global pooling": lambda: _cnn(canvas, "gap")}
+    by_shift, rows = {}, []
+    for name, build in models.items():
+        manual_seed(seed)
+        model = build()
+        _train(model, (train, y_train), (train[:1], y_train[:1]), epochs, seed)
+        model.eval()
+        from ..tensor import Tensor, no_grad
+
+        with no_grad():
+            pred = model(Tensor(test)).data.argmax(axis=1)
+        right = pred == y_test
+        by_shift[name] = [float(right[shift == d].mean()) for d in range(int(shift.max()) + 1)]
+        rows.append([name, by_shift[name][0], float(right[shift >= 2].mean()), float(right.mean())])
+    fig = style.figure(6.4, 3.6)
+    ax = fig.add_subplot()
+    for i, (name, accs) in enumerate(by_shift.items()):
+        ax.plot(range(len(accs)), accs, marker="o", color=style.layer_colour(2 * i), label=name)
+    ax.set_xlabel("shift from the training position (cells)")
+    ax.set_ylabel("test accuracy")
+    ax.legend(fontsize=style.FONT["label"])
+    ax.set_title("trained on centred digits only", fontsize=style.FONT["title"])
+    return Result("translation", "a CNN with global pooling recognises a digit anywhere in the image",
+                  ["model", "accuracy unshifted", "accuracy shifted >= 2", "accuracy all"], rows,
+                  {"by_shift": by_shift}, fig)
+
+
+# ------------------------------------------------------------------------------ order1d
+
+def _motifs(n: int, length: int, rng):
+    """Two classes with the same values in a different order: (+1, -1, +1) versus (+1, +1, -1)."""
+    x = rng.normal(0, 0.1, (n, 1, length)).astype(np.float32)
+    y = rng.integers(0, 2, n)
+    start = rng.integers(0, length - 2, n)
+    motif = np.array([[1, -1, 1], [1, 1, -1]], np.float32)
+    for i in range(n):
+        x[i, 0, start[i]:start[i] + 3] += motif[y[i]]
+    return x, y.astype(np.int64)
+
+
+@experiment
+def order1d(seed: int = 0, quick: bool = False) -> Result:
+    """A 1-D convolution tells orders apart; a bag-of-values model cannot."""
+    rng = np.random.default_rng(seed + 3)
+    (xa, ya), (xb, yb) = _motifs(2000, 24, rng), _motifs(500, 24, rng)
+    bag = lambda c: nn.Sequential(nn.Conv1d(1, 32, 1), nn.ReLU(), nn.GlobalAvgPool(), nn.Linear(32, c))  # noqa: E731
+    cnn = lambda c: nn.Sequential(nn.Conv1d(1, 32, 3), nn.ReLU(), nn.GlobalMaxPool(), nn.Linear(32, c))  # noqa: E731
+    epochs = 6 if quick else 20
+    rows, numbers = [], {}
+    for task, (train, test), classes in [("motif order", ((xa, ya), (xb, yb)), 2),
+                                         ("MNIST-1D", _mnist1d_split(), 10)]:
+        for name, build in (("bag of values (1x1 conv + global average)", bag), ("1-D CNN (width 3 + global max)", cnn)):
+            manual_seed(seed)
+            acc, _ = _train(build(classes), train, test, epochs, seed, lr=1e-2)
+            numbers[f"{task}/{name.split(' (')[0]}"] = acc
+            rows.append([task, name, acc, 1 / classes])
+    return Result("order1d", "only a model that sees neighbours can tell orders apart",
+                  ["task", "model", "test accuracy", "chance"], rows, numbers)
+
+
+def _mnist1d_split():
+    x_train, y_train, x_test, y_test = data.mnist1d()
+    return (x_train, y_train), (x_test, y_test)
+
+
+# ------------------------------------------------------------------------------ stacking
+
+def _block_model(block, channels: int):
+    return nn.Sequential(nn.Conv2d(1, channels, 3, padding=1), nn.ReLU(), *block, nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(channels * 16, 10))
+
+
+@experiment
+def stacking(seed: int = 0, quick: bool = False) -> Result:
+    """Stacked 3x3 layers see what one larger kernel sees, with fewer weights and more non-linearity."""
+    channels = 16 if quick else 32
+    epochs = 6 if quick else 20
+    x_train, y_train, x_test, y_test = data.digits()
+    rows, numbers = [], {}
+    for f in ((5,) if quick else (5, 7)):
+        n = (f - 1) // 2
+        variants = {f"one {f}x{f}": [nn.Conv2d(channels, channels, f, padding=f // 2, bias=False)],
+                    f"{n} x 3x3": sum(([nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.ReLU()]
+                                       for _ in range(n)), [])[:-1]}
+        arithmetic = stacking_arithmetic(f, 3, channels)
+        for name, block in variants.items():
+            manual_seed(seed)
+            model = _block_model(block, channels)
+            s = summary(nn.Sequential(*block), (channels, 8, 8))
+            acc, per_epoch = _train(model, (x_train, y_train), (x_test, y_test), epochs, seed)
+            rf = [r for r in summary(model, (1, 8, 8)).rows if r.kind == "Conv2d"][-1].rf_size
+            rows.append([name, s.totals["params"], s.totals["macs"], rf[0], acc, per_epoch])
+            numbers[name] = {"params": s.totals["params"], "accuracy": acc}
+        numbers[f"true ratio {f}x{f} / {n} x 3x3"] = str(arithmetic["ratio"])
+        numbers[f"lecture's f^2/(2g) for {f}x{f}"] = f"{f * f}/6 (wrong: the denominator is n g^2 = {n * 9})"
+    return Result("stacking", "n stacked 3x3 layers see an f x f field with f^2/(9n) times fewer weights: 25/18, 49/27",
+                  ["block", "params", "MACs", "RF after block", "test accuracy", "s/epoch"], rows, numbers)
+
+
+# ------------------------------------------------------------------------------ bottleneck
+
+@experiment
+def bottleneck(seed: int = 0, quick: bool = False) -> Result:
+    """A 1x1 layer cuts channels cheaply before an expensive 3x3."""
+    epochs = 5 if quick else 15
+    x_train, y_train, x_test, y_test = data.digits()
+    variants = {"3x3, 64 -> 64": [nn.Conv2d(64, 64, 3, padding=1)],
+                "1x1 64 -> 16, then 3x3 16 -> 64": [nn.Conv2d(64, 16, 1), nn.ReLU(), nn.Conv2d(16, 64, 3, padding=1)]}
+    rows, numbers = [], {}
+    for name, block in variants.items():
+        manual_seed(seed)
+        model = _block_model(block, 64)
+        s = summary(nn.Sequential(*block), (64, 8, 8))
+        acc, per_epoch = _train(model, (x_train, y_train), (x_test, y_test), epochs, seed)
+        rows.append([name, s.totals["params"], s.totals["macs"], acc, per_epoch])
+        numbers[name] = {"params": s.totals["params"], "macs": s.totals["macs"], "accuracy": acc, "s_per_epoch": per_epoch}
+    return Result("bottleneck", "a 1x1 reduction to 16 channels saves most of the 3x3's parameters and MACs",
+                  ["block", "params", "MACs", "test accuracy", "s/epoch"], rows, numbers)
+
+
+# ------------------------------------------------------------------------------ kernels
+
+HAND = {"vertical edge": [[1, 0, -1], [2, 0, -2], [1, 0, -1]], "horizontal edge": [[1, 2, 1], [0, 0, 0], [-1, -2, -1]],
+        "blur": [[1 / 9] * 3] * 3, "laplacian": [[0, 1, 0], [1, -4, 1], [0, 1, 0]]}
+
+
+@experiment
+def kernels(seed: int = 0, quick: bool = False) -> Result:
+    """What a trained first layer learned, beside hand-made kernels, on the same digit."""
+    from ..modelfile import load_model
+    from ..tour import _model_file
+
+    x_train, y_train, x_test, y_test = data.digits()
+    manual_seed(seed)
+    model = load_model(_model_file("lenet_digits"))
+    acc, _ = _train(model, (x_train, y_train), (x_test, y_test), 5 if quick else 20, seed)
+    learned = model.conv1.weight.data[:, 0]
+    digit = x_test[0]
+    hand = np.array(list(HAND.values()), np.float32)
+    shown = np.concatenate([hand, learned[:8]])
+    maps = ops.conv(digit[None], shown[:, None], padding=1)[0]
+    fig = style.figure(12, 3.2)
+    axes = fig.subplots(2, len(shown))
+    for i, (k, m) in enumerate(zip(shown, maps)):
+        lim = float(np.abs(k).max()) or 1.0
+        axes[0, i].imshow(k, cmap=style.DIVERGING, vmin=-lim, vmax=lim)
+        axes[1, i].imshow(m, cmap=style.CMAP)
+        axes[0, i].set_title(list(HAND)[i] if i < len(HAND) else f"learned {i - len(HAND)}", fontsize=style.FONT["cell"])
+        for a in axes[:, i]:
+            a.set_xticks([])
+            a.set_yticks([])
+    fig.suptitle(f"hand-made and learned 3x3 kernels, and what each sees in a test digit ({y_test[0]})",
+                 fontsize=style.FONT["title"])
+    unit = lambda k: (k - k.mean()).ravel() / (np.linalg.norm(k - k.mean()) + 1e-12)  # noqa: E731
+    rows = []
+    for i, k in enumerate(learned):
+        sims = {name: float(abs(unit(k) @ unit(np.array(h, np.float32)))) for name, h in HAND.items() if name != "blur"}
+        best = max(sims, key=sims.get)
+        rows.append([f"learned {i}", best, sims[best], float(k.sum())])
+    return Result("kernels", "a trained first layer holds edge- and blob-like detectors",
+                  ["kernel", "closest hand-made edge/laplacian", "|cosine|", "sum (blur-like if large)"], rows,
+                  {"accuracy": acc, "maps": maps.tolist()}, fig)

@@ -1,0 +1,79 @@
+"""Each experiment's claim, asserted on its quick variant over several seeds (margins sized for the
+seed-to-seed variation measured on these runs, not for one lucky seed)."""
+import json
+
+import numpy as np
+import pytest
+
+import convscope as cs
+from convscope import cli
+
+SEEDS = [0, 1, 2]
+
+
+@pytest.fixture(scope="module")
+def runs():
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = [cs.experiments.run(name, seed=s, quick=True) for s in SEEDS]
+        return cache[name]
+    return get
+
+
+def test_permutation_fc_does_not_care_cnn_does(runs):
+    results = runs("permutation")
+    fc = [r.numbers["fc_permuted"] - r.numbers["fc_original"] for r in results]
+    cnn = [r.numbers["cnn_permuted"] - r.numbers["cnn_original"] for r in results]
+    assert max(abs(d) for d in fc) <= 0.02  # unchanged up to training noise
+    assert np.mean(fc) - np.mean(cnn) >= 0.01  # the CNN loses (measured: 2-6 points; the FC: 0-0.6)
+    assert all(r.numbers["cnn_cross"] < 0.3 for r in results)  # trained on the original order, lost on another
+
+
+def test_translation_global_pooling_finds_the_digit_anywhere(runs):
+    for r in runs("translation"):
+        shifted = {row[0]: row[2] for row in r.rows}
+        assert shifted["CNN + global pooling"] >= 0.5
+        assert shifted["CNN + global pooling"] >= max(shifted["fully connected"], shifted["CNN + flatten + dense"]) + 0.3
+        assert r.figure is not None and len(r.figure.axes[0].get_lines()) == 3
+
+
+def test_order1d_bag_of_values_is_at_chance_cnn_is_not(runs):
+    for r in runs("order1d"):
+        n = r.numbers
+        assert abs(n["motif order/bag of values"] - 0.5) <= 0.08
+        assert n["motif order/1-D CNN"] >= 0.95
+        assert n["MNIST-1D/1-D CNN"] >= n["MNIST-1D/bag of values"] + 0.25
+
+
+def test_stacking_same_field_fewer_weights_similar_accuracy(runs):
+    for r in runs("stacking"):
+        rows = {row[0]: row for row in r.rows}
+        one, two = rows["one 5x5"], rows["2 x 3x3"]
+        assert one[3] == two[3]  # same receptive field after the block
+        assert one[1] * 18 == two[1] * 25  # parameters in the true ratio 25/18
+        assert abs(one[4] - two[4]) <= 0.05
+
+
+def test_bottleneck_saves_parameters_and_macs_at_similar_accuracy(runs):
+    for r in runs("bottleneck"):
+        full, cheap = r.rows
+        assert cheap[1] < 0.3 * full[1] and cheap[2] < 0.3 * full[2]
+        assert abs(full[3] - cheap[3]) <= 0.05
+
+
+def test_kernels_figure_shows_hand_and_learned_kernels_with_their_maps(runs):
+    r = runs("kernels")[0]
+    assert len(r.figure.axes) == 2 * 12
+    assert r.numbers["accuracy"] > 0.9
+    assert len(r.rows) == 16 and all(0 <= row[2] <= 1 for row in r.rows)
+
+
+def test_cli_experiment_writes_json_and_figure(tmp_path, capsys):
+    assert cli.main(["experiment", "order1d", "--quick", "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "order1d.json").read_text())
+    assert saved["name"] == "order1d" and len(saved["rows"]) == 4
+    assert "1-D CNN" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="unknown experiment"):
+        cs.experiments.run("nope")
