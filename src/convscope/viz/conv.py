@@ -5,14 +5,13 @@ import io
 import itertools
 
 import numpy as np
-from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..ops.geometry import ntuple, output_size, resolve_padding, transposed_output_size
 from . import style
 
 
-class StepsFigure(Figure):
+class StepsFigure(style.ViewFigure):
     """A grid of frames; `frames` holds what each one shows; `save_animation(path)` writes a GIF."""
 
     frames: list

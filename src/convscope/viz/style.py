@@ -19,8 +19,19 @@ DIVERGING = "RdBu_r"  # signed values (kernels, gradients)
 FONT = {"title": 11, "label": 9, "cell": 7}
 
 
-def figure(width: float = 6.0, height: float = 4.0, **kw) -> Figure:
-    return Figure(figsize=(width, height), layout="constrained", **kw)
+class ViewFigure(Figure):
+    """A Figure that shows itself in Jupyter without pyplot or %matplotlib inline."""
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=80)
+        return buf.getvalue()
+
+
+def figure(width: float = 6.0, height: float = 4.0, **kw) -> ViewFigure:
+    return ViewFigure(figsize=(width, height), layout="constrained", **kw)
 
 
 def layer_colour(i: int) -> str:
