@@ -16,7 +16,7 @@ from math import ceil, floor
 from .trace import Graph, Node, trace
 
 WINDOW_OPS = {"conv", "max_pool", "avg_pool"}
-GLOBAL_OPS = {"global_avg_pool", "global_max_pool", "reshape", "transpose", "index", "matmul", "sum", "mean",
+GLOBAL_OPS = {"global_avg_pool", "global_max_pool", "linear", "reshape", "transpose", "index", "matmul", "sum", "mean",
               "max", "kmax_pool", "stack", "softmax", "log_softmax"}
 
 

@@ -16,7 +16,7 @@ from .receptive import Field, fields
 from .trace import Graph, Node, trace
 
 # bytes a backward pass keeps per element of the op's input (i) or output (o): an estimate by counting
-_SAVED = {"conv": ("i", None), "conv_transpose": ("i", None), "matmul": ("i", None), "batch_norm": ("i", None),
+_SAVED = {"conv": ("i", None), "conv_transpose": ("i", None), "matmul": ("i", None), "linear": ("i", None), "batch_norm": ("i", None),
           "relu": ("o", 1), "leaky_relu": ("o", None), "max_pool": ("o", 8), "global_max_pool": ("o", 8),
           "kmax_pool": ("o", 8), "dropout": ("o", None), "tanh": ("o", None), "sigmoid": ("o", None),
           "exp": ("o", None), "softmax": ("o", None), "log_softmax": ("o", None), "mul": ("i", None),
@@ -39,6 +39,8 @@ def macs(node: Node, graph: Graph) -> int:
         return int(np.prod(w)) * int(np.prod(graph.nodes[node.parents[0]].shape[2:]))
     if node.op == "matmul":
         return per_sample(node.shape) * node.attrs["inner"]
+    if node.op == "linear":
+        return per_sample(node.shape) * node.attrs["weight"][1]
     return 0
 
 

@@ -24,6 +24,7 @@ class Node:
     dtype: np.dtype
     attrs: dict = field(default_factory=dict)
     modules: tuple = ()  # the module calls running when it was made, outermost first
+    consts: tuple = ()  # values of the inputs that are not traced nodes (weights, constants), in order
 
     @property
     def nbytes(self) -> int:
@@ -63,7 +64,8 @@ class Tracer:
     def add(self, data: np.ndarray, parents, op: str, attrs: dict) -> Tensor:
         out = Tensor(meta(data.shape, data.dtype))
         idx = tuple(self.index[id(p)] for p in parents if id(p) in self.index)
-        node = Node(len(self.nodes), op, idx, tuple(data.shape), data.dtype, attrs, tuple(self.stack))
+        consts = tuple(p.data for p in parents if id(p) not in self.index)
+        node = Node(len(self.nodes), op, idx, tuple(data.shape), data.dtype, attrs, tuple(self.stack), consts)
         self.nodes.append(node)
         self.index[id(out)] = node.index
         self.alive.append(out)

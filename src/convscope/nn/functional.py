@@ -53,7 +53,13 @@ def conv_transpose(x, w, b=None, stride=1, padding=0, output_padding=0, dilation
 
 def linear(x, w, b=None) -> Tensor:
     """y = x W^T + b, as in PyTorch (W is (out_features, in_features))."""
-    y = _t(x) @ _t(w).T
+    x, w = _t(x), _t(w)
+    if tracing():
+        if x.shape[-1] != w.shape[1]:
+            raise ValueError(f"linear: input has {x.shape[-1]} features but the weight expects {w.shape[1]}")
+        parents = (x, w) if b is None else (x, w, b)
+        return Tensor.make(meta((*x.shape[:-1], w.shape[0]), x.dtype), parents, None, "linear", {"weight": w.shape})
+    y = x @ w.T
     return y if b is None else y + b
 
 
@@ -116,7 +122,7 @@ def relu(x) -> Tensor:
 def leaky_relu(x, negative_slope=0.01) -> Tensor:
     x = _t(x)
     slope = np.where(x.data > 0, 1.0, negative_slope).astype(x.dtype)
-    return Tensor.make(x.data * slope, (x,), lambda g: (g * slope,), "leaky_relu")
+    return Tensor.make(x.data * slope, (x,), lambda g: (g * slope,), "leaky_relu", {"negative_slope": negative_slope})
 
 
 def tanh(x) -> Tensor:
@@ -140,7 +146,8 @@ def softmax(x, dim=-1) -> Tensor:
     x = _t(x)
     e = np.exp(x.data - x.data.max(axis=dim, keepdims=True))
     p = e / e.sum(axis=dim, keepdims=True)
-    return Tensor.make(p, (x,), lambda g: (p * (g - (g * p).sum(axis=dim, keepdims=True)),), "softmax")
+    return Tensor.make(p, (x,), lambda g: (p * (g - (g * p).sum(axis=dim, keepdims=True)),), "softmax",
+                       {"axis": dim % x.ndim})
 
 
 def dropout(x, p=0.5, training=True) -> Tensor:
@@ -158,7 +165,9 @@ def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.
     x = _t(x)
     parents = [x] + [p for p in (weight, bias) if p is not None]
     if tracing():
-        return Tensor.make(meta(x.shape, x.dtype), parents, None, "batch_norm")
+        return Tensor.make(meta(x.shape, x.dtype), parents, None, "batch_norm",
+                           {"running_mean": running_mean, "running_var": running_var, "eps": eps,
+                            "affine": (weight is not None, bias is not None)})
     axes = (0, *range(2, x.ndim))
     shape = (1, -1, *([1] * (x.ndim - 2)))
     if training:
