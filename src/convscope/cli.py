@@ -77,6 +77,20 @@ def _model(spec: str):
 
     from . import load_model, zoo
 
+    if spec.startswith("torch:"):  # torch:package.module:factory
+        import importlib
+
+        from .bridges import from_torch
+
+        try:
+            _, module_name, factory = spec.split(":")
+        except ValueError:
+            raise ValueError(f"{spec!r}: write torch:package.module:factory") from None
+        return from_torch(getattr(importlib.import_module(module_name), factory)().eval())
+    if spec.endswith(".onnx"):
+        from .bridges import from_onnx
+
+        return from_onnx(spec)
     if spec.endswith((".yaml", ".yml")) or Path(spec).exists():
         return load_model(spec)
     return zoo.load(spec)

@@ -108,6 +108,7 @@ METHODS = {"relu": lambda x: F.relu(x), "sigmoid": lambda x: F.sigmoid(x), "tanh
            "size": lambda x, dim=None: x.shape if dim is None else x.shape[dim], "contiguous": lambda x: x,
            "add": lambda a, b: a + b, "mul": lambda a, b: a * b,
            "mean": lambda x, dim=None, keepdim=False: x.mean(axis=dim, keepdims=keepdim),
+           "amax": lambda x, dim=None, keepdim=False: x.max(axis=dim, keepdims=keepdim),
            "softmax": lambda x, dim=-1: F.softmax(x, dim)}
 
 
@@ -115,13 +116,23 @@ def _module_of(m):
     """The convscope layer for a torch layer, with the same arguments and weights."""
     import torch.nn as t
 
+    from . import torch_blocks as tb
+
     name = type(m).__name__
+    if isinstance(m, tb.GlobalPool):
+        return nn.GlobalAvgPool() if m.kind == "avg" else nn.GlobalMaxPool()
+    if isinstance(m, tb.KMax):
+        return nn.KMaxPool(m.k, m.axis)
+    padding = getattr(m, "convscope_padding", None)  # to_torch's padded convolutions
+    if padding is not None:
+        name = type(m).__mro__[1].__name__
     arr = lambda p: p.detach().cpu().numpy().copy()  # noqa: E731
     if isinstance(m, (t.Conv1d, t.Conv2d, t.Conv3d, t.ConvTranspose1d, t.ConvTranspose2d, t.ConvTranspose3d)):
         if m.padding_mode != "zeros":
             raise ValueError(f"{name}: padding_mode {m.padding_mode!r} (only zero padding is supported)")
         cls = getattr(nn, name)
-        kw = dict(stride=m.stride, padding=m.padding, dilation=m.dilation, groups=m.groups, bias=m.bias is not None)
+        kw = dict(stride=m.stride, padding=m.padding if padding is None else padding, dilation=m.dilation,
+                  groups=m.groups, bias=m.bias is not None)
         if "Transpose" in name:
             kw["output_padding"] = m.output_padding
         out = cls(m.in_channels, m.out_channels, m.kernel_size, **kw)
@@ -169,7 +180,7 @@ class _Adaptive(Module):
 SUPPORTED = ("Conv1d/2d/3d, ConvTranspose1d/2d/3d, MaxPool*, AvgPool*, AdaptiveAvg/MaxPool to 1, Linear, "
              "BatchNorm1d/2d, ReLU, LeakyReLU, Tanh, Sigmoid, Softmax, Flatten, Dropout, Identity; functions "
              "+ - * /, relu, sigmoid, tanh, leaky_relu, softmax, cat, flatten, max/avg_pool, adaptive pools; "
-             "methods view, reshape, flatten, size, mean, relu, contiguous")
+             "methods view, reshape, flatten, size, mean, amax, relu, contiguous")
 
 
 def from_torch(module, input_shape=None) -> GraphModel:
@@ -181,7 +192,14 @@ def from_torch(module, input_shape=None) -> GraphModel:
     """
     import torch.fx
 
-    graph_module = torch.fx.symbolic_trace(module)
+    from . import torch_blocks as tb
+
+    class Tracer(torch.fx.Tracer):
+        def is_leaf_module(self, m, qualname):  # to_torch's own layers are leaves too
+            return isinstance(m, (tb.GlobalPool, tb.KMax)) or hasattr(m, "convscope_padding") or \
+                super().is_leaf_module(m, qualname)
+
+    graph_module = torch.fx.GraphModule(module, Tracer().trace(module))
     functions = _functions()
     model = GraphModel()
     problems = []

@@ -33,8 +33,8 @@ class GlobalPool(torch.nn.Module):
         self.kind = kind
 
     def forward(self, x):
-        dims = tuple(range(2, x.ndim))
-        return x.mean(dims) if self.kind == "avg" else x.amax(dims)
+        flat = x.flatten(2)
+        return flat.mean(-1) if self.kind == "avg" else flat.amax(-1)
 
 
 class KMax(torch.nn.Module):
@@ -52,6 +52,8 @@ def padded_conv(base, padding):
     (lo, hi) pairs) before convolving, so parameter names stay those of the base layer."""
 
     class PaddedConv(base):
+        convscope_padding = padding
+
         def forward(self, x):
             pads = resolve_padding(padding, tuple(x.shape[2:]), self.kernel_size, self.stride, self.dilation, "conv")
             flat = [p for lo_hi in reversed(pads) for p in lo_hi]
