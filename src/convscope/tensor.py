@@ -283,7 +283,8 @@ class Tensor:
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
         axes = tuple(axes) or tuple(reversed(range(self.ndim)))
         inverse = tuple(np.argsort(axes))
-        return Tensor.make(self.data.transpose(axes), (self,), lambda g: (g.transpose(inverse),), "transpose")
+        return Tensor.make(self.data.transpose(axes), (self,), lambda g: (g.transpose(inverse),), "transpose",
+                           {"perm": axes})
 
     @property
     def T(self):

@@ -15,7 +15,7 @@ from math import ceil, floor
 
 from .trace import Graph, Node, trace
 
-WINDOW_OPS = {"conv", "max_pool", "avg_pool"}
+WINDOW_OPS = {"conv", "max_pool", "avg_pool", "pad"}
 GLOBAL_OPS = {"global_avg_pool", "global_max_pool", "linear", "reshape", "transpose", "index", "matmul", "sum", "mean",
               "max", "kmax_pool", "stack", "softmax", "log_softmax"}
 

@@ -14,4 +14,16 @@ def to_torch(model):
     return f(model)
 
 
-__all__ = ["from_torch", "to_torch"]
+def to_onnx(model, input_shape, path, batch_size="batch"):
+    from .onnx import to_onnx as f
+
+    return f(model, input_shape, path, batch_size)
+
+
+def from_onnx(path):
+    from .onnx import from_onnx as f
+
+    return f(path)
+
+
+__all__ = ["from_torch", "to_torch", "to_onnx", "from_onnx"]

@@ -63,6 +63,23 @@ def linear(x, w, b=None) -> Tensor:
     return y if b is None else y + b
 
 
+def pad(x, pads) -> Tensor:
+    """Zero padding: pads[a] = (lo, hi) cells around spatial axis a; the gradient is the centre crop."""
+    from ..ops.geometry import ConvGeometry
+    from ..ops.windows import pad as pad_array
+
+    x = _t(x)
+    pads = tuple((int(lo), int(hi)) for lo, hi in pads)
+    in_size = tuple(x.shape[2:])
+    out = tuple(i + lo + hi for i, (lo, hi) in zip(in_size, pads))
+    if tracing():
+        ones = (1,) * len(pads)
+        geo = ConvGeometry(in_size, ones, ones, ones, pads, out, 1)  # a 1-cell window over the padded map
+        return Tensor.make(meta((*x.shape[:2], *out), x.dtype), (x,), None, "pad", {"geometry": geo})
+    crop = (slice(None), slice(None), *(slice(lo, lo + i) for (lo, _), i in zip(pads, in_size)))
+    return Tensor.make(pad_array(x.data, pads), (x,), lambda g: (g[crop],), "pad")
+
+
 # ------------------------------------------------------------------------------ pooling
 
 def _traced_pool(x, op, kernel_size, stride, padding, dilation, ceil_mode) -> Tensor:
