@@ -13,7 +13,6 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 import pathlib  # noqa: E402
 import time  # noqa: E402
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import convscope as cs  # noqa: E402

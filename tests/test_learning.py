@@ -6,7 +6,6 @@ import torch
 
 import convscope as cs
 from convscope import cli
-from tests.nn.parity import copy_weights
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 

@@ -96,7 +96,7 @@ def test_finite_differences_through_a_composite():
             hi, lo = t.data.copy(), t.data.copy()
             hi[idx] += 1e-6
             lo[idx] -= 1e-6
-            args = lambda v: (cs.Tensor(v), other) if first else (other, cs.Tensor(v))  # noqa: E731
+            args = (lambda v, o=other, fst=first: (cs.Tensor(v), o) if fst else (o, cs.Tensor(v)))  # noqa: E731
             num[idx] = (f(*args(hi)).item() - f(*args(lo)).item()) / 2e-6
         np.testing.assert_allclose(t.grad, num, rtol=1e-6, atol=1e-8)
 

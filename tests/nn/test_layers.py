@@ -5,7 +5,7 @@ import torch
 import torch.nn as tnn
 
 import convscope as cs
-from tests.nn.parity import check_module, copy_weights
+from tests.nn.parity import check_module
 
 rng = np.random.default_rng(0)
 X1, X2, X3 = rng.standard_normal((2, 4, 11)), rng.standard_normal((2, 4, 9, 8)), rng.standard_normal((2, 4, 5, 6, 5))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
 
 from convscope import ops
 from tests.ops.reference import check_op, random_arrays

@@ -1,6 +1,4 @@
 """Figures are checked for what they show, against the computation they draw."""
-import io
-import json
 import pathlib
 import re
 import subprocess

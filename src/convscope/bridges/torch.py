@@ -11,7 +11,7 @@ import numpy as np
 from .. import nn
 from ..nn import functional as F
 from ..nn.module import Module, Parameter
-from ..tensor import Tensor, concat
+from ..tensor import concat
 
 
 class _Ref:
