@@ -74,6 +74,9 @@ def test_cli_experiment_writes_json_and_figure(tmp_path, capsys):
     assert cli.main(["experiment", "order1d", "--quick", "--out", str(tmp_path)]) == 0
     saved = json.loads((tmp_path / "order1d.json").read_text())
     assert saved["name"] == "order1d" and len(saved["rows"]) == 4
+    assert (tmp_path / "order1d.png").stat().st_size > 0
+    for name in cs.experiments.EXPERIMENTS:  # every experiment draws its evidence
+        assert cs.experiments.run(name, quick=True).figure is not None
     assert "1-D CNN" in capsys.readouterr().out
     with pytest.raises(ValueError, match="unknown experiment"):
         cs.experiments.run("nope")

@@ -31,6 +31,22 @@ def _cnn(size: int, head: str = "flatten"):
     return nn.Sequential(*body, nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * (size // 4) ** 2, 10))
 
 
+def _bars(title: str, labels, series: dict, ylabel: str):
+    """Grouped bars: one group per label, one bar per series."""
+    fig = style.figure(max(6.0, 1.6 * len(labels)), 3.6)
+    ax = fig.add_subplot()
+    width = 0.8 / len(series)
+    for i, (name, values) in enumerate(series.items()):
+        ax.bar(np.arange(len(labels)) + (i - (len(series) - 1) / 2) * width, values, width,
+               color=style.layer_colour(2 * i), label=name)
+    ax.set_xticks(range(len(labels)), labels, fontsize=style.FONT["label"])
+    ax.set_ylabel(ylabel)
+    if len(series) > 1:
+        ax.legend(fontsize=style.FONT["label"])
+    ax.set_title(title, fontsize=style.FONT["title"])
+    return fig
+
+
 # ------------------------------------------------------------------------------ permutation
 
 @experiment
@@ -142,8 +158,11 @@ def order1d(seed: int = 0, quick: bool = False) -> Result:
             acc, _ = _train(build(classes), train, test, epochs, seed, lr=1e-2)
             numbers[f"{task}/{name.split(' (')[0]}"] = acc
             rows.append([task, name, acc, 1 / classes])
+    fig = _bars("same values, different order", ["motif order", "MNIST-1D"],
+                {"bag of values": [r[2] for r in rows if r[1].startswith("bag")],
+                 "1-D CNN": [r[2] for r in rows if r[1].startswith("1-D")]}, "test accuracy")
     return Result("order1d", "only a model that sees neighbours can tell orders apart",
-                  ["task", "model", "test accuracy", "chance"], rows, numbers)
+                  ["task", "model", "test accuracy", "chance"], rows, numbers, fig)
 
 
 def _mnist1d_split():
@@ -181,8 +200,10 @@ def stacking(seed: int = 0, quick: bool = False) -> Result:
             numbers[name] = {"params": s.totals["params"], "accuracy": acc}
         numbers[f"true ratio {f}x{f} / {n} x 3x3"] = str(arithmetic["ratio"])
         numbers[f"lecture's f^2/(2g) for {f}x{f}"] = f"{f * f}/6 (wrong: the denominator is n g^2 = {n * 9})"
+    fig = _bars("one large kernel versus stacked 3x3 (same receptive field)", [r[0] for r in rows],
+                {"parameters (thousands)": [r[1] / 1000 for r in rows]}, "block parameters (thousands)")
     return Result("stacking", "n stacked 3x3 layers see an f x f field with f^2/(9n) times fewer weights: 25/18, 49/27",
-                  ["block", "params", "MACs", "RF after block", "test accuracy", "s/epoch"], rows, numbers)
+                  ["block", "params", "MACs", "RF after block", "test accuracy", "s/epoch"], rows, numbers, fig)
 
 
 # ------------------------------------------------------------------------------ bottleneck
@@ -202,8 +223,11 @@ def bottleneck(seed: int = 0, quick: bool = False) -> Result:
         acc, per_epoch = _train(model, (x_train, y_train), (x_test, y_test), epochs, seed)
         rows.append([name, s.totals["params"], s.totals["macs"], acc, per_epoch])
         numbers[name] = {"params": s.totals["params"], "macs": s.totals["macs"], "accuracy": acc, "s_per_epoch": per_epoch}
+    fig = _bars("3x3 at 64 channels, without and with a 1x1 reduction to 16", ["parameters", "MACs", "s/epoch"],
+                {r[0]: [r[1] / rows[0][1], r[2] / rows[0][2], r[4] / rows[0][4]] for r in rows},
+                "relative to the plain 3x3")
     return Result("bottleneck", "a 1x1 reduction to 16 channels saves most of the 3x3's parameters and MACs",
-                  ["block", "params", "MACs", "test accuracy", "s/epoch"], rows, numbers)
+                  ["block", "params", "MACs", "test accuracy", "s/epoch"], rows, numbers, fig)
 
 
 # ------------------------------------------------------------------------------ kernels
