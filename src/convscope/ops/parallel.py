@@ -6,6 +6,7 @@ The number of threads is CONVSCOPE_NUM_THREADS, else the number of CPUs.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,6 +15,27 @@ _pool: ThreadPoolExecutor | None = None
 
 def num_threads() -> int:
     return max(1, int(os.environ.get("CONVSCOPE_NUM_THREADS", os.cpu_count() or 1)))
+
+
+_controller = None
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """BLAS on one thread inside the block: for code that runs its own threads over BLAS calls.
+
+    Without threadpoolctl (a scikit-learn dependency) the block runs unchanged.
+    """
+    global _controller
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        yield
+        return
+    if _controller is None:
+        _controller = ThreadpoolController()
+    with _controller.limit(limits=1, user_api="blas"):
+        yield
 
 
 def run_blocks(blocks, work, scratch):
