@@ -20,7 +20,8 @@ from .train import evaluate
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def _model_file(name: str) -> Path:
+def example_model(name: str) -> Path:
+    """The path of a model file in examples/ (the tour and the experiments train them)."""
     here = EXAMPLES / f"{name}.yaml"
     if not here.exists():
         raise FileNotFoundError(f"{here} is missing: the tour uses the model files in examples/")
@@ -68,7 +69,7 @@ def run(out="tour", quick: bool = False, console=None) -> dict:
     results = {}
     for name in ("lenet_digits", "fc_digits"):
         manual_seed(0)
-        model = load_model(_model_file(name))
+        model = load_model(example_model(name))
         console.print(f"training {name} ({sum(p.data.size for p in model.parameters()):,} parameters), {epochs} epochs")
         h = fit(model, (x_train, y_train), (x_test, y_test), epochs=epochs, lr=3e-3, batch_size=64, seed=0)
         results[name] = (model, h)

@@ -9,6 +9,7 @@ from .. import data, nn, ops
 from ..analysis import stacking as stacking_arithmetic
 from ..analysis import summary
 from ..random import manual_seed
+from ..tensor import Tensor, no_grad
 from ..train import evaluate, fit
 from ..viz import style
 from .base import Result, experiment
@@ -109,8 +110,6 @@ def translation(seed: int = 0, quick: bool = False) -> Result:
         model = build()
         _train(model, (train, y_train), (train[:1], y_train[:1]), epochs, seed)
         model.eval()
-        from ..tensor import Tensor, no_grad
-
         with no_grad():
             pred = model(Tensor(test)).data.argmax(axis=1)
         right = pred == y_test
@@ -240,11 +239,11 @@ HAND = {"vertical edge": [[1, 0, -1], [2, 0, -2], [1, 0, -1]], "horizontal edge"
 def kernels(seed: int = 0, quick: bool = False) -> Result:
     """What a trained first layer learned, beside hand-made kernels, on the same digit."""
     from ..modelfile import load_model
-    from ..tour import _model_file
+    from ..tour import example_model
 
     x_train, y_train, x_test, y_test = data.digits()
     manual_seed(seed)
-    model = load_model(_model_file("lenet_digits"))
+    model = load_model(example_model("lenet_digits"))
     acc, _ = _train(model, (x_train, y_train), (x_test, y_test), 5 if quick else 20, seed)
     learned = model.conv1.weight.data[:, 0]
     digit = x_test[0]

@@ -1,6 +1,7 @@
 """Module: the base of every layer and model, with PyTorch's names and habits."""
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections import OrderedDict
 
@@ -14,8 +15,6 @@ _observers: list = []  # callables (module, output) run after every module call 
 
 def observe(callback):
     """Context manager: call callback(module, output) after every module's forward."""
-    import contextlib
-
     @contextlib.contextmanager
     def scope():
         _observers.append(callback)
