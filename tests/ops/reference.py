@@ -6,7 +6,11 @@ import contextlib
 import numpy as np
 import torch
 
+import sys
+
 from convscope.ops import depthwise, windows
+
+conv_module = sys.modules["convscope.ops.conv"]  # the module, not the function of the same name
 
 TOL = {np.float64: 1e-10, np.float32: 1e-4}
 
@@ -47,14 +51,16 @@ def random_arrays(rng, *shapes, dtype=np.float64):
 
 @contextlib.contextmanager
 def tiny_chunks(enabled=True):
-    """Force the chunked code paths: every image split into single rows, one channel per block."""
-    saved = windows.CHUNK_BYTES, depthwise.BLOCK_BYTES
+    """Force the chunked and threaded code paths: every image split into single rows, one channel
+    per block, image groups spread over threads however small the op."""
+    saved = windows.CHUNK_BYTES, depthwise.BLOCK_BYTES, conv_module.PARALLEL_BYTES
     if enabled:
         windows.CHUNK_BYTES = depthwise.BLOCK_BYTES = 1
+        conv_module.PARALLEL_BYTES = 0
     try:
         yield
     finally:
-        windows.CHUNK_BYTES, depthwise.BLOCK_BYTES = saved
+        windows.CHUNK_BYTES, depthwise.BLOCK_BYTES, conv_module.PARALLEL_BYTES = saved
 
 
 def torch_pads(pads):
