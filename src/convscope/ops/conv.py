@@ -157,26 +157,31 @@ class _Lowering:
         return dcols.reshape(self.c, *geo.kernel, n, rows, *geo.out_size[1:]).transpose(back)
 
 
-def _forward(x: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+def _forward(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, b=None) -> np.ndarray:
+    """The convolution, plus the bias while each chunk of output is still in cache."""
     n_img, c = x.shape[:2]
     o, g = w.shape[0], geo.groups
     if _is_depthwise(geo, w.shape):
-        return depthwise.forward(x, w, geo)
+        return _add_bias(depthwise.forward(x, w, geo), b)
     y = np.empty((n_img, o, *geo.out_size), x.dtype)
     wmat = w.reshape(g, o // g, -1)  # (G, O/G, C/G * prod(K))
     if _is_pointwise(geo):
         np.matmul(wmat, x.reshape(n_img, g, c // g, -1), out=y.reshape(n_img, g, o // g, -1))
-        return y
+        return _add_bias(y, b)
     low = _Lowering(geo, n_img, c, o, x.itemsize, y.nbytes)
+    bias = None if b is None else b.reshape(1, g, o // g, 1)
 
     def work(group, st):
         n0, n1 = group[:2]
         for r0, r1, cols in low.columns(x, group, st):
             if low.wide:
                 part = np.matmul(wmat, cols, out=st["extra"][: o * cols.shape[-1]].reshape(1, g, o // g, -1))
-                y[n0:n1, :, r0:r1] = low.from_gemm(part, n1 - n0, r1 - r0)
             else:  # straight into the output
-                np.matmul(wmat, cols, out=y[n0:n1, :, r0:r1].reshape(n1 - n0, g, o // g, -1))
+                part = np.matmul(wmat, cols, out=y[n0:n1, :, r0:r1].reshape(n1 - n0, g, o // g, -1))
+            if bias is not None:
+                part += bias
+            if low.wide:
+                y[n0:n1, :, r0:r1] = low.from_gemm(part, n1 - n0, r1 - r0)
     low.run(work, lambda: low.scratch(x.dtype, o if low.wide else 0))
     return y
 
@@ -268,7 +273,7 @@ def conv(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, flip=False)
     w = _weight(w, x.dtype, "conv", "(out_channels, in_channels/groups, *kernel)")
     geo = conv_geometry(x.shape, w.shape, stride, padding, dilation, groups, "conv")
     b = _bias(b, w.shape[0], x.dtype, "conv")
-    return _add_bias(_forward(x, flip_kernel(w) if flip else w, geo), b)
+    return _forward(x, flip_kernel(w) if flip else w, geo, b)
 
 
 def conv_backward(dy, x, w, *, stride=1, padding=0, dilation=1, groups=1, flip=False,
