@@ -44,19 +44,22 @@ class History:
         return json.dumps(self.to_dict(), indent=1)
 
 
-def evaluate(model, x, y, batch_size: int = 256, loss_fn=None) -> tuple[float, float]:
-    """(mean loss, accuracy) of a classifier on (x, y), in eval mode, without a graph."""
-    loss_fn = loss_fn or CrossEntropyLoss()
+def predict(model, x, batch_size: int = 256) -> np.ndarray:
+    """The model's outputs (logits) for x, in batches, in eval mode, without a graph."""
     was_training = model.training
     model.eval()
-    total, correct = 0.0, 0
-    with no_grad():
-        for i in range(0, len(x), batch_size):
-            logits = model(Tensor(x[i:i + batch_size]))
-            total += loss_fn(logits, y[i:i + batch_size]).item() * len(logits)
-            correct += int((logits.data.argmax(axis=1) == y[i:i + batch_size]).sum())
-    model.train(was_training)
-    return total / len(x), correct / len(x)
+    try:
+        with no_grad():
+            return np.concatenate([model(Tensor(x[i:i + batch_size])).data for i in range(0, len(x), batch_size)])
+    finally:
+        model.train(was_training)
+
+
+def evaluate(model, x, y, batch_size: int = 256, loss_fn=None) -> tuple[float, float]:
+    """(mean loss, accuracy) of a classifier on (x, y), in eval mode, without a graph."""
+    logits = predict(model, x, batch_size)
+    loss = (loss_fn or CrossEntropyLoss())(Tensor(logits), y).item()
+    return loss, float((logits.argmax(axis=1) == y).mean())
 
 
 @dataclass

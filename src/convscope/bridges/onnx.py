@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import nn
 from ..nn import functional as F
-from ..ops.geometry import output_size
+from ..ops.geometry import output_size, resolve_padding
 from ..tensor import Tensor, concat
 from .torch import GraphModel, _keepdims_pool, _Ref
 
@@ -123,12 +123,8 @@ def _pads(attrs, n, in_size, kernel, stride, dilation, where):
     if auto in ("SAME_UPPER", "SAME_LOWER"):
         if in_size is None:
             raise ValueError(f"{where}: auto_pad {auto} needs the input's spatial size (shape inference failed)")
-        pads = []
-        for i, k, s, d in zip(in_size, kernel, stride, dilation):
-            total = max((-(-i // s) - 1) * s + d * (k - 1) + 1 - i, 0)
-            small = total // 2
-            pads.append((small, total - small) if auto == "SAME_UPPER" else (total - small, small))
-        return tuple(pads)
+        pads = resolve_padding("same", tuple(in_size), kernel, stride, dilation, where)  # extra cell high
+        return pads if auto == "SAME_UPPER" else tuple((hi, lo) for lo, hi in pads)
     if auto == "VALID":
         return ((0, 0),) * n
     p = list(attrs.get("pads", [0] * 2 * n))

@@ -9,8 +9,7 @@ from .. import data, nn, ops
 from ..analysis import stacking as stacking_arithmetic
 from ..analysis import summary
 from ..random import manual_seed
-from ..tensor import Tensor, no_grad
-from ..train import evaluate, fit
+from ..train import evaluate, fit, predict
 from ..viz import style
 from .base import Result, experiment
 
@@ -109,9 +108,7 @@ def translation(seed: int = 0, quick: bool = False) -> Result:
         manual_seed(seed)
         model = build()
         _train(model, (train, y_train), (train[:1], y_train[:1]), epochs, seed)
-        model.eval()
-        with no_grad():
-            pred = model(Tensor(test)).data.argmax(axis=1)
+        pred = predict(model, test).argmax(axis=1)
         right = pred == y_test
         by_shift[name] = [float(right[shift == d].mean()) for d in range(int(shift.max()) + 1)]
         rows.append([name, by_shift[name][0], float(right[shift >= 2].mean()), float(right.mean())])

@@ -66,6 +66,7 @@ def linear(x, w, b=None) -> Tensor:
 def pad(x, pads) -> Tensor:
     """Zero padding: pads[a] = (lo, hi) cells around spatial axis a; the gradient is the centre crop."""
     from ..ops.geometry import ConvGeometry
+    from ..ops.windows import crop
     from ..ops.windows import pad as pad_array
 
     x = _t(x)
@@ -76,8 +77,7 @@ def pad(x, pads) -> Tensor:
         ones = (1,) * len(pads)
         geo = ConvGeometry(in_size, ones, ones, ones, pads, out, 1)  # a 1-cell window over the padded map
         return Tensor.make(meta((*x.shape[:2], *out), x.dtype), (x,), None, "pad", {"geometry": geo})
-    crop = (slice(None), slice(None), *(slice(lo, lo + i) for (lo, _), i in zip(pads, in_size)))
-    return Tensor.make(pad_array(x.data, pads), (x,), lambda g: (g[crop],), "pad")
+    return Tensor.make(pad_array(x.data, pads), (x,), lambda g: (crop(g, pads, in_size),), "pad")
 
 
 # ------------------------------------------------------------------------------ pooling

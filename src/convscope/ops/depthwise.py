@@ -15,7 +15,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .parallel import run_blocks
-from .windows import prod, taps
+from .windows import balanced, prod, taps
 
 BLOCK_BYTES = 1 << 20
 
@@ -58,8 +58,7 @@ class _Grid:
 
 
 def _blocks(planes: int, plane_bytes: int):
-    per = max(1, BLOCK_BYTES // plane_bytes)
-    per = -(-planes // -(-planes // per))  # equal blocks
+    per = balanced(planes, max(1, BLOCK_BYTES // plane_bytes))
     return [(r, min(r + per, planes)) for r in range(0, planes, per)]
 
 

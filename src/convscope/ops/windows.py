@@ -72,13 +72,13 @@ def plan_chunks(n_images: int, rows: int, row_bytes: int, budget: int):
     """
     image_bytes = rows * row_bytes
     if image_bytes <= budget:
-        step = _balanced(n_images, max(1, budget // max(image_bytes, 1)))
+        step = balanced(n_images, max(1, budget // max(image_bytes, 1)))
         return [(n, min(n + step, n_images), 0, rows) for n in range(0, n_images, step)]
-    step = _balanced(rows, max(1, budget // max(row_bytes, 1)))
+    step = balanced(rows, max(1, budget // max(row_bytes, 1)))
     return [(n, n + 1, r, min(r + step, rows)) for n in range(n_images) for r in range(0, rows, step)]
 
 
-def _balanced(total: int, step: int) -> int:
+def balanced(total: int, step: int) -> int:
     """The step that splits `total` into as many pieces as `step` would, but of equal size
     (a small last piece makes a small, inefficient GEMM)."""
     pieces = -(-total // step)

@@ -7,6 +7,7 @@ from matplotlib.patches import Rectangle
 from .. import ops
 from ..nn.module import observe
 from ..tensor import Tensor, no_grad
+from ..train import predict
 from . import style
 
 
@@ -91,11 +92,7 @@ def history(h):
 
 def confusion(model, x, y, classes=None):
     """Counts of (true class, predicted class) on (x, y)."""
-    was = model.training
-    model.eval()
-    with no_grad():
-        pred = np.concatenate([model(Tensor(x[i:i + 256])).data.argmax(axis=1) for i in range(0, len(x), 256)])
-    model.train(was)
+    pred = predict(model, x).argmax(axis=1)
     k = int(max(y.max(), pred.max())) + 1 if classes is None else len(classes)
     counts = np.zeros((k, k), int)
     np.add.at(counts, (y, pred), 1)
