@@ -110,3 +110,11 @@ def test_sgd_steps_match_torch(kwargs):
 @pytest.mark.parametrize("kwargs", [dict(lr=0.01), dict(lr=0.003, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)])
 def test_adam_steps_match_torch(kwargs):
     run_steps(cs.optim.Adam, torch.optim.Adam, kwargs)
+
+
+def test_layers_are_found_by_qualified_name():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Residual(nn.Sequential(nn.Conv2d(2, 2, 3, padding=1))))
+    assert model.layer("1.body.0") is model[1].body[0]
+    assert model.layer(model[0]) is model[0]
+    with pytest.raises(ValueError, match=r"no layer named 'conv9'; layers: 0, 1, 1.body, 1.body.0"):
+        cs.saliency(model, np.zeros((1, 5, 5), np.float32), (0, 1, 1), layer="conv9")

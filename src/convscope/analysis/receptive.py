@@ -211,9 +211,4 @@ def receptive_region(model, input_shape, index, layer=None) -> tuple:
 def _node_of(graph: Graph, layer) -> int:
     if layer is None:
         return graph.outputs[0]
-    if isinstance(layer, str):
-        found = [m for m in graph.model.modules() if graph.names.get(id(m)) == layer]
-        if not found:
-            raise ValueError(f"no layer named {layer!r}; layers: {', '.join(sorted(v for v in graph.names.values()))}")
-        layer = found[0]
-    return graph.module_output(layer).index
+    return graph.module_output(graph.model.layer(layer)).index

@@ -15,11 +15,7 @@ def saliency(model, x, index, layer=None) -> np.ndarray:
         layer: a module of the model or its qualified name; None means the model's output.
     """
     x = np.asarray(x)
-    names = {name: m for name, m in model.named_modules()}
-    if isinstance(layer, str):
-        if layer not in names:
-            raise ValueError(f"saliency: no layer named {layer!r}; layers: {', '.join(n for n in names if n)}")
-        layer = names[layer]
+    layer = model.layer(layer) if layer is not None else None
     captured = []
     inp = Tensor(x[None].astype(x.dtype if x.dtype.kind == "f" else np.float32), requires_grad=True)
     was_training = model.training

@@ -124,6 +124,15 @@ class Module:
     def modules(self):
         return (m for _, m in self.named_modules())
 
+    def layer(self, name):
+        """The submodule with this qualified name (a module passes through unchanged)."""
+        if not isinstance(name, str):
+            return name
+        named = dict(self.named_modules())
+        if name not in named:
+            raise ValueError(f"no layer named {name!r}; layers: {', '.join(n for n in named if n)}")
+        return named[name]
+
     def named_parameters(self):
         """(qualified name, Parameter), each shared parameter once."""
         seen = set()

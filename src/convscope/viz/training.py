@@ -11,15 +11,6 @@ from ..train import predict
 from . import style
 
 
-def _layer(model, layer):
-    if not isinstance(layer, str):
-        return layer
-    named = dict(model.named_modules())
-    if layer not in named:
-        raise ValueError(f"no layer named {layer!r}; layers: {', '.join(n for n in named if n)}")
-    return named[layer]
-
-
 def _grid(fig, n: int, columns: int):
     rows = -(-n // columns)
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
@@ -30,7 +21,7 @@ def _grid(fig, n: int, columns: int):
 
 def feature_maps(model, x, layer, columns: int = 8):
     """The output channels of `layer` for one input sample x (C, *spatial), one image each."""
-    target = _layer(model, layer)
+    target = model.layer(layer)
     seen = []
     was = model.training
     model.eval()
@@ -54,7 +45,7 @@ def feature_maps(model, x, layer, columns: int = 8):
 def kernels(model, layer, columns: int = 8):
     """The learned kernels of a convolution layer: one image per (output, input) channel pair,
     on one symmetric colour scale (red positive, blue negative)."""
-    conv = _layer(model, layer)
+    conv = model.layer(layer)
     w = conv.weight.data
     pairs = w.reshape(-1, *w.shape[2:])
     pairs = pairs if pairs.ndim == 3 else pairs[:, None, :]
