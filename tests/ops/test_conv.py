@@ -120,6 +120,9 @@ EDGE_CASES = {
     "full, dilated": grid_case(kernel=2, dilation=(2, 3), padding="full"),
     "true convolution": grid_case(flip=True, padding=1, dilation=2),
     "1-D long": grid_case(in_size=(50,), kernel=9, padding=4, c=4, o=5),
+    "rows of 2 KB (GEMM row slack)": grid_case(in_size=(512,), kernel=5, padding=2, c=2, o=3),
+    "stride 1, same width, dilated, asymmetric": grid_case(kernel=(3, 4), dilation=(2, 1), padding=((1, 3), (2, 1))),
+    "3-D same": grid_case(in_size=(4, 5, 6), kernel=3, padding=1, c=2, o=3),
     "3-D grouped": grid_case(in_size=(5, 4, 6), kernel=(3, 2, 3), c=4, o=4, groups=2, stride=(1, 2, 1), padding=1),
 }
 

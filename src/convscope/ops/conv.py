@@ -14,9 +14,10 @@ import itertools
 
 import numpy as np
 
-from . import depthwise, parallel
+from . import depthwise, flat_windows, parallel
 from .geometry import check_array, conv_geometry, transposed_geometry, ConvGeometry
-from .windows import chunk_budget, crop, pad_into, plan_chunks, prod, row_window, scatter_windows
+from .windows import (chunk_budget, crop, pad_into, plan_chunks, prod, row_stride, row_window, scatter_windows,
+                      scratch_matrix)
 
 
 def _weight(w, dtype, op: str, layout: str) -> np.ndarray:
@@ -95,7 +96,14 @@ class _Lowering:
         self.n_max = max(n1 - n0 for n0, n1, _ in self.groups)
         self.r_max = max(r1 - r0 for _, _, rows in self.groups for r0, r1 in rows)
         self.wide = self.n_max > 1 and c * self.k >= o
-        self.col_elems = self.n_max * c * self.k * self.r_max * self.rest
+        self.flat = flat_windows.applies(geo)
+        self.col_elems = max(self._col_items(n1 - n0, r1 - r0, itemsize) for n0, n1, rows in self.groups
+                             for r0, r1 in rows)
+
+    def _col_items(self, n: int, rows: int, itemsize: int) -> int:
+        """Items of one chunk's columns, counting the slack between GEMM rows."""
+        b = 1 if self.wide else n
+        return b * self.c * self.k * row_stride(n // b * rows * self.rest, itemsize)
 
     def buffer(self, channels: int, dtype) -> np.ndarray:
         """Scratch for one chunk with `channels` values per position."""
@@ -129,22 +137,33 @@ class _Lowering:
     def scratch(self, dtype, extra: int = 0) -> dict:
         """One thread's buffers: padded images, columns, and `extra` values per position."""
         geo = self.geo
-        padded = any(lo or hi for lo, hi in geo.pads)
+        padded = any(lo or hi for lo, hi in geo.pads) and not self.flat
         return {"pad": np.zeros((self.n_max, self.c, *geo.padded_size), dtype) if padded else None,
+                "src": np.empty(flat_windows.source_items(geo, self.n_max, self.c), dtype) if self.flat else None,
                 "cols": np.empty(self.col_elems, dtype), "extra": self.buffer(extra, dtype) if extra else None}
 
     def columns(self, x: np.ndarray, group, st: dict):
         """Yield (r0, r1, cols (b, G, C/G * prod(K), positions)) for one image group."""
         geo, nsp = self.geo, len(self.geo.kernel)
         n0, n1, rows = group
-        wide = (1, *range(2, 2 + nsp), 0, *range(2 + nsp, 2 + 2 * nsp))  # (n, C, *K, *O) -> (C, *K, n, *O)
-        xp = pad_into(st["pad"], x[n0:n1], geo.pads) if st["pad"] is not None else x[n0:n1]
+        # the columns' axes: (n, C, *K, *O) per image, or (C, *K, n, *O) side by side
+        order = (1, *range(2, 2 + nsp), 0, *range(2 + nsp, 2 + 2 * nsp)) if self.wide else tuple(range(2 + 2 * nsp))
+        lead = 1 + nsp + (0 if self.wide else 1)  # the axes of the GEMM's rows
+        if self.flat:
+            flat_windows.fill_source(st["src"], x[n0:n1], geo)
+        else:
+            xp = pad_into(st["pad"], x[n0:n1], geo.pads) if st["pad"] is not None else x[n0:n1]
         for r0, r1 in rows:
-            view = row_window(xp, r0, r1, geo.kernel, geo.stride, geo.dilation, geo.out_size)
-            if self.wide:
-                view = view.transpose(wide)
-            cols = st["cols"][: view.size].reshape(view.shape)
+            if self.flat:
+                view = flat_windows.flat_window(st["src"], n1 - n0, self.c, geo, r0, r1)
+            else:
+                view = row_window(xp, r0, r1, geo.kernel, geo.stride, geo.dilation, geo.out_size)
+            view = view.transpose(order)
+            cols = scratch_matrix(st["cols"], view.shape[:lead], view.shape[lead:])
             np.copyto(cols, view)
+            if self.flat:
+                for index in flat_windows.outside(geo, r0, r1, order):
+                    cols[index] = 0
             b = 1 if self.wide else n1 - n0
             yield r0, r1, cols.reshape(b, geo.groups, self.c // geo.groups * self.k, -1)
 

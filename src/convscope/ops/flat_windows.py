@@ -1,0 +1,80 @@
+"""Windows of stride-1 convolutions as shifted runs of the flattened, unpadded input.
+
+When the stride is 1 and every spatial axis but the first keeps its size (3x3 with padding 1, any
+'same' convolution), output cell q of an image reads input cell q + shift(tap) of the same
+flattened image, for every tap. So one tap of a whole run of output rows is ONE contiguous run of
+the input, and im2col copies long runs instead of short padded rows (measured: 2.5x faster for
+32 x 14 x 14 maps, whose padded rows are 14 values long).
+
+Reads that fall outside the image (padding, or wrapping into the next row, channel or image) take
+whatever is there, and the copies clear them (`outside`): the copy never needs a padded input.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .geometry import ConvGeometry
+from .windows import prod
+
+
+def applies(geo: ConvGeometry) -> bool:
+    return all(s == 1 for s in geo.stride) and geo.out_size[1:] == geo.in_size[1:]
+
+
+def _reach(geo: ConvGeometry) -> tuple[int, int]:
+    """How far before and after an image's flattened cells its windows read."""
+    steps = [prod(geo.in_size[a + 1:]) for a in range(len(geo.in_size))]
+    return (sum(lo * s for (lo, _), s in zip(geo.pads, steps)),
+            sum(hi * s for (_, hi), s in zip(geo.pads, steps)))
+
+
+def source_items(geo: ConvGeometry, n: int, c: int) -> int:
+    """Size of the flat source buffer for n images of c channels."""
+    return n * c * prod(geo.in_size) + sum(_reach(geo))
+
+
+def fill_source(buf: np.ndarray, x: np.ndarray, geo: ConvGeometry) -> None:
+    """Copy the images x (n, C, *S) into `buf`, leaving room to read before and after them."""
+    before = _reach(geo)[0]
+    buf[before: before + x.size].reshape(x.shape)[...] = x
+
+
+def flat_window(buf: np.ndarray, n: int, c: int, geo: ConvGeometry, r0: int, r1: int) -> np.ndarray:
+    """Zero-copy view (n, C, *K, r1 - r0, *S[1:]) of the windows of output rows r0:r1.
+
+    Element [m, ch, *t, *o] is input cell o + t*d - pad_lo (o on the first axis counted from r0)
+    where that lies inside the image, and an arbitrary value where it does not.
+    """
+    size, it = geo.in_size, buf.itemsize
+    steps = [prod(size[a + 1:]) for a in range(len(size))]
+    start = r0 * steps[0]  # the room left before the images is exactly the low padding's reach
+    shape = (n, c, *geo.kernel, r1 - r0, *size[1:])
+    strides = (c * prod(size) * it, prod(size) * it, *(d * s * it for d, s in zip(geo.dilation, steps)),
+               *(s * it for s in steps))
+    view = np.ndarray(shape, buf.dtype, buf, start * it, strides)  # checked against buf's bounds
+    view.flags.writeable = False
+    return view
+
+
+@functools.lru_cache(maxsize=256)
+def outside(geo: ConvGeometry, r0: int, r1: int, order: tuple[int, ...]) -> tuple[tuple, ...]:
+    """Index tuples of the window entries of output rows r0:r1 that read outside the image.
+
+    For windows (n, C, *K, rows, *S[1:]) with their axes permuted by `order`; cached because every
+    chunk of a lowering asks for the same few.
+    """
+    nsp = len(geo.kernel)
+    out = (r1 - r0, *geo.out_size[1:])
+    found = []
+    for a, (k, d, (lo, _), size) in enumerate(zip(geo.kernel, geo.dilation, geo.pads, geo.in_size)):
+        for t in range(k):
+            shift = t * d - lo + (r0 if a == 0 else 0)  # input index = local output index + shift
+            valid = (min(max(-shift, 0), out[a]), max(min(size - shift, out[a]), 0))
+            for part in (slice(0, valid[0]), slice(valid[1], out[a])):
+                if part.start < part.stop:
+                    index = [slice(None)] * (2 + 2 * nsp)
+                    index[2 + a], index[2 + nsp + a] = t, part
+                    found.append(tuple(index[j] for j in order))
+    return tuple(found)

@@ -1,0 +1,91 @@
+"""The pieces of the im2col lowering: scratch GEMM matrices and the flat windows of stride-1 convs."""
+import numpy as np
+import pytest
+from hypothesis import assume, given, strategies as st
+
+from convscope.ops import flat_windows
+from convscope.ops.geometry import conv_geometry
+from convscope.ops.windows import row_stride, scratch_matrix
+
+
+@pytest.mark.parametrize("width, itemsize, expected", [
+    (512, 4, 528), (1024, 4, 1040), (256, 8, 264), (500, 4, 500), (196, 4, 196), (256, 4, 256)])
+def test_rows_a_multiple_of_2kb_apart_get_slack(width, itemsize, expected):
+    assert row_stride(width, itemsize) == expected
+
+
+def test_scratch_matrix_rows_are_row_stride_apart_and_distinct():
+    buf = np.full(3 * 2 * 528, np.nan, np.float32)
+    m = scratch_matrix(buf, (3, 2), (4, 128))
+    assert m.shape == (3, 2, 4, 128)
+    np.copyto(m, np.arange(m.size, dtype=np.float32).reshape(m.shape))
+    rows = buf.reshape(6, 528)
+    np.testing.assert_array_equal(rows[:, :512], np.arange(m.size, dtype=np.float32).reshape(6, 512))
+    assert np.isnan(rows[:, 512:]).all()  # the slack is never written
+
+
+def test_scratch_matrix_refuses_a_buffer_too_small():
+    with pytest.raises(ValueError):
+        scratch_matrix(np.empty(100, np.float32), (2,), (64,))
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, expected", [
+    ((1, 1, 14, 14), (1, 1, 3, 3), 1, 1, True),
+    ((1, 1, 14, 14), (1, 1, 3, 3), 1, 0, False),        # rows shrink to 12
+    ((1, 1, 14, 14), (1, 1, 3, 1), 1, 0, True),         # only the first axis shrinks
+    ((1, 1, 14, 14), (1, 1, 3, 3), 2, 1, False),        # strided
+    ((1, 1, 50), (1, 1, 9), 1, 0, True),                # 1-D: no trailing axes
+    ((1, 1, 4, 5, 6), (1, 1, 3, 3, 3), 1, "same", True),
+])
+def test_flat_windows_apply_to_stride_one_convs_that_keep_trailing_sizes(x_shape, w_shape, stride, padding, expected):
+    geo = conv_geometry(x_shape, w_shape, stride, padding, 1, 1)
+    assert flat_windows.applies(geo) == expected
+
+
+def expected_windows(x, geo, r0, r1):
+    """Windows (n, C, *K, rows, *S[1:]) by plain indexing of np.pad's padded input."""
+    xp = np.pad(x, ((0, 0), (0, 0), *geo.pads))
+    nsp = len(geo.kernel)
+    out = (r1 - r0, *geo.out_size[1:])
+    res = np.empty((*x.shape[:2], *geo.kernel, *out))
+    for t in np.ndindex(*geo.kernel):
+        for o in np.ndindex(*out):
+            cell = tuple((oi + (r0 if a == 0 else 0)) + ti * d for a, (oi, ti, d) in enumerate(zip(o, t, geo.dilation)))
+            res[(slice(None), slice(None), *t, *o)] = xp[(slice(None), slice(None), *cell)]
+    return res
+
+
+@st.composite
+def flat_cases(draw):
+    nsp = draw(st.integers(1, 3))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(nsp))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(nsp))
+    in_size = tuple(draw(st.integers(1, 5)) for _ in range(nsp))
+    pads = []
+    for a, (k, d) in enumerate(zip(kernel, dilation)):
+        total = d * (k - 1) if a else draw(st.integers(0, d * (k - 1) + 2))
+        lo = draw(st.integers(0, total))
+        pads.append((lo, total - lo))
+    assume(in_size[0] + sum(pads[0]) >= dilation[0] * (kernel[0] - 1) + 1)
+    geo = conv_geometry((1, 1, *in_size), (1, 1, *kernel),
+                        1, tuple(pads), dilation, 1)
+    r0 = draw(st.integers(0, geo.out_size[0] - 1))
+    r1 = draw(st.integers(r0 + 1, geo.out_size[0]))
+    return geo, r0, r1, draw(st.booleans())
+
+
+@given(case=flat_cases())
+def test_flat_windows_copy_equals_the_padded_windows(case):
+    """Copying the flat view and clearing `outside` gives exactly the zero-padded windows, however
+    the source's margins and the neighbouring rows, channels and images are filled."""
+    geo, r0, r1, wide = case
+    n, c = 2, 3
+    x = np.random.default_rng(0).uniform(1, 2, (n, c, *geo.in_size))
+    buf = np.full(flat_windows.source_items(geo, n, c), np.nan)
+    flat_windows.fill_source(buf, x, geo)
+    nsp = len(geo.kernel)
+    order = (1, *range(2, 2 + nsp), 0, *range(2 + nsp, 2 + 2 * nsp)) if wide else tuple(range(2 + 2 * nsp))
+    cols = flat_windows.flat_window(buf, n, c, geo, r0, r1).transpose(order).copy()
+    for index in flat_windows.outside(geo, r0, r1, order):
+        cols[index] = 0
+    np.testing.assert_array_equal(cols, expected_windows(x, geo, r0, r1).transpose(order))
