@@ -89,3 +89,29 @@ def test_flat_windows_copy_equals_the_padded_windows(case):
     for index in flat_windows.outside(geo, r0, r1, order):
         cols[index] = 0
     np.testing.assert_array_equal(cols, expected_windows(x, geo, r0, r1).transpose(order))
+
+
+@given(case=flat_cases())
+def test_add_windows_is_the_adjoint_of_the_flat_copy(case):
+    """<copy of the windows of x, y> == <x, add_windows(y)>: flat col2im is the adjoint of flat im2col."""
+    geo, r0, r1, _ = case
+    assume(flat_windows.applies(geo, scatter=True))
+    n, c = 2, 3
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((n, c, *geo.in_size))
+    src = np.full(flat_windows.source_items(geo, n, c), np.nan)
+    flat_windows.fill_source(src, x, geo)
+    win = flat_windows.flat_window(src, n, c, geo, r0, r1).copy()
+    for index in flat_windows.outside(geo, r0, r1, tuple(range(win.ndim))):
+        win[index] = 0
+    y = rng.standard_normal(win.shape)
+    canvas = np.zeros(flat_windows.source_items(geo, n, c))
+    flat_windows.add_windows(canvas, y.copy(), geo, r0)
+    np.testing.assert_allclose(np.vdot(win, y), np.vdot(x, flat_windows.image(canvas, n, c, geo)), rtol=1e-12)
+
+
+def test_add_windows_refuses_runs_that_outgrow_the_image():
+    """With 'full' padding an image's output run is longer than its input: one tap would reach
+    some cells twice, so the scatter does not apply (the padded canvas is used instead)."""
+    geo = conv_geometry((1, 1, 1), (1, 1, 2), 1, "full", 1, 1)
+    assert flat_windows.applies(geo) and not flat_windows.applies(geo, scatter=True)

@@ -134,12 +134,14 @@ class _Lowering:
             return part.reshape(n, -1, rows, *self.geo.out_size[1:])
         return part.reshape(-1, n, rows, *self.geo.out_size[1:]).swapaxes(0, 1)
 
-    def scratch(self, dtype, extra: int = 0) -> dict:
-        """One thread's buffers: padded images, columns, and `extra` values per position."""
+    def scratch(self, dtype, extra: int = 0, source: bool = True) -> dict:
+        """One thread's buffers: the images to take `columns` from (unless not `source`),
+        columns, and `extra` values per position."""
         geo = self.geo
-        padded = any(lo or hi for lo, hi in geo.pads) and not self.flat
+        padded = source and any(lo or hi for lo, hi in geo.pads) and not self.flat
         return {"pad": np.zeros((self.n_max, self.c, *geo.padded_size), dtype) if padded else None,
-                "src": np.empty(flat_windows.source_items(geo, self.n_max, self.c), dtype) if self.flat else None,
+                "src": np.empty(flat_windows.source_items(geo, self.n_max, self.c), dtype)
+                if source and self.flat else None,
                 "cols": np.empty(self.col_elems, dtype), "extra": self.buffer(extra, dtype) if extra else None}
 
     def columns(self, x: np.ndarray, group, st: dict):
@@ -220,23 +222,29 @@ def _input_grad(dy: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     dx = np.empty((n_img, c, *geo.in_size), dy.dtype)
     low = _Lowering(geo, n_img, c, o, dy.itemsize, dx.nbytes)
     dy = np.ascontiguousarray(dy)
+    flat = flat_windows.applies(geo, scatter=True)
 
     def scratch():
-        st = low.scratch(dy.dtype, o if low.wide else 0)
-        st["canvas"] = np.empty((low.n_max, c, *geo.padded_size), dy.dtype)
+        st = low.scratch(dy.dtype, o if low.wide else 0, source=False)
+        st["canvas"] = np.empty(flat_windows.source_items(geo, low.n_max, c) if flat else
+                                (low.n_max, c, *geo.padded_size), dy.dtype)
         return st
 
     def work(group, st):
         n0, n1, rows = group
-        canvas = st["canvas"][: n1 - n0]
+        canvas = st["canvas"] if flat else st["canvas"][: n1 - n0]
         canvas[...] = 0
         for r0, r1 in rows:
             grid = low.to_gemm(dy, n0, n1, r0, r1, st["extra"])
             dcols = np.matmul(wt, grid, out=st["cols"][: low.c * low.k * grid.shape[0] * grid.shape[-1]].reshape(
                 grid.shape[0], g, cg * low.k, -1))
-            scatter_windows(canvas, low.windows_of(dcols, n1 - n0, r1 - r0), geo.kernel, geo.stride, geo.dilation,
-                            (r1 - r0, *geo.out_size[1:]), offset0=r0)
-        dx[n0:n1] = crop(canvas, geo.pads, geo.in_size)
+            wins = low.windows_of(dcols, n1 - n0, r1 - r0)
+            if flat:
+                flat_windows.add_windows(canvas, wins, geo, r0)
+            else:
+                scatter_windows(canvas, wins, geo.kernel, geo.stride, geo.dilation, (r1 - r0, *geo.out_size[1:]),
+                                offset0=r0)
+        dx[n0:n1] = flat_windows.image(canvas, n1 - n0, c, geo) if flat else crop(canvas, geo.pads, geo.in_size)
     low.run(work, scratch)
     return dx
 

@@ -19,8 +19,11 @@ from .geometry import ConvGeometry
 from .windows import prod
 
 
-def applies(geo: ConvGeometry) -> bool:
-    return all(s == 1 for s in geo.stride) and geo.out_size[1:] == geo.in_size[1:]
+def applies(geo: ConvGeometry, scatter: bool = False) -> bool:
+    """Whether the windows are flat shifts; for `add_windows` also whether one tap never reaches
+    the same cell twice (an image's run of output cells must not outgrow its input)."""
+    return (all(s == 1 for s in geo.stride) and geo.out_size[1:] == geo.in_size[1:]
+            and (not scatter or geo.out_size[0] <= geo.in_size[0]))
 
 
 def _reach(geo: ConvGeometry) -> tuple[int, int]:
@@ -41,11 +44,18 @@ def fill_source(buf: np.ndarray, x: np.ndarray, geo: ConvGeometry) -> None:
     buf[before: before + x.size].reshape(x.shape)[...] = x
 
 
-def flat_window(buf: np.ndarray, n: int, c: int, geo: ConvGeometry, r0: int, r1: int) -> np.ndarray:
+def image(buf: np.ndarray, n: int, c: int, geo: ConvGeometry) -> np.ndarray:
+    """The images (n, C, *S) held in `buf` (a view)."""
+    before = _reach(geo)[0]
+    return buf[before: before + n * c * prod(geo.in_size)].reshape(n, c, *geo.in_size)
+
+
+def flat_window(buf: np.ndarray, n: int, c: int, geo: ConvGeometry, r0: int, r1: int,
+                writeable: bool = False) -> np.ndarray:
     """Zero-copy view (n, C, *K, r1 - r0, *S[1:]) of the windows of output rows r0:r1.
 
     Element [m, ch, *t, *o] is input cell o + t*d - pad_lo (o on the first axis counted from r0)
-    where that lies inside the image, and an arbitrary value where it does not.
+    where that lies inside the image, and an arbitrary cell of `buf` where it does not.
     """
     size, it = geo.in_size, buf.itemsize
     steps = [prod(size[a + 1:]) for a in range(len(size))]
@@ -54,8 +64,21 @@ def flat_window(buf: np.ndarray, n: int, c: int, geo: ConvGeometry, r0: int, r1:
     strides = (c * prod(size) * it, prod(size) * it, *(d * s * it for d, s in zip(geo.dilation, steps)),
                *(s * it for s in steps))
     view = np.ndarray(shape, buf.dtype, buf, start * it, strides)  # checked against buf's bounds
-    view.flags.writeable = False
+    view.flags.writeable = writeable
     return view
+
+
+def add_windows(buf: np.ndarray, wins: np.ndarray, geo: ConvGeometry, r0: int) -> None:
+    """col2im onto images held in `buf`: add each window entry of wins (n, C, *K, rows, *S[1:])
+    onto the cell it was read from. Clears the entries that were read outside the image first
+    (their cells are padding), so that they add nothing to the cells the view maps them to."""
+    nsp = len(geo.kernel)
+    rows = wins.shape[2 + nsp]
+    for index in outside(geo, r0, r0 + rows, tuple(range(2 + 2 * nsp))):
+        wins[index] = 0
+    target = flat_window(buf, *wins.shape[:2], geo, r0, r0 + rows, writeable=True)
+    for t in np.ndindex(*geo.kernel):  # one tap's cells never collide (see `applies`), so += is exact
+        target[(slice(None), slice(None), *t)] += wins[(slice(None), slice(None), *t)]
 
 
 @functools.lru_cache(maxsize=256)
