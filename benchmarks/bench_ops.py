@@ -55,12 +55,18 @@ TORCH_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 BURST = 3
 
 
-def best_of(fns, repeat):
-    """Interleaved timing in rounds (A A A, B B B, A A A, ...); each side's minimum, in ms."""
+def best_of(fns, repeat, seconds=0.0):
+    """Interleaved timing in rounds (A A A, B B B, A A A, ...); each side's minimum, in ms.
+
+    At least `repeat` rounds, and more until `seconds` have passed (at most 200): the machine's
+    slow spells last a while, and a short case needs many rounds to also catch a quiet one.
+    """
     for fn in fns:
         fn()
     best = [float("inf")] * len(fns)
-    for _ in range(repeat):
+    start, rounds = time.perf_counter(), 0
+    while rounds < repeat or (time.perf_counter() - start < seconds and rounds < 200):
+        rounds += 1
         for i, fn in enumerate(fns):
             for call in range(BURST):
                 t0 = time.perf_counter()
@@ -124,11 +130,13 @@ def callables(case, rng):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=5, help="at least this many rounds")
+    parser.add_argument("--seconds", type=float, default=2.0, help="and more rounds until this long per comparison")
     parser.add_argument("--only", default="", help="run the cases whose name contains this")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    print(f"threads: torch {torch.get_num_threads()}, numpy BLAS {blas_threads()}; float32; best of {args.repeat}")
+    print(f"threads: torch {torch.get_num_threads()}, numpy BLAS {blas_threads()}; float32; best of {args.repeat}+ rounds"
+          f" ({args.seconds:g} s or more per comparison)")
     head = f"{'case':<16}{'fwd ms':>9}{'torch':>9}{'ratio':>7}{'f+b ms':>10}{'torch':>9}{'ratio':>7}{'mem':>7}"
     print(head)
     print("-" * len(head))
@@ -136,8 +144,8 @@ def main():
         if args.only not in case["name"]:
             continue
         ours_f, torch_f, ours_fb, torch_fb, wbytes = callables(case, rng)
-        of, tf = best_of([ours_f, torch_f], args.repeat)
-        ofb, tfb = best_of([ours_fb, torch_fb], args.repeat)
+        of, tf = best_of([ours_f, torch_f], args.repeat, args.seconds)
+        ofb, tfb = best_of([ours_fb, torch_fb], args.repeat, args.seconds)
         out_bytes = ours_f().nbytes
         mem = peak_extra(ours_f) / (out_bytes + wbytes)
         print(f"{case['name']:<16}{of:9.2f}{tf:9.2f}{of / tf:7.2f}{ofb:10.2f}{tfb:9.2f}{ofb / tfb:7.2f}{mem:7.2f}")
