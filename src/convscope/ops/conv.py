@@ -190,20 +190,27 @@ def _forward(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, b=None) -> np.ndar
         np.matmul(wmat, x.reshape(n_img, g, c // g, -1), out=y.reshape(n_img, g, o // g, -1))
         return _add_bias(y, b)
     low = _Lowering(geo, n_img, c, o, x.itemsize, y.nbytes)
-    bias = None if b is None else b.reshape(1, g, o // g, 1)
+    # Per-image GEMMs with no bias write straight into the output. Otherwise the GEMM fills a
+    # scratch chunk and one pass moves it into place, adding the bias on the way (a separate
+    # bias pass over the output cost 11% of the 1-D and MNIST forwards).
+    direct = not low.wide and b is None
+    bias = None if b is None else b.reshape(1, o, *([1] * len(geo.kernel)))
 
     def work(group, st):
         n0, n1 = group[:2]
         for r0, r1, cols in low.columns(x, group, st):
-            if low.wide:
-                part = np.matmul(wmat, cols, out=st["extra"][: o * cols.shape[-1]].reshape(1, g, o // g, -1))
-            else:  # straight into the output
-                part = np.matmul(wmat, cols, out=y[n0:n1, :, r0:r1].reshape(n1 - n0, g, o // g, -1))
-            if bias is not None:
-                part += bias
-            if low.wide:
-                y[n0:n1, :, r0:r1] = low.from_gemm(part, n1 - n0, r1 - r0)
-    low.run(work, lambda: low.scratch(x.dtype, o if low.wide else 0))
+            target = y[n0:n1, :, r0:r1]
+            if direct:
+                np.matmul(wmat, cols, out=target.reshape(n1 - n0, g, o // g, -1))
+                continue
+            nb, _, _, width = cols.shape
+            part = np.matmul(wmat, cols, out=st["extra"][: nb * o * width].reshape(nb, g, o // g, width))
+            part = low.from_gemm(part, n1 - n0, r1 - r0)
+            if bias is None:
+                target[...] = part
+            else:
+                np.add(part, bias, out=target)
+    low.run(work, lambda: low.scratch(x.dtype, 0 if direct else o))
     return y
 
 
