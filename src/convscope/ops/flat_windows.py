@@ -82,11 +82,11 @@ def add_windows(buf: np.ndarray, wins: np.ndarray, geo: ConvGeometry, r0: int) -
 
 
 @functools.lru_cache(maxsize=256)
-def outside(geo: ConvGeometry, r0: int, r1: int, order: tuple[int, ...]) -> tuple[tuple, ...]:
+def outside(geo: ConvGeometry, r0: int, r1: int, order: tuple[int, ...], lead: int = 2) -> tuple[tuple, ...]:
     """Index tuples of the window entries of output rows r0:r1 that read outside the image.
 
-    For windows (n, C, *K, rows, *S[1:]) with their axes permuted by `order`; cached because every
-    chunk of a lowering asks for the same few.
+    For windows (*lead axes, *K, rows, *S[1:]), e.g. (n, C, ...) or (n, G, C/G, ...), with their
+    axes permuted by `order`; cached because every chunk of a lowering asks for the same few.
     """
     nsp = len(geo.kernel)
     out = (r1 - r0, *geo.out_size[1:])
@@ -97,7 +97,7 @@ def outside(geo: ConvGeometry, r0: int, r1: int, order: tuple[int, ...]) -> tupl
             valid = (min(max(-shift, 0), out[a]), max(min(size - shift, out[a]), 0))
             for part in (slice(0, valid[0]), slice(valid[1], out[a])):
                 if part.start < part.stop:
-                    index = [slice(None)] * (2 + 2 * nsp)
-                    index[2 + a], index[2 + nsp + a] = t, part
+                    index = [slice(None)] * (lead + 2 * nsp)
+                    index[lead + a], index[lead + nsp + a] = t, part
                     found.append(tuple(index[j] for j in order))
     return tuple(found)
