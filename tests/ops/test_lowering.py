@@ -86,8 +86,7 @@ def test_flat_windows_copy_equals_the_padded_windows(case):
     nsp = len(geo.kernel)
     order = (1, *range(2, 2 + nsp), 0, *range(2 + nsp, 2 + 2 * nsp)) if wide else tuple(range(2 + 2 * nsp))
     cols = flat_windows.flat_window(buf, n, c, geo, r0, r1).transpose(order).copy()
-    for index in flat_windows.outside(geo, r0, r1, order):
-        cols[index] = 0
+    flat_windows.clear_outside(cols, geo, r0, r1, order)
     np.testing.assert_array_equal(cols, expected_windows(x, geo, r0, r1).transpose(order))
 
 
@@ -102,8 +101,7 @@ def test_add_windows_is_the_adjoint_of_the_flat_copy(case):
     src = np.full(flat_windows.source_items(geo, n, c), np.nan)
     flat_windows.fill_source(src, x, geo)
     win = flat_windows.flat_window(src, n, c, geo, r0, r1).copy()
-    for index in flat_windows.outside(geo, r0, r1, tuple(range(win.ndim))):
-        win[index] = 0
+    flat_windows.clear_outside(win, geo, r0, r1, tuple(range(win.ndim)))
     y = rng.standard_normal(win.shape)
     canvas = np.zeros(flat_windows.source_items(geo, n, c))
     flat_windows.add_windows(canvas, y.copy(), geo, r0)

@@ -167,8 +167,7 @@ class _Lowering:
             assert np.may_share_memory(target, cols), "the columns' layout must be a view"
             np.copyto(target, view)
             if self.flat:
-                for index in flat_windows.outside(geo, r0, r1, order, lead=3):
-                    target[index] = 0
+                flat_windows.clear_outside(target, geo, r0, r1, order, lead=3)
             if self.ones:
                 cols[:, :, -1] = 1
             yield r0, r1, cols

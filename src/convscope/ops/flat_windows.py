@@ -7,7 +7,7 @@ the input, and im2col copies long runs instead of short padded rows (measured: 2
 32 x 14 x 14 maps, whose padded rows are 14 values long).
 
 Reads that fall outside the image (padding, or wrapping into the next row, channel or image) take
-whatever is there, and the copies clear them (`outside`): the copy never needs a padded input.
+whatever is there, and `clear_outside` then zeroes them: the copy never needs a padded input.
 """
 from __future__ import annotations
 
@@ -26,9 +26,14 @@ def applies(geo: ConvGeometry, scatter: bool = False) -> bool:
             and (not scatter or geo.out_size[0] <= geo.in_size[0]))
 
 
+def _steps(size) -> list[int]:
+    """Cells from one index to the next along each axis of a flattened image."""
+    return [prod(size[a + 1:]) for a in range(len(size))]
+
+
 def _reach(geo: ConvGeometry) -> tuple[int, int]:
     """How far before and after an image's flattened cells its windows read."""
-    steps = [prod(geo.in_size[a + 1:]) for a in range(len(geo.in_size))]
+    steps = _steps(geo.in_size)
     return (sum(lo * s for (lo, _), s in zip(geo.pads, steps)),
             sum(hi * s for (_, hi), s in zip(geo.pads, steps)))
 
@@ -40,8 +45,7 @@ def source_items(geo: ConvGeometry, n: int, c: int) -> int:
 
 def fill_source(buf: np.ndarray, x: np.ndarray, geo: ConvGeometry) -> None:
     """Copy the images x (n, C, *S) into `buf`, leaving room to read before and after them."""
-    before = _reach(geo)[0]
-    buf[before: before + x.size].reshape(x.shape)[...] = x
+    image(buf, *x.shape[:2], geo)[...] = x
 
 
 def image(buf: np.ndarray, n: int, c: int, geo: ConvGeometry) -> np.ndarray:
@@ -58,7 +62,7 @@ def flat_window(buf: np.ndarray, n: int, c: int, geo: ConvGeometry, r0: int, r1:
     where that lies inside the image, and an arbitrary cell of `buf` where it does not.
     """
     size, it = geo.in_size, buf.itemsize
-    steps = [prod(size[a + 1:]) for a in range(len(size))]
+    steps = _steps(size)
     start = r0 * steps[0]  # the room left before the images is exactly the low padding's reach
     shape = (n, c, *geo.kernel, r1 - r0, *size[1:])
     strides = (c * prod(size) * it, prod(size) * it, *(d * s * it for d, s in zip(geo.dilation, steps)),
@@ -74,11 +78,17 @@ def add_windows(buf: np.ndarray, wins: np.ndarray, geo: ConvGeometry, r0: int) -
     (their cells are padding), so that they add nothing to the cells the view maps them to."""
     nsp = len(geo.kernel)
     rows = wins.shape[2 + nsp]
-    for index in outside(geo, r0, r0 + rows, tuple(range(2 + 2 * nsp))):
-        wins[index] = 0
+    clear_outside(wins, geo, r0, r0 + rows, tuple(range(2 + 2 * nsp)))
     target = flat_window(buf, *wins.shape[:2], geo, r0, r0 + rows, writeable=True)
     for t in np.ndindex(*geo.kernel):  # one tap's cells never collide (see `applies`), so += is exact
         target[(slice(None), slice(None), *t)] += wins[(slice(None), slice(None), *t)]
+
+
+def clear_outside(win: np.ndarray, geo: ConvGeometry, r0: int, r1: int, order: tuple[int, ...],
+                  lead: int = 2) -> None:
+    """Zero the entries of copied windows `win` that read outside the image (see `outside`)."""
+    for index in outside(geo, r0, r1, order, lead):
+        win[index] = 0
 
 
 @functools.lru_cache(maxsize=256)
