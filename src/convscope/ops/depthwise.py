@@ -151,5 +151,5 @@ def weight_grad(x: np.ndarray, dy: np.ndarray, geo, w_shape) -> np.ndarray:
             for t in range(len(grid.offsets)):
                 np.add.at(st["dw"][:, j, t], channel, np.einsum(f"{dims},{dims}->a", g, grid.tap(xp, t)))
 
-    states = run_blocks(blocks, work, scratch)
+    states = run_blocks(blocks, work, scratch, dynamic=False)
     return sum(st["dw"] for st in states).reshape(w_shape)

@@ -7,14 +7,22 @@ The number of threads is CONVSCOPE_NUM_THREADS, else the number of CPUs.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 _pool: ThreadPoolExecutor | None = None
 
 
 def num_threads() -> int:
-    return max(1, int(os.environ.get("CONVSCOPE_NUM_THREADS", os.cpu_count() or 1)))
+    setting = os.environ.get("CONVSCOPE_NUM_THREADS")
+    return max(1, int(setting) if setting else _cpus())
+
+
+@functools.cache
+def _cpus() -> int:
+    """The number of CPUs, read once: os.cpu_count() reads a file (about 7 us a call)."""
+    return os.cpu_count() or 1
 
 
 _controller = None
@@ -38,26 +46,33 @@ def single_threaded_blas():
         yield
 
 
-def run_blocks(blocks, work, scratch):
+def run_blocks(blocks, work, scratch, dynamic: bool = True):
     """Call work(block, state) for every block, spread over the threads; return the states.
 
-    Each thread owns one `state = scratch()` (its buffers and partial sums) and takes every
-    n-th block, so no two threads ever write the same memory.
+    Each thread owns one `state = scratch()` (its buffers and partial sums), so no two threads
+    ever write the same memory. With `dynamic`, a thread takes the next block as soon as it is
+    free, so a thread that started late or was slowed does fewer blocks. When states collect
+    partial sums, `dynamic=False` has each thread take every n-th block instead, so that the
+    sums, rounding included, never depend on timing. The calling thread takes the first share
+    itself: waking a pool thread costs 50-100 us, which a short op would wait on twice.
     """
     global _pool
     n = min(num_threads(), len(blocks))
-    if n <= 1:
-        state = scratch()
-        for block in blocks:
-            work(block, state)
-        return [state]
+    queue = iter(blocks)  # threads share it; taking the next item is atomic under the GIL
 
     def worker(i):
         state = scratch()
-        for block in blocks[i::n]:
+        for block in (queue if dynamic else blocks[i::n]):
             work(block, state)
         return state
 
-    if _pool is None or _pool._max_workers < n:
-        _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="convscope")
-    return list(_pool.map(worker, range(n)))
+    if n <= 1:
+        return [worker(0)]
+    if _pool is None or _pool._max_workers < n - 1:
+        _pool = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="convscope")
+    helpers = [_pool.submit(worker, i) for i in range(1, n)]
+    try:
+        first = worker(0)
+    finally:  # never leave a helper writing into memory the caller is done with
+        wait(helpers)
+    return [first, *(h.result() for h in helpers)]
