@@ -10,6 +10,7 @@ convolution), the weight gradient is dy times the columns.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -84,15 +85,13 @@ class _Lowering:
     threads). Each thread gets 1/threads of the working-set budget, so peak memory is unchanged.
     """
 
-    def __init__(self, geo: ConvGeometry, n_img: int, c: int, o: int, itemsize: int, result_bytes: int,
-                 ones: bool = False):
-        self.geo, self.c, self.o, self.ones = geo, c, o, int(ones)
+    def __init__(self, geo: ConvGeometry, n_img: int, c: int, o: int, itemsize: int, budget: int,
+                 threads: int, ones: bool):
+        self.geo, self.c, self.o, self.ones, self.threads = geo, c, o, int(ones), threads
         self.k = prod(geo.kernel)
         self.rest = prod(geo.out_size[1:])
         row_bytes = c * self.k * self.rest * itemsize
-        self.total_bytes = n_img * geo.out_size[0] * row_bytes  # all columns of the op
-        self.threads = parallel.num_threads() if self.total_bytes >= PARALLEL_BYTES else 1
-        plan = plan_chunks(n_img, geo.out_size[0], row_bytes, chunk_budget(result_bytes) // self.threads)
+        plan = plan_chunks(n_img, geo.out_size[0], row_bytes, budget // threads)
         self.groups = [(n0, n1, [(r0, r1) for _, _, r0, r1 in blocks])
                        for (n0, n1), blocks in itertools.groupby(plan, key=lambda b: b[:2])]
         self.n_max = max(n1 - n0 for n0, n1, _ in self.groups)
@@ -111,15 +110,16 @@ class _Lowering:
         """Scratch for one chunk with `channels` values per position."""
         return np.empty(self.n_max * channels * self.r_max * self.rest, dtype)
 
-    def run(self, work, scratch) -> list:
-        """work(group, state) for every image group, in parallel when there are several."""
+    def run(self, work, scratch, dynamic: bool = True) -> list:
+        """work(group, state) for every image group, in parallel when there are several
+        (see `parallel.run_blocks` for `dynamic`)."""
         if len(self.groups) < 2 or self.threads < 2:
             state = scratch()
             for group in self.groups:
                 work(group, state)
             return [state]
         with parallel.single_threaded_blas():
-            return parallel.run_blocks(self.groups, work, scratch)
+            return parallel.run_blocks(self.groups, work, scratch, dynamic=dynamic)
 
     def to_gemm(self, a: np.ndarray, n0, n1, r0, r1, buf: np.ndarray) -> np.ndarray:
         """Chunk of a (N, O, *S_out) array as GEMM columns (b, G, O/G, positions)."""
@@ -181,6 +181,19 @@ class _Lowering:
         return dcols.reshape(self.c, *geo.kernel, n, rows, *geo.out_size[1:]).transpose(back)
 
 
+# Planning a lowering takes about 50 us, a noticeable part of a small conv, and a model asks for
+# the same few plans again and again.
+_planned = functools.lru_cache(maxsize=256)(_Lowering)
+
+
+def _lowering(geo: ConvGeometry, n_img: int, c: int, o: int, itemsize: int, result_bytes: int,
+              ones: bool = False) -> _Lowering:
+    """The lowering of a conv whose result (output or input gradient) takes `result_bytes`."""
+    total = n_img * c * prod(geo.kernel) * prod(geo.out_size) * itemsize  # all columns of the op
+    threads = parallel.num_threads() if total >= PARALLEL_BYTES else 1
+    return _planned(geo, n_img, c, o, itemsize, chunk_budget(result_bytes), threads, ones)
+
+
 def _forward(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, b=None) -> np.ndarray:
     """The convolution; a bias rides in the GEMM (see `_Lowering.columns`)."""
     n_img, c = x.shape[:2]
@@ -192,7 +205,7 @@ def _forward(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, b=None) -> np.ndar
     if _is_pointwise(geo):
         np.matmul(wmat, x.reshape(n_img, g, c // g, -1), out=y.reshape(n_img, g, o // g, -1))
         return _add_bias(y, b)
-    low = _Lowering(geo, n_img, c, o, x.itemsize, y.nbytes, ones=b is not None)
+    low = _lowering(geo, n_img, c, o, x.itemsize, y.nbytes, ones=b is not None)
     if b is not None:  # the bias meets the columns' row of ones
         wmat = np.concatenate([wmat, b.reshape(g, o // g, 1)], axis=2)
 
@@ -219,7 +232,7 @@ def _input_grad(dy: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
         dy4 = np.ascontiguousarray(dy).reshape(n_img, g, o // g, -1)
         return np.matmul(wt, dy4).reshape(n_img, c, *geo.in_size)
     dx = np.empty((n_img, c, *geo.in_size), dy.dtype)
-    low = _Lowering(geo, n_img, c, o, dy.itemsize, dx.nbytes)
+    low = _lowering(geo, n_img, c, o, dy.itemsize, dx.nbytes)
     dy = np.ascontiguousarray(dy)
     flat = flat_windows.applies(geo, scatter=True)
 
@@ -258,7 +271,7 @@ def _weight_grad(x: np.ndarray, dy: np.ndarray, geo: ConvGeometry, w_shape) -> n
     if _is_pointwise(geo):
         cols = np.ascontiguousarray(x).reshape(n_img, g, c // g, -1)
         return np.matmul(dy.reshape(n_img, g, o // g, -1), cols.transpose(0, 1, 3, 2)).sum(0).reshape(w_shape)
-    low = _Lowering(geo, n_img, c, o, x.itemsize, dy.nbytes)
+    low = _lowering(geo, n_img, c, o, x.itemsize, dy.nbytes)
 
     def scratch():
         st = low.scratch(x.dtype, o if low.wide else 0)
@@ -270,7 +283,7 @@ def _weight_grad(x: np.ndarray, dy: np.ndarray, geo: ConvGeometry, w_shape) -> n
         for r0, r1, cols in low.columns(x, group, st):
             part = np.matmul(low.to_gemm(dy, n0, n1, r0, r1, st["extra"]), cols.transpose(0, 1, 3, 2))
             st["dw"] += part.sum(0) if len(part) > 1 else part[0]  # (G, O/G, C/G * prod(K))
-    return sum(st["dw"] for st in low.run(work, scratch)).reshape(w_shape)
+    return sum(st["dw"] for st in low.run(work, scratch, dynamic=False)).reshape(w_shape)
 
 
 # ---------------------------------------------------------------------------------------------
