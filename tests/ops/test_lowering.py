@@ -74,20 +74,33 @@ def flat_cases(draw):
     return geo, r0, r1, draw(st.booleans())
 
 
-@given(case=flat_cases())
-def test_flat_windows_copy_equals_the_padded_windows(case):
-    """Copying the flat view and clearing `outside` gives exactly the zero-padded windows, however
-    the source's margins and the neighbouring rows, channels and images are filled."""
+@given(case=flat_cases(), images=st.sampled_from([(0, 2), (1, 3), (2, 4), (0, 4), (1, 2)]))
+def test_flat_windows_copy_equals_the_padded_windows(case, images):
+    """Copying the flat view of images n0:n1 of x and clearing `outside` gives exactly the
+    zero-padded windows, whether the source is a copy with NaN margins (first and last images)
+    or x's own memory, where the neighbouring images are read."""
     geo, r0, r1, wide = case
-    n, c = 2, 3
-    x = np.random.default_rng(0).uniform(1, 2, (n, c, *geo.in_size))
+    (n0, n1), c = images, 3
+    n = n1 - n0
+    x = np.random.default_rng(0).uniform(1, 2, (4, c, *geo.in_size))
     buf = np.full(flat_windows.source_items(geo, n, c), np.nan)
-    flat_windows.fill_source(buf, x, geo)
+    src = flat_windows.source(buf, x, n0, n1, geo)
     nsp = len(geo.kernel)
     order = (1, *range(2, 2 + nsp), 0, *range(2 + nsp, 2 + 2 * nsp)) if wide else tuple(range(2 + 2 * nsp))
-    cols = flat_windows.flat_window(buf, n, c, geo, r0, r1).transpose(order).copy()
+    cols = flat_windows.flat_window(src, n, c, geo, r0, r1).transpose(order).copy()
     flat_windows.clear_outside(cols, geo, r0, r1, order)
-    np.testing.assert_array_equal(cols, expected_windows(x, geo, r0, r1).transpose(order))
+    np.testing.assert_array_equal(cols, expected_windows(x[n0:n1], geo, r0, r1).transpose(order))
+
+
+def test_flat_source_is_the_input_itself_where_the_reads_stay_inside_it():
+    geo = conv_geometry((4, 2, 5, 5), (1, 2, 3, 3), 1, 1, 1, 1)
+    x = np.random.default_rng(0).standard_normal((4, 2, 5, 5))
+    buf = np.empty(flat_windows.source_items(geo, 2, 2))
+    assert np.shares_memory(flat_windows.source(buf, x, 1, 3, geo), x)  # inner images: no copy
+    for n0, n1, images in [(0, 2, x), (2, 4, x), (1, 3, x[:, :, ::-1])]:  # an edge, or not contiguous
+        src = flat_windows.source(buf, images, n0, n1, geo)
+        assert src is buf
+        np.testing.assert_array_equal(flat_windows.image(src, 2, 2, geo), images[n0:n1])
 
 
 @given(case=flat_cases())

@@ -153,12 +153,12 @@ class _Lowering:
         # the windows' axes (n, G, C/G, *K, *O), kept per image, or as (G, C/G, *K, n, *O) side by side
         order = (1, 2, *range(3, 3 + nsp), 0, *range(3 + nsp, 3 + 2 * nsp)) if self.wide else tuple(range(3 + 2 * nsp))
         if self.flat:
-            flat_windows.fill_source(st["src"], x[n0:n1], geo)
+            src = flat_windows.source(st["src"], x, n0, n1, geo)
         else:
             xp = pad_into(st["pad"], x[n0:n1], geo.pads) if st["pad"] is not None else x[n0:n1]
         for r0, r1 in rows:
             if self.flat:
-                view = flat_windows.flat_window(st["src"], n, self.c, geo, r0, r1)
+                view = flat_windows.flat_window(src, n, self.c, geo, r0, r1)
             else:
                 view = row_window(xp, r0, r1, geo.kernel, geo.stride, geo.dilation, geo.out_size)
             view = view.reshape(n, g, self.c // g, *view.shape[2:]).transpose(order)

@@ -48,6 +48,22 @@ def fill_source(buf: np.ndarray, x: np.ndarray, geo: ConvGeometry) -> None:
     image(buf, *x.shape[:2], geo)[...] = x
 
 
+def source(buf: np.ndarray, x: np.ndarray, n0: int, n1: int, geo: ConvGeometry) -> np.ndarray:
+    """A flat array holding the images x[n0:n1] as `fill_source` lays them out.
+
+    That is x's own memory (no copy) when x is contiguous and the room read before and after
+    the images lies inside x (every chunk of images but the first and the last), else `buf`
+    filled with a copy. What is read there is cleared from the windows anyway.
+    """
+    before, after = _reach(geo)
+    size = prod(x.shape[1:])
+    lo, hi = n0 * size - before, n1 * size + after
+    if x.flags.c_contiguous and lo >= 0 and hi <= x.size:
+        return x.reshape(-1)[lo:hi]
+    fill_source(buf, x[n0:n1], geo)
+    return buf
+
+
 def image(buf: np.ndarray, n: int, c: int, geo: ConvGeometry) -> np.ndarray:
     """The images (n, C, *S) held in `buf` (a view)."""
     before = _reach(geo)[0]
