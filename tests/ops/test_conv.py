@@ -115,6 +115,10 @@ EDGE_CASES = {
     "pointwise": grid_case(kernel=1, groups=1),
     "pointwise grouped strided": grid_case(c=4, o=6, groups=2, kernel=1, stride=2),
     "depthwise with multiplier": grid_case(c=3, o=6, groups=3, stride=2, padding=1),
+    # stride 1: the input gradient is a depthwise conv of dy; a pad beyond d(k-1) scatters instead
+    "depthwise stride 1, multiplier, dilated, asymmetric": grid_case(c=3, o=6, groups=3, dilation=(2, 1),
+                                                                    padding=((3, 1), (0, 2))),
+    "depthwise, pad beyond the kernel": grid_case(c=3, o=3, groups=3, kernel=2, padding=((2, 0), (0, 3))),
     "same, even kernel": grid_case(kernel=(2, 4), padding="same"),
     "same, strided": grid_case(in_size=(7, 8), kernel=3, stride=(2, 3), padding="same"),
     "full, dilated": grid_case(kernel=2, dilation=(2, 3), padding="full"),

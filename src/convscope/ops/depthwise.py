@@ -12,8 +12,8 @@ ufunc loops) and the wrapped columns j_a >= o_a are cropped at the end (their gr
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
+from .geometry import ConvGeometry
 from .parallel import run_blocks
 from .windows import balanced, prod, taps
 
@@ -43,12 +43,16 @@ class _Grid:
     def images(self, buf: np.ndarray) -> np.ndarray:
         """The (planes, *padded) view of a buffer."""
         it = buf.itemsize
-        return as_strided(buf, (len(buf), *self.padded), (buf.strides[0], *(s * it for s in self.plane_steps)))
+        return np.ndarray((len(buf), *self.padded), buf.dtype, buf, 0,
+                          (buf.strides[0], *(s * it for s in self.plane_steps)))
 
     def tap(self, buf: np.ndarray, t: int) -> np.ndarray:
-        """(planes, *grid) view of the cells tap t reads for every grid position."""
+        """(planes, *grid) view of the cells tap t reads for every grid position.
+
+        Built with the ndarray constructor, which checks the view against the buffer's bounds,
+        in about 1 us (as_strided takes about 5, and a block asks for one view per tap)."""
         it = buf.itemsize
-        return as_strided(buf[:, self.offsets[t]:], (len(buf), *self.shape),
+        return np.ndarray((len(buf), *self.shape), buf.dtype, buf, self.offsets[t] * it,
                           (buf.strides[0], *(s * it for s in self.steps)))
 
     def scratch(self, planes: int, dtype) -> dict:
@@ -101,6 +105,38 @@ def forward(x: np.ndarray, w: np.ndarray, geo) -> np.ndarray:
 
 
 def input_grad(dy: np.ndarray, w: np.ndarray, geo) -> np.ndarray:
+    """Adjoint of `forward` in x.
+
+    With stride 1 it is itself a depthwise convolution: dy, padded by d(k-1) - p on each side,
+    against the flipped kernel (a gather, summed over the channel multiplier). That runs like the
+    forward; the scatter below writes through tap views that are mostly not 16-byte aligned,
+    which NumPy's loops store about 3x slower than they read (measured: 10.8 against 4.6 ms).
+    """
+    back = _adjoint_geometry(geo)
+    if back is None:
+        return _scattered_input_grad(dy, w, geo)
+    c, m = geo.groups, w.shape[0] // geo.groups
+    flipped = w[(slice(None), slice(None), *([slice(None, None, -1)] * len(geo.kernel)))]
+    if m == 1:
+        return forward(dy, np.ascontiguousarray(flipped), back)
+    dy5, w5 = dy.reshape(dy.shape[0], c, m, *geo.out_size), flipped.reshape(c, m, 1, *geo.kernel)
+    return sum(forward(dy5[:, :, j], np.ascontiguousarray(w5[:, j]), back) for j in range(m))
+
+
+def _adjoint_geometry(geo):
+    """The stride-1 convolution from dy back to x, or None (a stride, or a pad beyond d(k-1)).
+
+    Its low pad is d(k-1) - p_lo; the high one makes its output x's size again, including
+    trailing cells of x that no window reaches (a transposed conv's output_padding).
+    """
+    pads = tuple((d * (k - 1) - lo, i - o + lo) for k, d, (lo, _), i, o
+                 in zip(geo.kernel, geo.dilation, geo.pads, geo.in_size, geo.out_size))
+    if any(s != 1 for s in geo.stride) or min(min(p) for p in pads) < 0:
+        return None
+    return ConvGeometry(geo.out_size, geo.kernel, geo.stride, geo.dilation, pads, geo.in_size, geo.groups)
+
+
+def _scattered_input_grad(dy: np.ndarray, w: np.ndarray, geo) -> np.ndarray:
     """Adjoint of `forward` in x: every tap adds w_t * dy onto the cells it read."""
     n_img = dy.shape[0]
     c = geo.groups
