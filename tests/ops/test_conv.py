@@ -126,6 +126,10 @@ EDGE_CASES = {
     "1-D long": grid_case(in_size=(50,), kernel=9, padding=4, c=4, o=5),
     "rows of 2 KB (GEMM row slack)": grid_case(in_size=(512,), kernel=5, padding=2, c=2, o=3),
     "stride 1, same width, dilated, asymmetric": grid_case(kernel=(3, 4), dilation=(2, 1), padding=((1, 3), (2, 1))),
+    # strided kernels with at least 4 taps per stride phase copy their windows from the phases
+    "7x7/2 stem-like": grid_case(in_size=(13, 11), kernel=7, stride=2, padding=3),
+    "5x4 kernel, strides (2, 1), dilated unstrided axis": grid_case(in_size=(10, 12), kernel=(5, 4), stride=(2, 1),
+                                                                   dilation=(1, 2), padding=((2, 1), (0, 3))),
     "3-D same": grid_case(in_size=(4, 5, 6), kernel=3, padding=1, c=2, o=3),
     "3-D grouped": grid_case(in_size=(5, 4, 6), kernel=(3, 2, 3), c=4, o=4, groups=2, stride=(1, 2, 1), padding=1),
 }

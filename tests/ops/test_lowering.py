@@ -1,9 +1,10 @@
-"""The pieces of the im2col lowering: scratch GEMM matrices and the flat windows of stride-1 convs."""
+"""The pieces of the im2col lowering: scratch GEMM matrices, the flat windows of stride-1 convs and
+the phase windows of strided ones."""
 import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
 
-from convscope.ops import flat_windows
+from convscope.ops import flat_windows, phase_windows
 from convscope.ops.geometry import conv_geometry
 from convscope.ops.windows import row_stride, scratch_matrix
 
@@ -126,3 +127,51 @@ def test_add_windows_refuses_runs_that_outgrow_the_image():
     some cells twice, so the scatter does not apply (the padded canvas is used instead)."""
     geo = conv_geometry((1, 1, 1), (1, 1, 2), 1, "full", 1, 1)
     assert flat_windows.applies(geo) and not flat_windows.applies(geo, scatter=True)
+
+
+@st.composite
+def strided_cases(draw):
+    nsp = draw(st.integers(1, 3))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(nsp))
+    assume(max(stride) > 1)
+    kernel = tuple(draw(st.integers(1, 5)) for _ in range(nsp))
+    dilation = tuple(1 if s > 1 else draw(st.integers(1, 2)) for s in stride)
+    in_size = tuple(draw(st.integers(1, 8)) for _ in range(nsp))
+    pads = tuple((draw(st.integers(0, 3)), draw(st.integers(0, 3))) for _ in range(nsp))
+    assume(all(i + lo + hi >= d * (k - 1) + 1 for i, (lo, hi), k, d in zip(in_size, pads, kernel, dilation)))
+    geo = conv_geometry((1, 1, *in_size), (1, 1, *kernel), stride, pads, dilation, 1)
+    r0 = draw(st.integers(0, geo.out_size[0] - 1))
+    return geo, r0, draw(st.integers(r0 + 1, geo.out_size[0])), draw(st.sampled_from([1, 2]))
+
+
+@given(case=strided_cases())
+def test_phase_windows_copy_equals_the_padded_windows(case):
+    """The windows copied from the stride phases are exactly the zero-padded strided windows,
+    with the phases' buffer reused from a previous chunk of other images."""
+    geo, r0, r1, groups = case
+    n, c = 2, 4
+    rng = np.random.default_rng(0)
+    buf = phase_windows.buffer(geo, n, c, np.float64)
+    phase_windows.split(buf, rng.uniform(5, 6, (n, c, *geo.in_size)), geo)
+    x = rng.uniform(1, 2, (n, c, *geo.in_size))
+    planes = phase_windows.split(buf, x, geo)
+    dst = np.full((n, groups, c // groups, *geo.kernel, r1 - r0, *geo.out_size[1:]), np.nan)
+    phase_windows.copy_windows(dst, planes, geo, r0, groups)
+    xp = np.pad(x, ((0, 0), (0, 0), *geo.pads))
+    expected = np.empty((n, c, *geo.kernel, r1 - r0, *geo.out_size[1:]))
+    for t in np.ndindex(*geo.kernel):
+        for o in np.ndindex(r1 - r0, *geo.out_size[1:]):
+            cell = tuple((oi + (r0 if a == 0 else 0)) * s + ti * d
+                         for a, (oi, ti, s, d) in enumerate(zip(o, t, geo.stride, geo.dilation)))
+            expected[(slice(None), slice(None), *t, *o)] = xp[(slice(None), slice(None), *cell)]
+    np.testing.assert_array_equal(dst.reshape(expected.shape), expected)
+
+
+def test_phase_windows_apply_where_each_phase_holds_at_least_4_taps():
+    def applies(kernel, stride, dilation=1):
+        return phase_windows.applies(conv_geometry((1, 1, 30, 30), (1, 1, *kernel), stride, 0, dilation, 1))
+
+    assert applies((7, 7), 2) and applies((5, 5), 2) and applies((3, 3), (2, 1))
+    assert not applies((3, 3), 2)  # 2.25 taps per phase: the split costs more than it saves
+    assert not applies((3, 3), 1)  # no stride: one phase
+    assert not applies((7, 7), 2, dilation=(2, 1))  # a dilated strided axis

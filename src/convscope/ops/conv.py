@@ -15,7 +15,7 @@ import itertools
 
 import numpy as np
 
-from . import depthwise, flat_windows, parallel
+from . import depthwise, flat_windows, parallel, phase_windows
 from .geometry import check_array, conv_geometry, transposed_geometry, ConvGeometry
 from .windows import (chunk_budget, crop, pad_into, plan_chunks, prod, row_stride, row_window, scatter_windows,
                       scratch_matrix)
@@ -98,6 +98,7 @@ class _Lowering:
         self.r_max = max(r1 - r0 for _, _, rows in self.groups for r0, r1 in rows)
         self.wide = self.n_max > 1 and c * self.k >= o
         self.flat = flat_windows.applies(geo)
+        self.phased = phase_windows.applies(geo)
         self.col_elems = max(self._col_items(n1 - n0, r1 - r0, itemsize) for n0, n1, rows in self.groups
                              for r0, r1 in rows)
 
@@ -134,10 +135,11 @@ class _Lowering:
         """One thread's buffers: the images to take `columns` from (unless not `source`),
         columns, and `extra` values per position."""
         geo = self.geo
-        padded = source and any(lo or hi for lo, hi in geo.pads) and not self.flat
+        padded = source and any(lo or hi for lo, hi in geo.pads) and not (self.flat or self.phased)
         return {"pad": np.zeros((self.n_max, self.c, *geo.padded_size), dtype) if padded else None,
                 "src": np.empty(flat_windows.source_items(geo, self.n_max, self.c), dtype)
                 if source and self.flat else None,
+                "phases": phase_windows.buffer(geo, self.n_max, self.c, dtype) if source and self.phased else None,
                 "cols": np.empty(self.col_elems, dtype), "extra": self.buffer(extra, dtype) if extra else None}
 
     def columns(self, x: np.ndarray, group, st: dict):
@@ -154,18 +156,23 @@ class _Lowering:
         order = (1, 2, *range(3, 3 + nsp), 0, *range(3 + nsp, 3 + 2 * nsp)) if self.wide else tuple(range(3 + 2 * nsp))
         if self.flat:
             src = flat_windows.source(st["src"], x, n0, n1, geo)
+        elif self.phased:
+            planes = phase_windows.split(st["phases"], x[n0:n1], geo)
         else:
             xp = pad_into(st["pad"], x[n0:n1], geo.pads) if st["pad"] is not None else x[n0:n1]
         for r0, r1 in rows:
-            if self.flat:
-                view = flat_windows.flat_window(src, n, self.c, geo, r0, r1)
-            else:
-                view = row_window(xp, r0, r1, geo.kernel, geo.stride, geo.dilation, geo.out_size)
-            view = view.reshape(n, g, self.c // g, *view.shape[2:]).transpose(order)
+            shape = (n, g, self.c // g, *geo.kernel, r1 - r0, *geo.out_size[1:])
             cols = scratch_matrix(st["cols"], (b, g, self.c // g * self.k + self.ones), (n // b * (r1 - r0) * self.rest,))
-            target = cols[:, :, : self.c // g * self.k].reshape(view.shape)
+            target = cols[:, :, : self.c // g * self.k].reshape(tuple(shape[i] for i in order))
             assert np.may_share_memory(target, cols), "the columns' layout must be a view"
-            np.copyto(target, view)
+            if self.phased:
+                phase_windows.copy_windows(target.transpose(np.argsort(order)), planes, geo, r0, g)
+            else:
+                if self.flat:
+                    view = flat_windows.flat_window(src, n, self.c, geo, r0, r1)
+                else:
+                    view = row_window(xp, r0, r1, geo.kernel, geo.stride, geo.dilation, geo.out_size)
+                np.copyto(target, view.reshape(shape).transpose(order))
             if self.flat:
                 flat_windows.clear_outside(target, geo, r0, r1, order, lead=3)
             if self.ones:
