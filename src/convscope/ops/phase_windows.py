@@ -43,7 +43,7 @@ def split(buf: np.ndarray, x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     planes = buf[: len(x)]
     for phase in itertools.product(*(range(s) for s in geo.stride)):
         dst, src = [], []
-        for a, (s, (lo, _), i) in zip(phase, zip(geo.stride, geo.pads, geo.in_size)):
+        for a, s, (lo, _), i in zip(phase, geo.stride, geo.pads, geo.in_size):
             first = -(-(lo - a) // s) if lo > a else 0  # first phase cell that holds an input cell
             count = max(0, -(-(lo + i - a) // s) - first)
             start = s * first + a - lo
@@ -71,23 +71,19 @@ def copy_windows(dst: np.ndarray, planes: np.ndarray, geo: ConvGeometry, r0: int
     rows = dst.shape[3 + nsp]
     for box in itertools.product(*_pieces(geo)):
         shape, strides, offset = [n, groups, c // groups], [planes.strides[0], c // groups * c_st, c_st], 0
-        target = dst[(slice(None),) * 3 + tuple(slice(lo, hi) for lo, hi in box)]
-        split_shape = []
         for (lo, hi), s, d, p, cs in zip(box, geo.stride, geo.dilation, ph_st, cell_st):
             if s == 1:  # tap t reads cell o + t*d
                 shape.append(hi - lo), strides.append(d * cs)
                 offset += lo * d * cs
-                split_shape.append(hi - lo)
             else:  # tap t = s*u + a reads phase a at o + u
                 na = min(s, hi - lo)
                 shape += [(hi - lo) // na, na]
                 strides += [cs, p]
                 offset += lo // s * cs  # lo is a whole number of strides
-                split_shape += [(hi - lo) // na, na]
+        target = dst[(slice(None),) * 3 + tuple(slice(lo, hi) for lo, hi in box)]
+        out = target.reshape(*shape, *target.shape[3 + nsp:])  # each strided tap axis split in (u, a)
+        assert np.may_share_memory(out, dst), "a box of taps must be a view of the columns"
         shape += [rows, *dst.shape[4 + nsp:]]
         strides += list(cell_st)
         offset += r0 * cell_st[0]
-        view = np.ndarray(tuple(shape), planes.dtype, planes, offset, tuple(strides))  # bounds-checked
-        out = target.reshape(*target.shape[:3], *split_shape, *target.shape[3 + nsp:])
-        assert np.may_share_memory(out, dst), "a box of taps must be a view of the columns"
-        np.copyto(out, view)
+        np.copyto(out, np.ndarray(tuple(shape), planes.dtype, planes, offset, tuple(strides)))  # bounds-checked
