@@ -17,8 +17,8 @@ import numpy as np
 
 from . import depthwise, flat_windows, parallel, phase_windows
 from .geometry import check_array, conv_geometry, transposed_geometry, ConvGeometry
-from .windows import (chunk_budget, crop, pad_into, plan_chunks, prod, row_stride, row_window, scatter_windows,
-                      scratch_matrix)
+from .windows import (chunk_budget, crop, flip_kernel, pad_into, plan_chunks, prod, row_stride, row_window,
+                      scatter_windows, scratch_matrix)
 
 
 def _weight(w, dtype, op: str, layout: str) -> np.ndarray:
@@ -43,11 +43,6 @@ def _add_bias(y: np.ndarray, b) -> np.ndarray:
     if b is not None:
         y += b.reshape(1, -1, *([1] * (y.ndim - 2)))
     return y
-
-
-def flip_kernel(w: np.ndarray) -> np.ndarray:
-    """The kernel flipped on every spatial axis: conv with it is true convolution."""
-    return w[(slice(None), slice(None), *([slice(None, None, -1)] * (w.ndim - 2)))]
 
 
 def _is_pointwise(geo: ConvGeometry) -> bool:
@@ -99,6 +94,11 @@ class _Lowering:
         self.wide = self.n_max > 1 and c * self.k >= o
         self.flat = flat_windows.applies(geo)
         self.phased = phase_windows.applies(geo)
+        nsp = len(geo.kernel)
+        # the windows' axes (n, G, C/G, *K, *O), kept per image, or as (G, C/G, *K, n, *O) side by side
+        self.order = ((1, 2, *range(3, 3 + nsp), 0, *range(3 + nsp, 3 + 2 * nsp)) if self.wide
+                      else tuple(range(3 + 2 * nsp)))
+        self.unorder = tuple(int(i) for i in np.argsort(self.order))
         self.col_elems = max(self._col_items(n1 - n0, r1 - r0, itemsize) for n0, n1, rows in self.groups
                              for r0, r1 in rows)
 
@@ -149,11 +149,9 @@ class _Lowering:
         then comes out of the GEMM itself (a separate pass over the output cost up to 40% of a
         forward whose GEMM is small, measured on MNIST's first layer).
         """
-        geo, nsp, g = self.geo, len(self.geo.kernel), self.geo.groups
+        geo, g, order = self.geo, self.geo.groups, self.order
         n0, n1, rows = group
         n, b = n1 - n0, (1 if self.wide else n1 - n0)
-        # the windows' axes (n, G, C/G, *K, *O), kept per image, or as (G, C/G, *K, n, *O) side by side
-        order = (1, 2, *range(3, 3 + nsp), 0, *range(3 + nsp, 3 + 2 * nsp)) if self.wide else tuple(range(3 + 2 * nsp))
         if self.flat:
             src = flat_windows.source(st["src"], x, n0, n1, geo)
         elif self.phased:
@@ -166,12 +164,10 @@ class _Lowering:
             target = cols[:, :, : self.c // g * self.k].reshape(tuple(shape[i] for i in order))
             assert np.may_share_memory(target, cols), "the columns' layout must be a view"
             if self.phased:
-                phase_windows.copy_windows(target.transpose(np.argsort(order)), planes, geo, r0, g)
+                phase_windows.copy_windows(target.transpose(self.unorder), planes, geo, r0, g)
             else:
-                if self.flat:
-                    view = flat_windows.flat_window(src, n, self.c, geo, r0, r1)
-                else:
-                    view = row_window(xp, r0, r1, geo.kernel, geo.stride, geo.dilation, geo.out_size)
+                view = (flat_windows.flat_window(src, n, self.c, geo, r0, r1) if self.flat else
+                        row_window(xp, r0, r1, geo.kernel, geo.stride, geo.dilation, geo.out_size))
                 np.copyto(target, view.reshape(shape).transpose(order))
             if self.flat:
                 flat_windows.clear_outside(target, geo, r0, r1, order, lead=3)

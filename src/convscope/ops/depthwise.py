@@ -15,7 +15,7 @@ import numpy as np
 
 from .geometry import ConvGeometry
 from .parallel import run_blocks
-from .windows import balanced, prod, taps
+from .windows import balanced, cell_steps, flip_kernel, prod, taps
 
 BLOCK_BYTES = 1 << 20
 
@@ -25,7 +25,7 @@ class _Grid:
 
     def __init__(self, geo):
         sp = geo.padded_size
-        steps = [prod(sp[a + 1:]) for a in range(len(sp))]
+        steps = cell_steps(sp)
         if all(s == 1 for s in geo.stride):
             self.shape = (geo.out_size[0], *sp[1:])
             self.steps = steps
@@ -116,7 +116,7 @@ def input_grad(dy: np.ndarray, w: np.ndarray, geo) -> np.ndarray:
     if back is None:
         return _scattered_input_grad(dy, w, geo)
     c, m = geo.groups, w.shape[0] // geo.groups
-    flipped = w[(slice(None), slice(None), *([slice(None, None, -1)] * len(geo.kernel)))]
+    flipped = flip_kernel(w)
     if m == 1:
         return forward(dy, np.ascontiguousarray(flipped), back)
     dy5, w5 = dy.reshape(dy.shape[0], c, m, *geo.out_size), flipped.reshape(c, m, 1, *geo.kernel)

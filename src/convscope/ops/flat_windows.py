@@ -16,7 +16,7 @@ import functools
 import numpy as np
 
 from .geometry import ConvGeometry
-from .windows import prod
+from .windows import cell_steps, prod
 
 
 def applies(geo: ConvGeometry, scatter: bool = False) -> bool:
@@ -26,14 +26,9 @@ def applies(geo: ConvGeometry, scatter: bool = False) -> bool:
             and (not scatter or geo.out_size[0] <= geo.in_size[0]))
 
 
-def _steps(size) -> list[int]:
-    """Cells from one index to the next along each axis of a flattened image."""
-    return [prod(size[a + 1:]) for a in range(len(size))]
-
-
 def _reach(geo: ConvGeometry) -> tuple[int, int]:
     """How far before and after an image's flattened cells its windows read."""
-    steps = _steps(geo.in_size)
+    steps = cell_steps(geo.in_size)
     return (sum(lo * s for (lo, _), s in zip(geo.pads, steps)),
             sum(hi * s for (_, hi), s in zip(geo.pads, steps)))
 
@@ -78,7 +73,7 @@ def flat_window(buf: np.ndarray, n: int, c: int, geo: ConvGeometry, r0: int, r1:
     where that lies inside the image, and an arbitrary cell of `buf` where it does not.
     """
     size, it = geo.in_size, buf.itemsize
-    steps = _steps(size)
+    steps = cell_steps(size)
     start = r0 * steps[0]  # the room left before the images is exactly the low padding's reach
     shape = (n, c, *geo.kernel, r1 - r0, *size[1:])
     strides = (c * prod(size) * it, prod(size) * it, *(d * s * it for d, s in zip(geo.dilation, steps)),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .geometry import check_array, ntuple, output_size, resolve_padding
-from .windows import crop, pad, prod, scatter_windows, tap_slices, taps
+from .windows import cell_steps, crop, pad, prod, scatter_windows, tap_slices, taps
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def _flat_indices(score: np.ndarray, geo: PoolGeometry) -> np.ndarray:
     per-tap offset, looked up by score.
     """
     nsp = len(geo.kernel)
-    plane_steps = [prod(geo.in_size[a + 1:]) for a in range(nsp)]
+    plane_steps = cell_steps(geo.in_size)
     base = np.zeros((), np.int64)
     for a in range(nsp):
         o_a = np.arange(geo.out_size[a]) * geo.stride[a] - geo.pads[a][0]

@@ -104,6 +104,16 @@ def scratch_matrix(buf: np.ndarray, lead, trail) -> np.ndarray:
     return np.ndarray((*lead, *trail), buf.dtype, buf, 0, (*outer, *inner))  # checked against buf's bounds
 
 
+def cell_steps(size) -> list[int]:
+    """Cells from one index to the next along each axis of a flattened (C-order) grid of `size`."""
+    return [prod(size[a + 1:]) for a in range(len(size))]
+
+
+def flip_kernel(w: np.ndarray) -> np.ndarray:
+    """The kernel flipped on every spatial axis: conv with it is true convolution."""
+    return w[(slice(None), slice(None), *([slice(None, None, -1)] * (w.ndim - 2)))]
+
+
 def row_window(xp: np.ndarray, r0: int, r1: int, kernel, stride, dilation, out_size) -> np.ndarray:
     """Window view for output rows r0:r1 (first spatial axis) of the padded chunk xp."""
     sub = xp[:, :, r0 * stride[0]:]
