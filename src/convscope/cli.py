@@ -30,25 +30,23 @@ def show_matrix_example() -> int:
 
 def train(args) -> int:
     """Train a model file on a bundled data set; save weights, history and a checkpoint under runs/."""
-    import json
-    from pathlib import Path
-
     from rich.console import Console
     from rich.table import Table
 
-    from . import data, fit, load_model, manual_seed, save
+    from . import data, fit, load_model, manual_seed
+    from .runs import CHECKPOINT, run_dir, write_run
 
     manual_seed(args.seed)
     model = load_model(args.model)
     x_train, y_train, x_test, y_test = data.DATASETS[args.data]()
-    out = Path(args.out) / model.name
+    out = run_dir(args.out, model.name)
     console = Console()
     console.print(f"training {model.name} on {args.data}: {len(x_train)} train / {len(x_test)} test samples, "
                   f"{sum(p.data.size for p in model.parameters()):,} parameters")
     try:
         history = fit(model, (x_train, y_train), (x_test, y_test), epochs=args.epochs, lr=args.lr,
                       batch_size=args.batch_size, optimizer=args.optimizer, seed=args.seed,
-                      checkpoint=out / "checkpoint.safetensors", resume=args.resume, quiet=args.quiet)
+                      checkpoint=out / CHECKPOINT, resume=args.resume, quiet=args.quiet)
     except KeyboardInterrupt as stop:
         console.print(f"[yellow]{stop}[/yellow]; rerun with --resume to continue")
         return 130
@@ -57,10 +55,7 @@ def train(args) -> int:
         table.add_row(str(e["epoch"]), f"{e['loss']:.4f}", f"{e['accuracy']:.2%}", f"{e['val_loss']:.4f}",
                       f"{e['val_accuracy']:.2%}", f"{e['seconds']:.2f}", f"{e['samples_per_s']:,.0f}")
     console.print(table)
-    save(model, out / "model.safetensors")
-    (out / "history.json").write_text(history.to_json())
-    (out / "model.yaml").write_text(model.to_yaml())
-    (out / "run.json").write_text(json.dumps({"model": model.name, "data": args.data, "epochs": args.epochs}))
+    write_run(out, model, history, {"model": model.name, "data": args.data, "epochs": args.epochs})
     console.print(f"saved {out / 'model.safetensors'} and {out / 'history.json'}")
     return 0
 
@@ -73,27 +68,9 @@ def _shape(text: str) -> tuple:
 
 
 def _model(spec: str):
-    from pathlib import Path
+    from .specs import resolve_model
 
-    from . import load_model, zoo
-
-    if spec.startswith("torch:"):  # torch:package.module:factory
-        import importlib
-
-        from .bridges import from_torch
-
-        try:
-            _, module_name, factory = spec.split(":")
-        except ValueError:
-            raise ValueError(f"{spec!r}: write torch:package.module:factory") from None
-        return from_torch(getattr(importlib.import_module(module_name), factory)().eval())
-    if spec.endswith(".onnx"):
-        from .bridges import from_onnx
-
-        return from_onnx(spec)
-    if spec.endswith((".yaml", ".yml")) or Path(spec).exists():
-        return load_model(spec)
-    return zoo.load(spec)
+    return resolve_model(spec)
 
 
 def _input(args, model) -> tuple:
@@ -152,28 +129,11 @@ def tour_cmd(args) -> int:
     return 0
 
 
-def _run_dir(path):
-    """A `convscope train` output folder: its model (with the trained weights) and run facts."""
-    import json
-    from pathlib import Path
-
-    from . import load, load_model
-
-    run = Path(path)
-    if not (run / "model.yaml").exists():
-        raise FileNotFoundError(f"{run} is not a run folder (no model.yaml); train one with `convscope train`")
-    model = load_model(run / "model.yaml")
-    model.load_state_dict(load(run / "model.safetensors"))
-    facts = json.loads((run / "run.json").read_text()) if (run / "run.json").exists() else {}
-    return run, model, facts
-
-
 def draw_cmd(args) -> int:
-    import json
-
     import numpy as np
 
     from . import data, viz
+    from .runs import load_run
 
     what, out = args.what, args.output or f"{args.what}.png"
     if what == "conv":
@@ -193,9 +153,10 @@ def draw_cmd(args) -> int:
             else viz.receptive_field_2d(model, shape, unit)
         fig.savefig(out, dpi=args.dpi)
     elif what in ("kernels", "maps", "history"):
-        run, model, facts = _run_dir(args.target)
+        run = load_run(args.target)
+        model, facts = run.model, run.facts
         if what == "history":
-            fig = viz.history(json.loads((run / "history.json").read_text()))
+            fig = viz.history(run.history)
         else:
             layer = args.layer or next(n for n, m in model.named_modules() if hasattr(m, "kernel_size"))
             if what == "kernels":
