@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from math import ceil, floor
 
+from ..ops.geometry import transposed_as_conv_pads, transposed_reach, window_reach
 from .trace import Graph, Node, trace
 
 WINDOW_OPS = {"conv", "max_pool", "avg_pool", "pad"}
@@ -91,8 +91,9 @@ def _forward(node: Node, fields_in, parents, whole: Field) -> Field:
         geo = node.attrs["geometry"]
         jumps = tuple(j / s for j, s in zip(f.jump, geo.stride))
         return Field(tuple(r + d * (k - 1) * j for r, j, k, d in zip(f.size, jumps, geo.kernel, geo.dilation)),
-                     jumps, tuple(st - (d * (k - 1) - p[0]) * j for st, j, k, d, p in
-                                  zip(f.start, jumps, geo.kernel, geo.dilation, geo.pads)), False, f.notes)
+                     jumps, tuple(st - p[0] * j for st, j, p in
+                                  zip(f.start, jumps, transposed_as_conv_pads(geo.kernel, geo.dilation, geo.pads))),
+                     False, f.notes)
     if node.op in GLOBAL_OPS or len(node.shape) != len(parents[0].shape):
         return whole
     if node.op == "concat" and node.attrs.get("axis") != 1:
@@ -116,31 +117,11 @@ def receptive_field(model, input_shape) -> Field:
 # ------------------------------------------------------------------------------ regions
 
 def _window_box(lo, hi, n_in, geo, axis) -> tuple | None:
-    """Input cells (clipped to the input) read by outputs lo..hi of a window op, as (min, max)."""
-    s, d, k, p = geo.stride[axis], geo.dilation[axis], geo.kernel[axis], geo.pads[axis][0]
-    firsts, lasts = [], []
-    for t in range(k):
-        first, last = lo * s + t * d - p, hi * s + t * d - p
-        if first < 0:
-            first += ceil(-first / s) * s
-        if last > n_in - 1:
-            last -= ceil((last - n_in + 1) / s) * s
-        if first <= last:
-            firsts.append(first)
-            lasts.append(last)
-    return (min(firsts), max(lasts)) if firsts else None
+    return window_reach(lo, hi, n_in, geo.kernel[axis], geo.stride[axis], geo.dilation[axis], geo.pads[axis][0])
 
 
 def _transposed_box(lo, hi, n_in, geo, axis) -> tuple | None:
-    """Inputs i of a transposed conv whose outputs i*s + t*d - p fall in lo..hi."""
-    s, d, k, p = geo.stride[axis], geo.dilation[axis], geo.kernel[axis], geo.pads[axis][0]
-    firsts, lasts = [], []
-    for t in range(k):
-        first, last = max(ceil((lo + p - t * d) / s), 0), min(floor((hi + p - t * d) / s), n_in - 1)
-        if first <= last:
-            firsts.append(first)
-            lasts.append(last)
-    return (min(firsts), max(lasts)) if firsts else None
+    return transposed_reach(lo, hi, n_in, geo.kernel[axis], geo.stride[axis], geo.dilation[axis], geo.pads[axis][0])
 
 
 def _parent_box(node: Node, parent: Node, box):

@@ -226,5 +226,53 @@ def transposed_geometry(y_shape, w_shape, stride, padding, output_padding, dilat
     return geo, out
 
 
+# ------------------------------------------------------------------------------ the window rule
+# Output o of a window op (conv, pooling) reads input cell o*s + t*d - p_lo with tap t; cells
+# outside 0..i-1 are padding. A transposed convolution is the adjoint: input cell y feeds outputs
+# y*s + t*d - p_lo, i.e. zero insertion by s followed by a stride-1 conv padded d(k-1) - p.
+
+def window_cell(o: int, t: int, stride: int, dilation: int, pad_lo: int) -> int:
+    """The input cell that output `o` reads with tap `t`: o*s + t*d - p_lo."""
+    return o * stride + t * dilation - pad_lo
+
+
+def window_reach(lo: int, hi: int, n_in: int, kernel: int, stride: int, dilation: int, pad_lo: int):
+    """(first, last) input cell, clipped to 0..n_in-1, read by outputs lo..hi; None if only padding."""
+    firsts, lasts = [], []
+    for t in range(kernel):
+        first, last = window_cell(lo, t, stride, dilation, pad_lo), window_cell(hi, t, stride, dilation, pad_lo)
+        if first < 0:
+            first += ceil_div(-first, stride) * stride
+        if last > n_in - 1:
+            last -= ceil_div(last - n_in + 1, stride) * stride
+        if first <= last:
+            firsts.append(first)
+            lasts.append(last)
+    return (min(firsts), max(lasts)) if firsts else None
+
+
+def transposed_reach(lo: int, hi: int, n_in: int, kernel: int, stride: int, dilation: int, pad_lo: int):
+    """(first, last) input cell y of a transposed conv whose outputs y*s + t*d - p_lo fall in lo..hi."""
+    firsts, lasts = [], []
+    for t in range(kernel):
+        first = max(ceil_div(lo + pad_lo - t * dilation, stride), 0)
+        last = min((hi + pad_lo - t * dilation) // stride, n_in - 1)
+        if first <= last:
+            firsts.append(first)
+            lasts.append(last)
+    return (min(firsts), max(lasts)) if firsts else None
+
+
+def transposed_as_conv_pads(kernel, dilation, pads) -> tuple[tuple[int, int], ...]:
+    """Per axis, the padding d(k-1) - p of the stride-1 conv over the zero-inserted input that a
+    transposed conv with padding p equals."""
+    return tuple((d * (k - 1) - lo, d * (k - 1) - hi) for k, d, (lo, hi) in zip(kernel, dilation, pads))
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
 __all__ = ["output_size", "transposed_output_size", "resolve_padding", "conv_geometry",
-           "transposed_geometry", "ConvGeometry", "check_array", "ntuple"]
+           "transposed_geometry", "ConvGeometry", "check_array", "ntuple", "window_cell", "window_reach",
+           "transposed_reach", "transposed_as_conv_pads", "ceil_div"]
