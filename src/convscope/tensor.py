@@ -1,10 +1,11 @@
 """Tensor: a NumPy array that records how it was computed, for reverse-mode autograd.
 
-Every differentiable op follows one template: compute in NumPy, make the output with its parents
-and a local `backward(g)` that returns one gradient per parent (None where there is none);
-`Tensor.backward()` sorts the graph once (iteratively, so deep chains are fine) and runs the local
-backwards in reverse, summing gradients. Derived ops (`-`, `/`, `mean`) are built from basic ones.
-Convolution and pooling live in `convscope.nn.functional` on the same template.
+Every differentiable op is a primitive of the op registry (`convscope.ops.primitives`), applied
+through one path, `apply`: the op's forward computes in NumPy and returns its local backward, and
+the output keeps its parents and that backward when a parent needs a gradient. `Tensor.backward()`
+sorts the graph once (iteratively, so deep chains are fine) and runs the local backwards in reverse,
+summing gradients. Derived ops (`-`, `/`, `mean`) are built from basic ones. While an interpreter
+is active (the shape-only tracer of `convscope.analysis`), `apply` hands the op to it instead.
 """
 from __future__ import annotations
 
@@ -12,22 +13,11 @@ import contextlib
 
 import numpy as np
 
+from .ops import registry
+from .ops.primitives import elementwise as E
+from .ops.primitives import shape as S
+
 _grad_enabled = True
-_tracer = None  # set by convscope.analysis.trace while it records a model's ops
-
-
-def tracing() -> bool:
-    """True while a model is traced shape-only: heavy ops then compute shapes, not values."""
-    return _tracer is not None
-
-
-def current_tracer():
-    return _tracer
-
-
-def set_tracer(tracer) -> None:
-    global _tracer
-    _tracer = tracer
 
 
 def meta(shape, dtype) -> np.ndarray:
@@ -50,6 +40,23 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
+def apply(op, *inputs, **attrs) -> "Tensor":
+    """Apply a registered op to Tensors (attributes by keyword): the one path every op takes."""
+    interpreter = registry.current_interpreter()
+    if interpreter is not None:
+        return interpreter.apply(op, inputs, attrs)
+    data, backward = op.forward(*[t.data for t in inputs], **attrs)
+    out = Tensor(np.asarray(data))  # NumPy reductions return scalars: keep their dtype
+    if _grad_enabled and any(p.requires_grad for p in inputs):
+        if op.grad_mask:
+            needs = tuple(p.requires_grad for p in inputs)
+            local = backward
+            backward = lambda g: local(g, needs)  # noqa: E731
+        out.requires_grad = True
+        out._parents, out._backward, out.op = inputs, backward, op.name
+    return out
+
+
 def _as_array(data, dtype=None) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
@@ -57,14 +64,6 @@ def _as_array(data, dtype=None) -> np.ndarray:
     if dtype is None and not isinstance(data, np.ndarray) and arr.dtype == np.float64:
         arr = arr.astype(np.float32)  # Python numbers and lists default to float32, as in PyTorch
     return arr
-
-
-def _unbroadcast(grad: np.ndarray, shape) -> np.ndarray:
-    """Sum a gradient over the axes that broadcasting added or stretched."""
-    while grad.ndim > len(shape):
-        grad = grad.sum(axis=0)
-    axes = tuple(a for a, n in enumerate(shape) if n == 1 and grad.shape[a] != 1)
-    return grad.sum(axis=axes, keepdims=True) if axes else grad
 
 
 class Tensor:
@@ -83,20 +82,6 @@ class Tensor:
         self.op = ""
 
     # ------------------------------------------------------------------ graph
-    @staticmethod
-    def make(data, parents, backward, op: str, attrs: dict | None = None) -> "Tensor":
-        """The output of an op: records parents and the local backward when a parent needs a grad.
-
-        While a model is traced, the op is recorded instead (with `attrs`: its geometry).
-        """
-        if _tracer is not None:
-            return _tracer.record(np.asarray(data), parents, op, attrs or {})
-        out = Tensor(np.asarray(data))  # NumPy reductions return scalars: keep their dtype
-        if _grad_enabled and any(p.requires_grad for p in parents):
-            out.requires_grad = True
-            out._parents, out._backward, out.op = tuple(parents), backward, op
-        return out
-
     def backward(self, grad=None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's .grad (self must be a scalar without `grad`)."""
         if not self.requires_grad:
@@ -173,20 +158,13 @@ class Tensor:
 
     # ------------------------------------------------------------------ elementwise
     def __add__(self, other):
-        other = _tensor(other, self.dtype)
-        a, b = self.shape, other.shape
-        return Tensor.make(self.data + other.data, (self, other),
-                           lambda g: (_unbroadcast(g, a), _unbroadcast(g, b)), "add")
+        return apply(E.add, self, _tensor(other, self.dtype))
 
     def __mul__(self, other):
-        other = _tensor(other, self.dtype)
-        x, y = self.data, other.data
-        return Tensor.make(x * y, (self, other),
-                           lambda g: (_unbroadcast(g * y, x.shape), _unbroadcast(g * x, y.shape)), "mul")
+        return apply(E.mul, self, _tensor(other, self.dtype))
 
     def __pow__(self, exponent: float):
-        x = self.data
-        return Tensor.make(x ** exponent, (self,), lambda g: (g * exponent * x ** (exponent - 1),), "pow")
+        return apply(E.power, self, exponent=exponent)
 
     def __neg__(self):
         return self * -1.0
@@ -207,34 +185,23 @@ class Tensor:
     __rmul__ = __mul__
 
     def exp(self):
-        y = np.exp(self.data)
-        return Tensor.make(y, (self,), lambda g: (g * y,), "exp")
+        return apply(E.exp, self)
 
     def log(self):
-        x = self.data
-        return Tensor.make(np.log(x), (self,), lambda g: (g / x,), "log")
+        return apply(E.log, self)
 
     def tanh(self):
-        y = np.tanh(self.data)
-        return Tensor.make(y, (self,), lambda g: (g * (1 - y * y),), "tanh")
+        return apply(E.tanh, self)
 
     def sigmoid(self):
-        y = 0.5 * (1 + np.tanh(0.5 * self.data))  # stable for large |x|
-        return Tensor.make(y, (self,), lambda g: (g * y * (1 - y),), "sigmoid")
+        return apply(E.sigmoid, self)
 
     def relu(self):
-        mask = self.data > 0
-        return Tensor.make(self.data * mask, (self,), lambda g: (g * mask,), "relu")
+        return apply(E.relu, self)
 
     # ------------------------------------------------------------------ reductions
     def sum(self, axis=None, keepdims: bool = False):
-        shape = self.shape
-
-        def backward(g):
-            if not keepdims and axis is not None:
-                g = np.expand_dims(g, axis)
-            return (np.broadcast_to(g, shape).copy(),)
-        return Tensor.make(self.data.sum(axis=axis, keepdims=keepdims), (self,), backward, "sum")
+        return apply(S.reduce_sum, self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims: bool = False):
         count = self.data.size if axis is None else np.prod([self.shape[a] for a in np.atleast_1d(axis)])
@@ -242,63 +209,29 @@ class Tensor:
 
     def max(self, axis=None, keepdims: bool = False):
         """Maximum; the gradient is shared equally by tied maxima (like torch.amax)."""
-        y = self.data.max(axis=axis, keepdims=True)
-        mask = self.data == y
-        share = mask / mask.sum(axis=axis, keepdims=True)
-
-        def backward(g):
-            if not keepdims and axis is not None:
-                g = np.expand_dims(g, axis)
-            return (share * g,)
-        out = y if keepdims else (y.reshape(()) if axis is None else np.squeeze(y, axis))
-        return Tensor.make(out, (self,), backward, "max")
+        return apply(S.reduce_max, self, axis=axis, keepdims=keepdims)
 
     # ------------------------------------------------------------------ linear algebra and shape
     def __matmul__(self, other):
-        other = _tensor(other, self.dtype)
-        x, y = self.data, other.data
-        if x.ndim < 2 or y.ndim < 2:
-            raise ValueError(f"matmul: both operands need at least 2 axes, got {x.shape} and {y.shape}")
-
-        if x.shape[-1] != y.shape[-2]:
-            raise ValueError(f"matmul: inner sizes differ: {x.shape} @ {y.shape}")
-        if _tracer is not None:
-            shape = (*np.broadcast_shapes(x.shape[:-2], y.shape[:-2]), x.shape[-2], y.shape[-1])
-            return Tensor.make(meta(shape, x.dtype), (self, other), None, "matmul", {"inner": x.shape[-1]})
-
-        def backward(g):
-            return (_unbroadcast(g @ np.swapaxes(y, -1, -2), x.shape),
-                    _unbroadcast(np.swapaxes(x, -1, -2) @ g, y.shape))
-        return Tensor.make(x @ y, (self, other), backward, "matmul")
+        return apply(S.matmul, self, _tensor(other, self.dtype))
 
     def reshape(self, *shape):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        old = self.shape
-        return Tensor.make(self.data.reshape(shape), (self,), lambda g: (g.reshape(old),), "reshape")
+        return apply(S.reshape, self, shape=tuple(shape))
 
     def flatten(self, start_dim: int = 0):
         return self.reshape(*self.shape[:start_dim], -1)
 
     def transpose(self, *axes):
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        axes = tuple(axes) or tuple(reversed(range(self.ndim)))
-        inverse = tuple(np.argsort(axes))
-        return Tensor.make(self.data.transpose(axes), (self,), lambda g: (g.transpose(inverse),), "transpose",
-                           {"perm": axes})
+        return apply(S.transpose, self, perm=tuple(axes) or tuple(reversed(range(self.ndim))))
 
     @property
     def T(self):
         return self.transpose()
 
     def __getitem__(self, index):
-        index = index.data if isinstance(index, Tensor) else index
-        shape, dtype = self.shape, self.dtype
-
-        def backward(g):
-            full = np.zeros(shape, dtype)
-            np.add.at(full, index, g)  # repeated fancy indices add up
-            return (full,)
-        return Tensor.make(self.data[index], (self,), backward, "index")
+        return apply(S.index, self, index=index.data if isinstance(index, Tensor) else index)
 
 
 def _tensor(value, dtype) -> Tensor:
@@ -312,13 +245,8 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
 def concat(tensors, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis; each gets back its slice of the gradient."""
     tensors = list(tensors)
-    sizes = np.cumsum([t.shape[axis] for t in tensors])[:-1]
-    return Tensor.make(np.concatenate([t.data for t in tensors], axis=axis), tensors,
-                       lambda g: tuple(np.split(g, sizes, axis=axis)), "concat",
-                       {"axis": axis % tensors[0].ndim})
+    return apply(S.concat, *tensors, axis=axis % tensors[0].ndim)
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
-    tensors = list(tensors)
-    return Tensor.make(np.stack([t.data for t in tensors], axis=axis), tensors,
-                       lambda g: tuple(np.moveaxis(g, axis, 0)), "stack")
+    return apply(S.stack, *tensors, axis=axis)

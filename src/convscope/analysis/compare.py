@@ -6,8 +6,6 @@ from fractions import Fraction
 
 from .summary import summary
 
-NONLINEAR = {"ReLU", "LeakyReLU", "Tanh", "Sigmoid", "relu", "leaky_relu", "tanh", "sigmoid"}
-
 
 @dataclass
 class Comparison:
@@ -28,7 +26,7 @@ class Comparison:
 
 def compare(*models, input_shape, names=None) -> Comparison:
     """Parameters, MACs, activation memory, receptive field of the last spatial layer, and depth
-    (number of non-linearities) of each model, for the same input shape."""
+    (number of activation functions applied) of each model, for the same input shape."""
     names = list(names) if names else [getattr(m, "name", f"model {i + 1}") for i, m in enumerate(models)]
     rows = []
     for name, model in zip(names, models):
@@ -38,7 +36,7 @@ def compare(*models, input_shape, names=None) -> Comparison:
         rows.append({"name": name, "params": s.totals["params"], "macs": s.totals["macs"],
                      "activation_bytes": s.totals["forward_bytes"],
                      "rf_size": last.rf_size if last else (), "rf_jump": last.rf_jump if last else (),
-                     "depth": sum(r.kind in NONLINEAR for r in s.rows)})
+                     "depth": s.totals["activations"]})
     return Comparison(rows)
 
 

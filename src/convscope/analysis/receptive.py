@@ -13,11 +13,20 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ..ops.geometry import transposed_as_conv_pads, transposed_reach, window_reach
+from ..ops.registry import GLOBAL, OPAQUE, RESHAPE, Window
 from .trace import Graph, Node, trace
 
-WINDOW_OPS = {"conv", "max_pool", "avg_pool", "pad"}
-GLOBAL_OPS = {"global_avg_pool", "global_max_pool", "linear", "reshape", "transpose", "index", "matmul", "sum", "mean",
-              "max", "kmax_pool", "stack", "softmax", "log_softmax"}
+
+
+def _window(node: Node):
+    """The node's Window rule, or None when it is not a window op."""
+    rule = node.rf
+    return rule if isinstance(rule, Window) else None
+
+
+def _mixes_positions(node: Node, parent: Node) -> bool:
+    """Global, reshape-like and opaque ops, and ops that change the rank, see the whole input."""
+    return node.rf in (GLOBAL, RESHAPE, OPAQUE) or len(node.shape) != len(parent.shape)
 
 
 @dataclass(frozen=True)
@@ -82,23 +91,22 @@ def _forward(node: Node, fields_in, parents, whole: Field) -> Field:
     f = fields_in[0]
     if f.whole:
         return whole
-    if node.op in WINDOW_OPS:
-        geo = node.attrs["geometry"]
+    window = _window(node)
+    if window is not None and not window.transposed:
+        geo = node.geometry
         return Field(tuple(r + d * (k - 1) * j for r, j, k, d in zip(f.size, f.jump, geo.kernel, geo.dilation)),
                      tuple(j * s for j, s in zip(f.jump, geo.stride)),
                      tuple(st - p[0] * j for st, j, p in zip(f.start, f.jump, geo.pads)), False, f.notes)
-    if node.op == "conv_transpose":
-        geo = node.attrs["geometry"]
+    if window is not None:  # zero insertion by s, then a stride-1 conv padded d(k-1) - p
+        geo = node.geometry
         jumps = tuple(j / s for j, s in zip(f.jump, geo.stride))
         return Field(tuple(r + d * (k - 1) * j for r, j, k, d in zip(f.size, jumps, geo.kernel, geo.dilation)),
                      jumps, tuple(st - p[0] * j for st, j, p in
                                   zip(f.start, jumps, transposed_as_conv_pads(geo.kernel, geo.dilation, geo.pads))),
                      False, f.notes)
-    if node.op in GLOBAL_OPS or len(node.shape) != len(parents[0].shape):
+    if _mixes_positions(node, parents[0]):
         return whole
-    if node.op == "concat" and node.attrs.get("axis") != 1:
-        return whole
-    merged = None
+    merged = None  # element-wise: the union over the inputs that keep the output's positions
     for g, p in zip(fields_in, parents):
         if _spatial(p) != _spatial(node):
             if len(_spatial(p)) and any(s != 1 for s in _spatial(p)):
@@ -125,15 +133,15 @@ def _transposed_box(lo, hi, n_in, geo, axis) -> tuple | None:
 
 
 def _parent_box(node: Node, parent: Node, box):
-    if box == "all" or node.op in GLOBAL_OPS or len(node.shape) != len(parent.shape):
+    if box == "all" or _mixes_positions(node, parent):
         return "all"
     n_in = _spatial(parent)
-    if node.op in WINDOW_OPS or node.op == "conv_transpose":
-        rule = _transposed_box if node.op == "conv_transpose" else _window_box
-        out = [rule(lo, hi, n, node.attrs["geometry"], a) for a, ((lo, hi), n) in enumerate(zip(box, n_in))]
+    window = _window(node)
+    if window is not None:
+        rule = _transposed_box if window.transposed else _window_box
+        geo = node.geometry
+        out = [rule(lo, hi, n, geo, a) for a, ((lo, hi), n) in enumerate(zip(box, n_in))]
         return None if any(b is None for b in out) else tuple(out)
-    if node.op == "concat" and node.attrs.get("axis") != 1:
-        return "all"
     if n_in != _spatial(node):
         return None if all(s == 1 for s in n_in) else "all"
     return box

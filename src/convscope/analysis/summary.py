@@ -12,36 +12,15 @@ from fractions import Fraction
 
 import numpy as np
 
+from ..ops.registry import OPAQUE, Window
 from .receptive import Field, fields
 from .trace import Graph, Node, trace
 
-# bytes a backward pass keeps per element of the op's input (i) or output (o): an estimate by counting
-_SAVED = {"conv": ("i", None), "conv_transpose": ("i", None), "matmul": ("i", None), "linear": ("i", None), "batch_norm": ("i", None),
-          "relu": ("o", 1), "leaky_relu": ("o", None), "max_pool": ("o", 8), "global_max_pool": ("o", 8),
-          "kmax_pool": ("o", 8), "dropout": ("o", None), "tanh": ("o", None), "sigmoid": ("o", None),
-          "exp": ("o", None), "softmax": ("o", None), "log_softmax": ("o", None), "mul": ("i", None),
-          "pow": ("i", None), "log": ("i", None)}
-
-
-def macs(node: Node, graph: Graph) -> int:
-    """Multiply-accumulates of one sample through `node` (convolutions and matrix products only).
-
-    conv: out_elements * (C_in/groups) * prod(K). transposed conv: weight elements * INPUT positions,
-    since every input element meets every weight of its group once (counting output positions, as
-    torchinfo, thop and ptflops do, is wrong by the stride factor). matmul: out_elements * inner.
-    """
-    per_sample = lambda shape: int(np.prod(shape[1:])) if len(shape) > 1 else int(np.prod(shape))  # noqa: E731
-    if node.op == "conv":
-        w = node.attrs["weight"]
-        return per_sample(node.shape) * int(np.prod(w[1:]))
-    if node.op == "conv_transpose":
-        w = node.attrs["weight"]
-        return int(np.prod(w)) * int(np.prod(graph.nodes[node.parents[0]].shape[2:]))
-    if node.op == "matmul":
-        return per_sample(node.shape) * node.attrs["inner"]
-    if node.op == "linear":
-        return per_sample(node.shape) * node.attrs["weight"][1]
-    return 0
+def macs(node: Node, graph: Graph | None = None) -> int:
+    """Multiply-accumulates of one sample through `node`: its op's MACs rule (convolutions and matrix
+    products count; a transposed conv counts weight elements * INPUT positions, since every input
+    element meets every weight of its group once)."""
+    return node.macs
 
 
 def _num(v):
@@ -95,7 +74,8 @@ class Summary:
                 f"({_bytes(t['param_bytes'])} with buffers)",
                 f"MACs per sample: {t['macs']:,}",
                 f"activations: forward {_bytes(t['forward_bytes'])}, kept for backward {_bytes(t['training_bytes'])} "
-                f"(batch {t['batch_size']})"]
+                f"(batch {t['batch_size']})"] + \
+            ([f"not counted (known by shape only): {', '.join(t['not_counted'])}"] if t.get("not_counted") else [])
 
     def __rich__(self):
         from rich.table import Table
@@ -176,7 +156,7 @@ def build(graph: Graph, input_shape: tuple, batch_size: int) -> Summary:
         seen_params.update(id(p) for p in own)
         row = Row(graph.names[id(leaf)] if leaf is not None else last.op, type(leaf).__name__ if leaf is not None else last.op,
                   item[2], tuple(last.shape[1:]), sum(p.data.size for p in own if p.requires_grad),
-                  sum(p.data.size for p in own if not p.requires_grad), sum(macs(n, graph) for n in nodes),
+                  sum(p.data.size for p in own if not p.requires_grad), sum(n.macs for n in nodes),
                   last.nbytes, tuple(_num(v) for v in f.size) if not f.whole else (None,),
                   tuple(_num(v) for v in f.jump) if not f.whole else (None,),
                   tuple(_num(v) for v in f.start) if not f.whole else (None,), list(f.notes))
@@ -190,13 +170,17 @@ def build(graph: Graph, input_shape: tuple, batch_size: int) -> Summary:
 def _flags(nodes, graph: Graph, f: Field, input_size, covered: bool) -> list:
     notes = []
     for node in nodes:
-        if node.op not in ("conv", "max_pool", "avg_pool"):
+        if node.rf == OPAQUE:
+            notes.append(f"{node.op}: not counted (known by shape only)")
             continue
-        geo = node.attrs["geometry"]
-        if node.op == "conv":
-            fan_in = int(np.prod(node.attrs["weight"][1:]))
-            if node.attrs["weight"][0] > fan_in:
-                notes.append(f"more filters ({node.attrs['weight'][0]}) than inputs per window ({fan_in})")
+        if not isinstance(node.rf, Window) or node.rf.transposed:
+            continue
+        geo = node.geometry
+        if node.rf.learned:
+            weight = node.in_avals[1].shape
+            fan_in = int(np.prod(weight[1:]))
+            if weight[0] > fan_in:
+                notes.append(f"more filters ({weight[0]}) than inputs per window ({fan_in})")
         for a, (i, k, s, d, (lo, hi)) in enumerate(zip(geo.in_size, geo.kernel, geo.stride, geo.dilation, geo.pads)):
             span = d * (k - 1) + 1
             if s > span:
@@ -213,17 +197,11 @@ def _totals(graph: Graph, rows, batch_size: int) -> dict:
     model = graph.model
     params = model.parameters()
     buffers = sum(np.asarray(b).nbytes for _, b in model.named_buffers())
-    training = 0
-    for node in graph.nodes:
-        rule = _SAVED.get(node.op)
-        if rule is None:
-            continue
-        src, width = rule
-        ref = graph.nodes[node.parents[0]] if src == "i" and node.parents else node
-        n = int(np.prod(ref.shape))
-        training += n * (width or np.dtype(ref.dtype).itemsize)
+    training = sum(node.saved_bytes for node in graph.nodes)
+    opaque = sorted({node.op for node in graph.nodes[1:] if node.rf == OPAQUE})
     return {"params": sum(p.data.size for p in params if p.requires_grad),
             "non_trainable": sum(p.data.size for p in params if not p.requires_grad),
             "param_bytes": sum(p.data.nbytes for p in params) + buffers,
             "macs": sum(r.macs for r in rows), "forward_bytes": sum(n.nbytes for n in graph.nodes),
-            "training_bytes": training, "batch_size": batch_size}
+            "training_bytes": training, "batch_size": batch_size,
+            "activations": sum(1 for node in graph.nodes[1:] if node.opdef.activation), "not_counted": opaque}

@@ -1,18 +1,19 @@
-"""Trace a model shape-only: run its forward on placeholder arrays and record every op.
+"""Trace a model shape-only: an interpreter that runs every op's shape rule instead of its forward.
 
 Any model works, not only Sequential/Residual/Concat: functional calls, `+`, concatenations and
-reshapes written in a custom `forward` are all ops of the Tensor and are recorded, each with the
-stack of modules that was running. Heavy ops (convolution, pooling, matmul) compute only their
-output shape, so tracing is instant even for big networks.
+reshapes written in a custom `forward` are all registered ops applied to Tensors, and each is
+recorded with the stack of modules that was running. No op computes, so tracing is instant even
+for big networks, and parameters may be shape-only themselves.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..tensor import Tensor, meta, no_grad, set_tracer
+from ..ops import registry
+from ..ops.registry import Aval
+from ..tensor import Tensor, meta, no_grad
 
 
 @dataclass
@@ -25,10 +26,41 @@ class Node:
     attrs: dict = field(default_factory=dict)
     modules: tuple = ()  # the module calls running when it was made, outermost first
     consts: tuple = ()  # values of the inputs that are not traced nodes (weights, constants), in order
+    args: tuple = ()  # per input, in order: its node index, or None for the next of `consts`
+    in_avals: tuple = ()  # shape and dtype of every input, in order
 
     @property
     def nbytes(self) -> int:
         return int(np.prod(self.shape)) * np.dtype(self.dtype).itemsize
+
+    @property
+    def out_aval(self) -> Aval:
+        return Aval(self.shape, self.dtype)
+
+    @property
+    def opdef(self):
+        """The registered op (None for the graph's input)."""
+        return None if self.op == "input" else registry.get(self.op)
+
+    @property
+    def rf(self):
+        """The op's receptive-field rule for this node: a kind or a `Window`."""
+        return self.opdef.rf_kind(self.attrs)
+
+    @property
+    def geometry(self):
+        """Kernel, stride, dilation and pads of a window op, from its input shapes and attributes."""
+        return self.rf.geometry(self.in_avals, self.out_aval, self.attrs)
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of one sample through this node (the op's MACs rule)."""
+        return 0 if self.op == "input" else int(self.opdef.macs(self.in_avals, self.out_aval, self.attrs))
+
+    @property
+    def saved_bytes(self) -> int:
+        """Bytes the op's backward keeps (its rule, for this node's shapes)."""
+        return 0 if self.op == "input" else int(self.opdef.saved(self.in_avals, self.out_aval, self.attrs))
 
 
 @dataclass
@@ -55,40 +87,37 @@ class Graph:
 
 
 class Tracer:
+    """The shape interpreter: `apply` runs an op's shape rule and records a Node."""
+
     def __init__(self):
         self.nodes: list[Node] = []
         self.index: dict[int, int] = {}  # id(tensor) -> node index
         self.alive: list[Tensor] = []  # keeps traced tensors alive so their ids stay unique
         self.stack: list = []
 
-    def add(self, data: np.ndarray, parents, op: str, attrs: dict) -> Tensor:
-        out = Tensor(meta(data.shape, data.dtype))
-        idx = tuple(self.index[id(p)] for p in parents if id(p) in self.index)
-        consts = tuple(p.data for p in parents if id(p) not in self.index)
-        node = Node(len(self.nodes), op, idx, tuple(data.shape), data.dtype, attrs, tuple(self.stack), consts)
+    def add(self, aval: Aval, inputs, op: str, attrs: dict) -> Tensor:
+        out = Tensor(meta(aval.shape, aval.dtype))
+        args = tuple(self.index.get(id(t)) for t in inputs)
+        consts = tuple(t.data for t, a in zip(inputs, args) if a is None)
+        in_avals = tuple(Aval(tuple(t.shape), t.dtype) for t in inputs)
+        node = Node(len(self.nodes), op, tuple(a for a in args if a is not None), tuple(aval.shape),
+                    np.dtype(aval.dtype), attrs, tuple(self.stack), consts, args, in_avals)
         self.nodes.append(node)
         self.index[id(out)] = node.index
         self.alive.append(out)
         return out
 
-    record = add
+    def apply(self, op, inputs, attrs) -> Tensor:
+        attrs = {**op.defaults, **attrs}
+        aval = op.shape(*(Aval(tuple(t.shape), t.dtype) for t in inputs), **attrs)
+        return self.add(aval, inputs, op.name, attrs)
 
-    def call(self, module, args):
+    def call_module(self, module, args):
         self.stack.append(module)
         try:
             return module.forward(*args)
         finally:
             self.stack.pop()
-
-
-@contextlib.contextmanager
-def _tracing(tracer: Tracer):
-    set_tracer(tracer)
-    try:
-        with no_grad():
-            yield
-    finally:
-        set_tracer(None)
 
 
 def trace(model, input_shape, batch_size: int = 1, dtype="float32") -> Graph:
@@ -98,11 +127,11 @@ def trace(model, input_shape, batch_size: int = 1, dtype="float32") -> Graph:
     """
     input_shape = tuple(int(s) for s in input_shape)
     tracer = Tracer()
-    x = tracer.add(meta((batch_size, *input_shape), np.dtype(dtype)), (), "input", {})
+    x = tracer.add(Aval((batch_size, *input_shape), np.dtype(dtype)), (), "input", {})
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
-        with _tracing(tracer):
+        with registry.interpreting(tracer), no_grad():
             out = model(x)
     finally:
         for m, mode in modes:

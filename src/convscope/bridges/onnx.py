@@ -9,98 +9,80 @@ import numpy as np
 from .. import nn
 from ..nn import functional as F
 from ..ops.geometry import output_size, resolve_padding
-from ..tensor import Tensor, concat
+from ..ops import registry
+from ..tensor import Tensor, apply, concat
 from .torch import GraphModel, _keepdims_pool, _Ref
 
 OPSET = 17
-ELEMENTWISE = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "exp": "Exp", "log": "Log"}
-BINARY = {"add": "Add", "mul": "Mul"}
 
 
 # ------------------------------------------------------------------------------ export
 
+class _Emitter:
+    """What an op's ONNX export rule writes with: names of the node's inputs and output, constants
+    as initializers, and `emit` for one ONNX node (intermediate outputs get fresh names)."""
+
+    def __init__(self, graph, nodes: list, inits: list):
+        self.graph, self.nodes, self.inits = graph, nodes, inits
+
+    def at(self, node):
+        consts = iter(node.consts)
+        self.node, self.in_avals = node, node.in_avals
+        self.inputs = [_name(a) if a is not None else self.const(next(consts)) for a in node.args]
+        self.output = _name(node.index)
+        return self
+
+    def const(self, arr, dtype=None) -> str:
+        from onnx import numpy_helper
+
+        arr = np.asarray(arr)
+        arr = arr.astype(dtype or (np.float32 if arr.dtype.kind == "f" else arr.dtype))
+        key = f"c{len(self.inits)}"
+        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), key))
+        return key
+
+    def emit(self, op_type: str, inputs, output: str | None = None, **attrs) -> str:
+        from onnx import helper
+
+        output = output or f"{self.output}_{len(self.nodes)}"
+        self.nodes.append(helper.make_node(op_type, list(inputs), [output], **attrs))
+        return output
+
+
+def _name(index: int) -> str:
+    return "input" if index == 0 else f"t{index}"
+
+
 def to_onnx(model, input_shape, path, batch_size: int | str = "batch"):
     """Write `model` as ONNX (opset 17) built from its shape-only trace; checked with onnx.checker.
 
-    The batch dimension is symbolic ("batch") unless an int is given. Returns the ModelProto.
+    Each traced op is written by its registered ONNX rule. The batch dimension is symbolic
+    ("batch") unless an int is given. Returns the ModelProto.
     """
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
     from ..analysis import trace
 
     graph = trace(model, input_shape)
     nodes, inits, problems = [], [], []
-    name = lambda i: "input" if i == 0 else f"t{i}"  # noqa: E731
-
-    def const(arr, hint, dtype=np.float32):
-        key = f"{hint}_{len(inits)}"
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(np.asarray(arr, dtype)), key))
-        return key
-
+    emitter = _Emitter(graph, nodes, inits)
     for node in graph.nodes[1:]:
-        ins = [name(p) for p in node.parents]
-        out, op, a = name(node.index), node.op, node.attrs
-        if op in ("conv", "conv_transpose"):
-            geo = a["geometry"]
-            kw = dict(kernel_shape=list(geo.kernel), strides=list(geo.stride), dilations=list(geo.dilation),
-                      group=geo.groups, pads=[p[0] for p in geo.pads] + [p[1] for p in geo.pads])
-            args = ins + [const(c, op) for c in node.consts]
-            if op == "conv_transpose":
-                # ONNX's ConvTranspose output: (i-1)s + d(k-1) + 1 - pads + output_padding; pads here are
-                # the transposed op's own, geo describes the conv from its output back to its input
-                produced = tuple((i - 1) * s + d * (k - 1) + 1 - lo - hi for i, s, d, k, (lo, hi) in
-                                 zip(geo.out_size, geo.stride, geo.dilation, geo.kernel, geo.pads))
-                kw["output_padding"] = [o - p for o, p in zip(geo.in_size, produced)]
-            nodes.append(helper.make_node("Conv" if op == "conv" else "ConvTranspose", args, [out], **kw))
-        elif op in ("max_pool", "avg_pool"):
-            geo = a["geometry"]
-            ceil = int(any(p[1] != u[1] for p, u in zip(geo.pads, geo.user_pads)))
-            kw = dict(kernel_shape=list(geo.kernel), strides=list(geo.stride), ceil_mode=ceil,
-                      pads=[p[0] for p in geo.user_pads] + [p[1] for p in geo.user_pads])
-            if op == "max_pool":
-                kw["dilations"] = list(geo.dilation)
-            nodes.append(helper.make_node("MaxPool" if op == "max_pool" else "AveragePool", ins, [out], **kw))
-        elif op in ("global_avg_pool", "global_max_pool"):
-            kind = "GlobalAveragePool" if op == "global_avg_pool" else "GlobalMaxPool"
-            nodes += [helper.make_node(kind, ins, [out + "_4d"]), helper.make_node("Flatten", [out + "_4d"], [out], axis=1)]
-        elif op in ELEMENTWISE:
-            nodes.append(helper.make_node(ELEMENTWISE[op], ins, [out]))
-        elif op == "leaky_relu":
-            nodes.append(helper.make_node("LeakyRelu", ins, [out], alpha=float(a["negative_slope"])))
-        elif op == "softmax":
-            nodes.append(helper.make_node("Softmax", ins, [out], axis=int(a["axis"])))
-        elif op == "batch_norm":
-            c = node.shape[1]
-            consts = list(node.consts)
-            scale = consts.pop(0) if a["affine"][0] else np.ones(c)
-            shift = consts.pop(0) if a["affine"][1] else np.zeros(c)
-            args = ins + [const(v, k) for v, k in ((scale, "scale"), (shift, "shift"), (a["running_mean"], "mean"),
-                                                      (a["running_var"], "var"))]
-            nodes.append(helper.make_node("BatchNormalization", args, [out], epsilon=float(a["eps"])))
-        elif op == "linear":
-            args = ins + [const(c, "linear") for c in node.consts]
-            nodes.append(helper.make_node("Gemm", args, [out], transB=1))
-        elif op in BINARY and len(ins) + len(node.consts) == 2:
-            nodes.append(helper.make_node(BINARY[op], ins + [const(c, op) for c in node.consts], [out]))
-        elif op == "concat":
-            nodes.append(helper.make_node("Concat", ins, [out], axis=int(a["axis"])))
-        elif op == "reshape":
-            shape = const([0, *node.shape[1:]], "shape", np.int64)
-            nodes.append(helper.make_node("Reshape", ins + [shape], [out]))
-        elif op == "transpose" and ins:
-            nodes.append(helper.make_node("Transpose", ins, [out], perm=list(a["perm"])))
-        elif op == "pad":
-            geo = a["geometry"]
-            pads = const([0, 0, *[p[0] for p in geo.pads], 0, 0, *[p[1] for p in geo.pads]], "pads", np.int64)
-            nodes.append(helper.make_node("Pad", ins + [pads], [out]))
+        rule = node.opdef.onnx
+        if rule is None:
+            where = graph.names.get(id(node.modules[-1]), "-") if node.modules else "-"
+            problems.append(f"{node.op} (node {node.index}, in {where})")
+            continue
+        e = emitter.at(node)
+        if isinstance(rule, str):
+            e.emit(rule, e.inputs, e.output)
         else:
-            problems.append(f"{op} (node {node.index}, in {graph.names.get(id(node.modules[-1]), '-') if node.modules else '-'})")
+            rule(e, node)
     if problems:
         raise ValueError("to_onnx: no ONNX export for: " + "; ".join(problems))
     batch = batch_size
     x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, *input_shape])
-    y = helper.make_tensor_value_info(name(graph.outputs[0]), TensorProto.FLOAT, [batch, *graph.output.shape[1:]])
+    y = helper.make_tensor_value_info(_name(graph.outputs[0]), TensorProto.FLOAT, [batch, *graph.output.shape[1:]])
     proto = helper.make_model(helper.make_graph(nodes, getattr(model, "name", "convscope"), [x], [y], inits),
                               opset_imports=[helper.make_opsetid("", OPSET)], producer_name="convscope")
     onnx.checker.check_model(proto)
@@ -250,13 +232,13 @@ def _convert(node, init, shapes, where):
             layer.weight.data = w.astype(np.float32)
             return layer, (_Ref(ins[0]),), layer
         return (lambda p, q: p @ q), (_Ref(ins[0]), _Ref(ins[1])), None
-    unary = {"Relu": F.relu, "Sigmoid": F.sigmoid, "Tanh": F.tanh, "Identity": lambda x: x, "Dropout": lambda x: x,
+    unary = {"Identity": lambda x: x, "Dropout": lambda x: x,
              "LeakyRelu": lambda x: F.leaky_relu(x, a.get("alpha", 0.01)),
              "Softmax": lambda x: F.softmax(x, a.get("axis", -1)),
              "Flatten": lambda x: x.reshape(int(np.prod(x.shape[:a.get("axis", 1)])), -1)}
     if op in unary:
         return unary[op], (_Ref(ins[0]),), None
-    binary = {"Add": lambda p, q: p + q, "Mul": lambda p, q: p * q, "Sub": lambda p, q: p - q, "Div": lambda p, q: p / q}
+    binary = {"Sub": lambda p, q: p - q, "Div": lambda p, q: p / q}
     if op in binary:
         return binary[op], tuple(_value(v, init) for v in ins), None
     if op == "Concat":
@@ -281,4 +263,11 @@ def _convert(node, init, shapes, where):
             raise ValueError("padding of the batch or channel axis is not supported")
         pads = tuple((p[i], p[i + half]) for i in range(2, half))
         return (lambda x: F.pad(x, pads)), (_Ref(ins[0]),), None
+    same = _same_named_op(op)  # ops whose ONNX twin takes the same inputs and no attributes
+    if same is not None:
+        return (lambda *xs: apply(same, *xs)), tuple(_value(v, init) for v in ins), None
     return None
+
+
+def _same_named_op(op_type: str):
+    return next((op for op in registry.all_ops() if op.onnx == op_type), None)

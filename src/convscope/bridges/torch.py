@@ -3,6 +3,7 @@ PyTorch to scale out. torch is imported only here, only when called (`pip instal
 """
 from __future__ import annotations
 
+import inspect
 import operator
 from collections import OrderedDict
 
@@ -11,7 +12,8 @@ import numpy as np
 from .. import nn
 from ..nn import functional as F
 from ..nn.module import Module, Parameter
-from ..tensor import concat
+from ..ops import registry
+from ..tensor import Tensor, apply, concat
 
 
 class _Ref:
@@ -86,13 +88,15 @@ def _functions():
     add = lambda a, b, alpha=1: a + (b * alpha if alpha != 1 else b)  # noqa: E731
     table = {operator.add: add, operator.iadd: add, torch.add: add, operator.mul: lambda a, b: a * b,
              torch.mul: lambda a, b: a * b, operator.sub: lambda a, b: a - b, operator.truediv: lambda a, b: a / b,
-             torch.relu: F.relu, tf.relu: lambda x, inplace=False: F.relu(x), torch.sigmoid: F.sigmoid,
-             tf.sigmoid: F.sigmoid, torch.tanh: F.tanh, tf.tanh: F.tanh,
-             tf.leaky_relu: lambda x, negative_slope=0.01, inplace=False: F.leaky_relu(x, negative_slope),
              torch.cat: lambda ts, dim=0: concat(ts, axis=dim), torch.flatten: lambda x, start_dim=0, end_dim=-1: x.flatten(start_dim),
              tf.softmax: lambda x, dim=None, **kw: F.softmax(x, dim if dim is not None else -1),
              tf.adaptive_avg_pool2d: _keepdims_pool("avg"), tf.adaptive_max_pool2d: _keepdims_pool("max"),
              operator.getitem: lambda a, i: a[i], getattr: getattr}
+    for op in _one_input_ops():  # registered ops that name their torch twin
+        for name in op.torch:
+            for where in (tf, torch):
+                if hasattr(where, name):
+                    table[getattr(where, name)] = _caller(op)
     for n in (1, 2, 3):
         for name in (f"max_pool{n}d", f"avg_pool{n}d"):
             kind = "max" if name.startswith("max") else "avg"
@@ -102,8 +106,26 @@ def _functions():
     return table
 
 
-METHODS = {"relu": lambda x: F.relu(x), "sigmoid": lambda x: F.sigmoid(x), "tanh": lambda x: F.tanh(x),
-           "flatten": lambda x, start_dim=0, end_dim=-1: x.flatten(start_dim),
+def _one_input_ops() -> list:
+    """Registered ops with torch names and one tensor input: torch's positional arguments after the
+    input are the op's attributes, in order."""
+    def one_input(op) -> bool:
+        kinds = [p.kind for p in inspect.signature(op.forward).parameters.values() if p.kind is not p.KEYWORD_ONLY]
+        return kinds == [inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    return [op for op in registry.all_ops() if op.torch and one_input(op)]
+
+
+def _caller(op):
+    def call(x, *args, inplace=False, **kw):
+        return apply(op, x if isinstance(x, Tensor) else Tensor(x), **dict(zip(op.attrs, args)), **kw)
+    return call
+
+
+def _methods() -> dict:
+    return {**{name: _caller(op) for op in _one_input_ops() for name in op.torch}, **METHODS}
+
+
+METHODS = {"flatten": lambda x, start_dim=0, end_dim=-1: x.flatten(start_dim),
            "view": lambda x, *shape: x.reshape(*shape), "reshape": lambda x, *shape: x.reshape(*shape),
            "size": lambda x, dim=None: x.shape if dim is None else x.shape[dim], "contiguous": lambda x: x,
            "add": lambda a, b: a + b, "mul": lambda a, b: a * b,
@@ -179,8 +201,9 @@ class _Adaptive(Module):
 
 SUPPORTED = ("Conv1d/2d/3d, ConvTranspose1d/2d/3d, MaxPool*, AvgPool*, AdaptiveAvg/MaxPool to 1, Linear, "
              "BatchNorm1d/2d, ReLU, LeakyReLU, Tanh, Sigmoid, Softmax, Flatten, Dropout, Identity; functions "
-             "+ - * /, relu, sigmoid, tanh, leaky_relu, softmax, cat, flatten, max/avg_pool, adaptive pools; "
-             "methods view, reshape, flatten, size, mean, amax, relu, contiguous")
+             "+ - * /, softmax, cat, flatten, max/avg_pool, adaptive pools and every registered op with one "
+             "input (relu, sigmoid, tanh, leaky_relu, exp, log, ...); methods view, reshape, flatten, size, mean, "
+             "amax, contiguous and the same registered ops")
 
 
 def from_torch(module, input_shape=None) -> GraphModel:
@@ -200,7 +223,7 @@ def from_torch(module, input_shape=None) -> GraphModel:
                 super().is_leaf_module(m, qualname)
 
     graph_module = torch.fx.GraphModule(module, Tracer().trace(module))
-    functions = _functions()
+    functions, methods = _functions(), _methods()
     model = GraphModel()
     problems = []
     for node in graph_module.graph.nodes:
@@ -228,10 +251,10 @@ def from_torch(module, input_shape=None) -> GraphModel:
                 continue
             model.steps.append((node.name, "function", functions[node.target], args, kwargs))
         elif node.op == "call_method":
-            if node.target not in METHODS:
+            if node.target not in methods:
                 problems.append(f"{node.name}: method .{node.target}()")
                 continue
-            model.steps.append((node.name, "method", METHODS[node.target], args, kwargs))
+            model.steps.append((node.name, "method", methods[node.target], args, kwargs))
     if problems:
         raise ValueError("from_torch: unsupported operations:\n  " + "\n  ".join(problems) + f"\nsupported: {SUPPORTED}")
     model.train(module.training)

@@ -7,7 +7,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..tensor import Tensor, current_tracer
+from ..ops.registry import current_interpreter
+from ..tensor import Tensor
 
 
 _observers: list = []  # callables (module, output) run after every module call (see observe())
@@ -87,10 +88,10 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args):
-        tracer = current_tracer()
+        interpreter = current_interpreter()
         try:
-            if tracer is not None:
-                return tracer.call(self, args)
+            if interpreter is not None:
+                return interpreter.call_module(self, args)
             out = self.forward(*args)
             for observe in _observers:
                 observe(self, out)

@@ -4,10 +4,12 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from ..analysis.receptive import WINDOW_OPS, regions
+from ..analysis.receptive import regions
 from ..analysis.saliency import saliency
 from ..analysis.trace import trace
 from ..nn import Module, Sequential
+from ..ops.geometry import window_cell
+from ..ops.registry import ELEMENTWISE, Window
 from . import style
 
 
@@ -20,7 +22,7 @@ def _spatial_layers(graph):
             continue
         leaf = node.modules[-1] if node.modules else None
         label = graph.names.get(id(leaf), node.op) if leaf is not None else node.op
-        if node.op in WINDOW_OPS or node.op == "conv_transpose" or node.op in ("add", "concat"):
+        if isinstance(node.rf, Window) or (node.rf == ELEMENTWISE and len(node.parents) > 1):  # windows, merges
             key = id(leaf) if leaf is not None else node.index
             if key in seen:
                 continue
@@ -79,13 +81,13 @@ def receptive_field_1d(model, index: int, input_length: int | None = None, chann
         parent = graph.nodes[node.parents[0]] if node.parents else None
         while parent is not None and parent.index not in rows:
             parent = graph.nodes[parent.parents[0]] if parent.parents else None
-        if parent is None or node.op not in WINDOW_OPS:
+        if parent is None or not isinstance(node.rf, Window) or node.rf.transposed:
             continue
-        geo = node.attrs["geometry"]
+        geo = node.geometry
         plevel, poffset = rows[parent.index]
         for i in fig.coloured[label]:
             for t in range(geo.kernel[-1]):
-                j = i * geo.stride[-1] + t * geo.dilation[-1] - geo.pads[-1][0]
+                j = window_cell(i, t, geo.stride[-1], geo.dilation[-1], geo.pads[-1][0])
                 if 0 <= j < parent.shape[-1]:
                     ax.plot([offset + i + 0.45, poffset + j + 0.45], [level, plevel + 0.6], color=style.EDGE, lw=0.4)
     ax.set_xlim(-8, input_length + 1)

@@ -1,0 +1,111 @@
+"""Pooling ops and zero padding: windows without weights, and the global and k-max reductions."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import pool
+from ..geometry import ConvGeometry
+from ..pool import pool_geometry
+from ..registry import GLOBAL, Aval, Window, define, keeps_output
+from ..windows import crop
+from ..windows import pad as pad_array
+
+
+def _geometry(op: str):
+    def geometry(ins, out, a):
+        return pool_geometry(ins[0].shape, a["kernel_size"], a["stride"], a["padding"], a.get("dilation", 1),
+                             a["ceil_mode"], op)
+    return geometry
+
+
+def _shape(op: str):
+    def shape(x, **a):
+        geo = _geometry(op)((x,), None, a)
+        return Aval((*x.shape[:2], *geo.out_size), x.dtype)
+    return shape
+
+
+def _pool_onnx(kind: str):
+    def export(e, node):
+        geo = node.geometry
+        ceil = int(any(p[1] != u[1] for p, u in zip(geo.pads, geo.user_pads)))
+        kw = dict(kernel_shape=list(geo.kernel), strides=list(geo.stride), ceil_mode=ceil,
+                  pads=[p[0] for p in geo.user_pads] + [p[1] for p in geo.user_pads])
+        if kind == "MaxPool":
+            kw["dilations"] = list(geo.dilation)
+        else:
+            kw["count_include_pad"] = int(node.attrs["count_include_pad"])
+        e.emit(kind, e.inputs, e.output, **kw)
+    return export
+
+
+@define("max_pool", Window(_geometry("max_pool")), shape=_shape("max_pool"), saved=keeps_output(8),
+        torch=("max_pool1d", "max_pool2d", "max_pool3d"), onnx=_pool_onnx("MaxPool"))
+def max_pool(x, *, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    y, idx = pool.max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+    return y, lambda g: (pool.max_pool_backward(g, idx, x.shape),)
+
+
+@define("avg_pool", Window(_geometry("avg_pool")), shape=_shape("avg_pool"),
+        torch=("avg_pool1d", "avg_pool2d", "avg_pool3d"), onnx=_pool_onnx("AveragePool"))
+def avg_pool(x, *, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    kw = dict(stride=stride, padding=padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+    y = pool.avg_pool(x, kernel_size, **kw)
+    return y, lambda g: (pool.avg_pool_backward(g, x.shape, kernel_size, **kw),)
+
+
+def _global_shape(x):
+    return Aval(tuple(x.shape[:2]), x.dtype)
+
+
+def _global_onnx(kind: str):
+    def export(e, node):
+        e.emit("Flatten", [e.emit(kind, e.inputs)], e.output, axis=1)
+    return export
+
+
+@define("global_avg_pool", GLOBAL, shape=_global_shape, onnx=_global_onnx("GlobalAveragePool"))
+def global_avg_pool(x):
+    return pool.global_avg_pool(x), lambda g: (pool.global_avg_pool_backward(g, x.shape),)
+
+
+@define("global_max_pool", GLOBAL, shape=_global_shape, saved=keeps_output(8), onnx=_global_onnx("GlobalMaxPool"))
+def global_max_pool(x):
+    y, idx = pool.global_max_pool(x, return_indices=True)
+    return y, lambda g: (pool.global_max_pool_backward(g, idx, x.shape),)
+
+
+def _kmax_shape(x, *, k, axis):
+    shape = list(x.shape)
+    shape[axis] = k
+    return Aval(tuple(shape), x.dtype)
+
+
+@define("kmax_pool", GLOBAL, shape=_kmax_shape, saved=keeps_output(8))
+def kmax_pool(x, *, k, axis):
+    y, idx = pool.kmax_pool(x, k, axis, return_indices=True)
+    return y, lambda g: (pool.kmax_pool_backward(g, idx, x.shape, axis),)
+
+
+def _pad_geometry(ins, out, a) -> ConvGeometry:
+    """Padding is a 1-cell window over the padded map: it shifts the field's start, nothing else."""
+    in_size, pads = tuple(ins[0].shape[2:]), a["pads"]
+    ones = (1,) * len(pads)
+    return ConvGeometry(in_size, ones, ones, ones, pads, tuple(i + lo + hi for i, (lo, hi) in zip(in_size, pads)), 1)
+
+
+def _pad_shape(x, *, pads):
+    return Aval((*x.shape[:2], *(i + lo + hi for i, (lo, hi) in zip(x.shape[2:], pads))), x.dtype)
+
+
+def _pad_onnx(e, node):
+    pads = node.attrs["pads"]
+    e.emit("Pad", [e.inputs[0], e.const(np.array([0, 0, *[p[0] for p in pads], 0, 0, *[p[1] for p in pads]],
+                                                 np.int64))], e.output)
+
+
+@define("pad", Window(_pad_geometry), shape=_pad_shape, onnx=_pad_onnx)
+def pad(x, *, pads):
+    """Zero padding: pads[a] = (lo, hi) cells around spatial axis a; the gradient is the centre crop."""
+    in_size = tuple(x.shape[2:])
+    return pad_array(x, pads), lambda g: (crop(g, pads, in_size),)

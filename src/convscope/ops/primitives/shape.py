@@ -1,0 +1,171 @@
+"""Shape ops, reductions and products: reshape, transpose, indexing, concat, stack, sum, max,
+softmax, log-softmax and the matrix product."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..registry import ELEMENTWISE, GLOBAL, RESHAPE, Aval, define, keeps_input, keeps_output
+from .elementwise import unbroadcast
+
+
+def _meta(a: Aval) -> np.ndarray:
+    """A zero-byte stand-in with the aval's shape, for shape rules that index or reshape."""
+    return np.broadcast_to(np.zeros((), a.dtype), a.shape)
+
+
+def _reshape_shape(x, *, shape):
+    return Aval(_meta(x).reshape(shape).shape, x.dtype)
+
+
+def _reshape_onnx(e, node):
+    e.emit("Reshape", [e.inputs[0], e.const(np.array([0, *node.shape[1:]], np.int64))], e.output)
+
+
+@define("reshape", RESHAPE, shape=_reshape_shape, torch=("reshape", "view"), onnx=_reshape_onnx)
+def reshape(x, *, shape):
+    return x.reshape(shape), lambda g: (g.reshape(x.shape),)
+
+
+def _transpose_shape(x, *, perm):
+    return Aval(tuple(x.shape[a] for a in perm), x.dtype)
+
+
+def _transpose_onnx(e, node):
+    e.emit("Transpose", e.inputs, e.output, perm=list(node.attrs["perm"]))
+
+
+@define("transpose", RESHAPE, shape=_transpose_shape, onnx=_transpose_onnx)
+def transpose(x, *, perm):
+    inverse = tuple(np.argsort(perm))
+    return x.transpose(perm), lambda g: (g.transpose(inverse),)
+
+
+def _index_shape(x, *, index):
+    return Aval(_meta(x)[index].shape, x.dtype)
+
+
+@define("index", RESHAPE, shape=_index_shape)
+def index(x, *, index):
+    def backward(g):
+        full = np.zeros(x.shape, g.dtype)
+        np.add.at(full, index, g)  # repeated fancy indices add up
+        return (full,)
+    return x[index], backward
+
+
+def _concat_shape(*xs, axis):
+    shape = list(xs[0].shape)
+    shape[axis] = sum(a.shape[axis] for a in xs)
+    return Aval(tuple(shape), xs[0].dtype)
+
+
+def _concat_onnx(e, node):
+    e.emit("Concat", e.inputs, e.output, axis=int(node.attrs["axis"]))
+
+
+@define("concat", lambda a: ELEMENTWISE if a["axis"] == 1 else GLOBAL, shape=_concat_shape, torch=("cat",),
+        onnx=_concat_onnx)
+def concat(*xs, axis):
+    """Join along an existing axis (normalised, >= 0); each input gets back its slice of the gradient."""
+    sizes = np.cumsum([x.shape[axis] for x in xs])[:-1]
+    return np.concatenate(xs, axis=axis), lambda g: tuple(np.split(g, sizes, axis=axis))
+
+
+def _stack_shape(*xs, axis):
+    shape = list(xs[0].shape)
+    shape.insert(axis, len(xs))
+    return Aval(tuple(shape), xs[0].dtype)
+
+
+@define("stack", GLOBAL, shape=_stack_shape)
+def stack(*xs, axis):
+    return np.stack(xs, axis=axis), lambda g: tuple(np.moveaxis(g, axis, 0))
+
+
+def _reduce_shape(x, *, axis, keepdims):
+    return Aval(np.sum(_meta(x), axis=axis, keepdims=keepdims).shape, x.dtype)
+
+
+def _reduce_onnx(kind):
+    def export(e, node):
+        a = node.attrs
+        axes = list(range(len(e.in_avals[0].shape))) if a["axis"] is None else list(np.atleast_1d(a["axis"]))
+        axes = e.const(np.array(axes, np.int64))
+        e.emit(kind, [e.inputs[0], axes], e.output, keepdims=int(a["keepdims"]))
+    return export
+
+
+@define("sum", GLOBAL, shape=_reduce_shape, onnx=_reduce_onnx("ReduceSum"))
+def reduce_sum(x, *, axis=None, keepdims=False):
+    # every summed cell gets the upstream gradient of its sum
+    def backward(g):
+        if not keepdims and axis is not None:
+            g = np.expand_dims(g, axis)
+        return (np.broadcast_to(g, x.shape).copy(),)
+    return x.sum(axis=axis, keepdims=keepdims), backward
+
+
+@define("max", GLOBAL, shape=_reduce_shape, saved=keeps_output(8))
+def reduce_max(x, *, axis=None, keepdims=False):
+    """Maximum; the gradient is shared equally by tied maxima (like torch.amax)."""
+    y = x.max(axis=axis, keepdims=True)
+    mask = x == y
+    share = mask / mask.sum(axis=axis, keepdims=True)
+
+    def backward(g):
+        if not keepdims and axis is not None:
+            g = np.expand_dims(g, axis)
+        return (share * g,)
+    return (y if keepdims else (y.reshape(()) if axis is None else np.squeeze(y, axis))), backward
+
+
+def _over_space(a) -> str:
+    """Softmax over a spatial axis mixes positions; over channels or classes it is position-wise."""
+    return GLOBAL if a["axis"] >= 2 else ELEMENTWISE
+
+
+def _softmax_onnx(kind):
+    def export(e, node):
+        e.emit(kind, e.inputs, e.output, axis=int(node.attrs["axis"]))
+    return export
+
+
+@define("softmax", _over_space, saved=keeps_output(), onnx=_softmax_onnx("Softmax"))
+def softmax(x, *, axis):
+    # d p = p * (g - sum(g p)) along the axis
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    p = e / e.sum(axis=axis, keepdims=True)
+    return p, lambda g: (p * (g - (g * p).sum(axis=axis, keepdims=True)),)
+
+
+@define("log_softmax", _over_space, saved=keeps_output(), onnx=_softmax_onnx("LogSoftmax"))
+def log_softmax(x, *, axis):
+    """x - logsumexp(x), computed after subtracting the max (stable for large logits)."""
+    shifted = x - x.max(axis=axis, keepdims=True)
+    y = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    p = np.exp(y)
+    return y, lambda g: (g - p * g.sum(axis=axis, keepdims=True),)
+
+
+def _matmul_shape(x, y):
+    if len(x.shape) < 2 or len(y.shape) < 2:
+        raise ValueError(f"matmul: both operands need at least 2 axes, got {x.shape} and {y.shape}")
+    if x.shape[-1] != y.shape[-2]:
+        raise ValueError(f"matmul: inner sizes differ: {x.shape} @ {y.shape}")
+    return Aval((*np.broadcast_shapes(x.shape[:-2], y.shape[:-2]), x.shape[-2], y.shape[-1]), x.dtype)
+
+
+def _matmul_macs(ins, out, attrs) -> int:
+    return int(np.prod(out.shape[1:])) * ins[0].shape[-1]
+
+
+@define("matmul", GLOBAL, macs=_matmul_macs, shape=_matmul_shape, saved=keeps_input, torch=("matmul",),
+        onnx="MatMul", grad_mask=True)
+def matmul(x, y):
+    _matmul_shape(Aval(x.shape, x.dtype), Aval(y.shape, y.dtype))
+
+    def backward(g, needs):
+        # d(x y) = dx y + x dy
+        return (unbroadcast(g @ np.swapaxes(y, -1, -2), x.shape) if needs[0] else None,
+                unbroadcast(np.swapaxes(x, -1, -2) @ g, y.shape) if needs[1] else None)
+    return x @ y, backward
