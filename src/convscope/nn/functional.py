@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import random
+from ..ops.primitives import activations as A
 from ..ops.primitives import convolution as C
 from ..ops.primitives import elementwise as E
 from ..ops.primitives import normalization as N
@@ -87,6 +88,38 @@ def sigmoid(x) -> Tensor:
     return _t(x).sigmoid()
 
 
+def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002  (torch's names)
+    return apply(A.clamp, _t(x), min=min, max=max)
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0) -> Tensor:
+    return clamp(x, min_val, max_val)
+
+
+def relu6(x) -> Tensor:
+    return clamp(x, 0.0, 6.0)
+
+
+def hardswish(x) -> Tensor:
+    return apply(A.hardswish, _t(x))
+
+
+def hardsigmoid(x) -> Tensor:
+    return apply(A.hardsigmoid, _t(x))
+
+
+def silu(x) -> Tensor:
+    return apply(A.silu, _t(x))
+
+
+def gelu(x, approximate="none") -> Tensor:
+    return apply(A.gelu, _t(x), approximate=approximate)
+
+
+def mish(x) -> Tensor:
+    return apply(A.mish, _t(x))
+
+
 def log_softmax(x, dim=-1) -> Tensor:
     """x - logsumexp(x), computed after subtracting the max (stable for large logits)."""
     x = _t(x)
@@ -112,6 +145,21 @@ def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.
     """Normalise each channel over (N, *spatial); running stats are updated in place in training."""
     return apply(N.batch_norm, *_inputs(x, weight, bias), running_mean=running_mean, running_var=running_var,
                  training=training, momentum=momentum, eps=eps, affine=(weight is not None, bias is not None))
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5) -> Tensor:
+    """Normalise over the trailing axes of size `normalized_shape` (PyTorch's argument order)."""
+    x = _t(x)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(x.shape[x.ndim - len(shape):]) != shape:
+        raise ValueError(f"layer_norm: input of shape {tuple(x.shape)} does not end in normalized_shape {shape}")
+    return apply(N.layer_norm, *_inputs(x, weight, bias), axes=tuple(range(x.ndim - len(shape), x.ndim)), eps=eps,
+                 affine=(weight is not None, bias is not None))
+
+
+def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5) -> Tensor:
+    return apply(N.group_norm, *_inputs(x, weight, bias), num_groups=num_groups, eps=eps,
+                 affine=(weight is not None, bias is not None))
 
 
 # ------------------------------------------------------------------------------ losses

@@ -49,3 +49,88 @@ def batch_norm(x, *params, running_mean, running_var, training, momentum=0.1, ep
         affine_grads = [(g * xhat).sum(axis=axes)] if weight is not None else []
         return (gx, *affine_grads, *([g.sum(axis=axes)] if bias is not None else []))
     return y, backward
+
+
+# Receptive fields follow the data path, not the statistics: layer and group normalisation are
+# element-wise there, as batch normalisation is (in training its statistics span the batch too).
+
+def _normalise(x, axes, eps):
+    mean = x.mean(axis=axes, keepdims=True)
+    inv = (1.0 / np.sqrt(x.var(axis=axes, keepdims=True) + eps)).astype(x.dtype)
+    return (x - mean) * inv, inv
+
+
+def _normalise_grad(gx, xhat, inv, axes):
+    # d/dx of (x - mean)/std, mean and std taken over `axes`
+    return inv * (gx - gx.mean(axis=axes, keepdims=True) - xhat * (gx * xhat).mean(axis=axes, keepdims=True))
+
+
+def _layer_norm_onnx(e, node):
+    a, x = node.attrs, e.inputs[0]
+    shape = node.shape[a["axes"][0]:]
+    params = list(e.inputs[1:])
+    scale = params.pop(0) if a["affine"][0] else e.const(np.ones(shape, np.float32))
+    e.emit("LayerNormalization", [x, scale, *params], e.output, axis=a["axes"][0], epsilon=float(a["eps"]))
+
+
+@define("layer_norm", ELEMENTWISE, shape=lambda x, *params, **a: same_shape(x), saved=keeps_input,
+        torch=("layer_norm",), onnx=_layer_norm_onnx, grad_mask=True)
+def layer_norm(x, *params, axes, eps=1e-5, affine=(True, True)):
+    """Normalise over the trailing `axes` (PyTorch's normalized_shape), then scale and shift by
+    weight and bias of that shape."""
+    weight = params[0] if affine[0] else None
+    bias = params[-1] if affine[1] else None
+    xhat, inv = _normalise(x, axes, eps)
+    y = xhat if weight is None else xhat * weight
+    y = y if bias is None else y + bias
+    lead = tuple(range(x.ndim - len(axes)))
+
+    def backward(g, needs):
+        dx = _normalise_grad(g if weight is None else g * weight, xhat, inv, axes) if needs[0] else None
+        grads = [(g * xhat).sum(axis=lead)] if weight is not None else []
+        return (dx, *grads, *([g.sum(axis=lead)] if bias is not None else []))
+    return y, backward
+
+
+def _group_norm_onnx(e, node):
+    # opset 17 has no GroupNormalization: (N, G, -1) through InstanceNormalization, then the affine
+    a, x = node.attrs, e.inputs[0]
+    n_groups, c = a["num_groups"], node.shape[1]
+    grouped = e.emit("Reshape", [x, e.const(np.array([0, n_groups, -1], np.int64))])
+    normed = e.emit("InstanceNormalization", [grouped, e.const(np.ones(n_groups, np.float32)),
+                                              e.const(np.zeros(n_groups, np.float32))], epsilon=float(a["eps"]))
+    shape = e.emit("Shape", [x])
+    y = e.emit("Reshape", [normed, shape])
+    per_channel = np.array([c] + [1] * (len(node.shape) - 2), np.int64)
+    params = list(e.inputs[1:])
+    if a["affine"][0]:
+        y = e.emit("Mul", [y, e.emit("Reshape", [params.pop(0), e.const(per_channel)])])
+    if a["affine"][1]:
+        y = e.emit("Add", [y, e.emit("Reshape", [params.pop(0), e.const(per_channel)])])
+    e.emit("Identity", [y], e.output)
+
+
+@define("group_norm", ELEMENTWISE, shape=lambda x, *params, **a: same_shape(x), saved=keeps_input,
+        torch=("group_norm",), onnx=_group_norm_onnx, grad_mask=True)
+def group_norm(x, *params, num_groups, eps=1e-5, affine=(True, True)):
+    """Normalise each of `num_groups` channel groups over its channels and positions, then scale and
+    shift per channel."""
+    n, c = x.shape[:2]
+    if c % num_groups:
+        raise ValueError(f"group_norm: {c} channels are not divisible into {num_groups} groups")
+    weight = params[0] if affine[0] else None
+    bias = params[-1] if affine[1] else None
+    per_channel = (1, c, *([1] * (x.ndim - 2)))
+    grouped = x.reshape(n, num_groups, -1)  # (N, G, C/G * spatial)
+    xhat, inv = _normalise(grouped, (2,), eps)
+    xhat_full = xhat.reshape(x.shape)
+    y = xhat_full if weight is None else xhat_full * weight.reshape(per_channel)
+    y = y if bias is None else y + bias.reshape(per_channel)
+    others = (0, *range(2, x.ndim))
+
+    def backward(g, needs):
+        gx = g if weight is None else g * weight.reshape(per_channel)
+        dx = _normalise_grad(gx.reshape(grouped.shape), xhat, inv, (2,)).reshape(x.shape) if needs[0] else None
+        grads = [(g * xhat_full).sum(axis=others)] if weight is not None else []
+        return (dx, *grads, *([g.sum(axis=others)] if bias is not None else []))
+    return y, backward

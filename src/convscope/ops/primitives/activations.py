@@ -1,0 +1,105 @@
+"""The activation functions of modern CNNs (MobileNet v3, EfficientNet, ConvNeXt, RegNet, ...):
+clamp (ReLU6, Hardtanh), hard swish, hard sigmoid, SiLU (swish), GELU (erf and tanh forms), Mish.
+
+Each is element-wise; the ONNX rules write opset-17 nodes (GELU and Mish have no single op there,
+so they are written out from Erf, Tanh, Softplus and products).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from ..registry import ELEMENTWISE, define, keeps_input
+
+
+def _sigmoid(x):
+    return 0.5 * (1 + np.tanh(0.5 * x))  # stable for large |x|
+
+
+def _clip_onnx(e, node):
+    a, dtype = node.attrs, np.float32
+    lo = e.const(np.array(-np.inf if a["min"] is None else a["min"], dtype))
+    hi = e.const(np.array(np.inf if a["max"] is None else a["max"], dtype))
+    e.emit("Clip", [e.inputs[0], lo, hi], e.output)
+
+
+@define("clamp", ELEMENTWISE, saved=keeps_input, torch=("clamp", "clip"), onnx=_clip_onnx, activation=True)
+def clamp(x, *, min=None, max=None):  # noqa: A002  (torch's argument names)
+    """min(max(x, min), max); ReLU6 is clamp(0, 6), Hardtanh clamp(-1, 1). The gradient passes
+    where the input lies strictly inside the range."""
+    y = np.clip(x, min, max)
+    inside = (x > (-np.inf if min is None else min)) & (x < (np.inf if max is None else max))
+    return y.astype(x.dtype, copy=False), lambda g: (g * inside,)
+
+
+@define("hardswish", ELEMENTWISE, saved=keeps_input, torch=("hardswish",), onnx="HardSwish", activation=True)
+def hardswish(x):
+    # x * relu6(x + 3) / 6; derivative 0 below -3, 1 above 3, (2x + 3) / 6 between
+    y = x * np.clip(x + 3, 0, 6) / 6
+    slope = np.where(x < -3, 0, np.where(x > 3, 1, (2 * x + 3) / 6)).astype(x.dtype)
+    return y.astype(x.dtype, copy=False), lambda g: (g * slope,)
+
+
+def _hardsigmoid_onnx(e, node):
+    e.emit("HardSigmoid", e.inputs, e.output, alpha=1 / 6, beta=0.5)
+
+
+@define("hardsigmoid", ELEMENTWISE, saved=keeps_input, torch=("hardsigmoid",), onnx=_hardsigmoid_onnx,
+        activation=True)
+def hardsigmoid(x):
+    # relu6(x + 3) / 6; derivative 1/6 strictly inside (-3, 3)
+    inside = (x > -3) & (x < 3)
+    return (np.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False), lambda g: (g * inside / 6,)
+
+
+def _silu_onnx(e, node):
+    e.emit("Mul", [e.inputs[0], e.emit("Sigmoid", e.inputs)], e.output)
+
+
+@define("silu", ELEMENTWISE, saved=keeps_input, torch=("silu",), onnx=_silu_onnx, activation=True)
+def silu(x):
+    # x s(x); derivative s (1 + x (1 - s))
+    s = _sigmoid(x)
+    return x * s, lambda g: (g * s * (1 + x * (1 - s)),)
+
+
+_SQRT_2_PI = np.sqrt(2 / np.pi)
+
+
+def _gelu_onnx(e, node):
+    x, c = e.inputs[0], lambda v: e.const(np.array(v, np.float32))  # noqa: E731
+    if node.attrs["approximate"] == "tanh":  # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        cube = e.emit("Mul", [e.emit("Pow", [x, c(3.0)]), c(0.044715)])
+        inner = e.emit("Mul", [e.emit("Add", [x, cube]), c(_SQRT_2_PI)])
+        gate = e.emit("Add", [e.emit("Tanh", [inner]), c(1.0)])
+    else:  # 0.5 x (1 + erf(x / sqrt 2))
+        gate = e.emit("Add", [e.emit("Erf", [e.emit("Div", [x, c(np.sqrt(2.0))])]), c(1.0)])
+    e.emit("Mul", [e.emit("Mul", [x, gate]), c(0.5)], e.output)
+
+
+@define("gelu", ELEMENTWISE, saved=keeps_input, torch=("gelu",), onnx=_gelu_onnx, activation=True)
+def gelu(x, *, approximate="none"):
+    """x Phi(x) with Phi the normal CDF ('none'), or its tanh approximation ('tanh'), as in PyTorch."""
+    if approximate == "tanh":
+        u = _SQRT_2_PI * (x + 0.044715 * x ** 3)
+        t = np.tanh(u)
+        y = 0.5 * x * (1 + t)
+        slope = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_PI * (1 + 3 * 0.044715 * x * x)
+    elif approximate == "none":
+        cdf = 0.5 * (1 + special.erf(x / np.sqrt(2.0)))
+        y = x * cdf
+        slope = cdf + x * np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)  # Phi(x) + x phi(x)
+    else:
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return y.astype(x.dtype, copy=False), lambda g: (g * slope.astype(x.dtype, copy=False),)
+
+
+def _mish_onnx(e, node):
+    e.emit("Mul", [e.inputs[0], e.emit("Tanh", [e.emit("Softplus", e.inputs)])], e.output)
+
+
+@define("mish", ELEMENTWISE, saved=keeps_input, torch=("mish",), onnx=_mish_onnx, activation=True)
+def mish(x):
+    # x tanh(softplus(x)); derivative tanh(sp) + x s(x) (1 - tanh(sp)^2)
+    t = np.tanh(np.logaddexp(0, x))
+    return x * t, lambda g: (g * (t + x * _sigmoid(x) * (1 - t * t)),)
