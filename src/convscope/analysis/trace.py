@@ -45,7 +45,7 @@ class Node:
     @property
     def rf(self):
         """The op's receptive-field rule for this node: a kind or a `Window`."""
-        return self.opdef.rf_kind(self.attrs)
+        return self.opdef.rf_kind(self.in_avals, self.attrs)
 
     @property
     def geometry(self):

@@ -65,6 +65,16 @@ def global_max_pool(x) -> Tensor:
     return apply(P.global_max_pool, _t(x))
 
 
+def adaptive_avg_pool(x, output_size) -> Tensor:
+    """Average over PyTorch's adaptive windows: output o of an axis of size i pooled to n reads cells
+    floor(o i / n) .. ceil((o + 1) i / n) - 1 (an int or None per axis; None keeps the size)."""
+    return apply(P.adaptive_avg_pool, _t(x), output_size=output_size)
+
+
+def adaptive_max_pool(x, output_size) -> Tensor:
+    return apply(P.adaptive_max_pool, _t(x), output_size=output_size)
+
+
 def kmax_pool(x, k, axis=-1) -> Tensor:
     x = _t(x)
     return apply(P.kmax_pool, x, k=k, axis=axis % x.ndim)

@@ -93,7 +93,7 @@ class Op:
     forward: Callable
     shape: Callable
     macs: Callable
-    rf: object  # one of KINDS, a Window, or a function attrs -> either
+    rf: object  # one of KINDS, a Window, or a function (ins, attrs) -> either
     saved: Callable = keeps_nothing
     torch: tuple = ()  # names in torch, torch.nn.functional and Tensor methods
     onnx: object = None  # an ONNX op type (str), or export(emitter, node) for anything richer
@@ -102,9 +102,9 @@ class Op:
     attrs: tuple = field(default=(), compare=False)  # keyword attribute names, in order, from forward
     defaults: dict = field(default_factory=dict, compare=False)  # their default values
 
-    def rf_kind(self, attrs: dict):
-        """The receptive-field rule for these attributes (a kind or a Window)."""
-        return self.rf(attrs) if callable(self.rf) and not isinstance(self.rf, Window) else self.rf
+    def rf_kind(self, ins, attrs: dict):
+        """The receptive-field rule for these input avals and attributes (a kind or a Window)."""
+        return self.rf(ins, attrs) if callable(self.rf) and not isinstance(self.rf, Window) else self.rf
 
     def __repr__(self):
         return f"Op({self.name!r})"
@@ -124,7 +124,7 @@ def register(op: Op) -> Op:
             raise ValueError(f"register: op {op.name!r} needs a {rule} rule (a function), got {getattr(op, rule)!r}")
     if not (op.rf in KINDS or isinstance(op.rf, Window) or callable(op.rf)):
         raise ValueError(f"register: op {op.name!r} needs a receptive-field rule: one of {', '.join(KINDS)}, "
-                         f"a Window, or a function of the attributes; got {op.rf!r}")
+                         f"a Window, or a function of the inputs and attributes; got {op.rf!r}")
     params = [p for p in inspect.signature(op.forward).parameters.values() if p.kind is p.KEYWORD_ONLY]
     op = dataclasses.replace(op, attrs=tuple(p.name for p in params),
                              defaults={p.name: p.default for p in params if p.default is not p.empty})

@@ -6,7 +6,7 @@ import numpy as np
 from .. import pool
 from ..geometry import ConvGeometry
 from ..pool import pool_geometry
-from ..registry import GLOBAL, Aval, Window, define, keeps_output
+from ..registry import GLOBAL, Aval, Op, Window, define, keeps_output, no_macs, register
 from ..windows import crop
 from ..windows import pad as pad_array
 
@@ -109,3 +109,99 @@ def pad(x, *, pads):
     """Zero padding: pads[a] = (lo, hi) cells around spatial axis a; the gradient is the centre crop."""
     in_size = tuple(x.shape[2:])
     return pad_array(x, pads), lambda g: (crop(g, pads, in_size),)
+
+
+# ------------------------------------------------------------------------------ adaptive pooling
+# Output o of an axis of size i pooled to size n reads cells floor(o i / n) .. ceil((o + 1) i / n) - 1
+# (PyTorch's windows). Windows are boxes, so both poolings run one axis at a time.
+
+def _adaptive_windows(i: int, n: int) -> list:
+    return [((o * i) // n, -(-((o + 1) * i) // n)) for o in range(n)]
+
+
+def _adaptive_size(x_shape, output_size) -> tuple:
+    n_sp = len(x_shape) - 2
+    size = (output_size,) * n_sp if isinstance(output_size, int) else tuple(output_size)
+    if len(size) != n_sp:
+        raise ValueError(f"adaptive pooling: output_size {output_size} has {len(size)} axes but the input "
+                         f"{tuple(x_shape)} has {n_sp} spatial axes")
+    return tuple(x_shape[2 + a] if s is None else int(s) for a, s in enumerate(size))
+
+
+def _adaptive_shape(x, *, output_size):
+    return Aval((*x.shape[:2], *_adaptive_size(x.shape, output_size)), x.dtype)
+
+
+def _regular(ins, a) -> bool:
+    return all(i % n == 0 for i, n in zip(ins[0].shape[2:], _adaptive_size(ins[0].shape, a["output_size"])))
+
+
+def _adaptive_rf(ins, a):
+    """Regular windows (i a multiple of n) are a pooling window k = s = i/n; irregular ones overlap
+    by varying amounts and are reported as seeing the whole input."""
+    return Window(_adaptive_geometry) if _regular(ins, a) else GLOBAL
+
+
+def _adaptive_geometry(ins, out, a) -> ConvGeometry:
+    in_size = tuple(ins[0].shape[2:])
+    size = _adaptive_size(ins[0].shape, a["output_size"])
+    k = tuple(i // n for i, n in zip(in_size, size))
+    return ConvGeometry(in_size, k, k, (1,) * len(k), tuple((0, 0) for _ in k), size, 1)
+
+
+def _adaptive_axis(x, axis: int, n: int, kind: str):
+    """Pool one axis to n outputs; returns the result and its backward."""
+    windows = _adaptive_windows(x.shape[axis], n)
+    take = lambda s, e: x[(slice(None),) * axis + (slice(s, e),)]  # noqa: E731
+    if kind == "avg":
+        y = np.stack([take(s, e).mean(axis=axis) for s, e in windows], axis=axis)
+
+        def backward(g):
+            dx = np.zeros(x.shape, g.dtype)
+            for o, (s, e) in enumerate(windows):
+                dx[(slice(None),) * axis + (slice(s, e),)] += np.expand_dims(g.take(o, axis=axis) / (e - s), axis)
+            return dx
+        return y, backward
+    arg = [take(s, e).argmax(axis=axis) + s for s, e in windows]  # first maximum, as PyTorch
+    idx = np.stack(arg, axis=axis)
+    y = np.take_along_axis(x, idx, axis=axis)
+
+    def backward(g):
+        dx = np.zeros(x.shape, g.dtype)
+        np.add.at(dx, tuple(idx if a == axis else np.indices(idx.shape)[a] for a in range(x.ndim)), g)
+        return dx
+    return y, backward
+
+
+def _adaptive(kind: str):
+    def forward(x, *, output_size):
+        size = _adaptive_size(x.shape, output_size)
+        backs, y = [], x
+        for a in range(len(size) - 1, -1, -1):  # last axis first
+            y, back = _adaptive_axis(y, 2 + a, size[a], kind)
+            backs.append(back)
+
+        def backward(g):
+            for back in reversed(backs):
+                g = back(g)
+            return (g,)
+        return y, backward
+    return forward
+
+
+def _adaptive_onnx(kind: str):
+    def export(e, node):
+        if not isinstance(node.rf, Window):
+            raise ValueError("adaptive pooling with irregular windows has no ONNX pooling node")
+        geo = node.geometry
+        e.emit(kind, e.inputs, e.output, kernel_shape=list(geo.kernel), strides=list(geo.stride))
+    return export
+
+
+adaptive_avg_pool = register(Op("adaptive_avg_pool", _adaptive("avg"), _adaptive_shape, no_macs,
+                                _adaptive_rf, torch=("adaptive_avg_pool1d",
+                                "adaptive_avg_pool2d", "adaptive_avg_pool3d"), onnx=_adaptive_onnx("AveragePool")))
+adaptive_max_pool = register(Op("adaptive_max_pool", _adaptive("max"), _adaptive_shape, no_macs,
+                                _adaptive_rf, saved=keeps_output(8),
+                                torch=("adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"),
+                                onnx=_adaptive_onnx("MaxPool")))

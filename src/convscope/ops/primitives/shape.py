@@ -63,7 +63,7 @@ def _concat_onnx(e, node):
     e.emit("Concat", e.inputs, e.output, axis=int(node.attrs["axis"]))
 
 
-@define("concat", lambda a: ELEMENTWISE if a["axis"] == 1 else GLOBAL, shape=_concat_shape, torch=("cat",),
+@define("concat", lambda ins, a: ELEMENTWISE if a["axis"] == 1 else GLOBAL, shape=_concat_shape, torch=("cat",),
         onnx=_concat_onnx)
 def concat(*xs, axis):
     """Join along an existing axis (normalised, >= 0); each input gets back its slice of the gradient."""
@@ -119,7 +119,7 @@ def reduce_max(x, *, axis=None, keepdims=False):
     return (y if keepdims else (y.reshape(()) if axis is None else np.squeeze(y, axis))), backward
 
 
-def _over_space(a) -> str:
+def _over_space(ins, a) -> str:
     """Softmax over a spatial axis mixes positions; over channels or classes it is position-wise."""
     return GLOBAL if a["axis"] >= 2 else ELEMENTWISE
 
