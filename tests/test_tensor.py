@@ -24,6 +24,7 @@ CASES = {
     "sum axis": (lambda a: a.sum(axis=1), [(3, 4, 2)]),
     "sum keepdims": (lambda a: a.sum(axis=(0, 2), keepdims=True) * a, [(3, 4, 2)]),
     "mean": (lambda a: a.mean(axis=0), [(5, 3)]),
+    "mean over a list of axes": (lambda a: a.mean([2, 3]), [(2, 3, 4, 5)]),
     "max axis": (lambda a: a.max(axis=1), [(4, 6)]),
     "matmul batched": (lambda a, b: a @ b, [(2, 3, 4), (4, 5)]),
     "reshape transpose": (lambda a: a.reshape(4, 6).transpose(1, 0).reshape(2, 12), [(2, 3, 4)]),

@@ -201,7 +201,7 @@ class Tensor:
 
     # ------------------------------------------------------------------ reductions
     def sum(self, axis=None, keepdims: bool = False):
-        return apply(S.reduce_sum, self, axis=axis, keepdims=keepdims)
+        return apply(S.reduce_sum, self, axis=_axes(axis), keepdims=keepdims)
 
     def mean(self, axis=None, keepdims: bool = False):
         count = self.data.size if axis is None else np.prod([self.shape[a] for a in np.atleast_1d(axis)])
@@ -209,7 +209,7 @@ class Tensor:
 
     def max(self, axis=None, keepdims: bool = False):
         """Maximum; the gradient is shared equally by tied maxima (like torch.amax)."""
-        return apply(S.reduce_max, self, axis=axis, keepdims=keepdims)
+        return apply(S.reduce_max, self, axis=_axes(axis), keepdims=keepdims)
 
     # ------------------------------------------------------------------ linear algebra and shape
     def __matmul__(self, other):
@@ -232,6 +232,11 @@ class Tensor:
 
     def __getitem__(self, index):
         return apply(S.index, self, index=index.data if isinstance(index, Tensor) else index)
+
+
+def _axes(axis):
+    """NumPy takes several axes as a tuple; PyTorch code passes lists (x.mean([2, 3]))."""
+    return tuple(axis) if isinstance(axis, list) else axis
 
 
 def _tensor(value, dtype) -> Tensor:
