@@ -143,3 +143,18 @@ def test_the_tracer_runs_shape_rules_not_forwards():
     tracemalloc.stop()
     assert s.rows[-1].output_shape == (8, 4096, 4096)
     assert peak < 5e6
+
+
+def test_dict_and_tuple_outputs_are_traced():
+    class Heads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body, self.aux = nn.Conv2d(1, 2, 3), nn.Conv2d(2, 3, 1)
+
+        def forward(self, x):
+            y = self.body(x)
+            return {"out": y, "aux": (self.aux(y), y.relu())}
+
+    s = cs.summary(Heads(), (1, 6, 6))
+    assert [r.output_shape for r in s.rows] == [(2, 4, 4), (3, 4, 4), (2, 4, 4)]
+    assert cs.receptive_field(Heads(), (1, 6, 6)).size == (3, 3)  # the first output: "out"

@@ -136,8 +136,18 @@ def trace(model, input_shape, batch_size: int = 1, dtype="float32") -> Graph:
     finally:
         for m, mode in modes:
             object.__setattr__(m, "training", mode)
-    outs = out if isinstance(out, (tuple, list)) else (out,)
+    outs = _leaves(out)
     names = {}
     for name, m in model.named_modules():
         names.setdefault(id(m), name or type(model).__name__)
-    return Graph(model, tracer.nodes, [tracer.index[id(o)] for o in outs], names)
+    return Graph(model, tracer.nodes, [tracer.index[id(o)] for o in outs if id(o) in tracer.index], names)
+
+
+def _leaves(out) -> list:
+    """The tensors of a model's output, in order: one tensor, or nested tuples, lists and dicts
+    (segmentation models return {"out": ..., "aux": ...})."""
+    if isinstance(out, dict):
+        return [t for v in out.values() for t in _leaves(v)]
+    if isinstance(out, (tuple, list)):
+        return [t for v in out for t in _leaves(v)]
+    return [out] if isinstance(out, Tensor) else []
