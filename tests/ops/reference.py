@@ -8,7 +8,8 @@ import torch
 
 import sys
 
-from convscope.ops import depthwise, windows
+from convscope.ops import windows
+from convscope.ops.engine import depthwise
 
 conv_module = sys.modules["convscope.ops.conv"]  # the module, not the function of the same name
 

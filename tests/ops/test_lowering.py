@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
 
-from convscope.ops import flat_windows, phase_windows
+from convscope.ops.engine import flat_windows, phase_windows
 from convscope.ops.geometry import conv_geometry
 from convscope.ops.windows import row_stride, scratch_matrix
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from convscope import ops
-from convscope.ops import depthwise, parallel
+from convscope.ops.engine import depthwise, parallel
 from tests.ops.reference import tiny_chunks
 
 

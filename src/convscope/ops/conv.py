@@ -15,7 +15,7 @@ import itertools
 
 import numpy as np
 
-from . import depthwise, flat_windows, parallel, phase_windows
+from .engine import depthwise, flat_windows, parallel, phase_windows
 from .geometry import check_array, conv_geometry, transposed_geometry, ConvGeometry
 from .windows import (chunk_budget, crop, flip_kernel, pad_into, plan_chunks, prod, row_stride, row_window,
                       scatter_windows, scratch_matrix)

@@ -15,8 +15,8 @@ import itertools
 
 import numpy as np
 
-from .geometry import ConvGeometry
-from .windows import prod
+from ..geometry import ConvGeometry
+from ..windows import prod
 
 
 def applies(geo: ConvGeometry) -> bool:

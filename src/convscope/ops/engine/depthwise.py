@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .geometry import ConvGeometry
+from ..geometry import ConvGeometry
 from .parallel import run_blocks
-from .windows import balanced, cell_steps, flip_kernel, prod, taps
+from ..windows import balanced, cell_steps, flip_kernel, prod, taps
 
 BLOCK_BYTES = 1 << 20
 

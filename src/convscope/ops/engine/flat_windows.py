@@ -15,8 +15,8 @@ import functools
 
 import numpy as np
 
-from .geometry import ConvGeometry
-from .windows import cell_steps, prod
+from ..geometry import ConvGeometry
+from ..windows import cell_steps, prod
 
 
 def applies(geo: ConvGeometry, scatter: bool = False) -> bool:

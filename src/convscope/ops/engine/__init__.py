@@ -1,0 +1,1 @@
+"""The fast paths of the convolutions: how `ops.conv` and its gradients are computed quickly."""
