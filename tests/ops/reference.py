@@ -6,12 +6,7 @@ import contextlib
 import numpy as np
 import torch
 
-import sys
-
-from convscope.ops import windows
-from convscope.ops.engine import depthwise
-
-conv_module = sys.modules["convscope.ops.conv"]  # the module, not the function of the same name
+from convscope.ops.engine import tuning
 
 TOL = {np.float64: 1e-10, np.float32: 1e-4}
 
@@ -54,14 +49,11 @@ def random_arrays(rng, *shapes, dtype=np.float64):
 def tiny_chunks(enabled=True):
     """Force the chunked and threaded code paths: every image split into single rows, one channel
     per block, image groups spread over threads however small the op."""
-    saved = windows.CHUNK_BYTES, depthwise.BLOCK_BYTES, conv_module.PARALLEL_BYTES
-    if enabled:
-        windows.CHUNK_BYTES = depthwise.BLOCK_BYTES = 1
-        conv_module.PARALLEL_BYTES = 0
-    try:
+    if not enabled:
         yield
-    finally:
-        windows.CHUNK_BYTES, depthwise.BLOCK_BYTES, conv_module.PARALLEL_BYTES = saved
+        return
+    with tuning.override(chunk_bytes=1, depthwise_block_bytes=1, parallel_bytes=0):
+        yield
 
 
 def torch_pads(pads):

@@ -254,11 +254,12 @@ def test_results_keep_input_dtype_and_accept_views():
 
 def test_threaded_lowering_is_used_and_matches_torch(monkeypatch):
     """The image groups of a big conv run on two threads; results are unchanged."""
-    from tests.ops.reference import conv_module
+    from convscope.ops.engine import parallel, tuning
 
     calls = []
-    real = conv_module.parallel.run_blocks
-    monkeypatch.setattr(conv_module.parallel, "run_blocks", lambda *a, **k: calls.append(1) or real(*a, **k))
-    monkeypatch.setattr(conv_module.parallel, "num_threads", lambda: 2)
-    run_conv_case(dict(grid_case(batch=4, c=6, o=5, in_size=(9, 10), padding=1, stride=(1, 2)), tiny=True), np.float64)
+    real = parallel.run_blocks
+    monkeypatch.setattr(parallel, "run_blocks", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with tuning.override(threads=2):
+        run_conv_case(dict(grid_case(batch=4, c=6, o=5, in_size=(9, 10), padding=1, stride=(1, 2)), tiny=True),
+                      np.float64)
     assert len(calls) == 3  # forward, input gradient, weight gradient

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .geometry import check_array, ntuple, output_size, resolve_padding
+from .geometry import check_array, ntuple, output_size, resolve_padding, window_cell
 from .windows import cell_steps, crop, pad, prod, scatter_windows, tap_slices, taps
 
 
@@ -88,19 +88,19 @@ def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
 def _flat_indices(score: np.ndarray, geo: PoolGeometry) -> np.ndarray:
     """Winning score (k - tap number) -> flat index into the unpadded input plane (PyTorch's).
 
-    index = sum over axes of (o*s - p_lo + t*d) * plane_stride: a per-position base plus a
-    per-tap offset, looked up by score.
+    index = sum over axes of (o*s + t*d - p_lo) * plane_stride: a per-position base (tap 0) plus
+    a per-tap offset, looked up by score.
     """
     nsp = len(geo.kernel)
     plane_steps = cell_steps(geo.in_size)
     base = np.zeros((), np.int64)
     for a in range(nsp):
-        o_a = np.arange(geo.out_size[a]) * geo.stride[a] - geo.pads[a][0]
+        o_a = window_cell(np.arange(geo.out_size[a]), 0, geo.stride[a], geo.dilation[a], geo.pads[a][0])
         base = np.add.outer(base, o_a * plane_steps[a])
     tap_list = list(taps(geo.kernel))
     by_score = np.zeros(len(tap_list) + 1, np.int64)
     for t, tap in enumerate(tap_list):
-        by_score[len(tap_list) - t] = sum(i * d * st for i, d, st in zip(tap, geo.dilation, plane_steps))
+        by_score[len(tap_list) - t] = sum(window_cell(0, i, 1, d, 0) * st for i, d, st in zip(tap, geo.dilation, plane_steps))
     flat = by_score[score]
     return np.add(flat, base, out=flat)
 
@@ -128,7 +128,7 @@ def _divisor(geo: PoolGeometry, count_include_pad: bool) -> np.ndarray:
     """Number of cells each window averages over, as a product of per-axis counts (separable)."""
     div = np.ones((), np.float64)
     for i, k, s, (lo, hi), o in zip(geo.in_size, geo.kernel, geo.stride, geo.user_pads, geo.out_size):
-        start = np.arange(o) * s - lo
+        start = window_cell(np.arange(o), 0, s, 1, lo)
         if count_include_pad:
             count = np.minimum(start + k, i + hi) - start
         else:
