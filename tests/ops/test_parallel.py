@@ -7,7 +7,7 @@ import pytest
 
 from convscope import ops
 from convscope.ops.engine import depthwise, parallel, tuning
-from tests.ops.reference import tiny_chunks
+from tests.ops.oracle import tiny_chunks
 
 
 @pytest.fixture
