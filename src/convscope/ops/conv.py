@@ -13,22 +13,24 @@ from .geometry import check_array, conv_geometry, transposed_geometry
 from .windows import flip_kernel
 
 
-def _weight(w, dtype, op: str, layout: str) -> np.ndarray:
+def _operands(x: np.ndarray, w, b, op: str, layout: str, bias: bool = True):
+    """The weight (and bias) as arrays in x's floating dtype: as in PyTorch, one dtype for all
+    three, never a silent cast (which would drop a complex bias's imaginary part)."""
     w = np.asarray(w)
-    if w.dtype.kind != "f":
-        raise TypeError(f"{op}: weight dtype {w.dtype} is not floating point")
+    b = None if b is None else np.asarray(b)
+    if w.dtype != x.dtype or (b is not None and b.dtype != x.dtype):
+        names = "input, weight and bias" if bias else "input and weight"
+        got = f"input {x.dtype}, weight {w.dtype}" + (f", bias {None if b is None else b.dtype}" if bias else "")
+        raise TypeError(f"{op}: {names} must share one floating dtype (float32 or float64), got {got}; "
+                        "cast them first, e.g. w.astype(x.dtype)")
     if not 3 <= w.ndim <= 5:
         raise ValueError(f"{op}: weight of shape {w.shape} must be {layout} with 1 to 3 kernel axes")
-    return w.astype(dtype, copy=False)
+    return w, b
 
 
-def _bias(b, channels: int, dtype, op: str):
-    if b is None:
-        return None
-    b = np.asarray(b)
-    if b.shape != (channels,):
+def _check_bias(b, channels: int, op: str):
+    if b is not None and b.shape != (channels,):
         raise ValueError(f"{op}: bias of shape {b.shape} must be ({channels},), one per output channel")
-    return b.astype(dtype, copy=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -48,15 +50,18 @@ def conv(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, flip=False)
 
     Shape:
         y: (N, O, *S_out) with ``o = floor((i + p_lo + p_hi - d(k-1) - 1)/s) + 1`` per axis.
+        N = 0 gives an empty result. Note: unlike PyTorch 2.13, which returns (N, 0, *S_out) for
+        an input with C = 0 channels, the result keeps its O channels: a sum over no channels is
+        0, plus the bias.
 
     >>> x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
     >>> conv(x, np.ones((1, 1, 3, 3), np.float32)).shape
     (1, 1, 2, 2)
     """
     x = check_array(x, "conv")
-    w = _weight(w, x.dtype, "conv", "(out_channels, in_channels/groups, *kernel)")
+    w, b = _operands(x, w, b, "conv", "(out_channels, in_channels/groups, *kernel)")
     geo = conv_geometry(x.shape, w.shape, stride, padding, dilation, groups, "conv")
-    b = _bias(b, w.shape[0], x.dtype, "conv")
+    _check_bias(b, w.shape[0], "conv")
     return engine.forward(x, flip_kernel(w) if flip else w, geo, b)
 
 
@@ -68,8 +73,7 @@ def conv_backward(dy, x, w, *, stride=1, padding=0, dilation=1, groups=1, flip=F
     (whether or not the forward had a bias).
     """
     x = check_array(x, "conv_backward")
-    w_in = np.asarray(w)
-    w = _weight(w, x.dtype, "conv_backward", "(out_channels, in_channels/groups, *kernel)")
+    w, _ = _operands(x, w, None, "conv_backward", "(out_channels, in_channels/groups, *kernel)", bias=False)
     geo = conv_geometry(x.shape, w.shape, stride, padding, dilation, groups, "conv_backward")
     dy = _grad_array(dy, (x.shape[0], w.shape[0], *geo.out_size), x.dtype, "conv_backward")
     wf = flip_kernel(w) if flip else w
@@ -77,7 +81,7 @@ def conv_backward(dy, x, w, *, stride=1, padding=0, dilation=1, groups=1, flip=F
     dw = None
     if weight_grad:
         dw = engine.weight_grad(x, dy, geo, w.shape)
-        dw = (flip_kernel(dw) if flip else dw).astype(w_in.dtype, copy=False)
+        dw = flip_kernel(dw) if flip else dw
     db = dy.sum(axis=(0, *range(2, dy.ndim)))
     return dx, dw, db
 
@@ -97,9 +101,9 @@ def conv_transpose(y, w, b=None, *, stride=1, padding=0, output_padding=0, dilat
     (1, 1, 4, 4)
     """
     y = check_array(y, "conv_transpose")
-    w = _weight(w, y.dtype, "conv_transpose", "(in_channels, out_channels/groups, *kernel)")
+    w, b = _operands(y, w, b, "conv_transpose", "(in_channels, out_channels/groups, *kernel)")
     geo, _ = transposed_geometry(y.shape, w.shape, stride, padding, output_padding, dilation, groups)
-    b = _bias(b, w.shape[1] * geo.groups, y.dtype, "conv_transpose")
+    _check_bias(b, w.shape[1] * geo.groups, "conv_transpose")
     dx = engine.input_grad(y, w, geo)
     if b is not None:
         dx += b.reshape(1, -1, *([1] * (dx.ndim - 2)))
@@ -115,12 +119,11 @@ def conv_transpose_backward(dout, y, w, *, stride=1, padding=0, output_padding=0
     """
     op = "conv_transpose_backward"
     y = check_array(y, op)
-    w_in = np.asarray(w)
-    w = _weight(w, y.dtype, op, "(in_channels, out_channels/groups, *kernel)")
+    w, _ = _operands(y, w, None, op, "(in_channels, out_channels/groups, *kernel)", bias=False)
     geo, out = transposed_geometry(y.shape, w.shape, stride, padding, output_padding, dilation, groups, op)
     dout = _grad_array(dout, (y.shape[0], w.shape[1] * geo.groups, *out), y.dtype, op)
     dy = engine.forward(dout, w, geo) if input_grad else None
-    dw = engine.weight_grad(dout, y, geo, w.shape).astype(w_in.dtype, copy=False) if weight_grad else None
+    dw = engine.weight_grad(dout, y, geo, w.shape) if weight_grad else None
     db = dout.sum(axis=(0, *range(2, dout.ndim)))
     return dy, dw, db
 

@@ -26,7 +26,8 @@ DIRECTIONS = ("forward", "input_grad", "weight_grad")
 
 @dataclass(frozen=True)
 class Plan:
-    """How one op runs: `path` is 'pointwise', 'depthwise' or 'lowering'; a lowering's `windows`
+    """How one op runs: `path` is 'empty' (nothing to compute: zeros), 'pointwise', 'depthwise' or
+    'lowering'; a lowering's `windows`
     are 'flat', 'phase' or 'padded', and `lowering` holds its chunks and threads."""
     path: str
     windows: str | None = None
@@ -39,6 +40,8 @@ def plan(geo: ConvGeometry, w_shape, n_img: int, itemsize: int, direction: str =
     input gradient (the transposed conv) or its weight gradient. With `bias`, a forward
     lowering gives its columns a row of ones for the bias column of the weight."""
     assert direction in DIRECTIONS, direction
+    if n_img == 0 or 0 in tuple(w_shape)[:2]:  # no images, or no channels to sum over: all zeros
+        return Plan("empty")
     return _plan(geo, tuple(w_shape), n_img, itemsize, direction, bias, current(), num_threads())
 
 
@@ -75,6 +78,8 @@ def _add_bias(y: np.ndarray, b) -> np.ndarray:
 def forward(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, b=None) -> np.ndarray:
     """conv(x, w) + b, for arrays already checked against `geo`."""
     p = plan(geo, w.shape, x.shape[0], x.itemsize, "forward", b is not None)
+    if p.path == "empty":
+        return _add_bias(np.zeros((len(x), len(w), *geo.out_size), x.dtype), b)
     if p.path == "depthwise":
         return _add_bias(depthwise.forward(x, w, geo), b)
     if p.path == "pointwise":
@@ -85,6 +90,8 @@ def forward(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, b=None) -> np.ndarr
 def input_grad(dy: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     """The adjoint of `forward` in x: the transposed convolution of dy."""
     p = plan(geo, w.shape, dy.shape[0], dy.itemsize, "input_grad")
+    if p.path == "empty":
+        return np.zeros((len(dy), w.shape[1] * geo.groups, *geo.in_size), dy.dtype)
     if p.path == "depthwise":
         return depthwise.input_grad(dy, w, geo)
     if p.path == "pointwise":
@@ -95,6 +102,8 @@ def input_grad(dy: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
 def weight_grad(x: np.ndarray, dy: np.ndarray, geo: ConvGeometry, w_shape) -> np.ndarray:
     """The gradient of `forward` in w for the upstream gradient dy."""
     p = plan(geo, w_shape, x.shape[0], x.itemsize, "weight_grad")
+    if p.path == "empty":
+        return np.zeros(w_shape, x.dtype)
     if p.path == "depthwise":
         return depthwise.weight_grad(x, dy, geo, w_shape)
     if p.path == "pointwise":
