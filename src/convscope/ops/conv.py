@@ -14,8 +14,8 @@ from .windows import flip_kernel
 
 
 def _operands(x: np.ndarray, w, b, op: str, layout: str, bias: bool = True):
-    """The weight (and bias) as arrays in x's floating dtype: as in PyTorch, one dtype for all
-    three, never a silent cast (which would drop a complex bias's imaginary part)."""
+    """The weight (and bias) as arrays, checked to share x's floating dtype: one dtype for all
+    three, as in PyTorch, never a silent cast (which would drop a complex bias's imaginary part)."""
     w = np.asarray(w)
     b = None if b is None else np.asarray(b)
     if w.dtype != x.dtype or (b is not None and b.dtype != x.dtype):
