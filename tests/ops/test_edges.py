@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from convscope import ops
-from tests.ops.oracle import AVG_POOL, CONV, CONV_T, MAX_POOL, assert_close, requires_torch, torch
+from tests.ops.oracle import AVG_POOL, CONV, CONV_T, MAX_POOL, assert_close, check_op, requires_torch, torch
 
 # (x shape, w shape, settings): each of the engine's paths
 CONVS = {
@@ -20,38 +20,25 @@ def tensors(*arrays):
     return [torch.tensor(a, requires_grad=True) for a in arrays]
 
 
-@requires_torch
 @pytest.mark.parametrize("name", list(CONVS))
-def test_empty_batch_conv_and_gradients_match_torch(name):
+def test_empty_batch_conv_and_gradients_match_torch_and_the_reference(name):
     x_shape, w_shape, kw = CONVS[name]
     rng = np.random.default_rng(0)
-    x, w, b = np.zeros((0, *x_shape[1:])), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
-    xt, wt, bt = tensors(x, w, b)
-    ref = CONV[len(x_shape) - 2](xt, wt, bt, **kw)
-    y = ops.conv(x, w, b, **kw)
-    assert_close(y, ref, np.float64, "forward")
-    dy = np.zeros(y.shape)
-    ref.backward(torch.tensor(dy))
-    for ours, theirs, what in zip(ops.conv_backward(dy, x, w, **kw), (xt, wt, bt), "xwb"):
-        assert_close(ours, theirs.grad, np.float64, f"gradient of {what}")
+    arrays = [np.zeros((0, *x_shape[1:])), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])]
+    check_op(lambda x, w, b: ops.conv(x, w, b, **kw), lambda x, w, b: CONV[len(x_shape) - 2](x, w, b, **kw), arrays,
+             lambda dy, x, w, b: ops.conv_backward(dy, x, w, **kw),
+             reference=lambda x, w, b=None: ops.reference_conv(x, w, b, **kw))
 
 
-@requires_torch
 @pytest.mark.parametrize("shape, w_shape, kw", [((0, 4, 5, 5), (4, 3, 3, 3), dict(stride=2, padding=1)),
                                                 ((0, 4, 7), (4, 1, 3), dict(groups=4)),
                                                 ((0, 2, 3, 3, 3), (2, 5, 1, 1, 1), {})])
-def test_empty_batch_conv_transpose_and_gradients_match_torch(shape, w_shape, kw):
+def test_empty_batch_conv_transpose_and_gradients_match_torch_and_the_reference(shape, w_shape, kw):
     rng = np.random.default_rng(1)
-    y, w = np.zeros(shape), rng.standard_normal(w_shape)
-    b = rng.standard_normal(w_shape[1] * kw.get("groups", 1))
-    yt, wt, bt = tensors(y, w, b)
-    ref = CONV_T[len(shape) - 2](yt, wt, bt, **kw)
-    out = ops.conv_transpose(y, w, b, **kw)
-    assert_close(out, ref, np.float64, "forward")
-    dout = np.zeros(out.shape)
-    ref.backward(torch.tensor(dout))
-    for ours, theirs, what in zip(ops.conv_transpose_backward(dout, y, w, **kw), (yt, wt, bt), "ywb"):
-        assert_close(ours, theirs.grad, np.float64, f"gradient of {what}")
+    arrays = [np.zeros(shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[1] * kw.get("groups", 1))]
+    check_op(lambda y, w, b: ops.conv_transpose(y, w, b, **kw), lambda y, w, b: CONV_T[len(shape) - 2](y, w, b, **kw),
+             arrays, lambda dout, y, w, b: ops.conv_transpose_backward(dout, y, w, **kw),
+             reference=lambda y, w, b=None: ops.reference_conv_transpose(y, w, b, **kw))
 
 
 @requires_torch
