@@ -8,3 +8,14 @@ settings.register_profile("ci", max_examples=100, deadline=None, derandomize=Tru
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=300, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_report_header(config):
+    """Say which oracles the op tests check against (PyTorch may be absent)."""
+    from tests.ops.oracle import oracles_line
+    return oracles_line()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The same line after the results, where the project's quiet runs show it."""
+    terminalreporter.write_line(pytest_report_header(None))

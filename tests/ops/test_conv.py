@@ -1,11 +1,12 @@
-"""conv / conv_transpose and their gradients against PyTorch, finite differences and the adjoint."""
+"""conv / conv_transpose and their gradients against PyTorch, the reference convolution, finite
+differences and the adjoint."""
 import numpy as np
 import pytest
-import torch
 from hypothesis import assume, given, strategies as st
 
 from convscope import ops
-from tests.ops.reference import CONV, CONV_T, check_op, random_arrays, tiny_chunks, torch_pads
+from tests.ops.oracle import (CONV, CONV_T, assert_close, check_op, random_arrays, requires_torch, tiny_chunks, torch,
+                              torch_pads)
 
 DTYPES = [np.float64, np.float32]
 
@@ -40,6 +41,15 @@ def torch_conv(case):
             x = torch.nn.functional.pad(x, torch_pads(pads))
         return CONV[n](x, w, b, stride=case["stride"], padding=padding if direct else 0,
                        dilation=case["dilation"], groups=case["groups"])
+    return f
+
+
+def reference_conv(case):
+    """The definition, with the kernel flipped for true convolution."""
+    kw = {k: case[k] for k in ("stride", "padding", "dilation", "groups")}
+
+    def f(x, w, b=None):
+        return ops.reference_conv(x, ops.flip_kernel(w) if case["flip"] else w, b, **kw)
     return f
 
 
@@ -86,7 +96,8 @@ def run_conv_case(case, dtype, seed=0):
         shapes.append((case["o"],))
     forward, grad = ours_conv(case)
     with tiny_chunks(case.get("tiny", False)):
-        return check_op(forward, torch_conv(case), random_arrays(rng, *shapes), grad, dtype, seed)
+        return check_op(forward, torch_conv(case), random_arrays(rng, *shapes), grad, dtype, seed,
+                        reference=reference_conv(case))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -142,6 +153,7 @@ def test_conv_edge_geometries(name, dtype, tiny):
     run_conv_case(dict(EDGE_CASES[name], tiny=tiny), dtype)
 
 
+@requires_torch
 def test_same_padding_stride_one_equals_torch_same():
     rng = np.random.default_rng(1)
     x, w = random_arrays(rng, (2, 3, 7, 6), (4, 3, 4, 3))
@@ -216,7 +228,8 @@ def test_conv_transpose_matches_torch(case, dtype):
     with tiny_chunks(case["tiny"]):
         check_op(lambda y, w, b=None: ops.conv_transpose(y, w, b, **kw),
                  lambda y, w, b=None: CONV_T[case["n"]](y, w, b, **kw),
-                 random_arrays(rng, *shapes), grad, dtype)
+                 random_arrays(rng, *shapes), grad, dtype,
+                 reference=lambda y, w, b=None: ops.reference_conv_transpose(y, w, b, **kw))
 
 
 @given(case=conv_cases())
@@ -243,22 +256,22 @@ def test_conv_transpose_is_adjoint_of_conv(case):
 def test_results_keep_input_dtype_and_accept_views():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((3, 2, 8, 9)).astype(np.float32).transpose(0, 1, 3, 2)  # non-contiguous
-    w = rng.standard_normal((4, 2, 3, 3))  # float64 weight, float32 input
+    w = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)[:, :, ::-1]  # a reversed view
     y = ops.conv(x, w, padding=1)
     assert y.dtype == np.float32
-    ref = torch.nn.functional.conv2d(torch.tensor(np.ascontiguousarray(x)), torch.tensor(w, dtype=torch.float32), padding=1)
-    np.testing.assert_allclose(y, ref.numpy(), rtol=1e-4, atol=1e-4)
-    _, dw, _ = ops.conv_backward(np.ones_like(y), x, w, padding=1)
-    assert dw.dtype == np.float64
+    assert_close(y, ops.reference_conv(x, w, padding=1), np.float32, "views")
+    dx, dw, _ = ops.conv_backward(np.ones_like(y), x, w, padding=1)
+    assert dx.dtype == dw.dtype == np.float32
 
 
 def test_threaded_lowering_is_used_and_matches_torch(monkeypatch):
     """The image groups of a big conv run on two threads; results are unchanged."""
-    from tests.ops.reference import conv_module
+    from convscope.ops.engine import parallel, tuning
 
     calls = []
-    real = conv_module.parallel.run_blocks
-    monkeypatch.setattr(conv_module.parallel, "run_blocks", lambda *a, **k: calls.append(1) or real(*a, **k))
-    monkeypatch.setattr(conv_module.parallel, "num_threads", lambda: 2)
-    run_conv_case(dict(grid_case(batch=4, c=6, o=5, in_size=(9, 10), padding=1, stride=(1, 2)), tiny=True), np.float64)
+    real = parallel.run_blocks
+    monkeypatch.setattr(parallel, "run_blocks", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with tuning.override(threads=2):
+        run_conv_case(dict(grid_case(batch=4, c=6, o=5, in_size=(9, 10), padding=1, stride=(1, 2)), tiny=True),
+                      np.float64)
     assert len(calls) == 3  # forward, input gradient, weight gradient

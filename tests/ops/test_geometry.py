@@ -1,9 +1,9 @@
 """output_size / transposed_output_size against brute-force window counting and PyTorch shapes."""
 import numpy as np
-import torch
 from hypothesis import assume, given, strategies as st
 
 from convscope import ops
+from tests.ops.oracle import requires_torch, torch
 
 sizes = st.integers(1, 12)
 
@@ -17,6 +17,7 @@ def test_output_size_counts_the_windows_that_fit(i, k, s, lo, hi, d):
     assert ops.output_size(i, k, s, (lo, hi), d) == len(fits)
 
 
+@requires_torch
 @given(i=sizes, k=st.integers(1, 4), s=st.integers(1, 3), p=st.integers(0, 2), d=st.integers(1, 2))
 def test_ceil_mode_matches_torch_max_pool(i, k, s, p, d):
     assume(p <= k // 2 and i + 2 * p >= d * (k - 1) + 1)
@@ -24,6 +25,7 @@ def test_ceil_mode_matches_torch_max_pool(i, k, s, p, d):
     assert ops.output_size(i, k, s, p, d, ceil_mode=True) == ref.shape[-1]
 
 
+@requires_torch
 @given(i=st.integers(1, 8), k=st.integers(1, 4), s=st.integers(1, 3), p=st.integers(0, 2), d=st.integers(1, 2),
        q=st.integers(0, 2))
 def test_transposed_output_size_matches_torch(i, k, s, p, d, q):

@@ -4,20 +4,20 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
 
-from convscope.ops import flat_windows, phase_windows
+from convscope.ops.engine import flat_windows, phase_windows, tuning
+from convscope.ops.engine.chunks import row_stride, scratch_matrix
 from convscope.ops.geometry import conv_geometry
-from convscope.ops.windows import row_stride, scratch_matrix
 
 
 @pytest.mark.parametrize("width, itemsize, expected", [
     (512, 4, 528), (1024, 4, 1040), (256, 8, 264), (500, 4, 500), (196, 4, 196), (256, 4, 256)])
 def test_rows_a_multiple_of_2kb_apart_get_slack(width, itemsize, expected):
-    assert row_stride(width, itemsize) == expected
+    assert row_stride(width, itemsize, 64) == expected
 
 
 def test_scratch_matrix_rows_are_row_stride_apart_and_distinct():
     buf = np.full(3 * 2 * 528, np.nan, np.float32)
-    m = scratch_matrix(buf, (3, 2), (4, 128))
+    m = scratch_matrix(buf, (3, 2), (4, 128), 64)
     assert m.shape == (3, 2, 4, 128)
     np.copyto(m, np.arange(m.size, dtype=np.float32).reshape(m.shape))
     rows = buf.reshape(6, 528)
@@ -27,7 +27,7 @@ def test_scratch_matrix_rows_are_row_stride_apart_and_distinct():
 
 def test_scratch_matrix_refuses_a_buffer_too_small():
     with pytest.raises(ValueError):
-        scratch_matrix(np.empty(100, np.float32), (2,), (64,))
+        scratch_matrix(np.empty(100, np.float32), (2,), (64,), 64)
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding, expected", [
@@ -169,7 +169,8 @@ def test_phase_windows_copy_equals_the_padded_windows(case):
 
 def test_phase_windows_apply_where_each_phase_holds_at_least_4_taps():
     def applies(kernel, stride, dilation=1):
-        return phase_windows.applies(conv_geometry((1, 1, 30, 30), (1, 1, *kernel), stride, 0, dilation, 1))
+        return phase_windows.applies(conv_geometry((1, 1, 30, 30), (1, 1, *kernel), stride, 0, dilation, 1),
+                                     tuning.current().phase_taps)
 
     assert applies((7, 7), 2) and applies((5, 5), 2) and applies((3, 3), (2, 1))
     assert not applies((3, 3), 2)  # 2.25 taps per phase: the split costs more than it saves

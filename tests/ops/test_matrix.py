@@ -2,11 +2,10 @@
 import numpy as np
 import pytest
 import scipy.sparse
-import torch
 from hypothesis import given
 
 from convscope import ops
-from tests.ops.reference import check_op, random_arrays
+from tests.ops.oracle import check_op, random_arrays, requires_torch, torch
 
 from .test_conv import conv_cases
 
@@ -14,6 +13,7 @@ from .test_conv import conv_cases
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("kw", [dict(kernel_size=3), dict(kernel_size=(2, 3), stride=2, padding=1),
                                 dict(kernel_size=2, dilation=(2, 1), padding=(1, 0), stride=(1, 3))])
+@requires_torch
 def test_im2col_and_col2im_match_torch_unfold_and_fold(kw, dtype):
     rng = np.random.default_rng(0)
     (x,) = random_arrays(rng, (2, 3, 7, 8))
@@ -59,6 +59,7 @@ def test_conv_transpose_equals_C_transpose_times_y():
     np.testing.assert_allclose(c.T @ y.ravel(), back.ravel(), rtol=1e-12)
 
 
+@requires_torch
 def test_lecture_example_4x4_input_3x3_kernel():
     """The lecture's C: 4x16, each row the flattened kernel (rows padded to the input width) shifted."""
     w = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)

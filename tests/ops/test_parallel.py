@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from convscope import ops
-from convscope.ops import depthwise, parallel
-from tests.ops.reference import tiny_chunks
+from convscope.ops.engine import depthwise, parallel, tuning
+from tests.ops.oracle import tiny_chunks
 
 
 @pytest.fixture
-def two_threads(monkeypatch):
-    monkeypatch.setattr(parallel, "num_threads", lambda: 2)
+def two_threads():
+    with tuning.override(threads=2):
+        yield
 
 
 def record(blocks, dynamic):

@@ -1,11 +1,12 @@
 """Pooling ops and their gradients against PyTorch."""
 import numpy as np
 import pytest
-import torch
 from hypothesis import assume, given, strategies as st
 
 from convscope import ops
-from tests.ops.reference import AVG_POOL, MAX_POOL, check_op, random_arrays
+from tests.ops.oracle import AVG_POOL, MAX_POOL, check_op, random_arrays, requires_torch, torch
+
+pytestmark = requires_torch  # pooling has no reference of its own: PyTorch is its oracle
 
 DTYPES = [np.float64, np.float32]
 

@@ -9,6 +9,7 @@ from .geometry import output_size, transposed_output_size
 from .matrix import col2im, conv_matrix, im2col
 from .pool import (avg_pool, avg_pool_backward, global_avg_pool, global_avg_pool_backward, global_max_pool,
                    global_max_pool_backward, kmax_pool, kmax_pool_backward, max_pool, max_pool_backward)
+from .reference import reference_conv, reference_conv_transpose
 from . import primitives  # noqa: E402  (registers every op; needs the functions above)
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "global_avg_pool", "global_avg_pool_backward", "global_max_pool", "global_max_pool_backward",
     "kmax_pool", "kmax_pool_backward",
     "im2col", "col2im", "conv_matrix",
+    "reference_conv", "reference_conv_transpose",
 ]

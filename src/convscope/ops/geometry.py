@@ -138,17 +138,34 @@ def resolve_padding(padding, in_size, kernel, stride, dilation, op: str) -> tupl
     return tuple(_pad_pair(p, op, a) for a, p in enumerate(per_axis))
 
 
-def check_array(x, op: str, name: str = "input", min_spatial: int = 1) -> np.ndarray:
-    """A float32/float64 array of shape (N, C, *spatial) with 1 to 3 spatial axes."""
+def check_array(x, op: str, name: str = "input", min_spatial: int = 1, spatial_dims: int | None = None) -> np.ndarray:
+    """A float32/float64 array of shape (N, C, *spatial) with 1 to 3 spatial axes, or exactly
+    `spatial_dims` of them when the caller knows how many (an int kernel_size does not tell)."""
     x = np.asarray(x)
     if x.dtype not in (np.float32, np.float64):
         raise TypeError(f"{op}: {name} dtype {x.dtype} is not supported; use float32 or float64 "
                         f"(e.g. {name}.astype(np.float32))")
+    if spatial_dims is not None:
+        spatial_dims = _check_int("spatial_dims", spatial_dims, min_spatial, op, None)
+        if spatial_dims > MAX_SPATIAL:
+            raise ValueError(f"{op}: spatial_dims must be 1 to {MAX_SPATIAL}, got {spatial_dims}")
+        if x.ndim != spatial_dims + 2:
+            raise ValueError(f"{op}: {name} of shape {x.shape} has {x.ndim} axes; expected (N, C, *spatial) with "
+                             f"{spatial_dims} spatial axes, {spatial_dims + 2} axes in all"
+                             + (unbatched_hint() if x.ndim == spatial_dims + 1 else ""))
+    if x.ndim < 2:
+        raise ValueError(f"{op}: {name} of shape {x.shape} has {x.ndim} axes; expected (N, C, *spatial) with "
+                         f"{min_spatial} to {MAX_SPATIAL} spatial axes")
     n_spatial = x.ndim - 2
     if not min_spatial <= n_spatial <= MAX_SPATIAL:
         raise ValueError(f"{op}: {name} of shape {x.shape} has {n_spatial} spatial axes; expected "
                          f"(N, C, *spatial) with {min_spatial} to {MAX_SPATIAL} spatial axes")
     return x
+
+
+def unbatched_hint() -> str:
+    """The end of a message for an input one axis short: it is probably one sample."""
+    return "; for one unbatched sample (C, *spatial), add a batch axis: x[None]"
 
 
 @dataclass(frozen=True)
@@ -173,9 +190,12 @@ def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, op="conv"
     if len(x_shape) != len(w_shape):
         raise ValueError(f"{op}: input of shape {tuple(x_shape)} has {len(x_shape) - 2} spatial axes but "
                          f"weight of shape {tuple(w_shape)} has {n}; weight is (out_channels, "
-                         "in_channels/groups, *kernel)")
+                         "in_channels/groups, *kernel)" + (unbatched_hint() if len(x_shape) == n + 1 else ""))
     groups = _check_int("groups", groups, 1, op, None)
     c_in, c_out, c_w = x_shape[1], w_shape[0], w_shape[1]
+    if c_out < 1:  # as in PyTorch; zero input channels are fine (the sum over them is 0)
+        raise ValueError(f"{op}: weight of shape {tuple(w_shape)} has 0 output channels; "
+                         "weight is (out_channels, in_channels/groups, *kernel) with out_channels >= 1")
     if c_in % groups or c_out % groups:
         raise ValueError(f"{op}: in_channels {c_in} and out_channels {c_out} must both be divisible "
                          f"by groups {groups}")
@@ -206,8 +226,11 @@ def transposed_geometry(y_shape, w_shape, stride, padding, output_padding, dilat
     if len(y_shape) != len(w_shape):
         raise ValueError(f"{op}: input of shape {tuple(y_shape)} has {len(y_shape) - 2} spatial axes but "
                          f"weight of shape {tuple(w_shape)} has {n}; weight is (in_channels, "
-                         "out_channels/groups, *kernel)")
+                         "out_channels/groups, *kernel)" + (unbatched_hint() if len(y_shape) == n + 1 else ""))
     groups = _check_int("groups", groups, 1, op, None)
+    if w_shape[0] < 1 or w_shape[1] < 1:  # as in PyTorch
+        raise ValueError(f"{op}: weight of shape {tuple(w_shape)} has 0 channels; weight is (in_channels, "
+                         "out_channels/groups, *kernel) with in_channels >= 1 and out_channels/groups >= 1")
     if y_shape[1] != w_shape[0]:
         raise ValueError(f"{op}: input has {y_shape[1]} channels but weight of shape {tuple(w_shape)} "
                          f"expects in_channels = {w_shape[0]}")
@@ -274,5 +297,5 @@ def ceil_div(a: int, b: int) -> int:
 
 
 __all__ = ["output_size", "transposed_output_size", "resolve_padding", "conv_geometry",
-           "transposed_geometry", "ConvGeometry", "check_array", "ntuple", "window_cell", "window_reach",
-           "transposed_reach", "transposed_as_conv_pads", "ceil_div"]
+           "transposed_geometry", "ConvGeometry", "check_array", "unbatched_hint", "ntuple", "window_cell",
+           "window_reach", "transposed_reach", "transposed_as_conv_pads", "ceil_div"]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .geometry import check_array, ntuple, output_size, resolve_padding
+from .geometry import check_array, ntuple, output_size, resolve_padding, window_cell
 from .windows import cell_steps, crop, pad, prod, scatter_windows, tap_slices, taps
 
 
@@ -45,14 +45,28 @@ def pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode, op
     return PoolGeometry(in_size, kernel, stride, dilation, tuple(full_pads), pads, tuple(out))
 
 
+def _pool_input(x, op: str, spatial_dims) -> np.ndarray:
+    """Check a window pool's input. An int kernel_size does not say how many spatial axes to
+    expect, so `spatial_dims` (when given) pins it: an unbatched (C, H, W) is then an error, not
+    a 1-D pool of H-channel images. Zero channels are refused, as in PyTorch; N = 0 is fine."""
+    x = check_array(x, op, spatial_dims=spatial_dims)
+    if x.shape[1] == 0:
+        raise ValueError(f"{op}: input of shape {x.shape} has 0 channels; pooling needs at least 1 (as in PyTorch)")
+    return x
+
+
 def _tap_view(xp, tap, geo: PoolGeometry):
     return xp[(slice(None), slice(None), *tap_slices(tap, geo.stride, geo.dilation, geo.out_size))]
 
 
 # --------------------------------------------------------------------------------------- max
 
-def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False, *,
+             spatial_dims=None):
     """Max over each window (padding never wins: it is -inf).
+
+    `spatial_dims` (1 to 3), when given, is the number of spatial axes x must have (MaxPool2d
+    passes 2); otherwise it is read from x, or from a tuple kernel_size.
 
     Shape:
         (N, C, *S) -> (N, C, *S_out), ``o = floor((i + p_lo + p_hi - d(k-1) - 1)/s) + 1`` (ceil with
@@ -63,7 +77,7 @@ def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
     array([[ 5.,  7.],
            [13., 15.]])
     """
-    x = check_array(x, "max_pool")
+    x = _pool_input(x, "max_pool", spatial_dims)
     geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode, "max_pool")
     xp = pad(x, geo.pads, -np.inf)
     tap_list = list(taps(geo.kernel))
@@ -88,19 +102,19 @@ def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
 def _flat_indices(score: np.ndarray, geo: PoolGeometry) -> np.ndarray:
     """Winning score (k - tap number) -> flat index into the unpadded input plane (PyTorch's).
 
-    index = sum over axes of (o*s - p_lo + t*d) * plane_stride: a per-position base plus a
-    per-tap offset, looked up by score.
+    index = sum over axes of (o*s + t*d - p_lo) * plane_stride: a per-position base (tap 0) plus
+    a per-tap offset, looked up by score.
     """
     nsp = len(geo.kernel)
     plane_steps = cell_steps(geo.in_size)
     base = np.zeros((), np.int64)
     for a in range(nsp):
-        o_a = np.arange(geo.out_size[a]) * geo.stride[a] - geo.pads[a][0]
+        o_a = window_cell(np.arange(geo.out_size[a]), 0, geo.stride[a], geo.dilation[a], geo.pads[a][0])
         base = np.add.outer(base, o_a * plane_steps[a])
     tap_list = list(taps(geo.kernel))
     by_score = np.zeros(len(tap_list) + 1, np.int64)
     for t, tap in enumerate(tap_list):
-        by_score[len(tap_list) - t] = sum(i * d * st for i, d, st in zip(tap, geo.dilation, plane_steps))
+        by_score[len(tap_list) - t] = sum(window_cell(0, i, 1, d, 0) * st for i, d, st in zip(tap, geo.dilation, plane_steps))
     flat = by_score[score]
     return np.add(flat, base, out=flat)
 
@@ -128,7 +142,7 @@ def _divisor(geo: PoolGeometry, count_include_pad: bool) -> np.ndarray:
     """Number of cells each window averages over, as a product of per-axis counts (separable)."""
     div = np.ones((), np.float64)
     for i, k, s, (lo, hi), o in zip(geo.in_size, geo.kernel, geo.stride, geo.user_pads, geo.out_size):
-        start = np.arange(o) * s - lo
+        start = window_cell(np.arange(o), 0, s, 1, lo)
         if count_include_pad:
             count = np.minimum(start + k, i + hi) - start
         else:
@@ -137,8 +151,9 @@ def _divisor(geo: PoolGeometry, count_include_pad: bool) -> np.ndarray:
     return div
 
 
-def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, *, spatial_dims=None):
     """Mean over each window; the divisor counts padding cells only with count_include_pad.
+    `spatial_dims` as in `max_pool`.
 
     Shape:
         (N, C, *S) -> (N, C, *S_out), as in `max_pool` (no dilation).
@@ -147,7 +162,7 @@ def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_incl
     array([[ 2.5,  4.5],
            [10.5, 12.5]])
     """
-    x = check_array(x, "avg_pool")
+    x = _pool_input(x, "avg_pool", spatial_dims)
     geo = pool_geometry(x.shape, kernel_size, stride, padding, 1, ceil_mode, "avg_pool")
     xp = pad(x, geo.pads, 0.0)
     tap_list = list(taps(geo.kernel))
@@ -159,9 +174,10 @@ def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_incl
 
 
 def avg_pool_backward(dy, input_shape, kernel_size, stride=None, padding=0, ceil_mode=False,
-                      count_include_pad=True):
+                      count_include_pad=True, *, spatial_dims=None):
     """Each window spreads dy / (its divisor) evenly over its cells."""
     dy = np.asarray(dy)
+    check_array(np.broadcast_to(np.zeros((), dy.dtype), input_shape), "avg_pool_backward", spatial_dims=spatial_dims)
     geo = pool_geometry(input_shape, kernel_size, stride, padding, 1, ceil_mode, "avg_pool_backward")
     g = dy / _divisor(geo, count_include_pad).astype(dy.dtype)
     canvas = np.zeros((*input_shape[:2], *(i + lo + hi for i, (lo, hi) in zip(geo.in_size, geo.pads))), dy.dtype)
@@ -188,7 +204,7 @@ def global_avg_pool_backward(dy, input_shape):
 def global_max_pool(x, return_indices=False):
     """Max over all spatial positions: (N, C, *S) -> (N, C); indices are flat per plane."""
     x = check_array(x, "global_max_pool")
-    flat = x.reshape(*x.shape[:2], -1)
+    flat = x.reshape(*x.shape[:2], prod(x.shape[2:]))  # not -1: N = 0 leaves it undetermined
     idx = flat.argmax(axis=-1)
     y = np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
     return (y, idx) if return_indices else y

@@ -1,4 +1,4 @@
-"""Window extraction shared by conv, pooling and im2col: padding, strided window views, taps, chunks.
+"""Window extraction shared by conv, pooling and im2col: padding, strided window views, taps.
 
 A window view of a padded array ``xp`` (N, C, *S) is a zero-copy view of shape (N, C, *K, *O) whose
 element [n, c, *t, *o] is ``xp[n, c, *(o*s + t*d)]``. Copying it gives im2col; reducing over the
@@ -12,17 +12,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-# Working-set size of one chunk of im2col columns. Big enough that each GEMM keeps both BLAS
-# threads busy (measured: 4 MB chunks beat 1 MB ones by 15-25% end to end), small enough to sit
-# in L3 while the GEMM reads it back, and never above half the result so that a forward's peak
-# extra memory stays within 2x (output + weights).
-CHUNK_BYTES = 4 << 20
-MIN_CHUNK_BYTES = 256 << 10
-
-# OpenBLAS packs a GEMM operand about 1.4x slower when its rows lie a multiple of 2 KB apart
-# (they compete for the same cache sets; measured on (32 x 144) x (144 x 2048), 63 against 90
-# GFLOP/s on one thread). Scratch matrices get this much slack per row instead.
-ROW_SLACK_BYTES = 64
+from .geometry import window_cell
 
 
 def pad(x: np.ndarray, pads, value=0.0) -> np.ndarray:
@@ -54,7 +44,7 @@ def tap_slices(tap, stride, dilation, out_size, offset0: int = 0) -> tuple[slice
     """
     slices = []
     for a, (t, s, d, o) in enumerate(zip(tap, stride, dilation, out_size)):
-        start = t * d + (offset0 * s if a == 0 else 0)
+        start = window_cell(offset0 if a == 0 else 0, t, s, d, 0)  # in padded coordinates: no pad
         slices.append(slice(start, start + s * (o - 1) + 1, s))
     return tuple(slices)
 
@@ -62,46 +52,6 @@ def tap_slices(tap, stride, dilation, out_size, offset0: int = 0) -> tuple[slice
 def taps(kernel):
     """All kernel offsets, row-major (the order of the flattened kernel)."""
     return itertools.product(*(range(k) for k in kernel))
-
-
-def chunk_budget(result_bytes: int) -> int:
-    """Bytes of columns per chunk for an op whose result takes `result_bytes`."""
-    return min(CHUNK_BYTES, max(MIN_CHUNK_BYTES, result_bytes // 2))
-
-
-def plan_chunks(n_images: int, rows: int, row_bytes: int, budget: int):
-    """Split the work into (n0, n1, r0, r1) blocks of about `budget` bytes of columns.
-
-    Several whole images per block when an image is small; otherwise one image, cut into runs of
-    output rows along the first spatial axis.
-    """
-    image_bytes = rows * row_bytes
-    if image_bytes <= budget:
-        step = balanced(n_images, max(1, budget // max(image_bytes, 1)))
-        return [(n, min(n + step, n_images), 0, rows) for n in range(0, n_images, step)]
-    step = balanced(rows, max(1, budget // max(row_bytes, 1)))
-    return [(n, n + 1, r, min(r + step, rows)) for n in range(n_images) for r in range(0, rows, step)]
-
-
-def balanced(total: int, step: int) -> int:
-    """The step that splits `total` into as many pieces as `step` would, but of equal size
-    (a small last piece makes a small, inefficient GEMM)."""
-    pieces = -(-total // step)
-    return -(-total // pieces)
-
-
-def row_stride(width: int, itemsize: int) -> int:
-    """Items from one row of a scratch GEMM matrix `width` items wide to the next."""
-    return width + ROW_SLACK_BYTES // itemsize if width * itemsize % 2048 == 0 else width
-
-
-def scratch_matrix(buf: np.ndarray, lead, trail) -> np.ndarray:
-    """A writable view of `buf` shaped (*lead, *trail): a matrix of prod(lead) rows, each of
-    prod(trail) contiguous items, with rows `row_stride` apart. `buf` needs room for the slack."""
-    step = row_stride(prod(trail), buf.itemsize) * buf.itemsize
-    inner = [buf.itemsize * prod(trail[i + 1:]) for i in range(len(trail))]
-    outer = [step * prod(lead[i + 1:]) for i in range(len(lead))]
-    return np.ndarray((*lead, *trail), buf.dtype, buf, 0, (*outer, *inner))  # checked against buf's bounds
 
 
 def cell_steps(size) -> list[int]:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .geometry import ConvGeometry
+from ..geometry import ConvGeometry, transposed_as_conv_pads
+from ..windows import cell_steps, flip_kernel, prod, taps
+from .chunks import balanced
 from .parallel import run_blocks
-from .windows import balanced, cell_steps, flip_kernel, prod, taps
-
-BLOCK_BYTES = 1 << 20
+from .tuning import current
 
 
 class _Grid:
@@ -62,7 +62,7 @@ class _Grid:
 
 
 def _blocks(planes: int, plane_bytes: int):
-    per = balanced(planes, max(1, BLOCK_BYTES // plane_bytes))
+    per = balanced(planes, max(1, current().depthwise_block_bytes // plane_bytes))
     return [(r, min(r + per, planes)) for r in range(0, planes, per)]
 
 
@@ -129,8 +129,8 @@ def _adjoint_geometry(geo):
     Its low pad is d(k-1) - p_lo; the high one makes its output x's size again, including
     trailing cells of x that no window reaches (a transposed conv's output_padding).
     """
-    pads = tuple((d * (k - 1) - lo, i - o + lo) for k, d, (lo, _), i, o
-                 in zip(geo.kernel, geo.dilation, geo.pads, geo.in_size, geo.out_size))
+    low = [lo for lo, _ in transposed_as_conv_pads(geo.kernel, geo.dilation, geo.pads)]
+    pads = tuple((lo, i - o + p_lo) for lo, (p_lo, _), i, o in zip(low, geo.pads, geo.in_size, geo.out_size))
     if any(s != 1 for s in geo.stride) or min(min(p) for p in pads) < 0:
         return None
     return ConvGeometry(geo.out_size, geo.kernel, geo.stride, geo.dilation, pads, geo.in_size, geo.groups)

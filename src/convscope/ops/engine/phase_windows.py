@@ -15,21 +15,20 @@ import itertools
 
 import numpy as np
 
-from .geometry import ConvGeometry
-from .windows import prod
+from ..geometry import ConvGeometry, ceil_div
+from ..windows import prod
 
 
-def applies(geo: ConvGeometry) -> bool:
+def applies(geo: ConvGeometry, taps_per_phase: int) -> bool:
     """Whether the phases pay. The split is itself a strided copy of the input, so the kernel must
-    have at least 4 taps per phase (measured on one thread: the 7x7/2 stem's columns 2.7 -> 2.0 ms,
-    its split taking 0.5; the 3x3/2 case's 2.0 -> 2.6 ms, its split taking 1.0). Strided axes
-    also need dilation 1."""
+    have at least `taps_per_phase` taps per phase (see `Tuning.phase_taps`). Strided axes also
+    need dilation 1."""
     return (any(s > 1 for s in geo.stride) and all(s == 1 or d == 1 for s, d in zip(geo.stride, geo.dilation))
-            and prod(geo.kernel) >= 4 * prod(geo.stride))
+            and prod(geo.kernel) >= taps_per_phase * prod(geo.stride))
 
 
 def _phase_size(geo: ConvGeometry) -> tuple[int, ...]:
-    return tuple(-(-p // s) for p, s in zip(geo.padded_size, geo.stride))
+    return tuple(ceil_div(p, s) for p, s in zip(geo.padded_size, geo.stride))
 
 
 def buffer(geo: ConvGeometry, n: int, c: int, dtype) -> np.ndarray:
@@ -44,8 +43,8 @@ def split(buf: np.ndarray, x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     for phase in itertools.product(*(range(s) for s in geo.stride)):
         dst, src = [], []
         for a, s, (lo, _), i in zip(phase, geo.stride, geo.pads, geo.in_size):
-            first = -(-(lo - a) // s) if lo > a else 0  # first phase cell that holds an input cell
-            count = max(0, -(-(lo + i - a) // s) - first)
+            first = ceil_div(lo - a, s) if lo > a else 0  # first phase cell that holds an input cell
+            count = max(0, ceil_div(lo + i - a, s) - first)
             start = s * first + a - lo
             dst.append(slice(first, first + count))
             src.append(slice(start, start + s * (count - 1) + 1, s))

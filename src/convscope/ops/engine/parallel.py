@@ -2,29 +2,16 @@
 
 NumPy releases the GIL inside ufunc loops and copies, so blocks of an elementwise computation run
 truly in parallel on threads (BLAS-bound code needs none of this: OpenBLAS has its own threads).
-The number of threads is CONVSCOPE_NUM_THREADS, else the number of CPUs.
+The number of threads is `tuning.num_threads()`.
 """
 from __future__ import annotations
 
 import contextlib
-import functools
-import os
 from concurrent.futures import ThreadPoolExecutor, wait
 
+from .tuning import num_threads
+
 _pool: ThreadPoolExecutor | None = None
-
-
-def num_threads() -> int:
-    setting = os.environ.get("CONVSCOPE_NUM_THREADS")
-    return max(1, int(setting) if setting else _cpus())
-
-
-@functools.cache
-def _cpus() -> int:
-    """The number of CPUs, read once: os.cpu_count() reads a file (about 7 us a call)."""
-    return os.cpu_count() or 1
-
-
 _controller = None
 
 

@@ -15,8 +15,8 @@ import functools
 
 import numpy as np
 
-from .geometry import ConvGeometry
-from .windows import cell_steps, prod
+from ..geometry import ConvGeometry, window_cell
+from ..windows import cell_steps, prod
 
 
 def applies(geo: ConvGeometry, scatter: bool = False) -> bool:
@@ -114,7 +114,7 @@ def outside(geo: ConvGeometry, r0: int, r1: int, order: tuple[int, ...], lead: i
     found = []
     for a, (k, d, (lo, _), size) in enumerate(zip(geo.kernel, geo.dilation, geo.pads, geo.in_size)):
         for t in range(k):
-            shift = t * d - lo + (r0 if a == 0 else 0)  # input index = local output index + shift
+            shift = window_cell(r0 if a == 0 else 0, t, 1, d, lo)  # input index = local output index + shift
             valid = (min(max(-shift, 0), out[a]), max(min(size - shift, out[a]), 0))
             for part in (slice(0, valid[0]), slice(valid[1], out[a])):
                 if part.start < part.stop:

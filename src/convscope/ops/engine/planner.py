@@ -1,0 +1,111 @@
+"""The one place that chooses how a convolution, its gradients and its transpose are computed.
+
+- 1x1 kernels with stride 1 and no padding: one batched matmul, no copies (`pointwise`);
+- depthwise (one input channel per group): shifted-slice accumulation over the taps (`depthwise`);
+- everything else: im2col into reused, cache-sized buffers of columns and one GEMM per chunk
+  (`lowering`), the columns copied from flat shifts of the unpadded input (stride 1, every axis
+  but the first keeping its size: `flat_windows`), from the stride phases of the input (strided
+  kernels with enough taps per phase: `phase_windows`), or from views of a padded copy.
+The chunk budgets, thresholds and thread counts come from `tuning.current()`.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..geometry import ConvGeometry
+from ..windows import prod
+from . import depthwise, flat_windows, lowering, phase_windows, pointwise
+from .chunks import budget
+from .tuning import Tuning, current, num_threads
+
+DIRECTIONS = ("forward", "input_grad", "weight_grad")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one op runs: `path` is 'empty' (nothing to compute: zeros), 'pointwise', 'depthwise' or
+    'lowering'; a lowering's `windows`
+    are 'flat', 'phase' or 'padded', and `lowering` holds its chunks and threads."""
+    path: str
+    windows: str | None = None
+    lowering: lowering.Lowering | None = None
+
+
+def plan(geo: ConvGeometry, w_shape, n_img: int, itemsize: int, direction: str = "forward",
+         bias: bool = False) -> Plan:
+    """The plan for a conv of weight (O, C/groups, *K) over n_img images: its forward, its
+    input gradient (the transposed conv) or its weight gradient. With `bias`, a forward
+    lowering gives its columns a row of ones for the bias column of the weight."""
+    assert direction in DIRECTIONS, direction
+    if n_img == 0 or 0 in tuple(w_shape)[:2]:  # no images, or no channels to sum over: all zeros
+        return Plan("empty")
+    return _plan(geo, tuple(w_shape), n_img, itemsize, direction, bias, current(), num_threads())
+
+
+# Planning a lowering takes about 50 us, a noticeable part of a small conv, and a model asks for
+# the same few plans again and again.
+@functools.lru_cache(maxsize=256)
+def _plan(geo: ConvGeometry, w_shape, n_img: int, itemsize: int, direction: str, bias: bool,
+          tuning: Tuning, threads: int) -> Plan:
+    if geo.groups > 1 and w_shape[1] == 1:
+        return Plan("depthwise")
+    if all(k == 1 for k in geo.kernel) and geo.in_size == geo.out_size and not any(
+            lo or hi for lo, hi in geo.pads):
+        return Plan("pointwise")
+    o, c = w_shape[0], w_shape[1] * geo.groups
+    if direction == "input_grad":  # col2im adds flat shifts only where one tap never meets a cell twice
+        windows = "flat" if flat_windows.applies(geo, scatter=True) else "padded"
+    else:
+        windows = ("flat" if flat_windows.applies(geo) else
+                   "phase" if phase_windows.applies(geo, tuning.phase_taps) else "padded")
+    result = (c * prod(geo.in_size) if direction == "input_grad" else o * prod(geo.out_size)) * n_img * itemsize
+    columns = n_img * c * prod(geo.kernel) * prod(geo.out_size) * itemsize  # all columns of the op
+    low = lowering.Lowering(geo, n_img, c, o, itemsize, budget(result, tuning),
+                            threads if columns >= tuning.parallel_bytes else 1, bias, windows,
+                            tuning.row_slack_bytes)
+    return Plan("lowering", windows, low)
+
+
+def _add_bias(y: np.ndarray, b) -> np.ndarray:
+    if b is not None:
+        y += b.reshape(1, -1, *([1] * (y.ndim - 2)))
+    return y
+
+
+def forward(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, b=None) -> np.ndarray:
+    """conv(x, w) + b, for arrays already checked against `geo`."""
+    p = plan(geo, w.shape, x.shape[0], x.itemsize, "forward", b is not None)
+    if p.path == "empty":
+        return _add_bias(np.zeros((len(x), len(w), *geo.out_size), x.dtype), b)
+    if p.path == "depthwise":
+        return _add_bias(depthwise.forward(x, w, geo), b)
+    if p.path == "pointwise":
+        return _add_bias(pointwise.forward(x, w, geo.groups), b)
+    return lowering.forward(p.lowering, x, w, b)
+
+
+def input_grad(dy: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """The adjoint of `forward` in x: the transposed convolution of dy."""
+    p = plan(geo, w.shape, dy.shape[0], dy.itemsize, "input_grad")
+    if p.path == "empty":
+        return np.zeros((len(dy), w.shape[1] * geo.groups, *geo.in_size), dy.dtype)
+    if p.path == "depthwise":
+        return depthwise.input_grad(dy, w, geo)
+    if p.path == "pointwise":
+        return pointwise.input_grad(dy, w, geo.groups)
+    return lowering.input_grad(p.lowering, dy, w, flat=p.windows == "flat")
+
+
+def weight_grad(x: np.ndarray, dy: np.ndarray, geo: ConvGeometry, w_shape) -> np.ndarray:
+    """The gradient of `forward` in w for the upstream gradient dy."""
+    p = plan(geo, w_shape, x.shape[0], x.itemsize, "weight_grad")
+    if p.path == "empty":
+        return np.zeros(w_shape, x.dtype)
+    if p.path == "depthwise":
+        return depthwise.weight_grad(x, dy, geo, w_shape)
+    if p.path == "pointwise":
+        return pointwise.weight_grad(x, dy, w_shape, geo.groups)
+    return lowering.weight_grad(p.lowering, x, dy, w_shape)

@@ -1,0 +1,68 @@
+"""Every tuning constant of the fast paths, in one frozen record.
+
+The engine reads `current()` when it plans an op; `override(...)` swaps in other values inside a
+block (tests force the chunked and threaded paths on tiny inputs this way). Plans are cached per
+`Tuning` value, so an override never meets a plan made under other settings.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import os
+
+
+@dataclasses.dataclass(frozen=True)
+class Tuning:
+    # Working-set size of one chunk of im2col columns. Big enough that each GEMM keeps both BLAS
+    # threads busy (measured: 4 MB chunks beat 1 MB ones by 15-25% end to end), small enough to
+    # sit in L3 while the GEMM reads it back; never above half the result (see `chunks.budget`),
+    # so that a forward's peak extra memory stays within 2x (output + weights).
+    chunk_bytes: int = 4 << 20
+    min_chunk_bytes: int = 256 << 10
+    # OpenBLAS packs a GEMM operand about 1.4x slower when its rows lie a multiple of 2 KB apart
+    # (they compete for the same cache sets; measured on (32 x 144) x (144 x 2048), 63 against
+    # 90 GFLOP/s on one thread). Scratch matrices get this much slack per row instead.
+    row_slack_bytes: int = 64
+    # Below this many bytes of columns, two threads cost more than they overlap (measured: the
+    # digits and first-MNIST-layer cases, 0.6 and 1.8 MB, got 1.5-2x slower threaded).
+    parallel_bytes: int = 8 << 20
+    # Depthwise blocks of (image, channel) planes: small enough to stay in cache across the taps.
+    depthwise_block_bytes: int = 1 << 20
+    # Phase windows pay from this many kernel taps per stride phase (measured on one thread: the
+    # 7x7/2 stem's columns 2.7 -> 2.0 ms, its split taking 0.5; 3x3/2's 2.0 -> 2.6 ms).
+    phase_taps: int = 4
+    # Threads for the lowering and the depthwise blocks; None: CONVSCOPE_NUM_THREADS, else the CPUs.
+    threads: int | None = None
+
+
+_current = Tuning()
+
+
+def current() -> Tuning:
+    return _current
+
+
+@contextlib.contextmanager
+def override(**changes):
+    """Run the block with some tuning values changed, e.g. ``override(chunk_bytes=1)``."""
+    global _current
+    saved = _current
+    _current = dataclasses.replace(saved, **changes)
+    try:
+        yield _current
+    finally:
+        _current = saved
+
+
+def num_threads() -> int:
+    if _current.threads is not None:
+        return max(1, _current.threads)
+    setting = os.environ.get("CONVSCOPE_NUM_THREADS")
+    return max(1, int(setting) if setting else _cpus())
+
+
+@functools.cache
+def _cpus() -> int:
+    """The number of CPUs, read once: os.cpu_count() reads a file (about 7 us a call)."""
+    return os.cpu_count() or 1
