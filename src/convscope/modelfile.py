@@ -5,8 +5,11 @@
     layers:
       - {type: Conv2d, in_channels: 1, out_channels: 16, kernel_size: 3, padding: 1}
       - {type: ReLU}
-      - {type: Residual, body: [{type: Conv2d, ...}, ...], shortcut: [...]}
-      - {type: Concat, branches: [[...], [...]], dim: 1}
+      - {type: Residual, body: [{type: Conv2d, ...}, ...], shortcut: {type: Conv2d, ...}}
+      - {type: Concat, branches: [[...], {type: Identity}], dim: 1}
+
+A layer argument (a Residual's body or shortcut, a Concat branch) is a list of layers (built as a
+Sequential) or a single layer.
 
 Each layer's arguments and checks come from its declaration in the layer registry
 (`convscope.nn.registry`). Errors name the file, the line and the layer.
@@ -90,10 +93,10 @@ def _layer(spec, where, index):
         for arg, value in spec.items():
             if not decl.args[arg].modules:
                 kwargs[arg] = _tuples(value)
-            elif decl.variadic(arg):  # Concat's branches: a list of layer lists
-                positional = [_sequence(_as_list(b), where, line) for b in value or []]
-            else:  # Residual's body and shortcut: a layer list each
-                kwargs[arg] = None if value is None else _sequence(_as_list(value), where, line)
+            elif decl.variadic(arg):  # Concat's branches: one layer or a layer list each
+                positional = [_branch(b, where, line, i) for i, b in enumerate(value or [])]
+            else:  # Residual's body and shortcut
+                kwargs[arg] = None if value is None else _branch(value, where, line, 0)
         decl.signature.bind(*positional, **kwargs)  # "missing a required argument: 'out_features'"
         return name, decl.cls(*positional, **kwargs)
     except (ValueError, TypeError) as err:
@@ -102,8 +105,9 @@ def _layer(spec, where, index):
         raise ValueError(f"{at}: {err}") from None
 
 
-def _as_list(value):
-    return value if isinstance(value, list) else [value] if value is not None else value
+def _branch(value, where, line, index):
+    """A layer argument: a list of layers is a Sequential, a single mapping is that layer."""
+    return _layer(value, where, index)[1] if isinstance(value, dict) else _sequence(value, where, line)
 
 
 def _tuples(value):

@@ -190,9 +190,11 @@ def _torch_of(m):
     from . import torch_blocks as tb
 
     decl = registry.declaration(m)
-    if decl is None or decl.torch is None:
+    if decl is None:
         raise ValueError(f"to_torch: {type(m).__name__} is not a built-in convscope layer or block (custom modules "
                          f"need a hand-written PyTorch twin); config: {m.config()}")
+    if decl.torch is None:
+        raise ValueError(f"to_torch: {decl.name} declares no PyTorch twin (register(..., torch=TorchTwin(...)))")
     twin, args = decl.torch, registry.arguments(m)
     if twin.build is not None:
         return twin.build(m, args, _torch_of, t, tb)

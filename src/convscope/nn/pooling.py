@@ -15,6 +15,10 @@ def _half_kernel_padding(layer, a):
             raise ValueError(f"{layer}: padding {a['padding']} must be at most half the kernel {a['kernel_size']}")
 
 
+def _stride_defaults_to_kernel(layer, a):
+    return dict(a, stride=a["kernel_size"]) if a["stride"] is None else a
+
+
 class _PoolNd(Module):
     n = 0
     kind = "max"
@@ -22,8 +26,6 @@ class _PoolNd(Module):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, count_include_pad=True):
         super().__init__()
         bind(self, locals())
-        if self.stride is None:
-            self.stride = self.kernel_size
         self.dilation = (1,) * self.n if self.kind == "avg" else self.dilation
         self.count_include_pad = count_include_pad if self.kind == "avg" else True
 
@@ -82,7 +84,7 @@ def _pool_class(n: int, kind: str):
         ceil=CONV_FORMULA_CEIL, pad="Padded cells never win the max." if kind == "max" else
         "count_include_pad: divide by the whole window, padding included (default True), or by the\n"
         "            cells inside the input only.")
-    return register(args, n=n, checks=(_half_kernel_padding,), torch=twin)(Pool)
+    return register(args, n=n, checks=(_half_kernel_padding, _stride_defaults_to_kernel), torch=twin)(Pool)
 
 
 MaxPool1d, MaxPool2d, MaxPool3d = (_pool_class(n, "max") for n in (1, 2, 3))

@@ -151,7 +151,8 @@ class Declaration:
     args: dict  # name -> Kind, in constructor order
     signature: inspect.Signature
     n: int | None = None  # spatial axes, for layers with a fixed dimensionality
-    checks: tuple = ()  # functions(layer name, normalised args) raising on a bad combination
+    checks: tuple = ()  # functions(layer name, normalised args) raising on a bad combination, or
+    # returning the arguments with a derived value filled in
     torch: TorchTwin | None = None
     onnx: tuple = ()
 
@@ -172,8 +173,8 @@ class Declaration:
             v = values[name]
             out[name] = tuple(kind.check(self.name, f"{name}[{i}]", e, self.n) for i, e in enumerate(v)) \
                 if self.variadic(name) else kind.check(self.name, name, v, self.n)
-        for check in self.checks:
-            check(self.name, out)
+        for check in self.checks:  # a check may also fill in a derived value (a pool's stride)
+            out = check(self.name, out) or out
         return out
 
 

@@ -24,16 +24,26 @@ def to_spec(module, name: str = "") -> dict:
             if arg in given:
                 spec[arg] = _lists(given[arg])
         elif decl.variadic(arg):
-            spec[arg] = [_spec_list(m) for m in module._modules.values()]
+            spec[arg] = [_layer_value(m) for m in module._modules.values()]
         elif getattr(module, arg) is not None:
-            spec[arg] = _spec_list(getattr(module, arg))
+            spec[arg] = _layer_value(getattr(module, arg))
     return spec
 
 
 def _spec_list(module) -> list:
-    if declaration(module) is not None and declaration(module).name == "Sequential":
+    if _is_sequential(module):
         return [to_spec(m, n) for n, m in module._modules.items()]
     return [to_spec(module)]
+
+
+def _layer_value(module):
+    """A layer argument: a Sequential as its list of layers, any other layer as its own mapping."""
+    return _spec_list(module) if _is_sequential(module) else to_spec(module)
+
+
+def _is_sequential(module) -> bool:
+    decl = declaration(module)
+    return decl is not None and decl.name == "Sequential"
 
 
 def _lists(value):
@@ -42,8 +52,7 @@ def _lists(value):
 
 def to_document(model, name: str | None = None, input_shape=None) -> dict:
     """The whole model file as data: name, input_shape (one sample) and the layers."""
-    top = declaration(model)
-    layers = _spec_list(model) if top is not None and top.name == "Sequential" else [to_spec(model)]
+    layers = _spec_list(model)
     doc = {"name": name or getattr(model, "name", "model")}
     shape = input_shape or getattr(model, "input_shape", None)
     if shape:
