@@ -188,3 +188,15 @@ def test_unbatched_input_matches_torch(name):
 def test_a_wrong_number_of_axes_names_the_layer_and_the_shapes(layer, shape, pattern):
     with pytest.raises(ValueError, match=pattern):
         layer()(cs.Tensor(np.zeros(shape, np.float32)))
+
+
+def test_the_layers_page_example_runs():
+    import pathlib
+    import re
+
+    page = pathlib.Path(__file__).resolve().parents[2] / "docs" / "layers.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, str(page), "exec"), {})
+    assert "Scale" not in registry.declarations()
