@@ -38,8 +38,12 @@ def _loader():
     return Loader
 
 
-def load_model(source) -> nn.Sequential:
-    """Build a model from a YAML model file (a path, or the YAML text itself)."""
+def load_model(source, meta: bool = False) -> nn.Sequential:
+    """Build a model from a YAML model file (a path, or the YAML text itself).
+
+    meta=True builds it shape-only (`nn.init.meta`): parameters with shapes and dtypes but no data,
+    so a model of any size is summarised without allocating its weights; it cannot run or train.
+    """
     import yaml
 
     text, where = (Path(source).read_text(), str(source)) if _is_path(source) else (str(source), "<model>")
@@ -51,7 +55,8 @@ def load_model(source) -> nn.Sequential:
         doc = {"layers": doc, "__line__": 1}
     if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
         raise ValueError(f"{where}: a model file is a mapping with a 'layers' list (or just the list)")
-    model = _sequence(doc["layers"], where, doc["__line__"])
+    with nn.init.meta(meta):
+        model = _sequence(doc["layers"], where, doc["__line__"])
     object.__setattr__(model, "name", doc.get("name") or (Path(where).stem if where != "<model>" else "model"))
     shape = doc.get("input_shape")
     object.__setattr__(model, "input_shape", tuple(shape) if shape else None)

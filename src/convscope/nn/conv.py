@@ -30,10 +30,11 @@ class _ConvNd(Module):
             self.output_padding = (0,) * self.n
         shape = ((in_channels, out_channels // groups) if self.transposed else
                  (out_channels, in_channels // groups)) + self.kernel_size
-        self.weight = Parameter(kaiming_uniform(shape))
+        name = type(self).__name__
+        self.weight = Parameter(kaiming_uniform(shape, what=f"{name} weight"))
         # PyTorch's fan-in for a transposed conv's bias is computed from its weight's dim 1
         fan = shape[1] * int(np.prod(self.kernel_size))
-        self.bias = Parameter(bias_uniform(out_channels, fan)) if bias else None
+        self.bias = Parameter(bias_uniform(out_channels, fan, what=f"{name} bias")) if bias else None
 
     def forward(self, x):
         return batched(x, self.n, self._forward)

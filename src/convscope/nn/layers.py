@@ -7,7 +7,7 @@ import numpy as np
 
 from . import functional as F
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d  # noqa: F401
-from .init import bias_uniform, fan_in, kaiming_uniform
+from .init import bias_uniform, constant, kaiming_uniform
 from .module import Module, Parameter
 from .pooling import (AvgPool1d, AvgPool2d, AvgPool3d, GlobalAvgPool, GlobalMaxPool, KMaxPool,  # noqa: F401
                       MaxPool1d, MaxPool2d, MaxPool3d)
@@ -53,8 +53,8 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
         bind(self, locals())
-        self.weight = Parameter(kaiming_uniform((out_features, in_features)))
-        self.bias = Parameter(bias_uniform(out_features, fan_in((out_features, in_features)))) if bias else None
+        self.weight = Parameter(kaiming_uniform((out_features, in_features), what="Linear weight"))
+        self.bias = Parameter(bias_uniform(out_features, in_features, what="Linear bias")) if bias else None
 
     def forward(self, x):
         if x.shape[-1] != self.in_features:
@@ -218,10 +218,11 @@ class _BatchNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True):
         super().__init__()
         bind(self, locals())
-        self.weight = Parameter(np.ones(num_features, np.float32)) if affine else None
-        self.bias = Parameter(np.zeros(num_features, np.float32)) if affine else None
-        self.register_buffer("running_mean", np.zeros(num_features, np.float32))
-        self.register_buffer("running_var", np.ones(num_features, np.float32))
+        name, shape = type(self).__name__, (num_features,)
+        self.weight = Parameter(constant(shape, 1.0, what=f"{name} weight")) if affine else None
+        self.bias = Parameter(constant(shape, 0.0, what=f"{name} bias")) if affine else None
+        self.register_buffer("running_mean", constant(shape, 0.0, what=f"{name} running_mean"))
+        self.register_buffer("running_var", constant(shape, 1.0, what=f"{name} running_var"))
 
     def forward(self, x):
         if x.ndim not in self.dims or x.shape[1] != self.num_features:

@@ -13,6 +13,7 @@ they are written once); `bind` checks and normalises the values and stores them 
 """
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass, field
 from typing import Callable
@@ -20,6 +21,8 @@ from typing import Callable
 import numpy as np
 
 from ..ops.geometry import _check_int, _pad_pair, ntuple
+from ..tensor import current_tracer
+from .init import is_meta
 
 REQUIRED = inspect.Parameter.empty
 
@@ -203,8 +206,23 @@ def register(args: dict | None = None, *, n: int | None = None, checks=(), torch
                            torch, tuple(onnx))
         _DECLARED[name] = decl
         cls.declaration = decl
+        if not getattr(cls.forward, "refuses_meta", False):
+            cls.forward = _refusing_meta(cls.forward)
         return cls
     return declare
+
+
+def _refusing_meta(forward):
+    """Running a layer whose parameters are shape-only (built under `init.meta()`) would compute
+    with zeros: refuse it, naming the way out. The shape-only tracer still runs it."""
+    @functools.wraps(forward)
+    def run(self, *args):
+        if current_tracer() is None and any(p is not None and is_meta(p.data) for p in self._parameters.values()):
+            raise ValueError("its parameters are shape-only (meta), built for analysis: it cannot run or train; "
+                             "build it without meta=True")
+        return forward(self, *args)
+    run.refuses_meta = True
+    return run
 
 
 def unregister(name: str) -> None:
