@@ -5,6 +5,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from hypothesis import assume, given, strategies as st
 
 import convscope as cs
 from convscope.bridges import from_torch, to_torch
@@ -78,3 +79,44 @@ def test_onnx_import_builds_the_layer(name, tmp_path):
     if "eps" in ours:  # an ONNX float attribute is a float32
         assert theirs.pop("eps") == pytest.approx(ours.pop("eps"), rel=1e-6)
     assert theirs == ours
+
+
+@st.composite
+def conv_layers(draw):
+    """A random Conv/ConvTranspose/MaxPool/AvgPool of 1 to 3 spatial axes, with an input it accepts."""
+    n, kind = draw(st.integers(1, 3)), draw(st.sampled_from(["Conv", "ConvTranspose", "MaxPool", "AvgPool"]))
+    per_axis = lambda lo, hi: draw(st.lists(st.integers(lo, hi), min_size=n, max_size=n).map(tuple))  # noqa: E731
+    k, s = per_axis(1, 3), per_axis(1, 2)
+    size = tuple(draw(st.integers(ki + 1, 6)) for ki in k)
+    if kind in ("MaxPool", "AvgPool"):
+        kw = dict(kernel_size=k, stride=s, padding=tuple(draw(st.integers(0, ki // 2)) for ki in k),
+                  ceil_mode=draw(st.booleans()))
+        if kind == "MaxPool":
+            kw["dilation"] = 1
+        else:
+            kw["count_include_pad"] = draw(st.booleans())
+        return getattr(nn, f"{kind}{n}d")(**kw), (2, 3, *size)
+    g = draw(st.sampled_from([1, 2]))
+    kw = dict(stride=s, dilation=per_axis(1, 2), groups=g, bias=draw(st.booleans()))
+    if kind == "Conv":
+        kw["padding"] = draw(st.one_of(st.sampled_from(["same", "valid", "full"]),
+                                       st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=n,
+                                                max_size=n).map(tuple)))
+    else:
+        kw["output_padding"] = tuple(draw(st.integers(0, max(si, di) - 1)) for si, di in zip(s, kw["dilation"]))
+    return getattr(nn, f"{kind}{n}d")(2 * g, 2 * g, k, **kw), (2, 2 * g, *size)
+
+
+@given(conv_layers())
+def test_random_window_layers_match_their_torch_twins(case):
+    layer, shape = case
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    try:
+        expected = layer(cs.Tensor(x)).data
+    except ValueError:  # a geometry with no output: convscope refuses it (the ops' tests check how)
+        assume(False)
+    twin = to_torch(layer)
+    with torch.no_grad():
+        np.testing.assert_allclose(twin(torch.tensor(x)).numpy(), expected, rtol=1e-4, atol=1e-5)
+    back = from_torch(torch.nn.Sequential(twin).eval()).get("0")
+    assert type(back) is type(layer) and registry.arguments(back) == registry.arguments(layer)

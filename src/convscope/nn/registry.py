@@ -21,17 +21,14 @@ from typing import Callable
 import numpy as np
 
 from ..ops.geometry import _check_int, _pad_pair, ntuple
-from ..tensor import current_tracer
 from .init import is_meta
-
-REQUIRED = inspect.Parameter.empty
 
 
 # ------------------------------------------------------------------------------ argument kinds
 
 @dataclass(frozen=True)
 class Kind:
-    """How one constructor argument is checked and normalised; `text` describes it in errors and docs."""
+    """How one constructor argument is checked and normalised; `text` says in words what it accepts."""
     text: str
     check: Callable  # (layer name, argument name, value, number of spatial axes) -> normalised value
     modules: bool = False  # the value is a layer (or layers): model files write it as a list of layers
@@ -163,9 +160,6 @@ class Declaration:
     def name(self) -> str:
         return self.cls.__name__
 
-    def default(self, name: str):
-        return self.signature.parameters[name].default
-
     def variadic(self, name: str) -> bool:
         return self.signature.parameters[name].kind is inspect.Parameter.VAR_POSITIONAL
 
@@ -213,11 +207,12 @@ def register(args: dict | None = None, *, n: int | None = None, checks=(), torch
 
 
 def _refusing_meta(forward):
-    """Running a layer whose parameters are shape-only (built under `init.meta()`) would compute
-    with zeros: refuse it, naming the way out. The shape-only tracer still runs it."""
+    """Running a layer whose parameters are shape-only (built under `init.meta()`) on real data would
+    compute with zeros: refuse it, naming the way out. Shape-only inputs (the analysis tracer's) pass."""
     @functools.wraps(forward)
     def run(self, *args):
-        if current_tracer() is None and any(p is not None and is_meta(p.data) for p in self._parameters.values()):
+        if any(p is not None and is_meta(p.data) for p in self._parameters.values()) and \
+                not all(is_meta(getattr(a, "data", a)) for a in args):
             raise ValueError("its parameters are shape-only (meta), built for analysis: it cannot run or train; "
                              "build it without meta=True")
         return forward(self, *args)
