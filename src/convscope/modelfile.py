@@ -5,20 +5,23 @@
     layers:
       - {type: Conv2d, in_channels: 1, out_channels: 16, kernel_size: 3, padding: 1}
       - {type: ReLU}
-      - {type: Residual, body: [{type: Conv2d, ...}, ...], shortcut: [...]}
-      - {type: Concat, branches: [[...], [...]], dim: 1}
+      - {type: Residual, body: [{type: Conv2d, ...}, ...], shortcut: {type: Conv2d, ...}}
+      - {type: Concat, branches: [[...], {type: Identity}], dim: 1}
 
-Errors name the file, the line and the layer.
+A layer argument (a Residual's body or shortcut, a Concat branch) is a list of layers (built as a
+Sequential) or a single layer.
+
+Each layer's arguments and checks come from its declaration in the layer registry
+(`convscope.nn.registry`). Errors name the file, the line and the layer.
 """
 from __future__ import annotations
 
-import inspect
 from collections import OrderedDict
 from pathlib import Path
 
 from . import nn
-
-BLOCKS = {"Sequential": "layers", "Residual": "body", "Concat": "branches"}
+from .nn import registry
+from .nn.spec import to_yaml as _to_yaml
 
 
 def _loader():
@@ -35,8 +38,12 @@ def _loader():
     return Loader
 
 
-def load_model(source) -> nn.Sequential:
-    """Build a model from a YAML model file (a path, or the YAML text itself)."""
+def load_model(source, meta: bool = False) -> nn.Sequential:
+    """Build a model from a YAML model file (a path, or the YAML text itself).
+
+    meta=True builds it shape-only (`nn.init.meta`): parameters with shapes and dtypes but no data,
+    so a model of any size is summarised without allocating its weights; it cannot run or train.
+    """
     import yaml
 
     text, where = (Path(source).read_text(), str(source)) if _is_path(source) else (str(source), "<model>")
@@ -48,7 +55,8 @@ def load_model(source) -> nn.Sequential:
         doc = {"layers": doc, "__line__": 1}
     if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
         raise ValueError(f"{where}: a model file is a mapping with a 'layers' list (or just the list)")
-    model = _sequence(doc["layers"], where, doc["__line__"])
+    with nn.init.meta(meta):
+        model = _sequence(doc["layers"], where, doc["__line__"])
     object.__setattr__(model, "name", doc.get("name") or (Path(where).stem if where != "<model>" else "model"))
     shape = doc.get("input_shape")
     object.__setattr__(model, "input_shape", tuple(shape) if shape else None)
@@ -75,33 +83,36 @@ def _layer(spec, where, index):
     line = spec.pop("__line__")
     kind, name = spec.pop("type", None), spec.pop("name", None)
     at = f"{where} line {line}, layer {index}" + (f" ({kind} '{name}')" if name else f" ({kind})" if kind else "")
-    if kind not in nn.LAYERS:
-        raise ValueError(f"{at}: unknown layer type {kind!r}; known types: {', '.join(sorted(nn.LAYERS))}")
+    decl = registry.declaration(kind) if isinstance(kind, str) else None
+    if decl is None:
+        known = ", ".join(sorted(registry.declarations()))
+        raise ValueError(f"{at}: unknown layer type {kind!r}; known types: {known}")
     try:
-        if kind == "Sequential":
+        if decl.name == "Sequential":  # a nested list of layers
             return name, _sequence(spec.pop("layers", None), where, line)
-        if kind == "Residual":
-            body = _sequence(_as_list(spec.pop("body", None)), where, line)
-            short = spec.pop("shortcut", None)
-            return name, nn.Residual(body, None if short is None else _sequence(_as_list(short), where, line))
-        if kind == "Concat":
-            branches = spec.pop("branches", None) or []
-            return name, nn.Concat(*(_sequence(_as_list(b), where, line) for b in branches), **spec)
-        cls = nn.LAYERS[kind]
-        params = list(inspect.signature(cls.__init__).parameters)[1:]
-        unknown = [k for k in spec if k not in params]
+        unknown = [k for k in spec if k not in decl.args]
         if unknown:
             raise ValueError(f"unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
-                             f"{kind} takes {', '.join(params)}")
-        return name, cls(**{k: _tuples(v) for k, v in spec.items()})
+                             f"{kind} takes {', '.join(decl.args)}")
+        positional, kwargs = [], {}
+        for arg, value in spec.items():
+            if not decl.args[arg].modules:
+                kwargs[arg] = _tuples(value)
+            elif decl.variadic(arg):  # Concat's branches: one layer or a layer list each
+                positional = [_branch(b, where, line, i) for i, b in enumerate(value or [])]
+            else:  # Residual's body and shortcut
+                kwargs[arg] = None if value is None else _branch(value, where, line, 0)
+        decl.signature.bind(*positional, **kwargs)  # "missing a required argument: 'out_features'"
+        return name, decl.cls(*positional, **kwargs)
     except (ValueError, TypeError) as err:
         if str(err).startswith(where):
             raise
         raise ValueError(f"{at}: {err}") from None
 
 
-def _as_list(value):
-    return value if isinstance(value, list) else [value] if value is not None else value
+def _branch(value, where, line, index):
+    """A layer argument: a list of layers is a Sequential, a single mapping is that layer."""
+    return _layer(value, where, index)[1] if isinstance(value, dict) else _sequence(value, where, line)
 
 
 def _tuples(value):
@@ -110,44 +121,4 @@ def _tuples(value):
 
 def to_yaml(model, name: str | None = None, input_shape=None) -> str:
     """The model file that rebuilds `model` (built-in layers and blocks only)."""
-    import yaml
-
-    layers = [_spec(m, n) for n, m in model._modules.items()] if isinstance(model, nn.Sequential) else [_spec(model, "")]
-    doc = {"name": name or getattr(model, "name", "model")}
-    shape = input_shape or getattr(model, "input_shape", None)
-    if shape:
-        doc["input_shape"] = list(shape)
-    doc["layers"] = layers
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=None)
-
-
-def _spec(module, name: str) -> dict:
-    kind = type(module).__name__
-    if nn.LAYERS.get(kind) is not type(module):
-        raise TypeError(f"to_yaml: {kind} is not a built-in layer; model files hold built-in layers and blocks only")
-    spec = {"type": kind}
-    if name and not name.isdigit():
-        spec["name"] = name
-    if isinstance(module, nn.Sequential):
-        spec["layers"] = [_spec(m, n) for n, m in module._modules.items()]
-    elif isinstance(module, nn.Residual):
-        spec["body"] = _spec_list(module.body)
-        if module.shortcut is not None:
-            spec["shortcut"] = _spec_list(module.shortcut)
-    elif isinstance(module, nn.Concat):
-        spec["branches"] = [_spec_list(b) for b in module._modules.values()]
-        if module.dim != 1:
-            spec["dim"] = module.dim
-    else:
-        spec.update({k: _lists(v) for k, v in module.config().items()})
-    return spec
-
-
-def _spec_list(module) -> list:
-    if isinstance(module, nn.Sequential):
-        return [_spec(m, n) for n, m in module._modules.items()]
-    return [_spec(module, "")]
-
-
-def _lists(value):
-    return [_lists(v) for v in value] if isinstance(value, (tuple, list)) else value
+    return _to_yaml(model, name, input_shape)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import nn
 from ..nn import functional as F
+from ..nn import registry
 from ..ops.geometry import output_size, resolve_padding
-from ..ops import registry
+from ..ops import registry as op_registry
 from ..tensor import Tensor, apply, concat
-from .torch import GraphModel, _keepdims_pool, _Ref
+from .graph import GraphModel, Ref, keepdims_pool
 
 OPSET = 17
 
@@ -161,7 +161,7 @@ def from_onnx(path) -> GraphModel:
         model.steps.append((node.output[0], "onnx", fn, args, {}))
     if problems:
         raise ValueError(f"from_onnx {path}: " + "; ".join(problems))
-    object.__setattr__(model, "output_ref", _Ref(g.output[0].name))
+    object.__setattr__(model, "output_ref", Ref(g.output[0].name))
     shape = shapes.get(g.input[0].name)
     object.__setattr__(model, "input_shape", tuple(shape[1:]) if shape and None not in shape[1:] else None)
     object.__setattr__(model, "name", g.name or "onnx")
@@ -169,7 +169,45 @@ def from_onnx(path) -> GraphModel:
 
 
 def _value(name, init):
-    return Tensor(init[name]) if name in init else _Ref(name)
+    return Tensor(init[name]) if name in init else Ref(name)
+
+
+class _NodeView:
+    """What a layer's ONNX import rule (its `OnnxImport` in the layer registry) sees of one node."""
+
+    def __init__(self, node, attrs, init, x_shape, where):
+        self.inputs, self.attrs, self.init, self.where = list(node.input), attrs, init, where
+        self.rank = len(x_shape) if x_shape else None
+        self.spatial = tuple(x_shape[2:]) if x_shape and len(x_shape) > 2 and None not in x_shape[2:] else None
+        auto = attrs.get("auto_pad", b"NOTSET")
+        self.auto_pad = auto.decode() if isinstance(auto, bytes) else auto
+
+    def is_const(self, i: int) -> bool:
+        return i < len(self.inputs) and self.inputs[i] in self.init
+
+    def const(self, i: int):
+        """Constant input i (an initializer or Constant), None when absent; a graph value is refused."""
+        if i >= len(self.inputs) or self.inputs[i] == "":
+            return None
+        if self.inputs[i] not in self.init:
+            raise ValueError(f"input {i} '{self.inputs[i]}' must be a constant (an initializer)")
+        return self.init[self.inputs[i]]
+
+    def pads(self, kernel, stride, dilation):
+        return _pads(self.attrs, len(kernel), self.spatial, kernel, stride, dilation, self.where)
+
+
+def _layer_of(node, a, init, x_shape, where):
+    """The registered layer this node builds (Conv, ConvTranspose, Gemm, MatMul with a constant
+    weight, BatchNormalization), with its weights; None when no layer's import rule applies."""
+    view = _NodeView(node, a, init, x_shape, where)
+    for decl, rule in registry.onnx_imports(node.op_type):
+        if rule.when(view):
+            kwargs, state = rule.build(view)
+            layer = decl.cls(**kwargs)
+            layer.load_state_dict({k: np.asarray(v, np.float32) for k, v in state.items()})
+            return layer
+    return None
 
 
 def _convert(node, init, shapes, where):
@@ -177,26 +215,9 @@ def _convert(node, init, shapes, where):
     op, ins = node.op_type, list(node.input)
     x_shape = shapes.get(ins[0]) if ins else None
     spatial = tuple(x_shape[2:]) if x_shape and len(x_shape) > 2 and None not in x_shape[2:] else None
-    if op in ("Conv", "ConvTranspose"):
-        w = init[ins[1]]
-        n = w.ndim - 2
-        kernel = tuple(a.get("kernel_shape", w.shape[2:]))
-        stride, dilation = tuple(a.get("strides", [1] * n)), tuple(a.get("dilations", [1] * n))
-        group = a.get("group", 1)
-        bias = len(ins) > 2 and ins[2] != ""
-        if op == "Conv":
-            pads = _pads(a, n, spatial, kernel, stride, dilation, where)
-            layer = getattr(nn, f"Conv{n}d")(w.shape[1] * group, w.shape[0], kernel, stride, pads, dilation, group, bias)
-        else:
-            if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
-                raise ValueError("ConvTranspose with auto_pad SAME is not supported; give explicit pads")
-            pads = _pads(a, n, spatial, kernel, stride, dilation, where)
-            layer = getattr(nn, f"ConvTranspose{n}d")(w.shape[0], w.shape[1] * group, kernel, stride, pads,
-                                                      tuple(a.get("output_padding", [0] * n)), group, bias, dilation)
-        layer.weight.data = w.astype(np.float32)
-        if bias:
-            layer.bias.data = init[ins[2]].astype(np.float32)
-        return layer, (_Ref(ins[0]),), layer
+    layer = _layer_of(node, a, init, x_shape, where)
+    if layer is not None:
+        return layer, (Ref(ins[0]),), layer
     if op in ("MaxPool", "AveragePool"):
         kernel = tuple(a["kernel_shape"])
         n = len(kernel)
@@ -211,33 +232,17 @@ def _convert(node, init, shapes, where):
         if spatial:  # fail now, with the node named, rather than at the first forward
             for axis, (i, k, s, p, d) in enumerate(zip(spatial, kernel, stride, pads, dilation)):
                 output_size(i, k, s, p, d, ceil_mode=ceil, op=op, axis=axis)
-        return fn, (_Ref(ins[0]),), None
+        return fn, (Ref(ins[0]),), None
     if op in ("GlobalAveragePool", "GlobalMaxPool"):
-        return _keepdims_pool("avg" if op == "GlobalAveragePool" else "max"), (_Ref(ins[0]),), None
-    if op == "Gemm":
-        if a.get("transA", 0):
-            raise ValueError("transA=1 is not supported")
-        w = init[ins[1]] * a.get("alpha", 1.0)
-        w = w if a.get("transB", 0) else w.T
-        bias = len(ins) > 2 and ins[2] in init
-        layer = nn.Linear(w.shape[1], w.shape[0], bias)
-        layer.weight.data = w.astype(np.float32)
-        if bias:
-            layer.bias.data = np.broadcast_to(init[ins[2]] * a.get("beta", 1.0), (w.shape[0],)).astype(np.float32)
-        return layer, (_Ref(ins[0]),), layer
-    if op == "MatMul":
-        if ins[1] in init:
-            w = init[ins[1]].T
-            layer = nn.Linear(w.shape[1], w.shape[0], bias=False)
-            layer.weight.data = w.astype(np.float32)
-            return layer, (_Ref(ins[0]),), layer
-        return (lambda p, q: p @ q), (_Ref(ins[0]), _Ref(ins[1])), None
+        return keepdims_pool("avg" if op == "GlobalAveragePool" else "max"), (Ref(ins[0]),), None
+    if op == "MatMul":  # of two graph values (a constant weight builds a Linear above)
+        return (lambda p, q: p @ q), (Ref(ins[0]), Ref(ins[1])), None
     unary = {"Identity": lambda x: x, "Dropout": lambda x: x,
              "LeakyRelu": lambda x: F.leaky_relu(x, a.get("alpha", 0.01)),
              "Softmax": lambda x: F.softmax(x, a.get("axis", -1)),
              "Flatten": lambda x: x.reshape(int(np.prod(x.shape[:a.get("axis", 1)])), -1)}
     if op in unary:
-        return unary[op], (_Ref(ins[0]),), None
+        return unary[op], (Ref(ins[0]),), None
     binary = {"Sub": lambda p, q: p - q, "Div": lambda p, q: p / q}
     if op in binary:
         return binary[op], tuple(_value(v, init) for v in ins), None
@@ -245,14 +250,7 @@ def _convert(node, init, shapes, where):
         return (lambda *ts: concat(list(ts), axis=a["axis"])), tuple(_value(v, init) for v in ins), None
     if op == "Reshape":
         target = [int(v) for v in init[ins[1]]]
-        return (lambda x: x.reshape(*[x.shape[i] if t == 0 else t for i, t in enumerate(target)])), (_Ref(ins[0]),), None
-    if op == "BatchNormalization":
-        scale, shift, mean, var = (init[v] for v in ins[1:5])
-        rank = len(x_shape) if x_shape else 4
-        layer = (nn.BatchNorm2d if rank == 4 else nn.BatchNorm1d)(len(scale), a.get("epsilon", 1e-5))
-        layer.weight.data, layer.bias.data = scale.astype(np.float32), shift.astype(np.float32)
-        layer.running_mean[...], layer.running_var[...] = mean, var
-        return layer, (_Ref(ins[0]),), layer
+        return (lambda x: x.reshape(*[x.shape[i] if t == 0 else t for i, t in enumerate(target)])), (Ref(ins[0]),), None
     if op == "Pad":
         mode = a.get("mode", b"constant")
         if mode not in (b"constant", "constant") or (len(ins) > 2 and ins[2] and float(init[ins[2]]) != 0):
@@ -262,7 +260,7 @@ def _convert(node, init, shapes, where):
         if any(p[:2]) or any(p[half:half + 2]):
             raise ValueError("padding of the batch or channel axis is not supported")
         pads = tuple((p[i], p[i + half]) for i in range(2, half))
-        return (lambda x: F.pad(x, pads)), (_Ref(ins[0]),), None
+        return (lambda x: F.pad(x, pads)), (Ref(ins[0]),), None
     same = _same_named_op(op)  # ops whose ONNX twin takes the same inputs and no attributes
     if same is not None:
         return (lambda *xs: apply(same, *xs)), tuple(_value(v, init) for v in ins), None
@@ -270,4 +268,4 @@ def _convert(node, init, shapes, where):
 
 
 def _same_named_op(op_type: str):
-    return next((op for op in registry.all_ops() if op.onnx == op_type), None)
+    return next((op for op in op_registry.all_ops() if op.onnx == op_type), None)

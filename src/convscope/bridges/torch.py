@@ -5,73 +5,18 @@ from __future__ import annotations
 
 import inspect
 import operator
-from collections import OrderedDict
 
 import numpy as np
 
-from .. import nn
 from ..nn import functional as F
+from ..nn import registry
 from ..nn.module import Module, Parameter
-from ..ops import registry
+from ..ops import registry as op_registry
 from ..tensor import Tensor, apply, concat
+from .graph import GraphModel, Ref, keepdims_pool
 
-
-class _Ref:
-    """A reference to the value of an earlier graph node."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-
-class GraphModel(Module):
-    """A model converted from a graph (torch.fx or ONNX): submodules keep their original names, and
-    forward replays the graph's steps with convscope layers and functions."""
-
-    def __init__(self):
-        super().__init__()
-        object.__setattr__(self, "steps", [])
-        object.__setattr__(self, "output_ref", None)
-
-    def place(self, path: str, module: Module) -> None:
-        """Attach `module` at a dotted path, making plain container modules on the way."""
-        *parents, last = path.split(".")
-        owner = self
-        for name in parents:
-            if name not in owner._modules:
-                setattr(owner, name, Module())
-            owner = owner._modules[name]
-        setattr(owner, last, module)
-
-    def get(self, path: str):
-        owner = self
-        for name in path.split("."):
-            owner = owner._modules[name] if name in owner._modules else owner._parameters[name]
-        return owner
-
-    def forward(self, *inputs):
-        env = {}
-        fetch = lambda v: env[v.name] if isinstance(v, _Ref) else (  # noqa: E731
-            type(v)(fetch(a) for a in v) if isinstance(v, (list, tuple)) else v)
-        feed = iter(inputs)
-        for name, kind, fn, args, kwargs in self.steps:
-            if kind == "input":
-                env[name] = next(feed)
-            else:
-                env[name] = fn(*(fetch(a) for a in args), **{k: fetch(v) for k, v in kwargs.items()})
-        return fetch(self.output_ref)
-
-
-def _keepdims_pool(kind):
-    def pool(x, output_size=1):
-        size = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * (x.ndim - 2)
-        if all(s == 1 for s in size):
-            y = F.global_avg_pool(x) if kind == "avg" else F.global_max_pool(x)
-            return y.reshape(*y.shape, *([1] * (x.ndim - 2)))
-        if tuple(size) == tuple(x.shape[2:]):
-            return x
-        raise ValueError(f"adaptive_{kind}_pool to {tuple(size)} from {tuple(x.shape[2:])}: only output 1 "
-                         "(global pooling) or the input size is supported")
-    return pool
+__all__ = ["GraphModel", "from_torch", "to_torch"]
+_keepdims_pool = keepdims_pool  # the function table's name for it
 
 
 def _functions():
@@ -112,7 +57,7 @@ def _one_input_ops() -> list:
     def one_input(op) -> bool:
         kinds = [p.kind for p in inspect.signature(op.forward).parameters.values() if p.kind is not p.KEYWORD_ONLY]
         return kinds == [inspect.Parameter.POSITIONAL_OR_KEYWORD]
-    return [op for op in registry.all_ops() if op.torch and one_input(op)]
+    return [op for op in op_registry.all_ops() if op.torch and one_input(op)]
 
 
 def _caller(op):
@@ -134,60 +79,34 @@ METHODS = {"flatten": lambda x, start_dim=0, end_dim=-1: x.flatten(start_dim),
            "softmax": lambda x, dim=-1: F.softmax(x, dim)}
 
 
+def _twin_class(twin, t, blocks):
+    """The torch class a twin names: torch.nn.<Name>, or convscope's torch_blocks.<Name>."""
+    return getattr(blocks, twin.name.split(".", 1)[1]) if twin.name.startswith("blocks.") else getattr(t, twin.name)
+
+
 def _module_of(m):
-    """The convscope layer for a torch layer, with the same arguments and weights."""
+    """The convscope layer for a torch layer, with the same arguments and weights: the registered
+    layer whose PyTorch twin is m's class (and whose fixed arguments m has)."""
     import torch.nn as t
 
     from . import torch_blocks as tb
 
-    name = type(m).__name__
-    if isinstance(m, tb.GlobalPool):
-        return nn.GlobalAvgPool() if m.kind == "avg" else nn.GlobalMaxPool()
-    if isinstance(m, tb.KMax):
-        return nn.KMaxPool(m.k, m.axis)
-    padding = getattr(m, "convscope_padding", None)  # to_torch's padded convolutions
-    if padding is not None:
-        name = type(m).__mro__[1].__name__
-    arr = lambda p: p.detach().cpu().numpy().copy()  # noqa: E731
-    if isinstance(m, (t.Conv1d, t.Conv2d, t.Conv3d, t.ConvTranspose1d, t.ConvTranspose2d, t.ConvTranspose3d)):
-        if m.padding_mode != "zeros":
-            raise ValueError(f"{name}: padding_mode {m.padding_mode!r} (only zero padding is supported)")
-        cls = getattr(nn, name)
-        kw = dict(stride=m.stride, padding=m.padding if padding is None else padding, dilation=m.dilation,
-                  groups=m.groups, bias=m.bias is not None)
-        if "Transpose" in name:
-            kw["output_padding"] = m.output_padding
-        out = cls(m.in_channels, m.out_channels, m.kernel_size, **kw)
-    elif isinstance(m, (t.MaxPool1d, t.MaxPool2d, t.MaxPool3d)):
-        if m.return_indices:
-            raise ValueError(f"{name}: return_indices=True is not supported")
-        out = getattr(nn, name)(m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode)
-    elif isinstance(m, (t.AvgPool1d, t.AvgPool2d, t.AvgPool3d)):
-        out = getattr(nn, name)(m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad)
-    elif isinstance(m, t.Linear):
-        out = nn.Linear(m.in_features, m.out_features, m.bias is not None)
-    elif isinstance(m, (t.BatchNorm1d, t.BatchNorm2d)):
-        out = getattr(nn, name)(m.num_features, m.eps, m.momentum if m.momentum is not None else 0.1, m.affine)
-        out.running_mean[...] = arr(m.running_mean)
-        out.running_var[...] = arr(m.running_var)
-    elif isinstance(m, t.LeakyReLU):
-        out = nn.LeakyReLU(m.negative_slope)
-    elif isinstance(m, t.Softmax):
-        out = nn.Softmax(m.dim if m.dim is not None else -1)
-    elif isinstance(m, t.Flatten):
-        out = nn.Flatten(m.start_dim)
-    elif isinstance(m, t.Dropout):
-        out = nn.Dropout(m.p)
-    elif isinstance(m, (t.ReLU, t.Tanh, t.Sigmoid, t.Identity)):
-        out = getattr(nn, name)()
-    elif isinstance(m, (t.AdaptiveAvgPool2d, t.AdaptiveMaxPool2d, t.AdaptiveAvgPool1d)):
-        return _Adaptive("avg" if "Avg" in name else "max", m.output_size)
-    else:
-        return None
-    for pname, p in m.named_parameters(recurse=False):
-        getattr(out, pname).data = arr(p).astype(np.float32)
-    out.train(m.training)
-    return out
+    if isinstance(m, (t.AdaptiveAvgPool2d, t.AdaptiveMaxPool2d, t.AdaptiveAvgPool1d)):
+        return _Adaptive("avg" if "Avg" in type(m).__name__ else "max", m.output_size)
+    cls = type(m).__mro__[1] if hasattr(m, "convscope_padding") else type(m)  # to_torch's padded convolutions
+    for decl in registry.torch_twins().get(cls.__name__, []):
+        twin = decl.torch
+        if _twin_class(twin, t, tb) is not cls or any(getattr(m, k) != v for k, v in twin.fixed.items()):
+            continue
+        refused = [f"{k}={getattr(m, k)!r} (only {v!r} is supported)" for k, v in twin.refuse.items()
+                   if getattr(m, k, v) != v]
+        if refused:
+            raise ValueError(f"{cls.__name__}: " + ", ".join(refused))
+        out = decl.cls(**{a: twin.read[a](m) if a in twin.read else getattr(m, a) for a in decl.args})
+        out.load_state_dict({k: v.detach().cpu().numpy() for k, v in m.state_dict().items()
+                             if not k.endswith("num_batches_tracked")})
+        return out.train(m.training)
+    return None
 
 
 class _Adaptive(Module):
@@ -196,11 +115,10 @@ class _Adaptive(Module):
         self.kind, self.output_size = kind, output_size
 
     def forward(self, x):
-        return _keepdims_pool(self.kind)(x, self.output_size)
+        return keepdims_pool(self.kind)(x, self.output_size)
 
 
-SUPPORTED = ("Conv1d/2d/3d, ConvTranspose1d/2d/3d, MaxPool*, AvgPool*, AdaptiveAvg/MaxPool to 1, Linear, "
-             "BatchNorm1d/2d, ReLU, LeakyReLU, Tanh, Sigmoid, Softmax, Flatten, Dropout, Identity; functions "
+SUPPORTED = (", ".join(registry.torch_names()) + ", AdaptiveAvg/MaxPool to 1; functions "
              "+ - * /, softmax, cat, flatten, max/avg_pool, adaptive pools and every registered op with one "
              "input (relu, sigmoid, tanh, leaky_relu, exp, log, ...); methods view, reshape, flatten, size, mean, "
              "amax, contiguous and the same registered ops")
@@ -227,8 +145,8 @@ def from_torch(module, input_shape=None) -> GraphModel:
     model = GraphModel()
     problems = []
     for node in graph_module.graph.nodes:
-        args = torch.fx.node.map_arg(node.args, lambda n: _Ref(n.name))
-        kwargs = torch.fx.node.map_arg(node.kwargs, lambda n: _Ref(n.name))
+        args = torch.fx.node.map_arg(node.args, lambda n: Ref(n.name))
+        kwargs = torch.fx.node.map_arg(node.kwargs, lambda n: Ref(n.name))
         if node.op == "placeholder":
             model.steps.append((node.name, "input", None, (), {}))
         elif node.op == "output":
@@ -289,40 +207,18 @@ def to_torch(model):
 
 
 def _torch_of(m):
+    """The torch module for a registered convscope layer: its twin built from the layer's arguments."""
     import torch.nn as t
 
     from . import torch_blocks as tb
 
-    name = type(m).__name__
-    cfg = m.config()
-    if isinstance(m, nn.Sequential):
-        return t.Sequential(OrderedDict((k, _torch_of(c)) for k, c in m._modules.items()))
-    if isinstance(m, nn.Residual):
-        return tb.Residual(_torch_of(m.body), None if m.shortcut is None else _torch_of(m.shortcut))
-    if isinstance(m, nn.Concat):
-        return tb.Concat([_torch_of(c) for c in m._modules.values()], m.dim)
-    if name.startswith(("Conv", "ConvTranspose")):
-        kw = dict(stride=m.stride, dilation=m.dilation, groups=m.groups, bias=m.bias is not None)
-        if m.transposed:
-            if any(isinstance(p, tuple) for p in m.padding):
-                raise ValueError(f"to_torch: {name} with (lo, hi) padding has no PyTorch equivalent")
-            return getattr(t, name)(m.in_channels, m.out_channels, m.kernel_size, padding=m.padding,
-                                    output_padding=m.output_padding, **kw)
-        if isinstance(m.padding, tuple) and all(isinstance(p, int) for p in m.padding):
-            return getattr(t, name)(m.in_channels, m.out_channels, m.kernel_size, padding=m.padding, **kw)
-        return tb.padded_conv(getattr(t, name), m.padding)(m.in_channels, m.out_channels, m.kernel_size, **kw)
-    simple = {"MaxPool": lambda: getattr(t, name)(m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode),
-              "AvgPool": lambda: getattr(t, name)(m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad),
-              "Linear": lambda: t.Linear(m.in_features, m.out_features, m.bias is not None),
-              "BatchNorm": lambda: getattr(t, name)(m.num_features, m.eps, m.momentum, m.affine),
-              "GlobalAvgPool": lambda: tb.GlobalPool("avg"), "GlobalMaxPool": lambda: tb.GlobalPool("max"),
-              "KMaxPool": lambda: tb.KMax(m.k, m.axis), "LeakyReLU": lambda: t.LeakyReLU(m.negative_slope),
-              "Softmax": lambda: t.Softmax(m.dim), "Flatten": lambda: t.Flatten(m.start_dim),
-              "Dropout": lambda: t.Dropout(m.p)}
-    for prefix, build in simple.items():
-        if name.startswith(prefix):
-            return build()
-    if name in ("ReLU", "Tanh", "Sigmoid", "Identity"):
-        return getattr(t, name)()
-    raise ValueError(f"to_torch: {name} is not a built-in convscope layer or block (custom modules need a "
-                     f"hand-written PyTorch twin); config: {cfg}")
+    decl = registry.declaration(m)
+    if decl is None:
+        raise ValueError(f"to_torch: {type(m).__name__} is not a built-in convscope layer or block (custom modules "
+                         f"need a hand-written PyTorch twin); config: {m.config()}")
+    if decl.torch is None:
+        raise ValueError(f"to_torch: {decl.name} declares no PyTorch twin (register(..., torch=TorchTwin(...)))")
+    twin, args = decl.torch, registry.arguments(m)
+    if twin.build is not None:
+        return twin.build(m, args, _torch_of, t, tb)
+    return _twin_class(twin, t, tb)(**args, **twin.fixed)

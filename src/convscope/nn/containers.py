@@ -1,14 +1,36 @@
-"""Containers: chains (Sequential) and branches (Residual, Concat)."""
+"""Containers: chains (Sequential) and branches (Residual, Concat), declared in the layer registry
+so that model files and the PyTorch bridge handle them like any layer."""
 from __future__ import annotations
 
 from collections import OrderedDict
 
 from ..tensor import concat
 from .module import Module
+from .registry import TorchTwin, axis, bind, module, optional, register
 
 
+def _sequential_to_torch(layer, args, convert, t, blocks):
+    return t.Sequential(OrderedDict((k, convert(c)) for k, c in layer._modules.items()))
+
+
+def _residual_to_torch(layer, args, convert, t, blocks):
+    return blocks.Residual(convert(layer.body), None if layer.shortcut is None else convert(layer.shortcut))
+
+
+def _concat_to_torch(layer, args, convert, t, blocks):
+    return blocks.Concat([convert(c) for c in layer._modules.values()], layer.dim)
+
+
+@register(dict(layers=module()), torch=TorchTwin("Sequential", build=_sequential_to_torch))
 class Sequential(Module):
-    """Layers applied in order; built from layers or from an OrderedDict of named layers."""
+    """Layers applied in order, PyTorch's `Sequential`.
+
+    Args:
+        *layers: the layers, named "0", "1", ...; or one OrderedDict of named layers.
+
+    Shape:
+        input: the first layer's; output: the last layer's.
+    """
 
     def __init__(self, *layers):
         super().__init__()
@@ -37,11 +59,23 @@ class Sequential(Module):
         return iter(self._modules.values())
 
 
+@register(dict(body=module(), shortcut=optional(module())),
+          torch=TorchTwin("blocks.Residual", build=_residual_to_torch))
 class Residual(Module):
-    """y = body(x) + shortcut(x), with the identity as the default shortcut (He et al. 2016)."""
+    """y = body(x) + shortcut(x), the identity being the default shortcut (He et al. 2016).
+
+    Args:
+        body: the residual branch (a layer or a Sequential).
+        shortcut: the skip branch (default None: the identity), e.g. a 1x1 Conv with the body's
+            stride when the body changes the shape.
+
+    Shape:
+        output: the body's, which must equal the shortcut's.
+    """
 
     def __init__(self, body, shortcut=None):
         super().__init__()
+        bind(self, locals())
         self.body = body
         self.shortcut = shortcut
 
@@ -54,14 +88,23 @@ class Residual(Module):
         return y + s
 
 
+@register(dict(branches=module(), dim=axis()), torch=TorchTwin("blocks.Concat", build=_concat_to_torch))
 class Concat(Module):
-    """Branches applied to the same input, their outputs joined along `dim` (channels by default)."""
+    """Branches applied to the same input, their outputs joined along `dim` (Inception, U-Net skips).
+
+    Args:
+        *branches: the layers (or Sequentials) applied to the input, named "0", "1", ...
+        dim: the axis the outputs are joined along (default 1: channels).
+
+    Shape:
+        outputs must agree on every axis but dim; output dim is the sum of theirs.
+    """
 
     def __init__(self, *branches, dim=1):
         super().__init__()
+        bind(self, locals())
         for i, branch in enumerate(branches):
             setattr(self, str(i), branch)
-        self.dim = dim
 
     def forward(self, x):
         outs = [branch(x) for branch in self._modules.values()]

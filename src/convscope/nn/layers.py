@@ -1,189 +1,60 @@
-"""Layers: thin shells that normalise their settings once, own their weights, and call one function."""
+"""Layers that are not windows: Linear, activations, Flatten, Dropout and BatchNorm, each a thin shell
+over one function, declared once in the layer registry (arguments, PyTorch twin, ONNX import).
+Convolutions live in conv.py, pools in pooling.py; this module re-exports them."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..ops.geometry import ntuple
 from . import functional as F
-from .init import bias_uniform, fan_in, kaiming_uniform
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d  # noqa: F401
+from .init import bias_uniform, constant, kaiming_uniform
 from .module import Module, Parameter
+from .pooling import (AvgPool1d, AvgPool2d, AvgPool3d, GlobalAvgPool, GlobalMaxPool, KMaxPool,  # noqa: F401
+                      MaxPool1d, MaxPool2d, MaxPool3d)
+from .registry import OnnxImport, TorchTwin, axis, bind, count, flag, has_bias, real, register
 
 
-def _positive(layer: str, name: str, value, minimum=1):
-    values = value if isinstance(value, (tuple, list)) else (value,)
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-            raise ValueError(f"{layer}: {name} must be an int >= {minimum} (or a tuple of them), got {value!r}")
-    return value
+def _linear_from_gemm(node):
+    """Gemm: y = alpha * A B' + beta * C, with B' = B^T when transB; A must not be transposed."""
+    a = node.attrs
+    if a.get("transA", 0):
+        raise ValueError("transA=1 is not supported")
+    w = node.const(1) * a.get("alpha", 1.0)
+    w = w if a.get("transB", 0) else w.T  # (out_features, in_features)
+    c = node.const(2)
+    state = {"weight": w}
+    if c is not None:
+        state["bias"] = np.broadcast_to(c * a.get("beta", 1.0), (w.shape[0],))
+    return dict(in_features=w.shape[1], out_features=w.shape[0], bias=c is not None), state
 
 
-def _padding(layer: str, padding, n: int, strings=("valid", "same", "full")):
-    if isinstance(padding, str):
-        if padding not in strings:
-            allowed = f"one of {', '.join(map(repr, strings))}, " if strings else ""
-            raise ValueError(f"{layer}: padding {padding!r} is not allowed; use {allowed}an int or a tuple")
-        return padding
-    per_axis = ntuple(padding, n, "padding", layer)
-    for p in per_axis:
-        _positive(layer, "padding", p, minimum=0)
-    return tuple(tuple(p) if isinstance(p, (tuple, list)) else p for p in per_axis)
+def _linear_from_matmul(node):
+    w = node.const(1).T  # MatMul's constant right operand is (in, out)
+    return dict(in_features=w.shape[1], out_features=w.shape[0], bias=False), {"weight": w}
 
 
-class _ConvNd(Module):
-    n = 0
-    transposed = False
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, output_padding=0):
-        super().__init__()
-        name, n = type(self).__name__, self.n
-        _positive(name, "in_channels", in_channels)
-        _positive(name, "out_channels", out_channels)
-        _positive(name, "groups", groups)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels {in_channels} and out_channels {out_channels} must both be "
-                             f"divisible by groups {groups}")
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = ntuple(_positive(name, "kernel_size", kernel_size), n, "kernel_size", name)
-        self.stride = ntuple(_positive(name, "stride", stride), n, "stride", name)
-        self.dilation = ntuple(_positive(name, "dilation", dilation), n, "dilation", name)
-        strings = () if self.transposed else ("valid", "same", "full")
-        self.padding = _padding(name, padding, n, strings)
-        self.output_padding = ntuple(_positive(name, "output_padding", output_padding, 0), n, "output_padding", name)
-        shape = ((in_channels, out_channels // groups) if self.transposed else
-                 (out_channels, in_channels // groups)) + self.kernel_size
-        self.weight = Parameter(kaiming_uniform(shape))
-        # PyTorch's fan-in for a transposed conv's bias is computed from its weight's dim 1
-        fan = shape[1] * int(np.prod(self.kernel_size))
-        self.bias = Parameter(bias_uniform(out_channels, fan)) if bias else None
-
-    def forward(self, x):
-        if self.transposed:
-            return F.conv_transpose(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
-                                    self.dilation, self.groups)
-        return F.conv(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-
-    def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        ones, zeros = (1,) * self.n, (0,) * self.n
-        if self.padding not in (zeros, "valid"):
-            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
-        if self.dilation != ones:
-            s += f", dilation={self.dilation}"
-        if self.output_padding != zeros:
-            s += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
-
-
-def _conv_class(n: int, transposed: bool):
-    base_name = "ConvTranspose" if transposed else "Conv"
-
-    class Conv(_ConvNd):
-        if transposed:
-            def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
-                         groups=1, bias=True, dilation=1):
-                super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                                 output_padding)
-        else:
-            def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                         bias=True):
-                super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
-    Conv.n, Conv.transposed = n, transposed
-    Conv.__name__ = Conv.__qualname__ = f"{base_name}{n}d"
-    Conv.__doc__ = (f"{n}-D {'transposed ' if transposed else ''}convolution layer with PyTorch's arguments "
-                    f"and weight layout; forward is one call to `functional.conv{'_transpose' if transposed else ''}`.")
-    return Conv
-
-
-Conv1d, Conv2d, Conv3d = (_conv_class(n, False) for n in (1, 2, 3))
-ConvTranspose1d, ConvTranspose2d, ConvTranspose3d = (_conv_class(n, True) for n in (1, 2, 3))
-
-
-class _PoolNd(Module):
-    n = 0
-    kind = "max"
-
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, count_include_pad=True):
-        super().__init__()
-        name = type(self).__name__
-        self.kernel_size = ntuple(_positive(name, "kernel_size", kernel_size), self.n, "kernel_size", name)
-        self.stride = self.kernel_size if stride is None else ntuple(_positive(name, "stride", stride), self.n,
-                                                                     "stride", name)
-        self.padding = _padding(name, padding, self.n, ())
-        for k, p in zip(self.kernel_size, self.padding):
-            if max(p if isinstance(p, tuple) else (p,)) > k // 2:
-                raise ValueError(f"{name}: padding {self.padding} must be at most half the kernel {self.kernel_size}")
-        self.dilation = ntuple(_positive(name, "dilation", dilation), self.n, "dilation", name)
-        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
-
-    def forward(self, x):
-        if self.kind == "max":
-            return F.max_pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
-        return F.avg_pool(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-
-
-def _pool_class(n: int, kind: str):
-    class Pool(_PoolNd):
-        if kind == "max":
-            def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-                super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
-        else:
-            def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-                super().__init__(kernel_size, stride, padding, 1, ceil_mode, count_include_pad)
-    Pool.n, Pool.kind = n, kind
-    Pool.__name__ = Pool.__qualname__ = f"{kind.capitalize()}Pool{n}d"
-    return Pool
-
-
-MaxPool1d, MaxPool2d, MaxPool3d = (_pool_class(n, "max") for n in (1, 2, 3))
-AvgPool1d, AvgPool2d, AvgPool3d = (_pool_class(n, "avg") for n in (1, 2, 3))
-
-
-class GlobalAvgPool(Module):
-    """Mean over all spatial positions: (N, C, *S) -> (N, C)."""
-
-    def forward(self, x):
-        return F.global_avg_pool(x)
-
-
-class GlobalMaxPool(Module):
-    """Max over all spatial positions: (N, C, *S) -> (N, C)."""
-
-    def forward(self, x):
-        return F.global_max_pool(x)
-
-
-class KMaxPool(Module):
-    """The k largest values along an axis, in their original order (Kalchbrenner et al. 2014)."""
-
-    def __init__(self, k, axis=-1):
-        super().__init__()
-        self.k, self.axis = _positive("KMaxPool", "k", k), axis
-
-    def forward(self, x):
-        return F.kmax_pool(x, self.k, self.axis)
-
-    def extra_repr(self):
-        return f"k={self.k}" + (f", axis={self.axis}" if self.axis != -1 else "")
-
-
+@register(dict(in_features=count(), out_features=count(), bias=flag()),
+          torch=TorchTwin("Linear", read={"bias": has_bias}),
+          onnx=(OnnxImport("Gemm", _linear_from_gemm),
+                OnnxImport("MatMul", _linear_from_matmul, lambda node: node.is_const(1) and node.const(1).ndim == 2)))
 class Linear(Module):
-    """y = x W^T + b with W of shape (out_features, in_features), PyTorch's layout and init."""
+    """Fully connected layer: y = x W^T + b, PyTorch's `Linear` (same layout and initialisation).
+
+    Args:
+        in_features: size of each input's last axis.
+        out_features: size of each output's last axis.
+        bias: learn an additive bias (default True).
+
+    Shape:
+        input (*, in_features), any leading axes (unbatched too); output (*, out_features).
+        weight (out_features, in_features) drawn U(-b, b), b = 1/sqrt(in_features); bias (out_features,) too.
+    """
 
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
-        _positive("Linear", "in_features", in_features)
-        _positive("Linear", "out_features", out_features)
-        self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(kaiming_uniform((out_features, in_features)))
-        self.bias = Parameter(bias_uniform(out_features, fan_in((out_features, in_features)))) if bias else None
+        bind(self, locals())
+        self.weight = Parameter(kaiming_uniform((out_features, in_features), what="Linear weight"))
+        self.bias = Parameter(bias_uniform(out_features, in_features, what="Linear bias")) if bias else None
 
     def forward(self, x):
         if x.shape[-1] != self.in_features:
@@ -195,22 +66,44 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
+@register(torch=TorchTwin("Identity"))
 class Identity(Module):
-    """Returns its input (a skip branch of a Concat, a placeholder)."""
+    """Returns its input (a skip branch of a Concat, a placeholder).
+
+    Shape:
+        output = input, any shape.
+    """
 
     def forward(self, x):
         return x
 
 
+@register(torch=TorchTwin("ReLU"))
 class ReLU(Module):
+    """max(x, 0) element-wise.
+
+    Shape:
+        output shape = input shape, any shape.
+    """
+
     def forward(self, x):
         return F.relu(x)
 
 
+@register(dict(negative_slope=real()), torch=TorchTwin("LeakyReLU"))
 class LeakyReLU(Module):
+    """x for x >= 0, negative_slope * x below, element-wise.
+
+    Args:
+        negative_slope: the slope for negative inputs (default 0.01).
+
+    Shape:
+        output shape = input shape, any shape.
+    """
+
     def __init__(self, negative_slope=0.01):
         super().__init__()
-        self.negative_slope = negative_slope
+        bind(self, locals())
 
     def forward(self, x):
         return F.leaky_relu(x, self.negative_slope)
@@ -219,20 +112,45 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}"
 
 
+@register(torch=TorchTwin("Tanh"))
 class Tanh(Module):
+    """tanh(x) element-wise.
+
+    Shape:
+        output shape = input shape, any shape.
+    """
+
     def forward(self, x):
         return F.tanh(x)
 
 
+@register(torch=TorchTwin("Sigmoid"))
 class Sigmoid(Module):
+    """1 / (1 + exp(-x)) element-wise.
+
+    Shape:
+        output shape = input shape, any shape.
+    """
+
     def forward(self, x):
         return F.sigmoid(x)
 
 
+@register(dict(dim=axis()), torch=TorchTwin("Softmax", read={"dim": lambda m: -1 if m.dim is None else m.dim}))
 class Softmax(Module):
+    """exp(x_i) / sum_j exp(x_j) along `dim` (computed stably, the maximum subtracted first).
+
+    Args:
+        dim: the axis whose entries sum to 1 (default -1). Note: unlike PyTorch, dim is never
+            guessed from the input's rank.
+
+    Shape:
+        output shape = input shape, any shape.
+    """
+
     def __init__(self, dim=-1):
         super().__init__()
-        self.dim = dim
+        bind(self, locals())
 
     def forward(self, x):
         return F.softmax(x, self.dim)
@@ -241,25 +159,40 @@ class Softmax(Module):
         return f"dim={self.dim}"
 
 
+@register(dict(start_dim=axis()), torch=TorchTwin("Flatten", refuse={"end_dim": -1}))
 class Flatten(Module):
-    """(N, *rest) -> (N, prod(rest)) (from start_dim=1, as in PyTorch)."""
+    """Joins the axes from start_dim to the last into one, PyTorch's `Flatten` (end_dim is always -1).
+
+    Args:
+        start_dim: the first axis joined (default 1: everything but the batch axis).
+
+    Shape:
+        input (N, *rest); output (N, prod(rest)) with start_dim=1.
+    """
 
     def __init__(self, start_dim=1):
         super().__init__()
-        self.start_dim = start_dim
+        bind(self, locals())
 
     def forward(self, x):
         return x.flatten(self.start_dim)
 
 
+@register(dict(p=real(0, 1, high_open=True)), torch=TorchTwin("Dropout"))
 class Dropout(Module):
-    """Zeroes each element with probability p in training, scaling the rest by 1/(1-p)."""
+    """Zeroes each element with probability p in training and scales the rest by 1/(1-p); the
+    identity in eval mode (Srivastava et al. 2014).
+
+    Args:
+        p: probability of zeroing an element, in [0, 1) (default 0.5).
+
+    Shape:
+        output shape = input shape, any shape.
+    """
 
     def __init__(self, p=0.5):
         super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
-        self.p = p
+        bind(self, locals())
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)
@@ -268,17 +201,28 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
+def _batch_norm_from_onnx(node):
+    scale, shift, mean, var = (node.const(i) for i in range(1, 5))
+    kw = dict(num_features=len(scale), eps=node.attrs.get("epsilon", 1e-5))
+    return kw, {"weight": scale, "bias": shift, "running_mean": mean, "running_var": var}
+
+
+def _batch_norm_twin(name):
+    return TorchTwin(name, refuse={"track_running_stats": True},
+                     read={"momentum": lambda m: 0.1 if m.momentum is None else m.momentum})
+
+
 class _BatchNorm(Module):
     dims = ()
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True):
         super().__init__()
-        self.num_features = _positive(type(self).__name__, "num_features", num_features)
-        self.eps, self.momentum, self.affine = eps, momentum, affine
-        self.weight = Parameter(np.ones(num_features, np.float32)) if affine else None
-        self.bias = Parameter(np.zeros(num_features, np.float32)) if affine else None
-        self.register_buffer("running_mean", np.zeros(num_features, np.float32))
-        self.register_buffer("running_var", np.ones(num_features, np.float32))
+        bind(self, locals())
+        name, shape = type(self).__name__, (num_features,)
+        self.weight = Parameter(constant(shape, 1.0, what=f"{name} weight")) if affine else None
+        self.bias = Parameter(constant(shape, 0.0, what=f"{name} bias")) if affine else None
+        self.register_buffer("running_mean", constant(shape, 0.0, what=f"{name} running_mean"))
+        self.register_buffer("running_var", constant(shape, 1.0, what=f"{name} running_var"))
 
     def forward(self, x):
         if x.ndim not in self.dims or x.shape[1] != self.num_features:
@@ -291,11 +235,33 @@ class _BatchNorm(Module):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
 
 
+_BN_ARGS = dict(num_features=count(), eps=real(0, low_open=True), momentum=real(0, 1), affine=flag())
+_BN_DOC = """Batch normalisation (Ioffe & Szegedy 2015) of {shape}, PyTorch's `{name}`.
+
+    In training, each channel is normalised by the batch's mean and (biased) variance, and the
+    running statistics move by `momentum` towards them (with the unbiased variance); in eval mode
+    the running statistics are used. y = (x - mean) / sqrt(var + eps) * weight + bias.
+
+    Args:
+        num_features: C, the channels.
+        eps: added to the variance (default 1e-5).
+        momentum: weight of the new batch in the running statistics (default 0.1).
+        affine: learn weight (ones) and bias (zeros) per channel (default True).
+
+    Shape:
+        input {shape}; output the same. Buffers running_mean (C,) zeros and running_var (C,) ones.
+"""
+
+
+@register(_BN_ARGS, torch=_batch_norm_twin("BatchNorm1d"),
+          onnx=(OnnxImport("BatchNormalization", _batch_norm_from_onnx, lambda node: node.rank in (2, 3)),))
 class BatchNorm1d(_BatchNorm):
-    """Batch normalisation of (N, C) or (N, C, L)."""
+    __doc__ = _BN_DOC.format(shape="(N, C) or (N, C, L)", name="BatchNorm1d")
     dims = (2, 3)
 
 
+@register(_BN_ARGS, torch=_batch_norm_twin("BatchNorm2d"),
+          onnx=(OnnxImport("BatchNormalization", _batch_norm_from_onnx, lambda node: node.rank in (None, 4)),))
 class BatchNorm2d(_BatchNorm):
-    """Batch normalisation of (N, C, H, W)."""
+    __doc__ = _BN_DOC.format(shape="(N, C, H, W)", name="BatchNorm2d")
     dims = (4,)

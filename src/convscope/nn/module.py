@@ -216,7 +216,7 @@ class Module:
 
     def to_yaml(self, name: str | None = None, input_shape=None) -> str:
         """The model file (YAML) that rebuilds this model; see `convscope.load_model`."""
-        from ..modelfile import to_yaml
+        from .spec import to_yaml
 
         return to_yaml(self, name, input_shape)
 

@@ -1,0 +1,161 @@
+"""Convolution layers, 1-D to 3-D, plain and transposed: one class template per kind, declared in
+the layer registry with PyTorch's arguments, its twin and the ONNX op that builds it."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops.geometry import CONV_FORMULA, TRANSPOSED_FORMULA
+from . import functional as F
+from .init import bias_uniform, kaiming_uniform
+from .module import Module, Parameter
+from .registry import OnnxImport, TorchTwin, bind, count, flag, has_bias, padding, per_axis, register
+from .spatial import AXES, batched
+
+
+def _divisible_by_groups(layer, a):
+    if a["in_channels"] % a["groups"] or a["out_channels"] % a["groups"]:
+        raise ValueError(f"{layer}: in_channels {a['in_channels']} and out_channels {a['out_channels']} must both be "
+                         f"divisible by groups {a['groups']}")
+
+
+class _ConvNd(Module):
+    n = 0
+    transposed = False
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, output_padding=0):
+        super().__init__()
+        bind(self, locals())
+        if not self.transposed:
+            self.output_padding = (0,) * self.n
+        shape = ((in_channels, out_channels // groups) if self.transposed else
+                 (out_channels, in_channels // groups)) + self.kernel_size
+        name = type(self).__name__
+        self.weight = Parameter(kaiming_uniform(shape, what=f"{name} weight"))
+        # PyTorch's fan-in for a transposed conv's bias is computed from its weight's dim 1
+        fan = shape[1] * int(np.prod(self.kernel_size))
+        self.bias = Parameter(bias_uniform(out_channels, fan, what=f"{name} bias")) if bias else None
+
+    def forward(self, x):
+        return batched(x, self.n, self._forward)
+
+    def _forward(self, x):
+        if self.transposed:
+            return F.conv_transpose(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                    self.dilation, self.groups)
+        return F.conv(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        ones, zeros = (1,) * self.n, (0,) * self.n
+        if self.padding not in (zeros, "valid"):
+            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
+        if self.dilation != ones:
+            s += f", dilation={self.dilation}"
+        if self.output_padding != zeros:
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+def _to_torch(layer, args, convert, t, blocks):
+    """PyTorch's ConvNd takes symmetric int padding (and 'same' at stride 1 only); convscope's 'same',
+    'full' and (lo, hi) pairs become a subclass that pads first (bridges.torch_blocks.padded_conv)."""
+    cls, pad = getattr(t, type(layer).__name__), args["padding"]
+    kw = {k: v for k, v in args.items() if k != "padding"}
+    ints = isinstance(pad, tuple) and all(isinstance(p, int) for p in pad)
+    if layer.transposed:
+        if not ints:
+            raise ValueError(f"to_torch: {type(layer).__name__} with (lo, hi) padding has no PyTorch equivalent")
+        return cls(padding=pad, **kw)
+    return cls(padding=pad, **kw) if ints else blocks.padded_conv(cls, pad)(**kw)
+
+
+def _from_onnx(n: int, transposed: bool):
+    """ONNX Conv/ConvTranspose: weight (and bias) are constant inputs 1 (and 2); pads or auto_pad."""
+    def build(node):
+        w, a = node.const(1), node.attrs
+        kernel = tuple(a.get("kernel_shape", w.shape[2:]))
+        stride, dilation = tuple(a.get("strides", [1] * n)), tuple(a.get("dilations", [1] * n))
+        group = a.get("group", 1)
+        if transposed and node.auto_pad not in ("NOTSET", "VALID"):
+            raise ValueError("ConvTranspose with auto_pad SAME is not supported; give explicit pads")
+        b = node.const(2)
+        kw = dict(kernel_size=kernel, stride=stride, padding=node.pads(kernel, stride, dilation), dilation=dilation,
+                  groups=group, bias=b is not None)
+        if transposed:
+            kw.update(in_channels=w.shape[0], out_channels=w.shape[1] * group,
+                      output_padding=tuple(a.get("output_padding", [0] * n)))
+        else:
+            kw.update(in_channels=w.shape[1] * group, out_channels=w.shape[0])
+        return kw, {"weight": w, **({"bias": b} if b is not None else {})}
+    return OnnxImport("ConvTranspose" if transposed else "Conv", build, lambda node: node.const(1).ndim == n + 2)
+
+
+_DOC = """{n}-D {what} layer, PyTorch's `{name}` (same arguments, weight layout and initialisation).
+
+    Args:
+        in_channels: C_in, channels of the input.
+        out_channels: C_out, channels of the output (number of kernels).
+        kernel_size: k, an int or one int per spatial axis.
+        stride: s, step between neighbouring windows (default 1).
+        padding: {padding}
+{extra}        groups: g; input and output channels split into g groups convolved separately
+            (g = C_in: depthwise). C_in and C_out must both be divisible by g.
+        bias: learn one bias per output channel (default True).
+        dilation: d, spacing between kernel taps (default 1: none).
+
+    Shape:
+        input (N, C_in, {axes}) or unbatched (C_in, {axes}); output (N, C_out, {axes_out}), per axis
+        ``{formula}``.
+        weight {weight}, drawn U(-b, b) with b = 1/sqrt(fan_in) (Kaiming-uniform, a = sqrt(5));
+        bias (C_out,) drawn U(-b, b) as well. fan_in = {fan} * prod(k).
+"""
+
+
+def _conv_class(n: int, transposed: bool):
+    name = f"{'ConvTranspose' if transposed else 'Conv'}{n}d"
+    common = dict(in_channels=count(), out_channels=count(), kernel_size=per_axis(), stride=per_axis())
+    twin = TorchTwin(name, refuse={"padding_mode": "zeros"}, build=_to_torch,
+                     read={"bias": has_bias, "padding": lambda m: getattr(m, "convscope_padding", m.padding)})
+    declare = dict(n=n, checks=(_divisible_by_groups,), torch=twin, onnx=(_from_onnx(n, transposed),))
+
+    if transposed:
+        args = dict(common, padding=padding(), output_padding=per_axis(0), groups=count(), bias=flag(),
+                    dilation=per_axis())
+
+        class Conv(_ConvNd):
+            def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                         groups=1, bias=True, dilation=1):
+                super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                                 output_padding)
+    else:
+        args = dict(common, padding=padding("valid", "same", "full"), dilation=per_axis(), groups=count(),
+                    bias=flag())
+
+        class Conv(_ConvNd):
+            def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                         bias=True):
+                super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+    Conv.n, Conv.transposed = n, transposed
+    Conv.__name__ = Conv.__qualname__ = name
+    axes = AXES[n]
+    Conv.__doc__ = _DOC.format(
+        n=n, name=name, what="transposed convolution (the adjoint of Conv, 'deconvolution')" if transposed else
+        "convolution (cross-correlation)", axes=axes, axes_out=", ".join(f"{a}_out" for a in axes.split(", ")),
+        padding="p, removed from each side of the output: an int, one int per axis or one (lo, hi) pair per axis."
+        if transposed else "'valid' (none), 'same' (o = ceil(i/s), the extra cell on the high side), 'full' "
+        "(d(k-1) each side),\n            an int, one int per axis or one (lo, hi) pair per axis.",
+        extra="        output_padding: cells added on the high side of the output to pick one of the\n"
+              "            s input sizes that convolve to the same size; smaller than s or d.\n" if transposed else "",
+        formula=TRANSPOSED_FORMULA if transposed else CONV_FORMULA,
+        weight="(C_in, C_out/g, *k)" if transposed else "(C_out, C_in/g, *k)",
+        fan="C_out/g" if transposed else "C_in/g")
+    return register(args, **declare)(Conv)
+
+
+Conv1d, Conv2d, Conv3d = (_conv_class(n, False) for n in (1, 2, 3))
+ConvTranspose1d, ConvTranspose2d, ConvTranspose3d = (_conv_class(n, True) for n in (1, 2, 3))

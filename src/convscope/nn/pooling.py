@@ -1,0 +1,139 @@
+"""Pooling layers: max and average over windows (1-D to 3-D), global pools and k-max pooling, each
+declared in the layer registry with PyTorch's arguments and twin."""
+from __future__ import annotations
+
+from ..ops.geometry import CONV_FORMULA, CONV_FORMULA_CEIL
+from . import functional as F
+from .module import Module
+from .registry import TorchTwin, axis, bind, count, flag, optional, padding, per_axis, register
+from .spatial import AXES, batched
+
+
+def _half_kernel_padding(layer, a):
+    for k, p in zip(a["kernel_size"], a["padding"]):
+        if max(p if isinstance(p, tuple) else (p,)) > k // 2:
+            raise ValueError(f"{layer}: padding {a['padding']} must be at most half the kernel {a['kernel_size']}")
+
+
+def _stride_defaults_to_kernel(layer, a):
+    return dict(a, stride=a["kernel_size"]) if a["stride"] is None else a
+
+
+class _PoolNd(Module):
+    n = 0
+    kind = "max"
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, count_include_pad=True):
+        super().__init__()
+        bind(self, locals())
+        self.dilation = (1,) * self.n if self.kind == "avg" else self.dilation
+        self.count_include_pad = count_include_pad if self.kind == "avg" else True
+
+    def forward(self, x):
+        return batched(x, self.n, self._forward)
+
+    def _forward(self, x):
+        if self.kind == "max":
+            return F.max_pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+        return F.avg_pool(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+_DOC = """{n}-D {what} pooling, PyTorch's `{name}`: the {reduce} of each window, per channel.
+
+    Args:
+        kernel_size: k, the window, an int or one int per spatial axis.
+        stride: s, step between windows (default None: the kernel size, windows side by side).
+        padding: p, an int, one int per axis or one (lo, hi) pair per axis; at most k // 2. {pad}
+{extra}        ceil_mode: round the output size up, keeping a last partial window that starts inside the
+            input or the low padding (default False: round down).
+
+    Shape:
+        input (N, C, {axes}) or unbatched (C, {axes}); output (N, C, {axes_out}), per axis
+        ``{formula}`` (``{ceil}`` with ceil_mode). No parameters.
+"""
+
+
+def _pool_class(n: int, kind: str):
+    name = f"{kind.capitalize()}Pool{n}d"
+    common = dict(kernel_size=per_axis(), stride=optional(per_axis()), padding=padding())
+    if kind == "max":
+        args = dict(common, dilation=per_axis(), ceil_mode=flag())
+        twin = TorchTwin(name, refuse={"return_indices": False})
+
+        class Pool(_PoolNd):
+            def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+                super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
+        extra = "        dilation: d, spacing between window taps (default 1).\n"
+    else:
+        args = dict(common, ceil_mode=flag(), count_include_pad=flag())
+        twin = TorchTwin(name, refuse={"divisor_override": None})
+
+        class Pool(_PoolNd):
+            def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+                super().__init__(kernel_size, stride, padding, 1, ceil_mode, count_include_pad)
+        extra = ""
+    Pool.n, Pool.kind = n, kind
+    Pool.__name__ = Pool.__qualname__ = name
+    axes = AXES[n]
+    Pool.__doc__ = _DOC.format(
+        n=n, name=name, what=kind, reduce="maximum" if kind == "max" else "mean", axes=axes,
+        axes_out=", ".join(f"{a}_out" for a in axes.split(", ")), extra=extra, formula=CONV_FORMULA,
+        ceil=CONV_FORMULA_CEIL, pad="Padded cells never win the max." if kind == "max" else
+        "count_include_pad: divide by the whole window, padding included (default True), or by the\n"
+        "            cells inside the input only.")
+    return register(args, n=n, checks=(_half_kernel_padding, _stride_defaults_to_kernel), torch=twin)(Pool)
+
+
+MaxPool1d, MaxPool2d, MaxPool3d = (_pool_class(n, "max") for n in (1, 2, 3))
+AvgPool1d, AvgPool2d, AvgPool3d = (_pool_class(n, "avg") for n in (1, 2, 3))
+
+
+@register(torch=TorchTwin("blocks.GlobalPool", fixed={"kind": "avg"}))
+class GlobalAvgPool(Module):
+    """Mean over all spatial positions (global average pooling, Lin et al. 2013).
+
+    Shape:
+        input (N, C, *S) with any number of spatial axes; output (N, C). No parameters.
+        PyTorch writes it ``x.mean(dim=(2, ...))`` or AdaptiveAvgPool to 1 followed by Flatten.
+    """
+
+    def forward(self, x):
+        return F.global_avg_pool(x)
+
+
+@register(torch=TorchTwin("blocks.GlobalPool", fixed={"kind": "max"}))
+class GlobalMaxPool(Module):
+    """Max over all spatial positions (global max pooling).
+
+    Shape:
+        input (N, C, *S) with any number of spatial axes; output (N, C). No parameters.
+    """
+
+    def forward(self, x):
+        return F.global_max_pool(x)
+
+
+@register(dict(k=count(), axis=axis()), torch=TorchTwin("blocks.KMax"))
+class KMaxPool(Module):
+    """The k largest values along an axis, kept in their original order (Kalchbrenner et al. 2014).
+
+    Args:
+        k: how many values to keep (at most the axis length).
+        axis: the axis to pool (default -1, the last).
+
+    Shape:
+        input (N, C, ..., L, ...); output the same with L replaced by k. No parameters.
+    """
+
+    def __init__(self, k, axis=-1):
+        super().__init__()
+        bind(self, locals())
+
+    def forward(self, x):
+        return F.kmax_pool(x, self.k, self.axis)
+
+    def extra_repr(self):
+        return f"k={self.k}" + (f", axis={self.axis}" if self.axis != -1 else "")

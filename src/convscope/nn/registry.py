@@ -1,0 +1,280 @@
+"""The layer registry: each `nn` layer declares once its constructor arguments (kind and checks), its
+PyTorch twin and the ONNX ops that build it. Model files and the bridges read these declarations
+instead of keeping their own per-layer tables.
+
+A declaration sits beside its layer:
+
+    @register(args=dict(in_features=count(), out_features=count(), bias=flag()),
+              torch=TorchTwin("Linear", read={"bias": has_bias}), onnx=(OnnxImport("Gemm", linear_from_gemm),))
+    class Linear(Module): ...
+
+The argument names must be exactly the constructor's (defaults are read from the signature, so
+they are written once); `bind` checks and normalises the values and stores them on the layer.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..ops.geometry import _check_int, _pad_pair, ntuple
+from .init import is_meta
+
+
+# ------------------------------------------------------------------------------ argument kinds
+
+@dataclass(frozen=True)
+class Kind:
+    """How one constructor argument is checked and normalised; `text` says in words what it accepts."""
+    text: str
+    check: Callable  # (layer name, argument name, value, number of spatial axes) -> normalised value
+    modules: bool = False  # the value is a layer (or layers): model files write it as a list of layers
+
+
+def count(minimum: int = 1) -> Kind:
+    """An int >= minimum (channels, features, k)."""
+    return Kind(f"int >= {minimum}", lambda layer, name, v, n: _check_int(name, v, minimum, layer, None))
+
+
+def per_axis(minimum: int = 1) -> Kind:
+    """An int repeated over the spatial axes, or one int per axis (kernel_size, stride, dilation)."""
+    def check(layer, name, v, n):
+        return tuple(_check_int(name, e, minimum, layer, a) for a, e in enumerate(ntuple(v, n, name, layer)))
+    return Kind(f"int >= {minimum} or a tuple of one per axis", check)
+
+
+def padding(*strings: str) -> Kind:
+    """One of `strings`, an int, one int per axis, or one (lo, hi) pair per axis."""
+    def check(layer, name, v, n):
+        if isinstance(v, str):
+            if v not in strings:
+                allowed = f"one of {', '.join(map(repr, strings))}, " if strings else ""
+                raise ValueError(f"{layer}: {name} {v!r} is not allowed; use {allowed}an int or a tuple")
+            return v
+        per = ntuple(v, n, name, layer)
+        pairs = [_pad_pair(p, layer, a) for a, p in enumerate(per)]
+        return tuple(pair if isinstance(p, (tuple, list)) else pair[0] for p, pair in zip(per, pairs))
+    return Kind(" | ".join([*map(repr, strings), "int", "tuple"]), check)
+
+
+def flag() -> Kind:
+    def check(layer, name, v, n):
+        if not isinstance(v, (bool, np.bool_)) and v not in (0, 1):
+            raise TypeError(f"{layer}: {name} must be True or False, got {v!r}")
+        return bool(v)
+    return Kind("bool", check)
+
+
+def real(low: float = -np.inf, high: float = np.inf, *, high_open: bool = False, low_open: bool = False) -> Kind:
+    """A float in [low, high] (an end excluded when `*_open`)."""
+    lo_b, hi_b = "(" if low_open else "[", ")" if high_open else "]"
+    text = f"float in {lo_b}{low}, {high}{hi_b}"
+
+    def check(layer, name, v, n):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{layer}: {name} must be a number, got {v!r}")
+        if v < low or v > high or (low_open and v == low) or (high_open and v == high):
+            raise ValueError(f"{layer}: {name} must be in {lo_b}{low}, {high}{hi_b}, got {v}")
+        return float(v)
+    return Kind(text, check)
+
+
+def axis() -> Kind:
+    """An axis index (negative counts from the end)."""
+    def check(layer, name, v, n):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{layer}: {name} must be an int axis, got {v!r}")
+        return int(v)
+    return Kind("int axis", check)
+
+
+def optional(kind: Kind) -> Kind:
+    """None, or a value of `kind` (e.g. a pool's stride: None means the kernel size)."""
+    return Kind(f"None or {kind.text}", lambda layer, name, v, n: None if v is None else kind.check(layer, name, v, n),
+                kind.modules)
+
+
+def module() -> Kind:
+    """A layer (or block); model files write it as a list of layers."""
+    def check(layer, name, v, n):
+        from .module import Module
+
+        if not isinstance(v, Module):
+            raise TypeError(f"{layer}: {name} is a {type(v).__name__}, not a Module")
+        return v
+    return Kind("Module", check, modules=True)
+
+
+# ------------------------------------------------------------------------------ twins
+
+@dataclass(frozen=True)
+class TorchTwin:
+    """The PyTorch layer computing the same thing, with the same parameter names.
+
+    name: a class of torch.nn, or "blocks.<Name>" for one of convscope.bridges.torch_blocks.
+    fixed: extra constructor arguments of the twin; on import they must match (GlobalPool kind).
+    refuse: twin attributes that must have this value to be convertible (padding_mode='zeros').
+    read: argument -> function(torch module) where the twin stores it differently (bias).
+    build: function(layer, args, convert, torch.nn, torch_blocks) -> torch module, when the twin's
+        constructor differs from ours (padded convolutions, containers).
+    """
+    name: str
+    fixed: dict = field(default_factory=dict)
+    refuse: dict = field(default_factory=dict)
+    read: dict = field(default_factory=dict)
+    build: Callable | None = None
+
+
+@dataclass(frozen=True)
+class OnnxImport:
+    """An ONNX op that builds this layer on import. `when(node)` picks among layers sharing an op
+    (by rank); `build(node)` returns (constructor arguments, state dict of weights) where `node`
+    offers .attrs, .const(i) (a constant input or None), .rank (input rank or None) and
+    .pads(kernel, stride, dilation) (ONNX pads or auto_pad as (lo, hi) per axis)."""
+    op: str
+    build: Callable
+    when: Callable = lambda node: True
+
+
+def has_bias(m) -> bool:
+    return getattr(m, "bias", None) is not None
+
+
+# ------------------------------------------------------------------------------ declarations
+
+@dataclass(frozen=True)
+class Declaration:
+    cls: type
+    args: dict  # name -> Kind, in constructor order
+    signature: inspect.Signature
+    n: int | None = None  # spatial axes, for layers with a fixed dimensionality
+    checks: tuple = ()  # functions(layer name, normalised args) raising on a bad combination, or
+    # returning the arguments with a derived value filled in
+    torch: TorchTwin | None = None
+    onnx: tuple = ()
+
+    @property
+    def name(self) -> str:
+        return self.cls.__name__
+
+    def variadic(self, name: str) -> bool:
+        return self.signature.parameters[name].kind is inspect.Parameter.VAR_POSITIONAL
+
+    def bind(self, values: dict) -> dict:
+        """Check and normalise the constructor's arguments (its locals()); every default filled in."""
+        out = {}
+        for name, kind in self.args.items():
+            v = values[name]
+            out[name] = tuple(kind.check(self.name, f"{name}[{i}]", e, self.n) for i, e in enumerate(v)) \
+                if self.variadic(name) else kind.check(self.name, name, v, self.n)
+        for check in self.checks:  # a check may also fill in a derived value (a pool's stride)
+            out = check(self.name, out) or out
+        return out
+
+
+_DECLARED: dict[str, Declaration] = {}
+
+
+def register(args: dict | None = None, *, n: int | None = None, checks=(), torch: TorchTwin | None = None,
+             onnx=()):
+    """Class decorator declaring a layer. Refuses argument declarations that do not match the
+    constructor (a missing, extra or misspelled name), unknown kinds and a second layer of the same name."""
+    args = dict(args or {})
+
+    def declare(cls):
+        name = cls.__name__
+        sig = inspect.signature(cls.__init__)
+        params = [p for p in list(sig.parameters)[1:] if sig.parameters[p].kind is not inspect.Parameter.VAR_KEYWORD]
+        if list(args) != params:
+            raise TypeError(f"register {name}: declared arguments {list(args)} differ from the constructor's "
+                            f"{params} (same names, same order)")
+        bad = [k for k, v in args.items() if not isinstance(v, Kind)]
+        if bad:
+            raise TypeError(f"register {name}: arguments {bad} need a kind (count(), per_axis(), padding(), ...)")
+        if name in _DECLARED and _DECLARED[name].cls.__qualname__ != cls.__qualname__:
+            raise ValueError(f"register {name}: a layer of that name is already registered")
+        decl = Declaration(cls, args, sig.replace(parameters=list(sig.parameters.values())[1:]), n, tuple(checks),
+                           torch, tuple(onnx))
+        _DECLARED[name] = decl
+        cls.declaration = decl
+        if not getattr(cls.forward, "refuses_meta", False):
+            cls.forward = _refusing_meta(cls.forward)
+        return cls
+    return declare
+
+
+def _refusing_meta(forward):
+    """Running a layer whose parameters are shape-only (built under `init.meta()`) on real data would
+    compute with zeros: refuse it, naming the way out. Shape-only inputs (the analysis tracer's) pass."""
+    @functools.wraps(forward)
+    def run(self, *args):
+        if any(p is not None and is_meta(p.data) for p in self._parameters.values()) and \
+                not all(is_meta(getattr(a, "data", a)) for a in args):
+            raise ValueError("its parameters are shape-only (meta), built for analysis: it cannot run or train; "
+                             "build it without meta=True")
+        return forward(self, *args)
+    run.refuses_meta = True
+    return run
+
+
+def unregister(name: str) -> None:
+    """Forget a layer (tests that declare their own)."""
+    _DECLARED.pop(name, None)
+
+
+def declarations() -> dict[str, Declaration]:
+    """Every registered layer by class name, in registration order."""
+    return dict(_DECLARED)
+
+
+def declaration(layer_or_name, inherited: bool = False) -> Declaration | None:
+    """The declaration of a layer class, instance or name, if it is registered. A subclass has none
+    of its own (its constructor may differ); `inherited=True` gives its nearest registered base's."""
+    if isinstance(layer_or_name, str):
+        return _DECLARED.get(layer_or_name)
+    cls = layer_or_name if isinstance(layer_or_name, type) else type(layer_or_name)
+    for base in cls.__mro__ if inherited else (cls,):
+        decl = _DECLARED.get(base.__name__)
+        if decl is not None and decl.cls is base:
+            return decl
+    return None
+
+
+def bind(layer, values: dict) -> dict:
+    """In a constructor: check its arguments (`locals()`), store each normalised one as an attribute
+    (PyTorch's habit) and remember them all for the bridges (`arguments`)."""
+    decl = declaration(layer, inherited=True)
+    args = decl.bind(values)
+    object.__setattr__(layer, "_arguments", args)
+    for name, value in args.items():
+        if not decl.args[name].modules:
+            setattr(layer, name, value)
+    return args
+
+
+def arguments(layer) -> dict:
+    """The normalised constructor arguments of a registered layer, defaults included."""
+    return dict(getattr(layer, "_arguments", {}))
+
+
+def torch_twins() -> dict[str, list[Declaration]]:
+    """Twin class name -> the declarations that convert from it (several when `fixed` tells them apart)."""
+    out: dict = {}
+    for decl in _DECLARED.values():
+        if decl.torch is not None:
+            out.setdefault(decl.torch.name.split(".")[-1], []).append(decl)
+    return out
+
+
+def onnx_imports(op: str) -> list[tuple[Declaration, OnnxImport]]:
+    """The layers an ONNX op type can build, with their import rules."""
+    return [(d, imp) for d in _DECLARED.values() for imp in d.onnx if imp.op == op]
+
+
+def torch_names() -> list[str]:
+    """The PyTorch layers that convert to convscope layers (containers are traced through instead)."""
+    return [d.torch.name for d in _DECLARED.values() if d.torch is not None and
+            not d.torch.name.startswith("blocks.") and not any(k.modules for k in d.args.values())]
