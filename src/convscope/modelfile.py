@@ -17,6 +17,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from . import nn
+from .specs import parse_shape
 
 BLOCKS = {"Sequential": "layers", "Residual": "body", "Concat": "branches"}
 
@@ -51,7 +52,7 @@ def load_model(source) -> nn.Sequential:
     model = _sequence(doc["layers"], where, doc["__line__"])
     object.__setattr__(model, "name", doc.get("name") or (Path(where).stem if where != "<model>" else "model"))
     shape = doc.get("input_shape")
-    object.__setattr__(model, "input_shape", tuple(shape) if shape else None)
+    object.__setattr__(model, "input_shape", parse_shape(shape, f"{where}: input_shape") if shape else None)
     return model
 
 
