@@ -168,11 +168,11 @@ DROP_ORDER = ("notes", "RF start", "RF jump", "kind", "activation", "MACs")
 def _fitting_columns(s, console) -> list:
     from rich.measure import Measurement
 
-    columns = list(s.HEAD)
+    columns, unbounded = list(s.HEAD), console.options.update_width(10 ** 4)  # measure without wrapping
     for drop in (None, *DROP_ORDER):
         if drop:
             columns.remove(drop)
-        if Measurement.get(console, console.options, s.table(columns)).maximum <= console.width:
+        if Measurement.get(console, unbounded, s.table(columns)).maximum <= console.width:
             break
     return columns
 
@@ -215,14 +215,35 @@ def compare_cmd(args) -> int:
             given = ", ".join(f"{m} {'x'.join(map(str, s)) if s else '?'}" for m, s in shapes.items())
             raise UsageError(f"the models take different inputs ({given}): give one --input for all")
     shape = [_input(args, model) for model in models][0]
-    c = compare(*models, input_shape=shape, names=args.models)
-    table = Table("model", "params", "MACs", "activations (bytes)", "RF size", "RF jump", "depth",
-                  title=f"input {'x'.join(map(str, shape))}, one sample")
+    c = compare(*models, input_shape=shape, names=_short_names(args.models))
+    table = Table("model", "params", "MACs", "activations", "RF size", "RF jump", "depth",
+                  title=f"input {'x'.join(map(str, shape))}, one sample; activations: bytes of the forward pass")
+    table.columns[0].overflow = "fold"  # a long name wraps whole, never cut to an ellipsis
+    for column in table.columns[1:]:
+        column.justify = "right"
     for r in c.rows:
-        table.add_row(r["name"], f"{r['params']:,}", f"{r['macs']:,}", f"{r['activation_bytes']:,}",
+        table.add_row(r["name"], _scaled(r["params"]), _scaled(r["macs"]), _scaled(r["activation_bytes"], bytes_=True),
                       "x".join(map(_number, r["rf_size"])), "x".join(map(_number, r["rf_jump"])), str(r["depth"]))
     Console().print(table)
     return 0
+
+
+def _short_names(specs) -> list:
+    """A model file's name without its folder and suffix, unless two of them would then read the same."""
+    from pathlib import Path
+
+    short = [Path(s).stem if s.endswith((".yaml", ".yml", ".onnx")) else s for s in specs]
+    return short if len(set(short)) == len(short) else list(specs)
+
+
+def _scaled(n: int, bytes_: bool = False) -> str:
+    """A count as 11.7M / 1.81G, or a size in bytes as 32.0 MB (1024 per step): 3 significant digits."""
+    base, units = (1024, ("B", "KB", "MB", "GB", "TB")) if bytes_ else (1000, ("", "k", "M", "G", "T"))
+    step = 0
+    while abs(n) >= base and step < len(units) - 1:
+        n, step = n / base, step + 1
+    text = f"{n:.0f}" if step == 0 else f"{n:.3g}"
+    return f"{text} {units[step]}".rstrip()
 
 
 def tour_cmd(args) -> int:
