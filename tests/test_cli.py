@@ -237,3 +237,15 @@ def test_ctrl_c_leaves_weights_draw_reads_and_resume_says_where(tmp_path, monkey
     assert cli.main([*argv, "--resume"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert f"resuming from {folder / 'checkpoint.safetensors'}: epoch 2 of 2, after batch 3" in out
+
+
+def test_a_run_folder_and_a_bundled_example_name_are_models(run_folder, capsys):
+    import json
+
+    assert cli.main(["summary", str(run_folder), "--json"]) == 0
+    from_run = json.loads(capsys.readouterr().out)
+    assert cli.main(["summary", "lenet_digits", "--json"]) == 0
+    by_name = json.loads(capsys.readouterr().out)
+    model = cs.load_model(ROOT / "examples" / "lenet_digits.yaml")
+    assert from_run["totals"]["params"] == by_name["totals"]["params"] == sum(p.data.size for p in model.parameters())
+    assert from_run["input_shape"] == by_name["input_shape"] == [1, 8, 8]
