@@ -61,7 +61,8 @@ def model_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("models")
     conv = "layers:\n  - {type: Conv2d, in_channels: 1, out_channels: 2, kernel_size: 3}\n"
     files = {"zero_axis": "input_shape: 1x0x8\n" + conv, "bad_yaml": conv[:-2], "bad_layer": "layers:\n  - {type: Conv9d}\n",
-             "no_kernel": "layers:\n  - {type: Conv2d, in_channels: 1, out_channels: 2}\n", "empty": "name: m\n"}
+             "no_kernel": "layers:\n  - {type: Conv2d, in_channels: 1, out_channels: 2}\n", "empty": "name: m\n",
+             "three_classes": "layers:\n  - {type: Flatten}\n  - {type: Linear, in_features: 64, out_features: 3}\n"}
     for name, text in files.items():
         (folder / f"{name}.yaml").write_text(text)
     (folder / "not_onnx.onnx").write_bytes(b"not a protobuf")
@@ -92,8 +93,12 @@ MISTAKES = [
     ("size --input 3x32x32 --kernel 5 --stride 0", "stride"),
     ("size --input 3x8x8 --kernel 30", "kernel 30"),
     ("size --input 3x32x32 --kernel five", "invalid int value"),
-    ("summary resnet18 --input 224x224", "no channel axis: Conv2d 'conv1' takes 3 channel(s), so --input 3x224x224"),
-    ("summary lenet5 --input 1x32", "has 2 axes but Conv2d 'C1' takes 3"),
+    ("summary resnet18 --input 224x224", "no channel axis: Conv2d 'conv1' takes 3 channel(s) (channels x spatial "
+                                         "sizes): --input 3x224x224"),
+    ("summary lenet5 --input 1x32", "has 2 axes but Conv2d 'C1' takes 3 (channels x 2 spatial sizes): --input 1x32x32"),
+    ("summary lenet5 --batch-size 0", "--batch-size: must be an int >= 1, got '0'"),
+    ("size --input 3x8x8x8x8 --kernel 3", "channels and 1 to 3 spatial sizes"),
+    ("size --input 8 --kernel 3", "channels and 1 to 3 spatial sizes"),
     ("summary lenet5 --input 1x-3x28", "must be positive sizes"),
     ("summary lenet5 --input 2x32x32", "2 channels"),
     ("summary lenet5 --json --markdown", "not allowed with"),
@@ -116,6 +121,9 @@ MISTAKES = [
     ("train lenet_digits --batch-size 0", "batch_size must be an int >= 1, got 0"),
     ("train lenet_digits --data cifar", "invalid choice: 'cifar'"),
     ("train lenet_digits --lr -1", "lr must be > 0"),
+    ("train lenet_digits --data mnist1d", "a mnist1d sample 1x40 has 2 axes but Conv2d 'conv1' takes 3"),
+    ("train lenet5", "lenet5 cannot take a digits sample of shape 1x8x8"),
+    ("train MODELS/three_classes.yaml", "has 10 classes: the last layer needs 10 outputs"),
     ("tour --out MODELS/zero_axis.yaml/tour", "zero_axis.yaml"),
     ("experiment nope", "invalid choice"),
     ("nope", "invalid choice"),

@@ -54,6 +54,7 @@ def train(args) -> int:
     model = resolve_model(args.model)
     name = getattr(model, "name", None) or "model"
     x_train, y_train, x_test, y_test = data.DATASETS[args.data]()
+    _check_data(model, name, args.data, x_train.shape[1:], int(y_train.max()) + 1)
     out = run_dir(args.out, name)
     console = Console()
     if args.resume:
@@ -77,6 +78,22 @@ def train(args) -> int:
     write_run(out, model, history, facts)
     console.print(f"saved {out / 'model.safetensors'} and {out / 'history.json'}")
     return 0
+
+
+def _check_data(model, name: str, data_name: str, shape: tuple, classes: int) -> None:
+    """The model takes the data set's samples and gives one score per class: checked on shapes alone."""
+    from .analysis import trace
+
+    first = _first_layer(model)
+    if first is not None:
+        _check_axes(shape, *first, given_as=f"a {data_name} sample")
+    try:
+        out = trace(model, shape).output.shape
+    except ValueError as err:
+        raise UsageError(f"{name} cannot take a {data_name} sample of shape {'x'.join(map(str, shape))}: {err}") from None
+    if len(out) != 2 or out[1] != classes:
+        raise UsageError(f"{name} gives outputs of shape {'x'.join(map(str, out[1:]))} per sample, but {data_name} "
+                         f"has {classes} classes: the last layer needs {classes} outputs")
 
 
 def _resume_note(checkpoint, epochs: int) -> str:
@@ -126,7 +143,7 @@ def _input(args, model) -> tuple:
     return shape
 
 
-def _check_axes(shape: tuple, name: str, layer) -> None:
+def _check_axes(shape: tuple, name: str, layer, given_as: str = "--input") -> None:
     """A shape with the wrong number of axes for the first layer, named with the shape it wants."""
     spatial = len(layer.kernel_size)
     if len(shape) == spatial + 1:
@@ -134,12 +151,13 @@ def _check_axes(shape: tuple, name: str, layer) -> None:
     missing_channels = len(shape) == spatial and shape[0] != layer.in_channels
     sizes = list(shape if missing_channels else shape[1:] or shape)
     want = "x".join(map(str, [layer.in_channels, *(sizes + sizes[-1:] * spatial)[:spatial]]))
-    given, what = "x".join(map(str, shape)), f"{type(layer).__name__} {name!r}"
+    given, what = f"{given_as} {'x'.join(map(str, shape))}", f"{type(layer).__name__} {name!r}"
+    hint = f": {given_as} {want}" if given_as.startswith("--") else ""  # a data set's shape is no option
     if missing_channels:
-        raise UsageError(f"--input {given} has no channel axis: {what} takes {layer.in_channels} channel(s), "
-                         f"so --input {want} (channels x spatial sizes)")
-    raise UsageError(f"--input {given} has {len(shape)} axes but {what} takes {spatial + 1} "
-                     f"(channels x {spatial} spatial sizes), e.g. --input {want}")
+        raise UsageError(f"{given} has no channel axis: {what} takes {layer.in_channels} channel(s) "
+                         f"(channels x spatial sizes){hint}")
+    raise UsageError(f"{given} has {len(shape)} axes but {what} takes {spatial + 1} "
+                     f"(channels x {spatial} spatial sizes){hint}")
 
 
 def summary_cmd(args) -> int:
@@ -188,7 +206,10 @@ def _number(v) -> str:
 def size_cmd(args) -> int:
     from .analysis import conv_arithmetic
 
-    r = conv_arithmetic(_shape(args.input), args.kernel, args.stride, _padding(args.padding), args.dilation,
+    shape = _shape(args.input)
+    if not 2 <= len(shape) <= 4:
+        raise UsageError(f"--input {args.input} must be channels and 1 to 3 spatial sizes, e.g. 3x32x32")
+    r = conv_arithmetic(shape, args.kernel, args.stride, _padding(args.padding), args.dilation,
                         args.filters, args.groups, args.transposed, args.output_padding)
     print(r["layer"])
     for a, step in enumerate(r["steps"]):
@@ -351,6 +372,12 @@ def experiment_cmd(args) -> int:
     return 0
 
 
+def _at_least_1(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text!r}")
+    return int(text)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with a usage mistake said in one line (and where to find the options)."""
 
@@ -384,7 +411,7 @@ def parser() -> argparse.ArgumentParser:
     sm.add_argument("model", help="a model file, a run folder, a zoo name (lenet5, alexnet, vgg16, resnet18, "
                                   "resnet50, mobilenet_v1, unet_small), torch:package.module:factory or .onnx")
     sm.add_argument("--input", help="one sample's shape, e.g. 1x28x28 (if the model file names none)")
-    sm.add_argument("--batch-size", type=int, default=1)
+    sm.add_argument("--batch-size", type=_at_least_1, default=1)
     form = sm.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true")
     form.add_argument("--markdown", action="store_true")
