@@ -60,7 +60,8 @@ def run_folder(tmp_path_factory):
 def model_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("models")
     conv = "layers:\n  - {type: Conv2d, in_channels: 1, out_channels: 2, kernel_size: 3}\n"
-    files = {"zero_axis": "input_shape: 1x0x8\n" + conv, "bad_yaml": conv[:-2], "bad_layer": "layers:\n  - {type: Conv9d}\n",
+    files = {"zero_axis": "input_shape: 1x0x8\n" + conv, "bad_yaml": conv[:-2],
+             "bad_layer": "layers:\n  - {type: Conv9d}\n",
              "no_kernel": "layers:\n  - {type: Conv2d, in_channels: 1, out_channels: 2}\n", "empty": "name: m\n",
              "three_classes": "layers:\n  - {type: Flatten}\n  - {type: Linear, in_features: 64, out_features: 3}\n"}
     for name, text in files.items():
@@ -125,6 +126,7 @@ MISTAKES = [
     ("train lenet5", "lenet5 cannot take a digits sample of shape 1x8x8"),
     ("train MODELS/three_classes.yaml", "has 10 classes: the last layer needs 10 outputs"),
     ("tour --out MODELS/zero_axis.yaml/tour", "zero_axis.yaml"),
+    ("experiment stacking --out MODELS/zero_axis.yaml/out", "zero_axis.yaml"),
     ("experiment nope", "invalid choice"),
     ("nope", "invalid choice"),
 ]

@@ -90,7 +90,8 @@ def _check_data(model, name: str, data_name: str, shape: tuple, classes: int) ->
     try:
         out = trace(model, shape).output.shape
     except ValueError as err:
-        raise UsageError(f"{name} cannot take a {data_name} sample of shape {'x'.join(map(str, shape))}: {err}") from None
+        raise UsageError(f"{name} cannot take a {data_name} sample of shape {'x'.join(map(str, shape))}: "
+                         f"{err}") from None
     if len(out) != 2 or out[1] != classes:
         raise UsageError(f"{name} gives outputs of shape {'x'.join(map(str, out[1:]))} per sample, but {data_name} "
                          f"has {classes} classes: the last layer needs {classes} outputs")
@@ -359,8 +360,11 @@ def draw_cmd(args) -> int:
 def experiment_cmd(args) -> int:
     from rich.console import Console
 
+    from pathlib import Path
+
     from . import experiments
 
+    Path(args.out).mkdir(parents=True, exist_ok=True)  # an unwritable folder fails now, not after the run
     result = experiments.run(args.name, seed=args.seed, quick=args.quick, out=args.out)
     console = Console(width=max(Console().width, 140))
     console.print(result.table())
