@@ -103,7 +103,7 @@ MISTAKES = [
     ("summary lenet5 --input 1x-3x28", "must be positive sizes"),
     ("summary lenet5 --input 2x32x32", "2 channels"),
     ("summary lenet5 --json --markdown", "not allowed with"),
-    ("summary no_such_model", "is not a model file, a run folder, a zoo name"),
+    ("summary no_such_model", "unknown zoo model 'no_such_model', and no model file, run folder or bundled"),
     ("summary missing.yaml", "missing.yaml does not exist"),
     ("summary missing.onnx", "missing.onnx does not exist"),
     ("summary MODELS/not_onnx.onnx", "not a valid ONNX model"),

@@ -37,9 +37,9 @@ def resolve_model(spec):
         return zoo.load(spec)
     if spec in models.NAMES:
         return load_model(models.example_model(spec))
-    raise ValueError(f"{spec!r} is not a model file, a run folder, a zoo name ({', '.join(zoo.NAMES)}), "
-                     f"a bundled example ({', '.join(models.NAMES)}), torch:package.module:factory "
-                     "or an .onnx file")
+    raise ValueError(f"unknown zoo model {spec!r}, and no model file, run folder or bundled example of that "
+                     f"name; the zoo has {', '.join(zoo.NAMES)}, the bundled examples are {', '.join(models.NAMES)}; "
+                     "or write torch:package.module:factory or an .onnx file")
 
 
 def parse_shape(text, what: str = "shape") -> tuple:
