@@ -1,11 +1,22 @@
-"""The main job: the lecture's worked example, checked against PyTorch and printed by the CLI."""
+"""The command line: the lecture's worked example checked against PyTorch, every mistake as one
+line, the conventions (help, --version, python -m), the tables' widths, Ctrl-C and --resume."""
+import os
+import re
+import signal
 import subprocess
 import sys
+import warnings
+from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
+import convscope as cs
 from convscope import cli, lecture
+from convscope import train as train_module
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_matrix_example_numbers_match_torch():
@@ -29,3 +40,222 @@ def test_cli_prints_the_worked_example(capsys):
 def test_console_entry_point_runs():
     done = subprocess.run([sys.executable, "-m", "convscope.cli", "matrix"], capture_output=True, text=True, check=True)
     assert "C.T @ y.ravel() == conv_transpose(y, w).ravel(): True" in done.stdout
+
+
+# ---------------------------------------------------------------------------- every mistake is one line
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    """A `convscope train` run folder of the bundled LeNet (weights as initialised: nothing here trains)."""
+    from convscope.models import example_model
+    from convscope.runs import write_run
+
+    folder = tmp_path_factory.mktemp("runs") / "lenet_digits"
+    cs.manual_seed(0)
+    write_run(folder, cs.load_model(example_model("lenet_digits")), cs.History(), {"data": "digits"})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    conv = "layers:\n  - {type: Conv2d, in_channels: 1, out_channels: 2, kernel_size: 3}\n"
+    files = {"zero_axis": "input_shape: 1x0x8\n" + conv, "bad_yaml": conv[:-2],
+             "bad_layer": "layers:\n  - {type: Conv9d}\n",
+             "no_kernel": "layers:\n  - {type: Conv2d, in_channels: 1, out_channels: 2}\n", "empty": "name: m\n",
+             "three_classes": "layers:\n  - {type: Flatten}\n  - {type: Linear, in_features: 64, out_features: 3}\n"}
+    for name, text in files.items():
+        (folder / f"{name}.yaml").write_text(text)
+    (folder / "not_onnx.onnx").write_bytes(b"not a protobuf")
+    (folder / "plain_dir").mkdir()
+    return folder
+
+
+def failing_factory():
+    raise KeyError("weights")
+
+
+# (arguments, a phrase the one line must contain); RUN and MODELS are the fixtures' folders
+MISTAKES = [
+    ("draw conv --kernel 3", "needs --input"),
+    ("draw matrix", "needs --input"),
+    ("draw rf", "needs a model"),
+    ("draw kernels", "needs a run folder"),
+    ("draw maps RUN --index 5000", "0 <= index <= 358"),
+    ("draw maps RUN --index -1", "not a test sample"),
+    ("draw kernels RUN --layer fc1", "its convolutions are conv1, conv2"),
+    ("draw history RUN", "no finished epoch"),
+    ("draw conv --input 5x5 --padding wide", "--padding 'wide'"),
+    ("draw conv --input 5x5 --kernel 9", "kernel 9"),
+    ("draw rf lenet5 --unit a", "--unit 'a'"),
+    ("draw kernels MODELS/plain_dir", "not a run folder"),
+    ("size --input 3x32x32 --kernel 5 --padding abc", "must be an int or one of same, valid, full"),
+    ("size --input 3xx32 --kernel 5", "--input '3xx32'"),
+    ("size --input 3x32x32 --kernel 5 --stride 0", "stride"),
+    ("size --input 3x8x8 --kernel 30", "kernel 30"),
+    ("size --input 3x32x32 --kernel five", "invalid int value"),
+    ("summary resnet18 --input 224x224", "no channel axis: Conv2d 'conv1' takes 3 channel(s) (channels x spatial "
+                                         "sizes): --input 3x224x224"),
+    ("summary lenet5 --input 1x32", "has 2 axes but Conv2d 'C1' takes 3 (channels x 2 spatial sizes): --input 1x32x32"),
+    ("summary lenet5 --batch-size 0", "--batch-size: must be an int >= 1, got '0'"),
+    ("size --input 3x8x8x8x8 --kernel 3", "channels and 1 to 3 spatial sizes"),
+    ("size --input 8 --kernel 3", "channels and 1 to 3 spatial sizes"),
+    ("summary lenet5 --input 1x-3x28", "must be positive sizes"),
+    ("summary lenet5 --input 2x32x32", "2 channels"),
+    ("summary lenet5 --json --markdown", "not allowed with"),
+    ("summary no_such_model", "unknown zoo model 'no_such_model', and no model file, run folder or bundled"),
+    ("summary missing.yaml", "missing.yaml does not exist"),
+    ("summary missing.onnx", "missing.onnx does not exist"),
+    ("summary MODELS/not_onnx.onnx", "not a valid ONNX model"),
+    ("summary MODELS/zero_axis.yaml", "input_shape '1x0x8' must be positive sizes"),
+    ("summary MODELS/bad_yaml.yaml", "not valid YAML"),
+    ("summary MODELS/bad_layer.yaml", "Conv9d"),
+    ("summary MODELS/no_kernel.yaml", "kernel_size"),
+    ("summary MODELS/empty.yaml", "'layers' list"),
+    ("summary MODELS/plain_dir", "not a run folder"),
+    ("summary torch:no_such_package.models:net", "No module named 'no_such_package'"),
+    ("summary torch:tests.test_cli:failing_factory", "KeyError"),
+    ("summary torch:os:getcwd", "not a torch.nn.Module"),
+    ("summary torch:os", "write torch:package.module:factory"),
+    ("compare lenet5 resnet18", "different inputs (lenet5 1x32x32, resnet18 3x224x224)"),
+    ("train MODELS/missing.yaml", "does not exist"),
+    ("train lenet_digits --batch-size 0", "batch_size must be an int >= 1, got 0"),
+    ("train lenet_digits --data cifar", "invalid choice: 'cifar'"),
+    ("train lenet_digits --lr -1", "lr must be > 0"),
+    ("train lenet_digits --data mnist1d", "a mnist1d sample 1x40 has 2 axes but Conv2d 'conv1' takes 3"),
+    ("train lenet5", "lenet5 cannot take a digits sample of shape 1x8x8"),
+    ("train MODELS/three_classes.yaml", "has 10 classes: the last layer needs 10 outputs"),
+    ("tour --out MODELS/zero_axis.yaml/tour", "zero_axis.yaml"),
+    ("experiment stacking --out MODELS/zero_axis.yaml/out", "zero_axis.yaml"),
+    ("experiment nope", "invalid choice"),
+    ("nope", "invalid choice"),
+]
+
+
+@pytest.mark.parametrize("line, phrase", MISTAKES)
+def test_a_mistake_is_one_line_on_stderr_with_exit_code_2(line, phrase, run_folder, model_files, capsys):
+    argv = line.replace("RUN", str(run_folder)).replace("MODELS", str(model_files)).split()
+    try:
+        code = cli.main(argv)
+    except SystemExit as stop:  # argparse's own usage errors
+        code = stop.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("convscope"), err
+    assert "Traceback" not in err and phrase in err, err
+
+
+def test_a_diverging_run_says_so_in_one_line_without_numpy_warnings(tmp_path, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning (overflow, invalid value) would fail here
+        code = cli.main(["train", "lenet_digits", "--epochs", "1", "--lr", "1e30", "--optimizer", "sgd", "--quiet",
+                         "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert re.search(r"loss is (nan|inf) at epoch 1, batch \d+ of 23", err), err
+
+
+# ---------------------------------------------------------------------------- conventions
+
+def test_bare_convscope_prints_help_naming_the_tour(capsys):
+    assert cli.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: convscope") and "convscope tour" in out
+    assert "thin layer" not in out and out.count("(default") <= 1
+    for command in ("tour", "matrix", "train", "summary", "size", "compare", "draw", "experiment"):
+        assert f"    {command}" in out
+
+
+def test_version_and_python_dash_m():
+    done = subprocess.run([sys.executable, "-m", "convscope", "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == f"convscope {cs.__version__}"
+    done = subprocess.run([sys.executable, "-m", "convscope", "matrix"], capture_output=True, text=True, check=True)
+    assert "C @ x.ravel() == conv(x, w).ravel():            True" in done.stdout
+
+
+def test_summary_fits_80_columns_and_wide_keeps_every_column(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli.main(["summary", "resnet18"]) == 0
+    narrow = capsys.readouterr().out
+    assert max(map(len, narrow.splitlines())) <= 80
+    assert "RF size" in narrow and "params" in narrow and "RF start" not in narrow
+    rows = cs.summary(cs.zoo.load("resnet18"), (3, 224, 224)).rows
+    assert all(f"│ {'  ' * r.depth}{r.name} " in narrow for r in rows)  # one line per layer: nothing wraps
+    assert cli.main(["summary", "resnet18", "--wide"]) == 0
+    wide = capsys.readouterr().out
+    assert all(column in wide for column in cs.analysis.Summary.HEAD)
+
+
+def test_compare_aligns_long_names_and_gives_bytes(tmp_path, monkeypatch, capsys):
+    long_file = tmp_path / "lenet5_with_a_rather_long_name.yaml"
+    long_file.write_text((ROOT / "src" / "convscope" / "zoo" / "lenet5.yaml").read_text())
+    specs = ["lenet5", str(long_file)]
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli.main(["compare", *specs, "--input", "1x32x32"]) == 0
+    narrow = capsys.readouterr().out
+    assert max(map(len, narrow.splitlines())) <= 80 and "…" not in narrow  # folded, never cut
+    monkeypatch.setenv("COLUMNS", "120")
+    assert cli.main(["compare", *specs, "--input", "1x32x32"]) == 0
+    out = capsys.readouterr().out
+    assert "bytes" in out
+    rows = [line for line in out.splitlines() if line.startswith("│")]
+    assert [r.split("│")[1].strip() for r in rows] == ["lenet5", "lenet5_with_a_rather_long_name"]
+    assert len({r.index("│", 2) for r in rows}) == 1  # one column width: the names line up
+    expected = cs.compare(*map(cs.resolve_model, specs), input_shape=(1, 32, 32)).rows
+    units = {"B": 1, "KB": 2 ** 10, "MB": 2 ** 20, "GB": 2 ** 30}
+    for row, line in zip(expected, rows):
+        value, unit = line.split("│")[4].split()
+        assert abs(float(value) * units[unit] - row["activation_bytes"]) <= 0.005 * row["activation_bytes"]
+
+
+def test_size_prints_a_transposed_receptive_field_as_numbers(capsys):
+    assert cli.main(["size", "--input", "3x8x8", "--kernel", "5", "--stride", "2", "--padding", "1",
+                     "--transposed", "--output-padding", "1"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("receptive field"))
+    # stride 2 transposed: one output step is half an input step, so the jump is 0.5 per axis
+    assert "jump 0.5x0.5" in line and "'" not in line and "/" not in line
+
+
+# ---------------------------------------------------------------------------- train: Ctrl-C and --resume
+
+def test_ctrl_c_leaves_weights_draw_reads_and_resume_says_where(tmp_path, monkeypatch, capsys):
+    calls = {"n": 0}
+
+    class InterruptingLoss(cs.nn.CrossEntropyLoss):
+        def forward(self, logits, target):
+            calls["n"] += 1
+            if calls["n"] == 16:  # 12 batches and the test loss of epoch 1, then epoch 2, batch 3
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().forward(logits, target)
+
+    monkeypatch.setattr(train_module, "CrossEntropyLoss", InterruptingLoss)
+    monkeypatch.setenv("COLUMNS", "400")  # so that rich folds no path
+    argv = ["train", "lenet_digits", "--epochs", "2", "--batch-size", "128", "--quiet", "--out", str(tmp_path)]
+    assert cli.main(argv) == 130
+    assert "interrupted at epoch 2, batch 3" in " ".join(capsys.readouterr().out.split())  # rich folds lines
+    folder = tmp_path / "lenet_digits"
+    run = cs.load_run(folder)
+    checkpoint = cs.load(folder / "checkpoint.safetensors")  # a checkpoint's model weights, by cs.load
+    assert checkpoint.keys() == run.model.state_dict().keys()
+    for name, value in run.model.state_dict().items():
+        np.testing.assert_array_equal(value, checkpoint[name])
+    assert [e["epoch"] for e in run.history["epochs"]] == [1]
+    assert cli.main(["draw", "kernels", str(folder), "-o", str(tmp_path / "k.png")]) == 0
+    assert (tmp_path / "k.png").stat().st_size > 0
+
+    monkeypatch.setattr(train_module, "CrossEntropyLoss", cs.nn.CrossEntropyLoss)
+    assert cli.main([*argv, "--resume"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"resuming from {folder / 'checkpoint.safetensors'}: epoch 2 of 2, after batch 3" in out
+
+
+def test_a_run_folder_and_a_bundled_example_name_are_models(run_folder, capsys):
+    import json
+
+    assert cli.main(["summary", str(run_folder), "--json"]) == 0
+    from_run = json.loads(capsys.readouterr().out)
+    assert cli.main(["summary", "lenet_digits", "--json"]) == 0
+    by_name = json.loads(capsys.readouterr().out)
+    model = cs.load_model(ROOT / "examples" / "lenet_digits.yaml")
+    assert from_run["totals"]["params"] == by_name["totals"]["params"] == sum(p.data.size for p in model.parameters())
+    assert from_run["input_shape"] == by_name["input_shape"] == [1, 8, 8]

@@ -1,6 +1,7 @@
 """fit: determinism, exact resume (after an epoch and after Ctrl-C), NaN stops, damaged checkpoints."""
 import os
 import signal
+import warnings
 
 import numpy as np
 import pytest
@@ -112,3 +113,43 @@ def test_save_and_load_round_trip_weights(tmp_path):
     other.load_state_dict(cs.load(tmp_path / "m.safetensors"))
     assert_same(weights(model), weights(other))
     assert not list(tmp_path.glob(".*tmp"))  # the temporary file was renamed away
+
+
+def test_load_of_a_checkpoint_returns_its_model_weights(tmp_path):
+    ckpt = tmp_path / "run.safetensors"
+    model = tiny_model()
+    cs.fit(model, tiny_data(), epochs=1, lr=0.01, batch_size=16, quiet=True, checkpoint=ckpt)
+    assert_same(weights(model), dict(cs.load(ckpt)))  # not the optimizer's moments
+
+
+def test_ctrl_c_carries_where_it_stopped_and_the_finished_epochs(tmp_path):
+    class InterruptingLoss(nn.CrossEntropyLoss):
+        calls = 0
+
+        def forward(self, logits, target):
+            InterruptingLoss.calls += 1
+            if InterruptingLoss.calls == 8:  # 6 batches of epoch 1, then epoch 2, batch 2
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().forward(logits, target)
+
+    with pytest.raises(cs.TrainingInterrupted) as stop:
+        cs.fit(tiny_model(), tiny_data(), epochs=3, lr=0.01, batch_size=16, quiet=True, loss=InterruptingLoss())
+    assert (stop.value.epoch, stop.value.batch) == (2, 2)
+    assert [e["epoch"] for e in stop.value.history.epochs] == [1]
+    assert isinstance(stop.value, KeyboardInterrupt)  # code that catches Ctrl-C still does
+
+
+@pytest.mark.parametrize("kwargs, message", [({"batch_size": 0}, "batch_size must be an int >= 1, got 0"),
+                                             ({"batch_size": 2.5}, "batch_size must be an int >= 1, got 2.5"),
+                                             ({"epochs": -1}, "epochs must be an int >= 0, got -1")])
+def test_fit_rejects_impossible_loop_sizes(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cs.fit(tiny_model(), tiny_data(), **{"epochs": 1, **kwargs}, quiet=True)
+
+
+def test_divergence_is_one_error_without_numpy_warnings():
+    x, y = tiny_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow RuntimeWarning would surface here first
+        with pytest.raises(cs.TrainingDiverged, match=r"loss is (nan|inf) at epoch \d+, batch \d+ of 6"):
+            cs.fit(tiny_model(), (x * 1e30, y), epochs=3, lr=1e30, batch_size=16, optimizer="sgd", quiet=True)

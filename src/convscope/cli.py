@@ -1,4 +1,10 @@
-"""The `convscope` command: a thin layer that formats what the library returns."""
+"""convscope: see what a convolutional network computes, and check it.
+
+Start with `convscope tour`: it trains a small CNN on the bundled digits and writes tour/index.html,
+every figure with the numbers behind it. The other commands print one model's layer table, one
+layer's size arithmetic, models side by side, a single figure, or re-run one of the lecture's
+claims. `convscope COMMAND --help` lists a command's options.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +12,14 @@ import sys
 
 import numpy as np
 
-from . import lecture
+from . import __version__, lecture
+from .specs import parse_shape, resolve_model
+
+PADDINGS = ("same", "valid", "full")
+
+
+class UsageError(ValueError):
+    """A mistake in the command line itself (missing or contradictory options)."""
 
 
 def _matrix(name: str, a: np.ndarray) -> str:
@@ -29,56 +42,123 @@ def show_matrix_example() -> int:
 
 
 def train(args) -> int:
-    """Train a model file on a bundled data set; save weights, history and a checkpoint under runs/."""
+    """Train a model on a bundled data set; save weights, history and a checkpoint in the run folder."""
     from rich.console import Console
     from rich.table import Table
 
-    from . import data, fit, load_model, manual_seed
+    from . import data, fit, manual_seed
     from .runs import CHECKPOINT, run_dir, write_run
+    from .train import TrainingInterrupted
 
     manual_seed(args.seed)
-    model = load_model(args.model)
+    model = resolve_model(args.model)
+    name = getattr(model, "name", None) or "model"
     x_train, y_train, x_test, y_test = data.DATASETS[args.data]()
-    out = run_dir(args.out, model.name)
+    _check_data(model, name, args.data, x_train.shape[1:], int(y_train.max()) + 1)
+    out = run_dir(args.out, name)
     console = Console()
-    console.print(f"training {model.name} on {args.data}: {len(x_train)} train / {len(x_test)} test samples, "
+    if args.resume:
+        console.print(_resume_note(out / CHECKPOINT, args.epochs))
+    console.print(f"training {name} on {args.data}: {len(x_train)} train / {len(x_test)} test samples, "
                   f"{sum(p.data.size for p in model.parameters()):,} parameters")
+    facts = {"model": name, "data": args.data, "epochs": args.epochs}
     try:
         history = fit(model, (x_train, y_train), (x_test, y_test), epochs=args.epochs, lr=args.lr,
                       batch_size=args.batch_size, optimizer=args.optimizer, seed=args.seed,
                       checkpoint=out / CHECKPOINT, resume=args.resume, quiet=args.quiet)
-    except KeyboardInterrupt as stop:
-        console.print(f"[yellow]{stop}[/yellow]; rerun with --resume to continue")
+    except TrainingInterrupted as stop:  # keep the weights reached so far where `draw` reads them
+        write_run(out, model, stop.history, {**facts, "interrupted": {"epoch": stop.epoch, "batch": stop.batch}})
+        console.print(f"[yellow]{stop}[/yellow]; the weights so far are in {out}, rerun with --resume to continue")
         return 130
     table = Table("epoch", "loss", "accuracy", "test loss", "test accuracy", "seconds", "samples/s")
     for e in history.epochs:
         table.add_row(str(e["epoch"]), f"{e['loss']:.4f}", f"{e['accuracy']:.2%}", f"{e['val_loss']:.4f}",
                       f"{e['val_accuracy']:.2%}", f"{e['seconds']:.2f}", f"{e['samples_per_s']:,.0f}")
     console.print(table)
-    write_run(out, model, history, {"model": model.name, "data": args.data, "epochs": args.epochs})
+    write_run(out, model, history, facts)
     console.print(f"saved {out / 'model.safetensors'} and {out / 'history.json'}")
     return 0
 
 
-def _shape(text: str) -> tuple:
+def _check_data(model, name: str, data_name: str, shape: tuple, classes: int) -> None:
+    """The model takes the data set's samples and gives one score per class: checked on shapes alone."""
+    from .analysis import trace
+
+    first = _first_layer(model)
+    if first is not None:
+        _check_axes(shape, *first, given_as=f"a {data_name} sample")
     try:
-        return tuple(int(v) for v in text.lower().split("x"))
+        out = trace(model, shape).output.shape
+    except ValueError as err:
+        raise UsageError(f"{name} cannot take a {data_name} sample of shape {'x'.join(map(str, shape))}: "
+                         f"{err}") from None
+    if len(out) != 2 or out[1] != classes:
+        raise UsageError(f"{name} gives outputs of shape {'x'.join(map(str, out[1:]))} per sample, but {data_name} "
+                         f"has {classes} classes: the last layer needs {classes} outputs")
+
+
+def _resume_note(checkpoint, epochs: int) -> str:
+    from .train import checkpoint_position
+
+    if not checkpoint.exists():
+        return f"no checkpoint at {checkpoint}: starting from epoch 1"
+    at = checkpoint_position(checkpoint)
+    if at["epoch"] > epochs:
+        return (f"{checkpoint} has already finished {at['epoch'] - 1} epochs: nothing to train "
+                f"(give --epochs above {at['epoch'] - 1} to train on)")
+    done = f"after batch {at['batch']}" if at["batch"] else "at its start"
+    return f"resuming from {checkpoint}: epoch {at['epoch']} of {epochs}, {done}"
+
+
+def _shape(text: str) -> tuple:
+    return parse_shape(text, "--input")
+
+
+def _padding(text: str):
+    if text in PADDINGS:
+        return text
+    try:
+        return int(text)
     except ValueError:
-        raise ValueError(f"--input {text!r} must look like 1x28x28 (channels x spatial sizes)") from None
+        raise UsageError(f"--padding {text!r} must be an int or one of {', '.join(PADDINGS)}") from None
 
 
 def _model(spec: str):
-    from .specs import resolve_model
-
     return resolve_model(spec)
 
 
+def _first_layer(model):
+    """(name, module) of the first layer with input channels and a kernel, or None."""
+    return next(((n, m) for n, m in model.named_modules() if hasattr(m, "in_channels") and
+                 hasattr(m, "kernel_size")), None)
+
+
 def _input(args, model) -> tuple:
-    if args.input:
-        return _shape(args.input)
-    if getattr(model, "input_shape", None):
-        return model.input_shape
-    raise ValueError("give --input, e.g. --input 3x224x224 (the model file names no input_shape)")
+    """One sample's shape: --input, or the model file's input_shape, checked against the first layer."""
+    shape = _shape(args.input) if args.input else getattr(model, "input_shape", None)
+    if not shape:
+        raise UsageError("give --input, e.g. --input 3x224x224 (the model names no input_shape)")
+    first = _first_layer(model)
+    if first is not None:
+        _check_axes(shape, *first)
+    return shape
+
+
+def _check_axes(shape: tuple, name: str, layer, given_as: str = "--input") -> None:
+    """A shape with the wrong number of axes for the first layer, named with the shape it wants."""
+    spatial = len(layer.kernel_size)
+    if len(shape) == spatial + 1:
+        return
+    missing_channels = len(shape) == spatial and shape[0] != layer.in_channels
+    sizes = list(shape if missing_channels else shape[1:] or shape)
+    want = "x".join(map(str, [layer.in_channels, *(sizes + sizes[-1:] * spatial)[:spatial]]))
+    given, what = f"{given_as} {'x'.join(map(str, shape))}", f"{type(layer).__name__} {name!r}"
+    hint = f": {given_as} {want}" if given_as.startswith("--") else ""  # a data set's shape is no option
+    if missing_channels:
+        raise UsageError(f"{given} has no channel axis: {what} takes {layer.in_channels} channel(s) "
+                         f"(channels x spatial sizes){hint}")
+    raise UsageError(f"{given} has {len(shape)} axes but {what} takes {spatial + 1} "
+                     f"(channels x {spatial} spatial sizes){hint}")
 
 
 def summary_cmd(args) -> int:
@@ -92,34 +172,100 @@ def summary_cmd(args) -> int:
         print(s.to_json())
     elif args.markdown:
         print(s.to_markdown())
+    elif args.wide:
+        Console(width=max(Console().width, 200)).print(s)
     else:
-        Console(width=max(Console().width, 160)).print(s)
+        console = Console()
+        console.print(s.table(_fitting_columns(s, console)))
     return 0
+
+
+# Columns given up, in this order, until the summary fits the terminal (`--wide` keeps them all).
+DROP_ORDER = ("notes", "RF start", "RF jump", "kind", "activation", "MACs")
+
+
+def _fitting_columns(s, console) -> list:
+    from rich.measure import Measurement
+
+    columns, unbounded = list(s.HEAD), console.options.update_width(10 ** 4)  # measure without wrapping
+    for drop in (None, *DROP_ORDER):
+        if drop:
+            columns.remove(drop)
+        if Measurement.get(console, unbounded, s.table(columns)).maximum <= console.width:
+            break
+    return columns
+
+
+def _number(v) -> str:
+    """A receptive-field value (an int or a fraction such as '5/2') as a plain number."""
+    from fractions import Fraction
+
+    v = Fraction(v)
+    return str(v.numerator) if v.denominator == 1 else f"{float(v):g}"
 
 
 def size_cmd(args) -> int:
     from .analysis import conv_arithmetic
 
-    padding = args.padding if args.padding in ("same", "valid", "full") else int(args.padding)
-    r = conv_arithmetic(_shape(args.input), args.kernel, args.stride, padding, args.dilation, args.filters,
-                        args.groups, args.transposed, args.output_padding)
+    shape = _shape(args.input)
+    if not 2 <= len(shape) <= 4:
+        raise UsageError(f"--input {args.input} must be channels and 1 to 3 spatial sizes, e.g. 3x32x32")
+    r = conv_arithmetic(shape, args.kernel, args.stride, _padding(args.padding), args.dilation,
+                        args.filters, args.groups, args.transposed, args.output_padding)
     print(r["layer"])
     for a, step in enumerate(r["steps"]):
         print(f"  axis {a}: {step}")
     print(f"output shape: {'x'.join(map(str, r['output_shape']))}")
     print(f"parameters: {r['params']:,}   MACs per sample: {r['macs']:,}")
-    print(f"receptive field: size {r['rf_size']}, jump {r['rf_jump']}, start {r['rf_start']}")
+    rf = {k: "x".join(_number(v) for v in r[f"rf_{k}"]) for k in ("size", "jump", "start")}
+    print(f"receptive field: {rf['size']} input cells, jump {rf['jump']}, start {rf['start']}")
     for note in r["notes"]:
         print(f"note: {note}")
     return 0
 
 
 def compare_cmd(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
     from .analysis import compare
 
     models = [_model(m) for m in args.models]
-    print(compare(*models, input_shape=_input(args, models[0]), names=args.models))
+    if not args.input:
+        shapes = {m: getattr(model, "input_shape", None) for m, model in zip(args.models, models)}
+        if len(set(shapes.values())) > 1:
+            given = ", ".join(f"{m} {'x'.join(map(str, s)) if s else '?'}" for m, s in shapes.items())
+            raise UsageError(f"the models take different inputs ({given}): give one --input for all")
+    shape = [_input(args, model) for model in models][0]
+    c = compare(*models, input_shape=shape, names=_short_names(args.models))
+    table = Table("model", "params", "MACs", "activations", "RF size", "RF jump", "depth",
+                  title=f"input {'x'.join(map(str, shape))}, one sample; activations: bytes of the forward pass")
+    table.columns[0].overflow = "fold"  # a long name wraps whole, never cut to an ellipsis
+    for column in table.columns[1:]:
+        column.justify = "right"
+    for r in c.rows:
+        table.add_row(r["name"], _scaled(r["params"]), _scaled(r["macs"]), _scaled(r["activation_bytes"], bytes_=True),
+                      "x".join(map(_number, r["rf_size"])), "x".join(map(_number, r["rf_jump"])), str(r["depth"]))
+    Console().print(table)
     return 0
+
+
+def _short_names(specs) -> list:
+    """A model file's name without its folder and suffix, unless two of them would then read the same."""
+    from pathlib import Path
+
+    short = [Path(s).stem if s.endswith((".yaml", ".yml", ".onnx")) else s for s in specs]
+    return short if len(set(short)) == len(short) else list(specs)
+
+
+def _scaled(n: int, bytes_: bool = False) -> str:
+    """A count as 11.7M / 1.81G, or a size in bytes as 32.0 MB (1024 per step): 3 significant digits."""
+    base, units = (1024, ("B", "KB", "MB", "GB", "TB")) if bytes_ else (1000, ("", "k", "M", "G", "T"))
+    step = 0
+    while abs(n) >= base and step < len(units) - 1:
+        n, step = n / base, step + 1
+    text = f"{n:.0f}" if step == 0 else f"{n:.3g}"
+    return f"{text} {units[step]}".rstrip()
 
 
 def tour_cmd(args) -> int:
@@ -129,7 +275,49 @@ def tour_cmd(args) -> int:
     return 0
 
 
+def _check_draw(args) -> None:
+    """Every `draw` mistake found before drawing, as one UsageError."""
+    what = args.what
+    _padding(args.padding)
+    if what in ("conv", "matrix"):
+        if not args.input:
+            raise UsageError(f"{what} needs --input, the spatial size, e.g. --input 5x5")
+        if len(_shape(args.input)) > 3:
+            raise UsageError(f"{what}: --input {args.input} has more than 3 spatial axes")
+        return
+    if not args.target:
+        wants = "a model file or zoo name, e.g. lenet5" if what == "rf" else "a run folder of `convscope train`"
+        raise UsageError(f"{what} needs {wants}")
+    if what == "rf":
+        try:
+            [int(v) for v in (args.unit or "0").split(",")]
+        except ValueError:
+            raise UsageError(f"--unit {args.unit!r} must be ints like 0,3,3 (channel, row, column)") from None
+        return
+    from .runs import load_run
+
+    run = load_run(args.target)
+    if what == "history" and not run.history.get("epochs"):
+        raise UsageError(f"{args.target} has no finished epoch to draw")
+    if what == "history":
+        return
+    convs = [n for n, m in run.model.named_modules() if hasattr(m, "kernel_size") and hasattr(m, "weight")]
+    if args.layer is not None and args.layer not in convs:
+        raise UsageError(f"--layer {args.layer!r} is not a convolution of {args.target}; "
+                         f"its convolutions are {', '.join(convs) or 'none'}")
+    if not convs:
+        raise UsageError(f"{args.target}'s model has no convolution to draw")
+    if what == "maps":
+        from . import data
+
+        n = len(data.DATASETS[run.facts.get("data", "digits")]()[2])
+        if not 0 <= args.index < n:
+            raise UsageError(f"--index {args.index} is not a test sample: {run.facts.get('data', 'digits')} "
+                             f"has {n}, so 0 <= index <= {n - 1}")
+
+
 def draw_cmd(args) -> int:
+    _check_draw(args)
     import numpy as np
 
     from . import data, viz
@@ -172,8 +360,11 @@ def draw_cmd(args) -> int:
 def experiment_cmd(args) -> int:
     from rich.console import Console
 
+    from pathlib import Path
+
     from . import experiments
 
+    Path(args.out).mkdir(parents=True, exist_ok=True)  # an unwritable folder fails now, not after the run
     result = experiments.run(args.name, seed=args.seed, quick=args.quick, out=args.out)
     console = Console(width=max(Console().width, 140))
     console.print(result.table())
@@ -185,34 +376,52 @@ def experiment_cmd(args) -> int:
     return 0
 
 
-def _padding(text: str):
-    return text if text in ("same", "valid", "full") else int(text)
+def _at_least_1(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text!r}")
+    return int(text)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="convscope", description=__doc__)
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("matrix", help="the lecture's 4x4 / 3x3 convolution-as-matrix example (the default)")
-    t = sub.add_parser("train", help="train a YAML model file on a bundled data set")
-    t.add_argument("model", help="a model file, e.g. examples/lenet_digits.yaml")
-    t.add_argument("--data", default="digits", choices=["digits", "mnist1d", "translated_digits"])
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake said in one line (and where to find the options)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def parser() -> argparse.ArgumentParser:
+    from .data import DATASETS
+
+    p = _Parser(prog="convscope", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"convscope {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    tr = sub.add_parser("tour", help="the main job: the lecture run on the digits (training, summary, every "
+                                     "figure) into one HTML page")
+    tr.add_argument("--out", default="tour", help="folder for the figures and index.html (default: tour)")
+    tr.add_argument("--quick", action="store_true", help="3 epochs instead of 20")
+    sub.add_parser("matrix", help="the lecture's 4x4 input, 3x3 kernel and its 4x16 matrix C, checked")
+    t = sub.add_parser("train", help="train a model on a bundled data set; weights go to a run folder")
+    t.add_argument("model", help="a model file, or a bundled one: lenet_digits, fc_digits, cnn1d_mnist1d")
+    t.add_argument("--data", default="digits", choices=sorted(DATASETS))
     t.add_argument("--epochs", type=int, default=20)
     t.add_argument("--lr", type=float, default=3e-3)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--out", default="runs", help="folder for runs/<model name>/ (default: runs)")
-    t.add_argument("--resume", action="store_true", help="continue from runs/<name>/checkpoint.safetensors")
+    t.add_argument("--out", default="runs", help="the run folder is OUT/<model name>/")
+    t.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint.safetensors")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     sm = sub.add_parser("summary", help="per-layer table: shapes, parameters, MACs, memory, receptive fields")
-    sm.add_argument("model", help="a model file or a zoo name (lenet5, alexnet, vgg16, resnet18, resnet50, "
-                                  "mobilenet_v1, unet_small)")
-    sm.add_argument("--input", help="one sample's shape, e.g. 1x28x28 (default: the model file's input_shape)")
-    sm.add_argument("--batch-size", type=int, default=1)
-    sm.add_argument("--json", action="store_true")
-    sm.add_argument("--markdown", action="store_true")
+    sm.add_argument("model", help="a model file, a run folder, a zoo name (lenet5, alexnet, vgg16, resnet18, "
+                                  "resnet50, mobilenet_v1, unet_small), torch:package.module:factory or .onnx")
+    sm.add_argument("--input", help="one sample's shape, e.g. 1x28x28 (if the model file names none)")
+    sm.add_argument("--batch-size", type=_at_least_1, default=1)
+    form = sm.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true")
+    form.add_argument("--markdown", action="store_true")
+    form.add_argument("--wide", action="store_true", help="every column, however wide the terminal")
     sz = sub.add_parser("size", help="one convolution's arithmetic, step by step")
-    sz.add_argument("--input", required=True, help="e.g. 3x32x32")
+    sz.add_argument("--input", required=True, help="one sample's shape, e.g. 3x32x32")
     sz.add_argument("--kernel", type=int, required=True)
     sz.add_argument("--stride", type=int, default=1)
     sz.add_argument("--padding", default="0", help="an int, or valid / same / full")
@@ -222,12 +431,8 @@ def main(argv=None) -> int:
     sz.add_argument("--transposed", action="store_true")
     sz.add_argument("--output-padding", type=int, default=0)
     cp = sub.add_parser("compare", help="models side by side: parameters, MACs, memory, receptive field, depth")
-    cp.add_argument("models", nargs="+")
-    cp.add_argument("--input")
-    tr = sub.add_parser("tour", help="the lecture, run on the digits: training, summary, figures, tour/index.html "
-                                     "(the default command)")
-    tr.add_argument("--out", default="tour")
-    tr.add_argument("--quick", action="store_true", help="3 epochs instead of 20")
+    cp.add_argument("models", nargs="+", help="model files or zoo names")
+    cp.add_argument("--input", help="one sample's shape for all of them, e.g. 3x224x224")
     dr = sub.add_parser("draw", help="one figure: conv, rf, matrix, kernels, maps, history")
     dr.add_argument("what", choices=["conv", "rf", "matrix", "kernels", "maps", "history"])
     dr.add_argument("target", nargs="?", help="rf: a model file or zoo name; kernels/maps/history: a run folder")
@@ -247,18 +452,35 @@ def main(argv=None) -> int:
     ex.add_argument("--seed", type=int, default=0)
     ex.add_argument("--quick", action="store_true")
     ex.add_argument("--out", default="experiments", help="folder for NAME.json and NAME.png")
-    args = parser.parse_args(argv)
+    return p
+
+
+COMMANDS = {"train": train, "summary": summary_cmd, "size": size_cmd, "compare": compare_cmd, "tour": tour_cmd,
+            "draw": draw_cmd, "experiment": experiment_cmd, "matrix": lambda args: show_matrix_example()}
+
+
+def _one_line(err: BaseException) -> str:
+    """The error as one line: a file error names the file, a multi-line message is joined."""
+    if isinstance(err, OSError) and err.filename is not None:
+        return f"{err.filename}: {err.strerror or err}"
+    return " ".join(str(err).split())
+
+
+def main(argv=None) -> int:
+    """Run one command; a mistake is one line on stderr and exit code 2, Ctrl-C exit code 130."""
+    p = parser()
+    args = p.parse_args(argv)
     if args.command is None:
-        args = parser.parse_args(["tour", *([] if argv is None else argv)])
-    if args.command == "matrix":
-        return show_matrix_example()
-    run = {"train": train, "summary": summary_cmd, "size": size_cmd, "compare": compare_cmd, "tour": tour_cmd,
-           "draw": draw_cmd, "experiment": experiment_cmd}[args.command]
+        p.print_help()
+        return 0
     try:
-        return run(args)
-    except (ValueError, TypeError, FileNotFoundError) as err:
-        print(f"convscope {args.command}: {err}", file=sys.stderr)
+        return COMMANDS[args.command](args)
+    except (ValueError, TypeError, OSError) as err:
+        print(f"convscope {args.command}: {_one_line(err)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"convscope {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

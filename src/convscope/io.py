@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 FORMAT = "convscope"
+MODEL_PREFIX = "model."  # a checkpoint's model weights; the rest is optimizer state
 
 
 def _atomic_write(path, data: bytes) -> None:
@@ -35,8 +36,9 @@ def write_tensors(path, arrays: dict, metadata: dict) -> None:
     _atomic_write(path, save(arrays, metadata={"format": FORMAT, **metadata}))
 
 
-def read_tensors(path, kind: str) -> tuple[dict, dict]:
-    """(arrays, metadata) of a convscope safetensors file of the given kind; clear errors otherwise."""
+def read_tensors(path, kind) -> tuple[dict, dict]:
+    """(arrays, metadata) of a convscope safetensors file of the given kind (or one of a tuple of
+    kinds); clear errors otherwise."""
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
@@ -48,9 +50,10 @@ def read_tensors(path, kind: str) -> tuple[dict, dict]:
             arrays = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as err:
         raise ValueError(f"{path} is not a readable safetensors file (truncated or another format): {err}") from None
-    if metadata.get("format") != FORMAT or metadata.get("kind") != kind:
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+    if metadata.get("format") != FORMAT or metadata.get("kind") not in kinds:
         found = f"{metadata.get('format', 'no format tag')}/{metadata.get('kind', '?')}"
-        raise ValueError(f"{path} is a safetensors file but not a convscope {kind} file ({found})")
+        raise ValueError(f"{path} is a safetensors file but not a convscope {' or '.join(kinds)} file ({found})")
     return arrays, metadata
 
 
@@ -61,9 +64,15 @@ def save(model_or_state, path) -> None:
 
 
 def load(path) -> "OrderedDict[str, np.ndarray]":
-    """The state dict saved by `save` (load it with model.load_state_dict)."""
-    arrays, _ = read_tensors(path, "weights")
-    return OrderedDict(arrays)
+    """The state dict saved by `save`, or the model weights inside a training checkpoint written by
+    `fit(checkpoint=...)` (load it with model.load_state_dict)."""
+    arrays, metadata = read_tensors(path, ("weights", "checkpoint"))
+    return checkpoint_weights(arrays) if metadata["kind"] == "checkpoint" else OrderedDict(arrays)
+
+
+def checkpoint_weights(arrays: dict) -> "OrderedDict[str, np.ndarray]":
+    """The model's state dict among a checkpoint's arrays (the rest is optimizer state)."""
+    return OrderedDict((k[len(MODEL_PREFIX):], v) for k, v in arrays.items() if k.startswith(MODEL_PREFIX))
 
 
 def json_meta(**items) -> dict:

@@ -22,6 +22,7 @@ from pathlib import Path
 from . import nn
 from .nn import registry
 from .nn.spec import to_yaml as _to_yaml
+from .specs import parse_shape
 
 
 def _loader():
@@ -59,7 +60,7 @@ def load_model(source, meta: bool = False) -> nn.Sequential:
         model = _sequence(doc["layers"], where, doc["__line__"])
     object.__setattr__(model, "name", doc.get("name") or (Path(where).stem if where != "<model>" else "model"))
     shape = doc.get("input_shape")
-    object.__setattr__(model, "input_shape", tuple(shape) if shape else None)
+    object.__setattr__(model, "input_shape", parse_shape(shape, f"{where}: input_shape") if shape else None)
     return model
 
 

@@ -5,6 +5,9 @@
     runs/<name>/checkpoint.safetensors  weights, optimizer state and position (for --resume)
     runs/<name>/history.json          per-epoch metrics
     runs/<name>/run.json              what was trained on what: {"model", "data", "epochs", ...}
+
+A run stopped by Ctrl-C is written too, with the weights reached so far, the finished epochs and
+run.json's "interrupted": {"epoch", "batch"}; `convscope train --resume` continues it.
 """
 from __future__ import annotations
 

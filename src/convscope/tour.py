@@ -14,18 +14,9 @@ import numpy as np
 
 from . import data, fit, lecture, load_model, manual_seed, save
 from .analysis import receptive_field, summary
+from .models import example_model
 from .nn import Conv1d, Sequential
 from .train import evaluate
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def example_model(name: str) -> Path:
-    """The path of a model file in examples/ (the tour and the experiments train them)."""
-    here = EXAMPLES / f"{name}.yaml"
-    if not here.exists():
-        raise FileNotFoundError(f"{here} is missing: the tour uses the model files in examples/")
-    return here
 
 
 def run(out="tour", quick: bool = False, console=None) -> dict:

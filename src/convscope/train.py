@@ -26,6 +26,15 @@ class TrainingDiverged(ValueError):
     """The loss became NaN or infinite; the last good checkpoint is left as it was."""
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training between two batches; carries where (epoch and batch, from 1) and the
+    history of the finished epochs, so the caller can keep the weights reached so far."""
+
+    def __init__(self, message: str, epoch: int, batch: int, history: "History"):
+        super().__init__(message)
+        self.epoch, self.batch, self.history = epoch, batch, history
+
+
 @dataclass
 class History:
     """Per-epoch metrics: loss, accuracy, val_loss, val_accuracy, seconds, samples_per_s."""
@@ -72,7 +81,7 @@ class _Position:
 
 
 def _checkpoint_write(path, model, opt, history: History, pos: _Position, shuffle: np.random.Generator):
-    arrays = {f"model.{k}": v for k, v in model.state_dict().items()}
+    arrays = {f"{io.MODEL_PREFIX}{k}": v for k, v in model.state_dict().items()}
     opt_state = opt.state_dict()
     arrays.update({f"optim.{k}": v for k, v in opt_state["arrays"].items()})
     meta = io.json_meta(epoch=pos.epoch, batch=pos.batch, epoch_rng=pos.epoch_rng, sums=list(pos.sums),
@@ -86,7 +95,7 @@ def _checkpoint_read(path, model, opt, shuffle: np.random.Generator):
     arrays, meta = io.read_tensors(path, "checkpoint")
     try:
         m = {k: json.loads(v) for k, v in meta.items() if k not in ("format", "kind")}
-        model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model.")})
+        model.load_state_dict(io.checkpoint_weights(arrays))
         if m["optimizer"]["name"] != type(opt).__name__.lower():
             raise ValueError(f"it was written by {m['optimizer']['name']}, this run uses {type(opt).__name__}")
         opt.load_state_dict({"arrays": {k[6:]: v for k, v in arrays.items() if k.startswith("optim.")},
@@ -97,6 +106,16 @@ def _checkpoint_read(path, model, opt, shuffle: np.random.Generator):
         return History(m["history"]["epochs"]), pos
     except (KeyError, TypeError, json.JSONDecodeError, ValueError) as err:
         raise ValueError(f"{path}: cannot resume from this checkpoint: {err}") from None
+
+
+def checkpoint_position(path) -> dict:
+    """Where a checkpoint resumes: {"epoch": e, "batch": b} with e the epoch it continues (from 1) and
+    b the batches of it already done (0 at an epoch boundary)."""
+    _, meta = io.read_tensors(path, "checkpoint")
+    try:
+        return {"epoch": json.loads(meta["epoch"]) + 1, "batch": json.loads(meta["batch"])}
+    except (KeyError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: cannot resume from this checkpoint: no position ({err})") from None
 
 
 @contextlib.contextmanager
@@ -127,11 +146,14 @@ def fit(model, train, val=None, *, epochs: int, lr: float = 1e-3, batch_size: in
         seed: makes initialisation-independent randomness (shuffling, dropout) repeatable.
     Raises:
         TrainingDiverged: the loss became NaN/inf (names epoch and batch; the checkpoint is kept).
-        KeyboardInterrupt: after Ctrl-C, once the checkpoint is saved.
+        TrainingInterrupted: a KeyboardInterrupt after Ctrl-C, once the checkpoint is saved.
     """
     x, y = (np.asarray(a) for a in train)
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"fit: {len(x)} inputs but {len(y)} targets")
+    for name, value, least in (("epochs", epochs, 0), ("batch_size", batch_size, 1)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
+            raise ValueError(f"fit: {name} must be an int >= {least}, got {value!r}")
     loss_fn = loss or CrossEntropyLoss()
     opt = _optimizer(optimizer, model, lr, weight_decay)
     random.manual_seed(seed)
@@ -140,7 +162,9 @@ def fit(model, train, val=None, *, epochs: int, lr: float = 1e-3, batch_size: in
     if resume and checkpoint and Path(checkpoint).exists():
         history, pos = _checkpoint_read(checkpoint, model, opt, shuffle)
     n_batches = math.ceil(len(x) / batch_size)
-    with _interrupt_flag() as interrupted, _progress(quiet) as bar:
+    # overflow on the way to a NaN loss is reported once, as TrainingDiverged, not as NumPy warnings
+    with _interrupt_flag() as interrupted, _progress(quiet) as bar, \
+            np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         while pos.epoch < epochs:
             if pos.epoch_rng is None:
                 pos.epoch_rng = shuffle.bit_generator.state
@@ -175,12 +199,16 @@ def fit(model, train, val=None, *, epochs: int, lr: float = 1e-3, batch_size: in
                     pos.batch, pos.sums = b + 1, (loss_sum, correct, seen, seconds)
                     if checkpoint:
                         _checkpoint_write(checkpoint, model, opt, history, pos, shuffle)
-                    raise KeyboardInterrupt(f"training interrupted at epoch {pos.epoch + 1}, batch {b + 1}"
-                                            + (f"; checkpoint saved to {checkpoint}" if checkpoint else ""))
+                    raise TrainingInterrupted(f"training interrupted at epoch {pos.epoch + 1}, batch {b + 1}"
+                                              + (f"; checkpoint saved to {checkpoint}" if checkpoint else ""),
+                                              pos.epoch + 1, b + 1, history)
             record = {"epoch": pos.epoch + 1, "loss": loss_sum / seen, "accuracy": correct / seen,
                       "seconds": seconds, "samples_per_s": seen / max(seconds, 1e-9)}
             if val is not None:
                 record["val_loss"], record["val_accuracy"] = evaluate(model, *val, loss_fn=loss_fn)
+                if not math.isfinite(record["val_loss"]):
+                    raise TrainingDiverged(f"fit: the test loss is {record['val_loss']} after epoch {pos.epoch + 1} "
+                                           f"(try a smaller lr than {opt.lr}); the last checkpoint is kept")
             history.epochs.append(record)
             pos = _Position(pos.epoch + 1)
             if checkpoint:

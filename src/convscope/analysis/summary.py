@@ -78,11 +78,18 @@ class Summary:
             ([f"not counted (known by shape only): {', '.join(t['not_counted'])}"] if t.get("not_counted") else [])
 
     def __rich__(self):
+        return self.table()
+
+    def table(self, columns=None):
+        """The rich Table; `columns` (names from HEAD) keeps only those, e.g. to fit a narrow terminal."""
         from rich.table import Table
 
-        table = Table(*self.HEAD, title=f"input {'x'.join(map(str, self.input_shape))}", caption="\n".join(self._footer()))
+        keep = [i for i, h in enumerate(self.HEAD) if columns is None or h in columns]
+        table = Table(*(self.HEAD[i] for i in keep), title=f"input {'x'.join(map(str, self.input_shape))}",
+                      caption="\n".join(self._footer()))
         for row in self.rows:
-            table.add_row(*self._cells(row), style="bold" if row.group else None)
+            cells = self._cells(row)
+            table.add_row(*(cells[i] for i in keep), style="bold" if row.group else None)
         return table
 
     def __str__(self) -> str:
