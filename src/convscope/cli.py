@@ -123,8 +123,8 @@ def _padding(text: str):
         raise UsageError(f"--padding {text!r} must be an int or one of {', '.join(PADDINGS)}") from None
 
 
-def _model(spec: str):
-    return resolve_model(spec)
+def _model(spec: str, meta: bool = False):
+    return resolve_model(spec, meta=meta)
 
 
 def _first_layer(model):
@@ -166,7 +166,7 @@ def summary_cmd(args) -> int:
 
     from .analysis import summary
 
-    model = _model(args.model)
+    model = _model(args.model, meta=True)  # the analysis needs shapes only: no weights are allocated
     s = summary(model, _input(args, model), batch_size=args.batch_size)
     if args.json:
         print(s.to_json())
@@ -230,7 +230,7 @@ def compare_cmd(args) -> int:
 
     from .analysis import compare
 
-    models = [_model(m) for m in args.models]
+    models = [_model(m, meta=True) for m in args.models]
     if not args.input:
         shapes = {m: getattr(model, "input_shape", None) for m, model in zip(args.models, models)}
         if len(set(shapes.values())) > 1:

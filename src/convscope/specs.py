@@ -6,8 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def resolve_model(spec):
+def resolve_model(spec, meta: bool = False):
     """The model a spec names; a Module passes through unchanged.
+
+    `meta=True` builds model files, bundled examples and zoo models shape-only (parameters with
+    shapes and dtypes, no data), which is all the analysis needs: a model of any size is described
+    without allocating its weights. Run folders, torch: specs and ONNX files bring their weights.
 
     Accepted: a model file (`.yaml`/`.yml`), a `convscope train` run folder (its trained model),
     `name.onnx`, `torch:pkg.mod:factory` (the factory is called with no arguments, the module put in
@@ -32,11 +36,11 @@ def resolve_model(spec):
     if spec.endswith((".yaml", ".yml")) or path.exists():
         if not path.is_file():
             raise ValueError(f"model file {spec} does not exist")
-        return load_model(path)
+        return load_model(path, meta=meta)
     if spec in zoo.NAMES:
-        return zoo.load(spec)
+        return zoo.load(spec, meta=meta)
     if spec in models.NAMES:
-        return load_model(models.example_model(spec))
+        return load_model(models.example_model(spec), meta=meta)
     raise ValueError(f"unknown zoo model {spec!r}, and no model file, run folder or bundled example of that "
                      f"name; the zoo has {', '.join(zoo.NAMES)}, the bundled examples are {', '.join(models.NAMES)}; "
                      "or write torch:package.module:factory or an .onnx file")

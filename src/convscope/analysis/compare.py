@@ -78,6 +78,7 @@ def conv_arithmetic(input_shape, kernel, stride=1, padding=0, dilation=1, filter
     """One layer's arithmetic, step by step: output size per axis (formula, values, result),
     parameters, MACs per sample and the layer's own receptive field (size, jump, start)."""
     from ..nn import layers
+    from ..nn.init import meta
     from ..ops.geometry import resolve_padding
 
     c, *spatial = (int(v) for v in input_shape)
@@ -87,7 +88,8 @@ def conv_arithmetic(input_shape, kernel, stride=1, padding=0, dilation=1, filter
     kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     if transposed:
         kw["output_padding"] = output_padding
-    layer = cls(c, filters, kernel, **kw)
+    with meta():  # shapes are all the arithmetic needs: any size of layer, no weights allocated
+        layer = cls(c, filters, kernel, **kw)
     s = summary(layer, input_shape)
     row = s.rows[-1]
     geo_steps = []
