@@ -77,10 +77,11 @@ def conv_steps(input_shape, kernel_size=None, stride=1, padding=0, dilation=1, t
     spec.update(values=_values(x, spec) if x is not None else None, kernel_values=w, rank=rank)
     frames = _frames(spec, x, w)
     shown = frames[:max_frames]
-    columns = columns or min(len(shown), 4)
+    layout = _layout(spec)
+    columns = columns or min(len(shown), 4 if spec["rank"] == 2 else 2)
     rows = -(-len(shown) // columns)
     grid, out = spec["grid"], spec["out"]
-    frame_size = (1.2 + 0.42 * (grid[1] + GAP + out[1]), 1.0 + 0.42 * max(grid[0], out[0]))
+    frame_size = (1.2 + 0.42 * layout["width"], 1.0 + 0.42 * layout["height"])
     fig = StepsFigure(figsize=(frame_size[0] * columns, frame_size[1] * rows + 1.1), layout="constrained")
     fig.frames, fig.frame_size, fig.spec = frames, (max(frame_size[0], 5.0), frame_size[1] + 1.3), spec
     fig.draw_frame = lambda ax, frame: _draw(ax, spec, frame)
@@ -164,6 +165,18 @@ def _values(x, spec) -> np.ndarray:
     return v
 
 
+def _layout(spec) -> dict:
+    """Where the output grid goes: beside the input in 2-D, under it (centred) in 1-D; the frame's
+    size in cells, counting a row for the labels under each grid."""
+    grid, out = spec["grid"], spec["out"]
+    if spec["rank"] == 1:
+        layout = {"output": ((grid[1] - out[1]) / 2, -2 * GAP), "width": max(grid[1], out[1]), "height": 2 * GAP + 2}
+    else:
+        layout = {"output": (grid[1] + GAP, 0), "width": grid[1] + GAP + out[1], "height": max(grid[0], out[0]) + 1}
+    spec["layout"] = layout
+    return layout
+
+
 def _legend(fig, spec) -> None:
     zeros = "zero (padding or inserted)" if len(spec["real"]) < _inner_cells(spec) else "padding (zero)"
     handles = [Patch(facecolor=style.INPUT, edgecolor=style.EDGE, label="input")]
@@ -198,24 +211,22 @@ def _draw(ax, spec, frame) -> None:
         if weights is not None:
             ax.text(c + 0.95, -r + 0.08, f"x{weights[i]:g}", ha="right", va="bottom", fontsize=style.FONT["cell"] - 1,
                     color="#7f3f00", gid="weight")
-    left = grid[1] + GAP
+    left, top = spec["layout"]["output"]
     for r, c in itertools.product(range(out[0]), range(out[1])):
         current = (r, c) == frame["position"]
-        ax.add_patch(Rectangle((left + c, -r), 1, 1, facecolor=style.CURRENT if current else style.OUTPUT,
+        ax.add_patch(Rectangle((left + c, top - r), 1, 1, facecolor=style.CURRENT if current else style.OUTPUT,
                                edgecolor=style.EDGE, lw=0.5, gid="current" if current else "output"))
         value = frame["outputs"].get((r, c))
         if value is not None:
-            ax.text(left + c + 0.5, -r + 0.5, f"{value:g}", ha="center", va="center", fontsize=style.FONT["cell"],
+            ax.text(left + c + 0.5, top - r + 0.5, f"{value:g}", ha="center", va="center", fontsize=style.FONT["cell"],
                     color=style.text_colour(style.CURRENT if current else style.OUTPUT), gid="output value")
-    bottom = -max(grid[0], out[0]) + 1
-    ax.text(grid[1] / 2, bottom - 0.15, spec["grid_label"],
-            ha="center", va="top", fontsize=style.FONT["label"])
-    ax.text(left + out[1] / 2, bottom - 0.15, "output", ha="center", va="top", fontsize=style.FONT["label"])
+    ax.text(grid[1] / 2, -grid[0] + 0.85, spec["grid_label"], ha="center", va="top", fontsize=style.FONT["label"])
+    ax.text(left + out[1] / 2, top - out[0] + 0.85, "output", ha="center", va="top", fontsize=style.FONT["label"])
     index = tuple(int(i) for i in frame["output"])
     title = f"output {index[0] if len(index) == 1 else index}"
     if "value" in frame:
         title += f" = {frame['value']:g}"
     ax.set_title(title, fontsize=style.FONT["label"])
-    ax.set_xlim(-0.2, left + out[1] + 0.2)
-    ax.set_ylim(bottom - 0.9, 1.2)
+    ax.set_xlim(-0.2, spec["layout"]["width"] + 0.2)
+    ax.set_ylim(1 - spec["layout"]["height"] - 0.2, 1.2)
     style.clean_axes(ax)
