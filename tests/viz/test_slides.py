@@ -192,7 +192,6 @@ def test_rf_2d_deep_model_gets_one_box_per_stage_and_a_chosen_layer():
 def test_draw_rf_works_with_every_bundled_small_model_and_a_layer(tmp_path):
     assert cli.main(["draw", "rf", "lenet5", "-o", str(tmp_path / "a.png")]) == 0
     assert cli.main(["draw", "rf", "lenet5", "--layer", "C3", "--unit", "0,3,3", "-o", str(tmp_path / "b.png")]) == 0
-    assert cli.main(["draw", "rf", "unet_small", "--layer", "enc2", "-o", str(tmp_path / "c.png")]) in (0, 2)
     assert cli.main(["draw", "rf", "lenet5", "--layer", "C3", "-o", str(tmp_path / "d.png")]) == 0
     assert (tmp_path / "a.png").read_bytes() != (tmp_path / "b.png").read_bytes()
     assert cli.main(["draw", "rf", "lenet5", "-o", str(tmp_path / "e.png")]) == 0
