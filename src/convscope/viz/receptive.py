@@ -59,7 +59,7 @@ def receptive_field_1d(model, index: int, input_length: int | None = None, chann
     graph = trace(model, (channels, input_length))
     layers = _spatial_layers(graph)
     boxes = regions(graph, layers[-1][1].index, (index,))
-    fig = style.figure(max(6.0, 0.32 * input_length + 2), 0.8 * len(layers) + 1.2)
+    fig = style.figure(max(6.0, 0.42 * input_length + 3), 0.45 * len(layers) + 1.5)
     ax = fig.add_subplot()
     fig.coloured = {}
     rows = {}
@@ -74,7 +74,6 @@ def receptive_field_1d(model, index: int, input_length: int | None = None, chann
             on = lo <= i <= hi
             ax.add_patch(Rectangle((offset + i, level), 0.9, 0.6, facecolor=style.layer_colour(level) if on else "white",
                                    edgecolor=style.EDGE, lw=0.6, gid=f"{label}:{i}" if on else None))
-        ax.text(-1, level + 0.3, label, ha="right", va="center", fontsize=style.FONT["label"])
     for label, node in layers[1:]:
         level, offset = rows[node.index]
         parent = graph.nodes[node.parents[0]] if node.parents else None
@@ -89,13 +88,19 @@ def receptive_field_1d(model, index: int, input_length: int | None = None, chann
                 j = window_cell(i, t, geo.stride[-1], geo.dilation[-1], geo.pads[-1][0])
                 if 0 <= j < parent.shape[-1]:
                     ax.plot([offset + i + 0.45, poffset + j + 0.45], [level, plevel + 0.6], color=style.EDGE, lw=0.4)
-    ax.set_xlim(-8, input_length + 1)
-    ax.set_ylim(-0.5, len(layers))
+    ax.set_xlim(-0.3, input_length + 0.2)
+    ax.set_ylim(-0.5, len(layers) - 0.2)
     style.clean_axes(ax)
-    ax.set_aspect("auto")
+    # the rows are named on the y axis and the input cells numbered on the x axis
+    ax.set_yticks([level + 0.3 for level in range(len(layers))],
+                  ["input"] + [_describe(graph, node) for _, node in layers[1:]], fontsize=style.FONT["label"])
+    ax.set_xticks([i + 0.45 for i in range(input_length)], range(input_length), fontsize=style.FONT["cell"])
+    ax.tick_params(length=0)
+    ax.set_xlabel("input cell", fontsize=style.FONT["label"])
     inputs = fig.coloured["input"]
-    ax.set_title(f"receptive field of output unit {index}: input cells {inputs[0]}..{inputs[-1]} ({len(inputs)} cells)",
-                 fontsize=style.FONT["title"])
+    fig.suptitle(style.wrap(f"Receptive field of output unit {index} of {_describe(graph, layers[-1][1])}: input cells "
+                            f"{inputs[0]}..{inputs[-1]} ({len(inputs)} cells)", fig.get_size_inches()[0] - 0.5,
+                            style.FONT["title"]), fontsize=style.FONT["title"])
     return fig
 
 
