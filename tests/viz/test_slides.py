@@ -241,3 +241,11 @@ def test_history_ticks_whole_epochs(trained):
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks)
         assert ax.get_xlabel() == "epoch" and ax.get_ylabel()
+
+
+@pytest.mark.parametrize("args,kw", [(((5, 5), 3), dict(stride=2, padding=1)), (((9,), 3), dict(stride=2)),
+                                     (((2, 2), 3), dict(stride=2, padding=1, transposed=True))])
+def test_every_animation_frame_is_slide_ready(args, kw):
+    fig = viz.conv_steps(*args, **kw)
+    for frame in (fig.frames[0], fig.frames[-1]):
+        assert_slide_ready(fig.frame_figure(frame))

@@ -26,14 +26,19 @@ class StepsFigure(style.ViewFigure):
 
         images = []
         for frame in self.frames:
-            fig = style.figure(*self.frame_size)
-            self.draw_frame(fig.add_subplot(), frame)
-            fig.suptitle(self.title, fontsize=style.FONT["title"])
-            _legend(fig, self.spec)
             buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=dpi)
+            self.frame_figure(frame).savefig(buf, format="png", dpi=dpi)
             images.append(Image.open(io.BytesIO(buf.getvalue())).convert("P", palette=Image.ADAPTIVE))
         images[0].save(path, save_all=True, append_images=images[1:], duration=ms_per_frame, loop=0)
+
+    def frame_figure(self, frame) -> style.ViewFigure:
+        """One frame on its own, with the figure's title and legend: a frame of the animation."""
+        fig = style.figure(*self.frame_size)
+        self.draw_frame(fig.add_subplot(), frame)
+        fig.suptitle(style.wrap(self.title.replace("\n", " "), self.frame_size[0] - 0.3, style.FONT["title"]),
+                     fontsize=style.FONT["title"])
+        _legend(fig, self.spec)
+        return fig
 
 
 def _setting(values) -> str:
@@ -83,7 +88,7 @@ def conv_steps(input_shape, kernel_size=None, stride=1, padding=0, dilation=1, t
     grid, out = spec["grid"], spec["out"]
     frame_size = (1.2 + 0.42 * layout["width"], 1.0 + 0.42 * layout["height"])
     fig = StepsFigure(figsize=(frame_size[0] * columns, frame_size[1] * rows + 1.1), layout="constrained")
-    fig.frames, fig.frame_size, fig.spec = frames, (max(frame_size[0], 5.0), frame_size[1] + 1.3), spec
+    fig.frames, fig.frame_size, fig.spec = frames, (max(frame_size[0], 6.5), frame_size[1] + 1.3), spec
     fig.draw_frame = lambda ax, frame: _draw(ax, spec, frame)
     for i, frame in enumerate(shown):
         _draw(fig.add_subplot(rows, columns, i + 1), spec, frame)
@@ -185,8 +190,10 @@ def _legend(fig, spec) -> None:
     handles += [Patch(facecolor="none", edgecolor=style.WINDOW, lw=2, label="window (kernel)"),
                 Patch(facecolor=style.OUTPUT, edgecolor=style.EDGE, label="output"),
                 Patch(facecolor=style.CURRENT, edgecolor=style.EDGE, label="output being computed")]
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=style.FONT["label"],
-               frameon=False)
+    # a legend wider than the figure would run off it: wrap it onto rows of three
+    wide = fig.get_size_inches()[0] >= 1.6 * len(handles) + 1
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles) if wide else 3,
+               fontsize=style.FONT["label"], frameon=False)
 
 
 def _inner_cells(spec) -> int:
