@@ -131,7 +131,8 @@ def _transposed_spec(shape, kernel, strides, dilations, pads) -> dict:
                          f"(d(k-1) - p = {inner}); the drawing needs p <= d(k-1)")
     out = tuple(transposed_output_size(i, k, s, p, d, op="conv_steps", axis=a)
                 for a, (i, k, s, p, d) in enumerate(zip(shape, kernel, strides, pads, dilations)))
-    positions = [[i * s + lo for i in range(n)] for n, s, (lo, _) in zip(shape, strides, inner)]
+    # the adjoint's rule: input cell i feeds output i*s + t*d - p; tap 0 of the padded grid is i*s + (d(k-1) - p)
+    positions = [[window_cell(i, 0, s, 1, -lo) for i in range(n)] for n, s, (lo, _) in zip(shape, strides, inner)]
     spec = _spec(shape, kernel, (1,) * len(shape), dilations, inner, out, positions)
     spec["grid_label"] = "input, zeros inserted and padded"
     return spec
