@@ -29,9 +29,13 @@ def bars(ax, labels, series: dict, ylabel: str, percent: bool = False, fmt: str 
 
 
 def _zoom_percent(ax, values) -> None:
-    """A 0-100% axis hides a few points of difference: start below the smallest value, and say so."""
-    lo = max(0.0, np.floor((min(values) - 0.03) * 50) / 50)
-    ax.set_ylim(lo, min(1.0, max(values) + 0.03) if max(values) + 0.03 < 1 else 1.005)
+    """A 0-100% axis hides a difference of a few points: when every value lies within 25 points,
+    start the axis below the smallest and say so in its label; otherwise keep 0-100%."""
+    lo = max(0.0, np.floor((min(values) - 0.03) * 50) / 50) if max(values) - min(values) < 0.25 else 0.0
+    top = max(values) + 0.06 * (max(values) - lo) + 0.01  # room for the value labels above the bars
+    ax.set_ylim(lo, top)
+    ax.set_yticks([t for t in ax.get_yticks() if lo <= t <= 1.0])
+    ax.set_ylim(lo, top)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     if lo > 0:
         ax.set_ylabel(f"{ax.get_ylabel()} (axis from {lo:.0%})", fontsize=style.FONT["label"])

@@ -37,7 +37,7 @@ class ViewFigure(Figure):
         import io
 
         buf = io.BytesIO()
-        self.savefig(buf, format="png", dpi=80)
+        self.savefig(buf, format="png")
         return buf.getvalue()
 
     def savefig(self, fname, *, dpi=None, format=None, **kw):
