@@ -1,7 +1,6 @@
 """What a figure must show before it goes on a slide, checked from the drawn figure itself."""
 import io
 
-import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb
 from matplotlib.text import Text

@@ -11,7 +11,7 @@ import convscope as cs
 from convscope import cli, viz
 from convscope.viz import style
 
-from .slides import assert_slide_ready, contrast, render, texts
+from .slides import assert_slide_ready, contrast, render
 
 nn = cs.nn
 ROOT = pathlib.Path(__file__).resolve().parents[2]
