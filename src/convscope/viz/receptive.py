@@ -137,6 +137,16 @@ def _stages(graph, target, most: int):
     return picked
 
 
+def _field_note(full, box, spatial) -> str:
+    """Why the drawn box is smaller than the field: the input's border clips it, or (strided and
+    transposed layers) this unit reads fewer cells than the field's span."""
+    drawn = tuple(hi - lo + 1 for lo, hi in box)
+    if drawn == tuple(full):
+        return ""
+    at_border = any(lo == 0 or hi == n - 1 for (lo, hi), n in zip(box, spatial))
+    return f", {style.shape_text(drawn)} {'inside the input' if at_border else 'read by this unit'}"
+
+
 def receptive_field_2d(model, input_shape, index=None, image=None, layer=None, most: int = 8):
     """Nested boxes on the input: for each layer up to `layer` (default: the last one that keeps
     the spatial axes), the input region of its unit at the centre of the chosen unit's field, with
@@ -176,15 +186,13 @@ def receptive_field_2d(model, input_shape, index=None, image=None, layer=None, m
         (r0, r1), (c0, c1) = r
         label = _describe(graph, node)
         full = tuple(int(v) for v in sizes[node.index].size)
-        fig.boxes[label], fig.fields[label] = ((r0, r1), (c0, c1)), full
-        inside = (r1 - r0 + 1, c1 - c0 + 1)
-        text = f"{label}: field {style.shape_text(full)}"
-        if inside != full:
-            text += f", {style.shape_text(inside)} inside the input"
-        # each box a little inside the previous one, so equal boxes stay visible side by side
-        inset = 0.5 - max(0.35, 0.01 * max(input_shape[1:])) * level / max(len(stages) - 1, 1)
+        text = f"{label}: field {style.shape_text(full)}{_field_note(full, r, input_shape[1:])}"
+        # a box equal to one drawn before goes a little inside it, so that neither hides the other
+        inset = 0.5 - sum(b == ((r0, r1), (c0, c1)) for b in fig.boxes.values() if b is not None) \
+            * max(0.12, 0.008 * max(input_shape[1:]))
         ax.add_patch(Rectangle((c0 - inset, r0 - inset), c1 - c0 + 2 * inset, r1 - r0 + 2 * inset, fill=False, lw=2,
                                linestyle=styles[level % len(styles)], edgecolor=colours[level], label=text))
+        fig.boxes[label], fig.fields[label] = ((r0, r1), (c0, c1)), full
     # below both panels, where it covers neither the image nor the gradient
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", fontsize=style.FONT["cell"] + 1,
                frameon=False, ncols=1 if len(stages) <= 3 else 2)
@@ -202,8 +210,9 @@ def receptive_field_2d(model, input_shape, index=None, image=None, layer=None, m
         style.integer_ticks(a.xaxis)
         style.integer_ticks(a.yaxis)
         a.tick_params(labelsize=style.FONT["cell"])
-    full, ((r0, r1), (c0, c1)) = fig.fields.get(target_label), fig.boxes.get(target_label, ((0, -1), (0, -1)))
-    clipped = f" ({r1 - r0 + 1}x{c1 - c0 + 1} inside the input)" if full and full != (r1 - r0 + 1, c1 - c0 + 1) else ""
+    full = fig.fields.get(target_label)
+    clipped = _field_note(full, fig.boxes[target_label], input_shape[1:]).lstrip(", ") if full else ""
+    clipped = f" ({clipped})" if clipped else ""
     fig.suptitle(style.wrap(f"Receptive field of unit {unit} (channel, row, column) of {target_label}, input "
                             f"{style.shape_text(input_shape)}" + (f": field {style.shape_text(full)}{clipped}" if full else ""),
                             11, style.FONT["title"]), fontsize=style.FONT["title"])
