@@ -37,7 +37,7 @@ def run(out="tour", quick: bool = False, console=None) -> dict:
         if name.endswith(".gif"):
             fig.save_animation(path)
         else:
-            fig.savefig(path, dpi=kw.get("dpi", 90))
+            fig.savefig(path, **kw)
         figures.append({"file": name, "title": title, "text": lines})
         console.print(f"  wrote {path}")
 
@@ -76,7 +76,7 @@ def run(out="tour", quick: bool = False, console=None) -> dict:
         "Red weights add, blue subtract: the kernels gradient descent chose, starting from random ones.")
     digit = x_test[0]
     add(viz.feature_maps(lenet, digit, "conv1"), "feature_maps.png", f"conv1's feature maps of a test digit ({y_test[0]})",
-        "Each map is one kernel slid over the digit (after ReLU): where that pattern occurs.")
+        "Each map is one kernel slid over the digit, before the ReLU (blue is negative): where that pattern occurs.")
     add(viz.confusion(lenet, x_test, y_test), "confusion.png", "Which digits the LeNet confuses",
         f"Rows are true classes, columns predictions; {evaluate(lenet, x_test, y_test)[1]:.2%} on the diagonal.")
 

@@ -65,7 +65,7 @@ def test_bottleneck_saves_parameters_and_macs_at_similar_accuracy(runs):
 
 def test_kernels_figure_shows_hand_and_learned_kernels_with_their_maps(runs):
     r = runs("kernels")[0]
-    assert len(r.figure.axes) == 2 * 12
+    assert len([a for a in r.figure.axes if a.images]) == 2 * 12
     assert r.numbers["accuracy"] > 0.9
     assert len(r.rows) == 16 and all(0 <= row[2] <= 1 for row in r.rows)
 

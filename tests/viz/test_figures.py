@@ -89,8 +89,11 @@ def test_training_figures_show_the_model_and_history():
     x, y, xt, yt = cs.data.digits()
     h = cs.fit(model, (x[:256], y[:256]), (xt[:64], yt[:64]), epochs=2, quiet=True)
     fm = viz.feature_maps(model, xt[0], "conv1")
-    assert fm.maps.shape == (16, 8, 8) and len([a for a in fm.axes if a.get_visible()]) == 16
-    assert len(viz.kernels(model, "conv1").axes) == 16
+    maps = [a for a in fm.axes if a.get_title().startswith("channel")]
+    assert fm.maps.shape == (16, 8, 8) and len(maps) == 16
+    np.testing.assert_allclose([a.images[0].get_array() for a in maps], fm.maps)
+    kernels = [a for a in viz.kernels(model, "conv1").axes if a.images]
+    np.testing.assert_array_equal([a.images[0].get_array() for a in kernels], model.conv1.weight.data[:, 0])
     lines = viz.history(h).axes[0].get_lines()
     np.testing.assert_allclose(lines[0].get_ydata(), h["loss"])
     np.testing.assert_allclose(lines[1].get_ydata(), h["val_loss"])
@@ -120,7 +123,7 @@ def test_draw_commands(tmp_path, capsys):
                      "-o", str(tmp_path / "conv.gif")]) == 0
     assert Image.open(tmp_path / "conv.gif").n_frames == 9
     assert cli.main(["draw", "matrix", "--input", "4x4", "--kernel", "3", "-o", str(tmp_path / "C.png")]) == 0
-    assert cli.main(["draw", "rf", "lenet5", "--unit", "0,0,0", "-o", str(tmp_path / "rf.png")]) == 0
+    assert cli.main(["draw", "rf", "lenet5", "--layer", "C3", "--unit", "0,0,0", "-o", str(tmp_path / "rf.png")]) == 0
     run = tmp_path / "runs"
     assert cli.main(["train", str(ROOT / "examples" / "lenet_digits.yaml"), "--epochs", "1", "--out", str(run),
                      "--quiet"]) == 0

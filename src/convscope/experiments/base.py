@@ -46,7 +46,7 @@ class Result:
         written[0].write_text(json.dumps(self.to_dict(), indent=1, default=str))
         if self.figure is not None:
             written.append(out / f"{self.name}.png")
-            self.figure.savefig(written[-1], dpi=90)
+            self.figure.savefig(written[-1])
         return written
 
 

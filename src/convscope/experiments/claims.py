@@ -10,7 +10,7 @@ from ..analysis import stacking as stacking_arithmetic
 from ..analysis import summary
 from ..random import manual_seed
 from ..train import evaluate, fit, predict
-from ..viz import style
+from . import figures
 from .base import Result, experiment
 
 
@@ -29,22 +29,6 @@ def _cnn(size: int, head: str = "flatten"):
     if head == "gap":
         return nn.Sequential(*body, nn.GlobalMaxPool(), nn.Linear(32, 10))
     return nn.Sequential(*body, nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * (size // 4) ** 2, 10))
-
-
-def _bars(title: str, labels, series: dict, ylabel: str):
-    """Grouped bars: one group per label, one bar per series."""
-    fig = style.figure(max(6.0, 1.6 * len(labels)), 3.6)
-    ax = fig.add_subplot()
-    width = 0.8 / len(series)
-    for i, (name, values) in enumerate(series.items()):
-        ax.bar(np.arange(len(labels)) + (i - (len(series) - 1) / 2) * width, values, width,
-               color=style.layer_colour(2 * i), label=name)
-    ax.set_xticks(range(len(labels)), labels, fontsize=style.FONT["label"])
-    ax.set_ylabel(ylabel)
-    if len(series) > 1:
-        ax.legend(fontsize=style.FONT["label"])
-    ax.set_title(title, fontsize=style.FONT["title"])
-    return fig
 
 
 # ------------------------------------------------------------------------------ permutation
@@ -67,15 +51,7 @@ def permutation(seed: int = 0, quick: bool = False) -> Result:
                 acc[kind, "cross"] = evaluate(model, shuffle(x_test), y_test)[1]
         rows.append([kind, acc[kind, "original"], acc[kind, "permuted"], acc[kind, "permuted"] - acc[kind, "original"],
                      acc[kind, "cross"]])
-    fig = style.figure(6, 3.4)
-    ax = fig.add_subplot()
-    for i, kind in enumerate(("fc", "cnn")):
-        ax.bar([i - 0.2, i + 0.2], [acc[kind, "original"], acc[kind, "permuted"]], width=0.35,
-               color=[style.INPUT, style.WINDOW], label=["original pixels", "permuted pixels"] if not i else None)
-    ax.set_xticks([0, 1], ["fully connected", "convolutional (global pooling)"])
-    ax.set_ylabel("test accuracy")
-    ax.legend(fontsize=style.FONT["label"])
-    ax.set_title("one fixed pixel permutation, trained and tested on it", fontsize=style.FONT["title"])
+    fig = figures.permutation(acc)
     return Result("permutation", "an FC net does not care about pixel order; a CNN does",
                   ["model", "accuracy original", "accuracy permuted", "difference", "accuracy original-trained on permuted"],
                   rows, {f"{k}_{o}": v for (k, o), v in acc.items()}, fig)
@@ -112,14 +88,7 @@ def translation(seed: int = 0, quick: bool = False) -> Result:
         right = pred == y_test
         by_shift[name] = [float(right[shift == d].mean()) for d in range(int(shift.max()) + 1)]
         rows.append([name, by_shift[name][0], float(right[shift >= 2].mean()), float(right.mean())])
-    fig = style.figure(6.4, 3.6)
-    ax = fig.add_subplot()
-    for i, (name, accs) in enumerate(by_shift.items()):
-        ax.plot(range(len(accs)), accs, marker="o", color=style.layer_colour(2 * i), label=name)
-    ax.set_xlabel("shift from the training position (cells)")
-    ax.set_ylabel("test accuracy")
-    ax.legend(fontsize=style.FONT["label"])
-    ax.set_title("trained on centred digits only", fontsize=style.FONT["title"])
+    fig = figures.translation(by_shift)
     return Result("translation", "a CNN with global pooling recognises a digit anywhere in the image",
                   ["model", "accuracy unshifted", "accuracy shifted >= 2", "accuracy all"], rows,
                   {"by_shift": by_shift}, fig)
@@ -154,9 +123,9 @@ def order1d(seed: int = 0, quick: bool = False) -> Result:
             acc, _ = _train(build(classes), train, test, epochs, seed, lr=1e-2)
             numbers[f"{task}/{name.split(' (')[0]}"] = acc
             rows.append([task, name, acc, 1 / classes])
-    fig = _bars("same values, different order", ["motif order", "MNIST-1D"],
-                {"bag of values": [r[2] for r in rows if r[1].startswith("bag")],
-                 "1-D CNN": [r[2] for r in rows if r[1].startswith("1-D")]}, "test accuracy")
+    fig = figures.grouped("Same values, different order: a bag of values against a 1-D CNN", ["motif order", "MNIST-1D"],
+                          {"bag of values": [r[2] for r in rows if r[1].startswith("bag")],
+                           "1-D CNN": [r[2] for r in rows if r[1].startswith("1-D")]}, "test accuracy", percent=True)
     return Result("order1d", "only a model that sees neighbours can tell orders apart",
                   ["task", "model", "test accuracy", "chance"], rows, numbers, fig)
 
@@ -196,8 +165,7 @@ def stacking(seed: int = 0, quick: bool = False) -> Result:
             numbers[name] = {"params": s.totals["params"], "accuracy": acc}
         numbers[f"true ratio {f}x{f} / {n} x 3x3"] = str(arithmetic["ratio"])
         numbers[f"lecture's f^2/(2g) for {f}x{f}"] = f"{f * f}/6 (wrong: the denominator is n g^2 = {n * 9})"
-    fig = _bars("one large kernel versus stacked 3x3 (same receptive field)", [r[0] for r in rows],
-                {"parameters (thousands)": [r[1] / 1000 for r in rows]}, "block parameters (thousands)")
+    fig = figures.stacking(rows)
     return Result("stacking", "n stacked 3x3 layers see an f x f field with f^2/(9n) times fewer weights: 25/18, 49/27",
                   ["block", "params", "MACs", "RF after block", "test accuracy", "s/epoch"], rows, numbers, fig)
 
@@ -219,9 +187,7 @@ def bottleneck(seed: int = 0, quick: bool = False) -> Result:
         acc, per_epoch = _train(model, (x_train, y_train), (x_test, y_test), epochs, seed)
         rows.append([name, s.totals["params"], s.totals["macs"], acc, per_epoch])
         numbers[name] = {"params": s.totals["params"], "macs": s.totals["macs"], "accuracy": acc, "s_per_epoch": per_epoch}
-    fig = _bars("3x3 at 64 channels, without and with a 1x1 reduction to 16", ["parameters", "MACs", "s/epoch"],
-                {r[0]: [r[1] / rows[0][1], r[2] / rows[0][2], r[4] / rows[0][4]] for r in rows},
-                "relative to the plain 3x3")
+    fig = figures.bottleneck(rows)
     return Result("bottleneck", "a 1x1 reduction to 16 channels saves most of the 3x3's parameters and MACs",
                   ["block", "params", "MACs", "test accuracy", "s/epoch"], rows, numbers, fig)
 
@@ -247,18 +213,7 @@ def kernels(seed: int = 0, quick: bool = False) -> Result:
     hand = np.array(list(HAND.values()), np.float32)
     shown = np.concatenate([hand, learned[:8]])
     maps = ops.conv(digit[None], shown[:, None], padding=1)[0]
-    fig = style.figure(12, 3.2)
-    axes = fig.subplots(2, len(shown))
-    for i, (k, m) in enumerate(zip(shown, maps)):
-        lim = float(np.abs(k).max()) or 1.0
-        axes[0, i].imshow(k, cmap=style.DIVERGING, vmin=-lim, vmax=lim)
-        axes[1, i].imshow(m, cmap=style.CMAP)
-        axes[0, i].set_title(list(HAND)[i] if i < len(HAND) else f"learned {i - len(HAND)}", fontsize=style.FONT["cell"])
-        for a in axes[:, i]:
-            a.set_xticks([])
-            a.set_yticks([])
-    fig.suptitle(f"hand-made and learned 3x3 kernels, and what each sees in a test digit ({y_test[0]})",
-                 fontsize=style.FONT["title"])
+    fig = figures.kernels([*HAND, *(f"learned {i}" for i in range(len(shown) - len(HAND)))], shown, maps, y_test[0])
     unit = lambda k: (k - k.mean()).ravel() / (np.linalg.norm(k - k.mean()) + 1e-12)  # noqa: E731
     rows = []
     for i, k in enumerate(learned):

@@ -3,38 +3,86 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch
 
 from .. import ops
 from . import style
 
+MAX_LABELLED = 64  # above this many rows or columns, cells are too small to name: draw the pattern
+CELL = 0.42  # inches per labelled cell
+MAX_SIDE = 8.0  # inches: a sparsity pattern is drawn at most this large
+
+
+def _weight_names(shape) -> list:
+    """w00..w22 for one kernel; w[o,c,i,j] when there are several output or input channels."""
+    names = []
+    for i in range(int(np.prod(shape))):
+        index = np.unravel_index(i, shape)
+        several = shape[0] * shape[1] > 1
+        names.append(f"w[{','.join(map(str, index))}]" if several else f"w{''.join(map(str, index[2:]))}")
+    return names
+
 
 def conv_matrix(input_shape, w, *, stride=1, padding=0, dilation=1, groups=1, labels: bool | None = None):
     """C (rows: output units, columns: input cells) as a picture: white where C is 0, otherwise the
-    colour of the kernel weight that sits there; the weights' values are written for small cases."""
+    colour of the kernel weight that sits there, one distinct colour per weight. Up to 64 rows and
+    columns every cell is labelled; larger matrices are drawn as their sparsity pattern."""
     w = np.asarray(w)
     ids = np.arange(1, w.size + 1, dtype=float).reshape(w.shape)  # which weight sits in each entry
     which = ops.conv_matrix(input_shape, ids, stride=stride, padding=padding, dilation=dilation, groups=groups)
     values = ops.conv_matrix(input_shape, w, stride=stride, padding=padding, dilation=dilation, groups=groups)
     rows, cols = which.shape
-    labels = rows * cols <= 40 * 40 if labels is None else labels
-    fig = style.figure(max(4.0, 0.45 * cols + 1.5), max(2.0, 0.45 * rows + 1.2))
-    ax = fig.add_subplot()
-    colours = ["white"] + [style.layer_colour(i) for i in range(w.size)]
-    ax.imshow(which, cmap=ListedColormap(colours), vmin=0, vmax=w.size, interpolation="nearest")
-    if labels:
-        names = [f"w{''.join(map(str, np.unravel_index(i, w.shape)[2:]))}" for i in range(w.size)]
-        for (r, c), v in np.ndenumerate(which):
-            if v:
-                ax.text(c, r, names[int(v) - 1] if w.size <= 27 else f"{values[r, c]:.2g}", ha="center",
-                        va="center", fontsize=style.FONT["cell"])
-        ax.set_xticks(range(cols), [f"x{j}" for j in range(cols)], fontsize=style.FONT["cell"], rotation=90)
-        ax.set_yticks(range(rows), [f"y{i}" for i in range(rows)], fontsize=style.FONT["cell"])
+    small = rows <= MAX_LABELLED and cols <= MAX_LABELLED
+    labels = small if labels is None else labels and small
+    colours = style.distinct_colours(w.size)
+    names = _weight_names(w.shape)
+    if small:
+        width, height = max(6.0, CELL * cols + 2.5), max(3.0, CELL * rows + 1.8)
     else:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    ax.set_xlabel(f"input cells (flattened {'x'.join(map(str, input_shape))})", fontsize=style.FONT["label"])
-    ax.set_ylabel("output units", fontsize=style.FONT["label"])
-    ax.set_title(f"C: {rows}x{cols}, {int((which != 0).sum())} non-zeros; C @ x = conv(x), C.T @ y = conv_transpose(y)",
-                 fontsize=style.FONT["title"])
+        scale = MAX_SIDE / max(rows, cols)
+        width, height = max(6.0, scale * cols + 2.5), max(3.0, scale * rows + 1.8)
+    fig = style.figure(width, height)
+    ax = fig.add_subplot()
+    ax.imshow(which, cmap=ListedColormap(["white", *colours]), vmin=-0.5, vmax=w.size + 0.5, interpolation="nearest")
+    if labels:
+        _label_cells(ax, which, values, names, colours)
+    else:
+        _pattern_ticks(ax, rows, cols)
+    shown = style.shape_text(input_shape[1:])
+    one_d = len(input_shape) == 2
+    ax.set_xlabel("input cell x_j" + ("" if one_d else f" (the {shown} input flattened row by row)"),
+                  fontsize=style.FONT["label"])
+    ax.set_ylabel("output unit y_i", fontsize=style.FONT["label"])
+    if w.size <= 27:
+        ax.legend(handles=[Patch(facecolor=c, edgecolor=style.EDGE, label=f"{n} = {v:g}")
+                           for n, c, v in zip(names, colours, w.ravel())],
+                  loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=style.FONT["cell"], title="kernel weight",
+                  title_fontsize=style.FONT["label"], frameon=False)
+    kernel, on = (f"{w.shape[-1]}-wide", f"length-{shown}") if one_d else (style.shape_text(w.shape[2:]), shown)
+    title = (f"The matrix C of a {kernel} kernel on a {on} input: {rows}x{cols}, "
+             f"{int((which != 0).sum())} non-zeros\nC @ x = conv(x) and C.T @ y = conv_transpose(y)")
+    if not small:
+        title += f"\ntoo large to label cells (over {MAX_LABELLED} rows or columns): each coloured dot is one non-zero"
+    ax.set_title(style.wrap(title, width - 0.5, style.FONT["title"]), fontsize=style.FONT["title"])
     fig.matrix = which
+    fig.colours = colours
     return fig
+
+
+def _label_cells(ax, which, values, names, colours) -> None:
+    rows, cols = which.shape
+    for (r, c), v in np.ndenumerate(which):
+        if v:
+            colour = colours[int(v) - 1]
+            ax.text(c, r, names[int(v) - 1] if len(names) <= 27 else f"{values[r, c]:.2g}", ha="center",
+                    va="center", fontsize=style.FONT["cell"] - (1 if len(names) > 9 else 0),
+                    color=style.text_colour(colour))
+    ax.set_xticks(range(cols), [f"x{j}" for j in range(cols)], fontsize=style.FONT["cell"], rotation=90)
+    ax.set_yticks(range(rows), [f"y{i}" for i in range(rows)], fontsize=style.FONT["cell"])
+
+
+def _pattern_ticks(ax, rows, cols) -> None:
+    """A few integer ticks on each axis instead of one label per cell."""
+    style.integer_ticks(ax.xaxis)
+    style.integer_ticks(ax.yaxis)
+    ax.tick_params(labelsize=style.FONT["cell"])
