@@ -25,6 +25,14 @@ class Result:
     figure: object = None
     seconds: float = 0.0
 
+    TIMED = ("s/epoch",)  # measured times: they vary from run to run, everything else must not
+
+    def repeatable(self) -> dict:
+        """Everything a seed fixes: the result without its measured times (equal byte for byte across runs)."""
+        keep = [i for i, c in enumerate(self.columns) if c not in self.TIMED]
+        return {"name": self.name, "claim": self.claim, "columns": [self.columns[i] for i in keep],
+                "rows": [[row[i] for i in keep] for row in self.rows], "numbers": self.numbers}
+
     def to_dict(self) -> dict:
         return {"name": self.name, "claim": self.claim, "columns": self.columns, "rows": self.rows,
                 "numbers": self.numbers, "seconds": self.seconds}
