@@ -78,7 +78,7 @@ def permutation(seed: int = 0, quick: bool = False) -> Result:
     ax.legend(fontsize=style.FONT["label"])
     ax.set_title("one fixed pixel permutation, trained and tested on it", fontsize=style.FONT["title"])
     return Result("permutation", "an FC net does not care about pixel order; a CNN does",
-                  ["model", "accuracy original", "accuracy permuted", "difference", "accuracy original-trained on permuted"],
+                  ["model", "accuracy original", "accuracy permuted", "accuracy change", "accuracy original-trained on permuted"],
                   rows, {f"{k}_{o}": v for (k, o), v in acc.items()}, fig)
 
 
@@ -159,7 +159,7 @@ def order1d(seed: int = 0, quick: bool = False) -> Result:
                 {"bag of values": [r[2] for r in rows if r[1].startswith("bag")],
                  "1-D CNN": [r[2] for r in rows if r[1].startswith("1-D")]}, "test accuracy")
     return Result("order1d", "only a model that sees neighbours can tell orders apart",
-                  ["task", "model", "test accuracy", "chance"], rows, numbers, fig)
+                  ["task", "model", "test accuracy", "chance accuracy"], rows, numbers, fig)
 
 
 def _mnist1d_split():
