@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean notebook
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,14 @@ run: $(VENV)/.installed-run
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+
+$(VENV)/.installed-notebook: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[notebook]'
+	touch $@
+
+# the lecture notebook in Jupyter (installed into .venv on first use)
+notebook: $(VENV)/.installed-notebook
+	$(BIN)/jupyter notebook examples/lecture.ipynb
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_ops.py

@@ -1,98 +1,311 @@
 """Write examples/lecture.ipynb: the CNN lecture rebuilt on convscope, one section per topic.
 
-Run once after editing the cells below: python tools/make_notebook.py (the test suite executes the
-notebook top to bottom).
+    python tools/make_notebook.py            # write the cells and run them, keeping the outputs
+
+The notebook is committed with its outputs so that a code host shows its tables and figures
+without running it; the test suite re-runs it and checks that those outputs are still current.
+Each section follows one pattern: the idea in prose, its formula, convscope computing it, and
+the lecture's erratum where there is one (printed from convscope.lecture.errata()).
 """
 from __future__ import annotations
 
 import pathlib
+import sys
+import tempfile
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 OUT = pathlib.Path(__file__).resolve().parents[1] / "examples" / "lecture.ipynb"
 
+SETUP = '''import numpy as np
+import scipy.signal
+from IPython.display import Markdown
+
+import convscope as cs
+from convscope import lecture, viz
+from convscope.tour import example_model
+
+nn = cs.nn
+cs.manual_seed(0)  # same seed, same notebook: every number below repeats exactly
+x_train, y_train, x_test, y_test = cs.data.digits()  # 8x8 digits, bundled (no download)
+errata = {e.key: e for e in lecture.errata()}
+
+
+def table(columns, rows):
+    """A Markdown table (how results are shown in this notebook)."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+    return Markdown("\\n".join(lines))
+
+
+def note(key):
+    """The lecture's erratum on this topic, as the tour and the docs print it."""
+    return Markdown("> **" + errata[key].sentence().replace("Erratum", "Erratum**", 1))'''
+
 CELLS = [
-    ("md", "# Convolutional neural networks, computed\n\nEvery claim and number of the lecture, run with "
-           "convscope. Where the lecture's text has a wrong number, the computed one is shown beside it."),
-    ("code", "import numpy as np\nimport scipy.signal\nimport convscope as cs\nfrom convscope import viz\n"
-             "nn = cs.nn\ncs.manual_seed(0)\nx_train, y_train, x_test, y_test = cs.data.digits()"),
-    ("md", "## FC versus convolution: does pixel order matter?\nAn FC layer is indifferent to a fixed "
-           "permutation of its inputs; a convolution relies on neighbours being neighbours."),
-    ("code", "r = cs.experiments.run('permutation', quick=True)\nprint(r.columns)\nfor row in r.rows: print(row)\nr.figure"),
-    ("md", "## Kernels: a dot product with every window\nThe lecture's convolution is cross-correlation "
-           "(no kernel flip), as in PyTorch."),
-    ("code", "x = np.arange(16.0).reshape(4, 4)\nw = np.arange(1.0, 10.0).reshape(3, 3)\nviz.conv_steps(x, w)"),
-    ("code", "r = cs.experiments.run('kernels', quick=True)\nr.figure"),
-    ("md", "## Learning the kernels\nA conv layer, a classifier, cross-entropy, gradient descent."),
-    ("code", "lenet = cs.load_model('lenet_digits.yaml')\nh = cs.fit(lenet, (x_train, y_train), (x_test, y_test), "
-             "epochs=8, lr=3e-3, quiet=True)\nprint(f\"test accuracy {h['val_accuracy'][-1]:.2%}\")\nviz.history(h)"),
+    ("md", """# Convolutional neural networks, computed
+
+This notebook teaches convolutional neural networks (CNNs) one idea at a time. Each section explains
+the idea, gives its formula, and then lets **convscope** compute it, so every number you read here is
+a number the code computed, not one typed in. Where the original lecture's text has a wrong number,
+the section ends with an *erratum* box that states what the lecture says and the true value.
+
+Run it from anywhere: `make notebook` in the project folder opens it in Jupyter. Everything is seeded,
+so running it again gives the same tables and figures."""),
+    ("code", SETUP),
+
+    ("md", """## 1. Fully connected versus convolutional layers
+
+A *fully connected* (FC) layer gives every output unit its own weight for every input pixel: with
+$n_{in}$ inputs and $n_{out}$ units it holds $n_{in} \\cdot n_{out}$ weights, and it has no idea which
+pixels are neighbours. A *convolutional* layer instead slides one small kernel of $k \\times k$ weights
+over the image, so the same few weights are reused at every position: $k \\cdot k \\cdot C_{in} \\cdot C_{out}$
+weights, whatever the image size."""),
+    ("code", """fc = nn.Linear(28 * 28, 100)
+conv = nn.Conv2d(1, 16, 3)
+table(["layer", "weights and biases"],
+      [["FC, 28x28 pixels -> 100 units", f"{sum(p.data.size for p in fc.parameters()):,}"],
+       ["conv, 16 kernels of 3x3", f"{sum(p.data.size for p in conv.parameters()):,}"]])"""),
+    ("md", """Because an FC layer treats its inputs as an unordered list, shuffling the pixels the same way in every
+image changes nothing for it; a CNN relies on neighbours being neighbours. The experiment trains both
+on the original digits and on digits whose pixels were shuffled by one fixed permutation:"""),
+    ("code", """r = cs.experiments.run("permutation", quick=True)
+display(Markdown(r.to_markdown()))
+fc_drop, cnn_drop = (r.numbers[f"{k}_original"] - r.numbers[f"{k}_permuted"] for k in ("fc", "cnn"))
+print(f"Shuffling the pixels costs the FC net {fc_drop:.1%} and the CNN {cnn_drop:.1%} of test accuracy.")
+r.figure"""),
+
+    ("md", """## 2. A kernel is a dot product with every window
+
+A 2-D convolution layer (as in PyTorch, and in the lecture) computes, for each output position,
+the dot product of the kernel $w$ with the window of the input under it:
+
+$$y_{i,j} = \\sum_{a,b} w_{a,b}\\, x_{i+a,\\,j+b}$$
+
+The lecture's example: a 4x4 input holding 0 to 15 and a 3x3 kernel holding 1 to 9 give a 2x2 output."""),
+    ("code", """x = np.arange(16.0).reshape(4, 4)
+w = np.arange(1.0, 10.0).reshape(3, 3)
+y = cs.ops.conv(x[None, None], w[None, None])[0, 0]
+print(f"y[0, 0] = sum(w * x[0:3, 0:3]) = {(w * x[:3, :3]).sum():g}; convscope gives {y[0, 0]:g}")
+table(["", "column 0", "column 1"], [[f"row {i}", *(f"{v:g}" for v in y[i])] for i in range(2)])"""),
+    ("code", "viz.conv_steps(x, w)"),
+    ("md", """Hand-made kernels detect simple patterns: a vertical or horizontal edge, a blur, a Laplacian (spots).
+Below, each kernel (top row) and what it sees in one test digit (bottom row), beside the kernels a
+trained network learned for itself:"""),
+    ("code", """r = cs.experiments.run("kernels", quick=True)
+print(f"The network whose kernels are shown reached {r.numbers['accuracy']:.1%} test accuracy.")
+r.figure"""),
+
+    ("md", """## 3. Learning the kernels
+
+Nobody designs a CNN's kernels: they start random and gradient descent adjusts them to lower the
+loss (cross-entropy of the predicted class probabilities). Here a small LeNet (two conv layers and
+two FC layers, from `examples/lenet_digits.yaml`) learns the 8x8 digits for 8 epochs."""),
+    ("code", """lenet = cs.load_model(example_model("lenet_digits"))
+h = cs.fit(lenet, (x_train, y_train), (x_test, y_test), epochs=8, lr=3e-3, quiet=True)
+print(f"After {len(h['val_accuracy'])} epochs the LeNet classifies {h['val_accuracy'][-1]:.2%} "
+      f"of the {len(y_test)} test digits correctly.")
+viz.history(h)"""),
+    ("md", "The 16 kernels of the first layer after training (red weights add, blue subtract):"),
     ("code", "viz.kernels(lenet, 'conv1')"),
+    ("md", "What each of those kernels responds to in a test digit (the layer's output: one *feature map* per kernel):"),
     ("code", "viz.feature_maps(lenet, x_test[0], 'conv1')"),
-    ("md", "## One dimension: order matters\nThe same values in a different order: a bag-of-values model is at "
-           "chance, a width-3 convolution is not."),
-    ("code", "r = cs.experiments.run('order1d', quick=True)\nfor row in r.rows: print(row)"),
-    ("md", "## Cross-correlation versus convolution\nTrue convolution flips the kernel; checked against SciPy."),
-    ("code", "img, k = np.random.default_rng(0).standard_normal((2, 6, 6)), np.random.default_rng(1).standard_normal((3, 3))\n"
-             "xcorr = cs.ops.conv(img[None, :1], k[None, None])[0, 0]\n"
-             "true = cs.ops.conv(img[None, :1], k[None, None], flip=True)[0, 0]\n"
-             "print(np.allclose(xcorr, scipy.signal.correlate2d(img[0], k, 'valid')),\n"
-             "      np.allclose(true, scipy.signal.convolve2d(img[0], k, 'valid')))"),
-    ("md", "## Receptive field\nTwo stacked width-3 layers: each output depends on 5 inputs."),
+
+    ("md", """## 4. One dimension: order matters
+
+Convolution works on sequences too: a 1-D kernel of width $k$ slides along a signal. Two classes made
+of the *same values in a different order* — a (+1, −1, +1) motif versus (+1, +1, −1) — cannot be told
+apart by a model that only sees the bag of values (a 1x1 convolution and an average), but a width-3
+convolution sees neighbours and can. MNIST-1D is a harder 1-D benchmark with 10 classes."""),
+    ("code", """r = cs.experiments.run("order1d", quick=True)
+Markdown(r.to_markdown())"""),
+
+    ("md", """## 5. Cross-correlation versus convolution
+
+What deep learning calls convolution is, strictly, *cross-correlation*: the kernel is not flipped.
+True convolution flips it on every axis, $y_{i,j} = \\sum_{a,b} w_{a,b}\\, x_{i-a,\\,j-b}$. For learned
+kernels the difference does not matter (the network would learn the flipped kernel). convscope
+computes both (`flip=True` for true convolution); SciPy is the independent check."""),
+    ("code", """rng = np.random.default_rng(0)
+img, k = rng.standard_normal((6, 6)), rng.standard_normal((3, 3))
+xcorr = cs.ops.conv(img[None, None], k[None, None])[0, 0]
+true = cs.ops.conv(img[None, None], k[None, None], flip=True)[0, 0]
+print("cross-correlation equals scipy.signal.correlate2d:", np.allclose(xcorr, scipy.signal.correlate2d(img, k, "valid")))
+print("true convolution equals scipy.signal.convolve2d:  ", np.allclose(true, scipy.signal.convolve2d(img, k, "valid")))
+print("and they differ from each other:                  ", not np.allclose(xcorr, true))"""),
+
+    ("md", """## 6. Receptive field
+
+The *receptive field* of a unit is the part of the input it depends on. A width-3 layer sees 3
+inputs; a second width-3 layer on top sees 3 units of the first, which together see 5 inputs. In
+general each layer adds $d(k-1)$ times the *jump* $j$ (the input distance between neighbouring units):
+
+$$r_\\ell = r_{\\ell-1} + d_\\ell (k_\\ell - 1)\\, j_{\\ell-1}, \\qquad j_\\ell = j_{\\ell-1}\\, s_\\ell$$"""),
     ("code", "viz.receptive_field_1d([nn.Conv1d(1, 1, 3), nn.Conv1d(1, 1, 3)], 2)"),
-    ("md", "The lecture's table numbers all three rows 'layer 1'; computed, the layers are 1, 2, 3:"),
-    ("code", "for depth in (1, 2, 3):\n    f = cs.receptive_field(nn.Sequential(*[nn.Conv2d(1, 1, 3) for _ in range(depth)]), (1, 9, 9))\n"
-             "    print(f'layer {depth}: receptive field {f.size[0]}x{f.size[1]}')"),
+    ("md", "Stacked 3x3 layers in 2-D, computed by convscope from the layers' shapes:"),
+    ("code", """rows = []
+for depth in (1, 2, 3):
+    f = cs.receptive_field(nn.Sequential(*[nn.Conv2d(1, 1, 3) for _ in range(depth)]), (1, 9, 9))
+    rows.append([depth, f"{f.size[0]}x{f.size[1]}"])
+table(["layers of 3x3", "receptive field"], rows)"""),
+    ("code", "note('receptive field table')"),
+    ("md", "On the trained LeNet: the box each layer's unit sees, and the gradient of the last unit with respect to the digit."),
     ("code", "viz.receptive_field_2d(lenet, (1, 8, 8), (0, 1, 1), image=x_test[0])"),
-    ("md", "## Strides\nA stride skips windows: the output shrinks and every later layer's field grows faster "
-           "(the jump). The lecture's 'grows by 2 x stride per layer' holds for 3x3 kernels after stride-1 layers; "
-           "in general a layer adds d(k-1) times the jump so far."),
+
+    ("md", """## 7. Strides
+
+With stride $s$ the kernel jumps $s$ cells between outputs: the output shrinks about $s$ times per
+axis, and every later layer's field grows $s$ times faster (the jump multiplies by $s$). The lecture's
+"grows by 2 x stride per layer" is the special case of 3x3 kernels; the formula above is the rule."""),
     ("code", "viz.conv_steps((5, 5), 3, stride=2, padding=1)"),
-    ("code", "s = cs.summary(nn.Sequential(nn.Conv2d(1, 1, 3, stride=2), nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3)), (1, 15, 15))\n"
-             "[(r.name, r.rf_size, r.rf_jump) for r in s.rows]"),
-    ("md", "## Pooling\nMax pooling keeps the largest value of each window; global average pooling replaces each "
-           "map by its **average** (the lecture says 'maximum': that is global max pooling)."),
+    ("code", """s = cs.summary(nn.Sequential(nn.Conv2d(1, 1, 3, stride=2), nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3)), (1, 15, 15))
+table(["layer", "output", "receptive field", "jump"],
+      [[r.name, "x".join(map(str, r.output_shape[1:])), f"{r.rf_size[0]}x{r.rf_size[1]}", r.rf_jump[0]] for r in s.rows])"""),
+
+    ("md", """## 8. Pooling
+
+Pooling summarises each window without weights: *max pooling* keeps the largest value, *average
+pooling* the mean. *Global* pooling uses the whole map as one window, so each feature map becomes
+one number (this makes a network indifferent to where in the image a pattern occurs). *k-max pooling*
+keeps the $k$ largest values of an axis, in their original order."""),
     ("code", "viz.pooling(np.round(x_test[1, 0], 2), 'max', 2)"),
-    ("code", "maps = np.random.default_rng(2).standard_normal((1, 3, 4, 4))\n"
-             "print('global average:', cs.ops.global_avg_pool(maps)[0], '= mean', maps.mean(axis=(2, 3))[0])\n"
-             "print('global max:    ', cs.ops.global_max_pool(maps)[0])\n"
-             "print('k-max (k=2) of a row, order kept:', cs.ops.kmax_pool(np.array([[[3., 1, 4, 1, 5, 9]]]), 2))"),
-    ("md", "## Size of output\n$o = \\lfloor (i + 2p - d(k-1) - 1)/s \\rfloor + 1$"),
-    ("code", "for kw in [dict(kernel=5), dict(kernel=5, padding=2), dict(kernel=3, stride=2, padding=1), dict(kernel=3, dilation=2)]:\n"
-             "    r = cs.analysis.conv_arithmetic((3, 32, 32), filters=16, **kw)\n    print(r['steps'][0])"),
-    ("md", "## Number of parameters\n$F \\cdot F \\cdot D_i \\cdot D_o$ weights (+ $D_o$ biases), independent of the "
-           "image size."),
-    ("code", "for size in (8, 32, 224):\n    s = cs.summary(nn.Conv2d(3, 16, 5), (3, size, size))\n"
-             "    print(size, s.totals['params'], '= 5*5*3*16 + 16 =', 5 * 5 * 3 * 16 + 16, '; MACs', s.totals['macs'])"),
-    ("md", "## Stacking beats larger kernels\nThe lecture's ratio f²/(2g) (25/9, 49/9) is wrong: the single layer has "
-           "f²/(n g²) times the weights of n stacked g x g layers."),
-    ("code", "for f in (5, 7):\n    r = cs.analysis.stacking(f, 3, channels=64)\n"
-             "    print(f'{f}x{f} vs {r[\"stack\"][\"layers\"]} x 3x3: true ratio {r[\"ratio\"]} = {float(r[\"ratio\"]):.2f}; lecture: {f*f}/9 = {f*f/9:.2f}')"),
-    ("code", "r = cs.experiments.run('stacking', quick=True)\nfor row in r.rows: print(row)"),
-    ("md", "## 1x1 convolutions\nA 1x1 layer mixes channels at each position: $n_{\\ell} \\cdot n_{\\ell-1}$ weights "
-           "(the lecture's $1 \\cdot n_\\ell$ leaves out the input channels)."),
-    ("code", "print(cs.summary(nn.Conv2d(64, 16, 1, bias=False), (64, 8, 8)).totals['params'], '= 64 * 16')\n"
-             "r = cs.analysis.bottleneck(256, 256, 3, 64, size=(14, 14))\nr"),
-    ("md", "## Time versus number of parameters\nParameters do not depend on the map size; MACs do."),
-    ("code", "print(cs.compare(cs.zoo.load('resnet18'), cs.zoo.load('vgg16'), cs.zoo.load('mobilenet_v1'), input_shape=(3, 224, 224),\n"
-             "                 names=['resnet18', 'vgg16', 'mobilenet_v1']))"),
-    ("md", "## Convolution as matrix multiplication\nFlatten the 4x4 input: a 4x16 matrix C does the convolution."),
-    ("code", "ex = cs.lecture.matrix_example()\nprint(ex['C'])\nprint(ex['forward_matches'], ex['transpose_matches'])\n"
-             "viz.conv_matrix((1, 4, 4), ex['w'][None, None])"),
-    ("md", "## Inverting convolution\nC.T maps the 2x2 output back to 4x4: the transposed convolution. It is "
-           "what carries gradients backwards, and it tells which inputs feed an output (saliency)."),
-    ("code", "y = ex['y'][None, None]\nprint(cs.ops.conv_transpose(y, ex['w'][None, None])[0, 0])\n"
-             "print(cs.receptive_region(lenet, (1, 8, 8), (1, 1), layer='conv2'))\n"
-             "g = cs.saliency(lenet, x_test[0], (int(y_test[0]),))\nprint(np.round(g[0], 3))"),
-    ("md", "## How many filters?\nA kernel sees $F \\cdot F \\cdot D$ inputs; more filters than that cannot be "
-           "independent. The summary flags such layers."),
-    ("code", "s = cs.summary(lenet, (1, 8, 8))\n[(r.name, r.notes) for r in s.rows if r.notes]"),
+    ("code", """maps = np.array([[[[1.0, 2.0], [3.0, 6.0]], [[0.0, -1.0], [4.0, 1.0]]]])  # one image, two 2x2 maps
+avg, top = cs.ops.global_avg_pool(maps)[0], cs.ops.global_max_pool(maps)[0]
+row = np.array([[[3.0, 1, 4, 1, 5, 9]]])
+table(["map", "global average", "global max"], [[i, f"{a:g}", f"{m:g}"] for i, (a, m) in enumerate(zip(avg, top))])"""),
+    ("code", """print("k-max pooling (k = 2) of 3 1 4 1 5 9 keeps", " ".join(f"{v:g}" for v in cs.ops.kmax_pool(row, 2).ravel()))
+note('global average pooling')"""),
+
+    ("md", """## 9. Size of the output
+
+Along each axis, an input of size $i$, kernel $k$, padding $p$ on each side, stride $s$ and dilation $d$ give
+
+$$o = \\left\\lfloor \\frac{i + 2p - d(k-1) - 1}{s} \\right\\rfloor + 1$$
+
+convscope fills the formula in for each case (a 32x32 RGB input, 16 filters):"""),
+    ("code", """rows = []
+for kw in [dict(kernel=5), dict(kernel=5, padding=2), dict(kernel=3, stride=2, padding=1), dict(kernel=3, dilation=2)]:
+    r = cs.analysis.conv_arithmetic((3, 32, 32), filters=16, **kw)
+    rows.append([", ".join(f"{k} {v}" for k, v in kw.items()), r["steps"][0].split(" = ", 1)[1], "x".join(map(str, r["output_shape"]))])
+table(["setting", "o = ...", "output (C x H x W)"], rows)"""),
+
+    ("md", """## 10. Number of parameters
+
+A layer with $F \\times F$ kernels, $D_i$ input and $D_o$ output channels holds
+$F \\cdot F \\cdot D_i \\cdot D_o$ weights plus $D_o$ biases — independent of the image size. The work
+(multiply-adds, MACs) is that count times the number of output positions, so it does grow with the image."""),
+    ("code", """rows = []
+for size in (8, 32, 224):
+    s = cs.summary(nn.Conv2d(3, 16, 5), (3, size, size))
+    rows.append([f"{size}x{size}", f"{s.totals['params']:,}", f"{s.totals['macs']:,}"])
+print(f"5 * 5 * 3 * 16 + 16 = {5 * 5 * 3 * 16 + 16:,}")
+table(["input", "parameters", "MACs"], rows)"""),
+
+    ("md", """## 11. Why stacking small kernels beats one large kernel
+
+$n$ stacked $g \\times g$ layers see the same $f \\times f$ field as one $f \\times f$ layer when
+$f = 1 + n(g-1)$: two 3x3 for a 5x5, three 3x3 for a 7x7. With $C$ channels in and out, the single
+layer holds $f^2 C^2$ weights and the stack $n g^2 C^2$, so the single layer has
+
+$$\\frac{f^2}{n\\, g^2}$$
+
+times as many weights — and the stack has $n$ non-linearities instead of one."""),
+    ("code", """rows = []
+for f in (5, 7):
+    r = cs.analysis.stacking(f, 3, channels=64)
+    rows.append([f"one {f}x{f}", f"{r['single']['params']:,}", f"{r['stack']['layers']} x 3x3", f"{r['stack']['params']:,}",
+                 f"{r['ratio'].numerator}/{r['ratio'].denominator} = {float(r['ratio']):.2f}"])
+table(["single layer", "weights", "stack", "weights", "ratio"], rows)"""),
+    ("code", "display(note('stacking 5x5'))\nnote('stacking 7x7')"),
+    ("md", "Trained on the digits, the two designs reach similar accuracy with the stack's fewer weights:"),
+    ("code", """r = cs.experiments.run("stacking", quick=True)
+Markdown(r.to_markdown())"""),
+
+    ("md", """## 12. Kernel size 1
+
+A 1x1 convolution mixes the channels at each position, like an FC layer applied to every pixel. It
+changes the number of channels from $n_{\\ell-1}$ to $n_\\ell$ with $n_\\ell \\cdot n_{\\ell-1}$ weights,
+which makes it a cheap way to shrink the channels before an expensive 3x3 (a *bottleneck*)."""),
+    ("code", """print(f"A 1x1 layer from 64 to 16 channels holds {cs.summary(nn.Conv2d(64, 16, 1, bias=False), (64, 8, 8)).totals['params']:,} "
+      f"weights = 64 x 16.")
+note('1x1 weights')"""),
+    ("code", """b = cs.analysis.bottleneck(256, 256, 3, 64, size=(14, 14))
+print(f"A 3x3 from 256 to 256 channels on 14x14 maps: {b['direct']['params']:,} weights, {b['direct']['macs']:,} MACs; "
+      f"a 1x1 to 64 channels first: {b['bottleneck']['params']:,} weights, {b['bottleneck']['macs']:,} MACs, "
+      f"a saving of {float(b['param_saving']):.0%}.")"""),
+
+    ("md", """## 13. Time versus number of parameters
+
+Parameters are fixed by the kernels; time is set by the MACs, which grow with the size of the maps.
+VGG-16 spends its weights in the FC layers and its time in the large early maps; ResNet-18 and
+MobileNet reach larger fields with far fewer of both."""),
+    ("code", """c = cs.compare(cs.zoo.load("resnet18"), cs.zoo.load("vgg16"), cs.zoo.load("mobilenet_v1"), input_shape=(3, 224, 224),
+               names=["resnet18", "vgg16", "mobilenet_v1"])
+table(["model", "parameters", "MACs per image", "non-linear layers"],
+      [[r["name"], f"{r['params']:,}", f"{r['macs'] / 1e9:.2f} G", r["depth"]] for r in c.rows])"""),
+
+    ("md", """## 14. Convolution as matrix multiplication
+
+Flatten the 4x4 input $x$ into 16 numbers and the 2x2 output into 4: the convolution is then a
+4x16 matrix $C$ times $x$. Each row of $C$ is the kernel, flattened and shifted to one output
+position; the other entries are zero."""),
+    ("code", """ex = lecture.matrix_example()
+print(ex["C"].astype(int))
+print("C @ x equals conv(x, w):", ex["forward_matches"])
+viz.conv_matrix((1, 4, 4), ex["w"][None, None])"""),
+
+    ("md", """## 15. Inverting convolution
+
+$C^T$ maps the 4 outputs back to 16 inputs: this is the *transposed convolution*, used to upsample.
+It is also how gradients flow backwards through a conv layer, and it tells which inputs feed an
+output (the receptive region, and the gradient of one output with respect to the input)."""),
+    ("code", """print("C.T @ y equals conv_transpose(y, w):", ex["transpose_matches"])
+print(cs.ops.conv_transpose(ex["y"][None, None], ex["w"][None, None])[0, 0])
+rows, cols = cs.receptive_region(lenet, (1, 8, 8), (1, 1), layer="conv2")
+print(f"Unit (1, 1) of the LeNet's conv2 sees input rows {rows.start} to {rows.stop - 1} and columns {cols.start} to {cols.stop - 1}.")"""),
+    ("code", """g = cs.saliency(lenet, x_test[0], (int(y_test[0]),))
+print(f"The inputs with the largest gradient of the class-{y_test[0]} score (row, column):",
+      ", ".join(str(tuple(int(v) for v in np.unravel_index(i, g[0].shape))) for i in np.argsort(-np.abs(g[0]).ravel())[:3]))"""),
+
+    ("md", """## 16. How many filters?
+
+A kernel sees $F \\cdot F \\cdot D$ input values; a layer with more filters than that cannot make them
+all independent (a linear map of that many values has at most that many independent outputs). The
+summary flags such layers:"""),
+    ("code", """s = cs.summary(lenet, (1, 8, 8))
+for r in s.rows:
+    for text in r.notes:
+        print(f"{r.name}: {text}")"""),
+
+    ("md", "## The lecture's errata, in one table\n\nEach computed by `convscope.lecture.errata()`, the same records the tour and the docs print."),
+    ("code", """table(["topic", "the lecture writes", "and states", "true value"],
+      [[e.section, e.writes, e.states, e.true] for e in lecture.errata()])"""),
 ]
 
 
-def main():
+def build():
     nb = new_notebook(cells=[new_markdown_cell(t) if kind == "md" else new_code_cell(t) for kind, t in CELLS])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def execute(nb, cwd=None):
+    """Run every cell in a fresh kernel (in `cwd`, a temporary folder by default: it must run anywhere)."""
+    from nbclient import NotebookClient
+
+    with tempfile.TemporaryDirectory() as tmp:
+        NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=False,
+                       resources={"metadata": {"path": str(cwd or tmp)}}).execute()
+    nb.metadata["language_info"] = {"name": "python"}  # no interpreter version: the file stays the same across machines
+    return nb
+
+
+def main(argv=None):
+    nb = build()
+    if "--no-run" not in (argv or sys.argv[1:]):
+        execute(nb)
     nbformat.write(nb, OUT)
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data, fit, lecture, load_model, manual_seed, save
-from .analysis import receptive_field, summary
+from . import data, fit, lecture, load_model, manual_seed, ops, save
+from .analysis import receptive_field, receptive_region, summary
 from .models import example_model
 from .nn import Conv1d, Sequential
 from .train import evaluate
@@ -32,13 +32,14 @@ def run(out="tour", quick: bool = False, console=None) -> dict:
     epochs = 3 if quick else 20
     figures = []
 
-    def add(fig, name: str, title: str, lines: str, **kw):
+    def add(fig, name: str, title: str, lines: str, numbers: dict | None = None):
+        """Save one figure and keep its title, two lines and the numbers behind it for the page."""
         path = out / name
         if name.endswith(".gif"):
             fig.save_animation(path)
         else:
-            fig.savefig(path, **kw)
-        figures.append({"file": name, "title": title, "text": lines})
+            fig.savefig(path)  # the figure's own resolution: viz decides what a slide needs
+        figures.append({"file": name, "title": title, "text": lines, "numbers": numbers or {}})
         console.print(f"  wrote {path}")
 
     console.rule("1. convolution as matrix multiplication")
@@ -46,14 +47,21 @@ def run(out="tour", quick: bool = False, console=None) -> dict:
     console.print(f"x (4x4):\n{ex['x']}\nkernel w (3x3):\n{ex['w']}\ny = conv(x, w) (2x2):\n{ex['y']}")
     console.print(f"C (4x16):\n{ex['C']}")
     console.print(f"C @ x == conv(x, w): {ex['forward_matches']};  C.T @ y == conv_transpose(y, w): {ex['transpose_matches']}")
+    checks = "both hold" if ex["forward_matches"] and ex["transpose_matches"] else "a check FAILED"
     add(viz.conv_matrix((1, 4, 4), ex["w"][None, None]), "matrix_C.png", "The matrix C of a 3x3 kernel on a 4x4 input",
         "Each row is the flattened kernel shifted to one output position; C @ x is the convolution and C.T @ y "
-        f"the transposed convolution (both checked: {ex['forward_matches'] and ex['transpose_matches']}).")
+        f"the transposed convolution ({checks}).",
+        {"C": f"{ex['C'].shape[0]} x {ex['C'].shape[1]}", "non-zero entries per row": int((ex["C"][0] != 0).sum()),
+         "C @ x equals conv(x, w)": ex["forward_matches"], "C.T @ y equals conv_transpose(y, w)": ex["transpose_matches"]})
     add(viz.conv_steps(ex["x"], ex["w"]), "conv_values.png", "The kernel sliding over the example",
-        f"Every output is the dot product of the kernel with the window under it: {ex['y'].ravel().tolist()}.")
+        "Every output is the dot product of the kernel with the window under it.",
+        {"input x": "0 ... 15, row by row", "kernel w": "1 ... 9, row by row",
+         "output y": " ".join(f"{v:g}" for v in ex["y"].ravel())})
     steps = viz.conv_steps((5, 5), 3, stride=2, padding=1)
+    side = ops.output_size(5, 3, stride=2, padding=1)
     add(steps, "conv_steps.gif", "Stride 2, padding 1 on a 5x5 input",
-        f"Grey cells are padding. The output is floor((5 + 2 - 3)/2) + 1 = 3 per axis: {len(steps.frames)} frames.")
+        "Grey cells are padding; the window jumps two cells at a time.",
+        {"output side": f"floor((5 + 2*1 - 3)/2) + 1 = {side}", "frames (one per output cell)": len(steps.frames)})
 
     console.rule("2. learning the kernels")
     x_train, y_train, x_test, y_test = data.digits()
@@ -69,32 +77,56 @@ def run(out="tour", quick: bool = False, console=None) -> dict:
     lenet, h = results["lenet_digits"]
     fc_acc = results["fc_digits"][1]["val_accuracy"][-1]
     acc = h["val_accuracy"][-1]
+    lenet_params = sum(p.data.size for p in lenet.parameters())
+    fc_params = sum(p.data.size for p in results["fc_digits"][0].parameters())
     add(viz.history(h), "history.png", "Training curves of the LeNet",
-        f"Loss and accuracy per epoch on train and test. Final test accuracy {acc:.2%}; the dense net of "
-        f"similar size reaches {fc_acc:.2%}.")
+        "Loss and accuracy per epoch on the training and the test images; the dense net of similar size for comparison.",
+        {"epochs": epochs, "LeNet test accuracy": f"{acc:.2%} ({lenet_params:,} parameters)",
+         "dense net test accuracy": f"{fc_acc:.2%} ({fc_params:,} parameters)"})
+    kernels = lenet.conv1.weight.data
     add(viz.kernels(lenet, "conv1"), "kernels.png", "The 16 learned 3x3 kernels of conv1",
-        "Red weights add, blue subtract: the kernels gradient descent chose, starting from random ones.")
+        "Red weights add, blue subtract: the kernels gradient descent chose, starting from random ones.",
+        {"kernels": f"{kernels.shape[0]} of {kernels.shape[2]}x{kernels.shape[3]}",
+         "weights from": f"{kernels.min():.2f} to {kernels.max():.2f}"})
     digit = x_test[0]
+    conv1 = ops.conv(digit[None], kernels, lenet.conv1.bias.data, padding=1)
     add(viz.feature_maps(lenet, digit, "conv1"), "feature_maps.png", f"conv1's feature maps of a test digit ({y_test[0]})",
-        "Each map is one kernel slid over the digit, before the ReLU (blue is negative): where that pattern occurs.")
+        "Each map is one kernel slid over the digit, before the ReLU (blue is negative): large values where that kernel's pattern occurs.",
+        {"maps": f"{conv1.shape[1]} of {conv1.shape[2]}x{conv1.shape[3]}",
+         "negative values (the ReLU zeroes them)": f"{(conv1 < 0).mean():.0%}"})
+    test_acc = evaluate(lenet, x_test, y_test)[1]
     add(viz.confusion(lenet, x_test, y_test), "confusion.png", "Which digits the LeNet confuses",
-        f"Rows are true classes, columns predictions; {evaluate(lenet, x_test, y_test)[1]:.2%} on the diagonal.")
+        "Rows are true classes, columns predictions: everything off the diagonal is a mistake.",
+        {"test images": len(y_test), "on the diagonal": f"{test_acc:.2%}",
+         "mistakes": int(round((1 - test_acc) * len(y_test)))})
 
     console.rule("3. receptive fields")
     s = summary(lenet, (1, 8, 8))
     console.print(s)
     pool2 = [r for r in s.rows if r.rf_size and r.rf_size[0] is not None][-1]
+    region = receptive_region(lenet, (1, 8, 8), (1, 1), layer=pool2.name)
     add(viz.receptive_field_2d(lenet, (1, 8, 8), (0, 1, 1), image=digit), "rf_2d.png",
         "Receptive fields growing layer by layer on a digit",
-        f"Boxes: the input region each layer's unit sees; the last spatial layer ({pool2.name}) sees "
-        f"{pool2.rf_size[0]}x{pool2.rf_size[1]} cells with jump {pool2.rf_jump[0]}. Right: the gradient of that unit.")
+        "Boxes: the input region each layer's unit sees (a field may reach past the 8x8 image: the padding). "
+        "Right: the gradient of that unit with respect to the digit.",
+        {f"field of the last spatial layer ({pool2.kind} {pool2.name})":
+             f"{pool2.rf_size[0]}x{pool2.rf_size[1]} cells, jump {pool2.rf_jump[0]}",
+         "inside the image (rows, columns)": ", ".join(f"{r.start} to {r.stop - 1}" for r in region)})
     chain = Sequential(Conv1d(1, 1, 3), Conv1d(1, 1, 3))
     f1 = receptive_field(chain, (1, 9))
     add(viz.receptive_field_1d(chain, 2), "rf_1d.png", "Two stacked 3-wide layers see 5 inputs",
-        f"The lecture's 1-D picture, computed: receptive field {f1.size[0]} = 1 + 2 + 2, the same as one "
-        "5-wide layer, with fewer weights (2 x 3 versus 5 per channel pair) and one more non-linearity.")
+        "The lecture's 1-D picture, computed: the same field as one 5-wide layer and one more non-linearity. "
+        "In 2-D the stack also needs fewer weights.",
+        {"receptive field": f"1 + 2 + 2 = {f1.size[0]}",
+         "weights per channel pair, 1-D": "two 3-wide: 6, one 5-wide: 5",
+         "weights per channel pair, 2-D": "two 3x3: 18, one 5x5: 25"})
+    pooled = ops.max_pool(np.round(x_test[1:2], 2), 2)
     add(viz.pooling(np.round(x_test[1, 0], 2), "max", 2), "pooling.png", "Max pooling 2x2 on a digit",
-        "The outlined cells are the maxima kept: pooling halves each side and keeps the strongest response.")
+        "The outlined cells are the maxima kept: pooling halves each side and keeps the strongest response.",
+        {"input": "8x8", "output": f"{pooled.shape[2]}x{pooled.shape[3]}", "values kept": f"{pooled.size} of 64"})
+    console.rule("4. where the lecture's text is wrong")
+    for e in lecture.errata():
+        console.print(f"- {e.sentence()}")
     numbers = {"lenet_accuracy": acc, "fc_accuracy": fc_acc, "lenet_params": s.totals["params"],
                "lenet_macs": s.totals["macs"], "rf_last_spatial": pool2.rf_size, "seconds": time.perf_counter() - started}
     index = _write_index(out, figures, numbers)
@@ -102,20 +134,49 @@ def run(out="tour", quick: bool = False, console=None) -> dict:
     return {"figures": figures, "numbers": numbers, "index": index}
 
 
-def _write_index(out: Path, figures, numbers) -> Path:
-    cards = "\n".join(
-        f"<section><h2>{html.escape(f['title'])}</h2><img src=\"{html.escape(f['file'])}\" alt=\"{html.escape(f['title'])}\">"
-        f"<p>{html.escape(f['text'])}</p></section>" for f in figures)
+INTRO = ("A convolutional network slides small kernels over an image: each output is the dot product of a "
+         "kernel with the window under it. This page was written by <code>convscope tour</code> (seed 0): it "
+         "computes the lecture's worked example, trains a small CNN (a LeNet) and a dense net of about the "
+         "same size on the 8x8 digits bundled with convscope, and draws what each computes. Every number on "
+         "the page is computed by the same code that draws the figures; where the lecture's text is wrong, "
+         "the last section says so.")
+
+
+def _table(rows: dict, cls: str = "numbers") -> str:
+    cells = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows.items())
+    return f'<table class="{cls}">{cells}</table>' if rows else ""
+
+
+def _section(title: str, body: str, anchor: str) -> str:
+    return f'<section id="{html.escape(anchor)}"><h2>{html.escape(title)}</h2>{body}</section>'
+
+
+def _write_index(out: Path, figures, numbers, links=()) -> Path:
+    """Write OUT/index.html: the introduction, one section per figure, the errata, then `links` (href, text)."""
+    summary = {"LeNet test accuracy": f"{numbers['lenet_accuracy']:.2%}",
+               "dense net test accuracy": f"{numbers['fc_accuracy']:.2%}",
+               "LeNet parameters": f"{numbers['lenet_params']:,}", "LeNet MACs per image": f"{numbers['lenet_macs']:,}"}
+    sections = [_section("What this page shows", f"<p>{INTRO}</p>" + _table(summary), "intro")]
+    for f in figures:
+        image = (f'<img src="{html.escape(f["file"])}" alt="{html.escape(f["title"])}">')
+        sections.append(_section(f["title"], image + f"<p>{html.escape(f['text'])}</p>" + _table(f["numbers"]),
+                                 Path(f["file"]).stem))
+    errata = "".join(f"<li>{html.escape(e.sentence())}</li>" for e in lecture.errata())
+    sections.append(_section("Where the lecture's text is wrong", f"<ul>{errata}</ul>", "errata"))
+    if links:
+        items = "".join(f'<li><a href="{html.escape(href)}">{html.escape(text)}</a></li>' for href, text in links)
+        sections.append(_section("More", f"<ul>{items}</ul>", "more"))
     page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>convscope tour</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}} img{{max-width:100%;border:1px solid #ddd}}
-section{{margin-bottom:2.5em}} .numbers td{{padding:0 1em}}</style></head><body>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>convscope tour: convolutional networks, computed</title>
+<style>
+body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}}
+img{{max-width:100%;border:1px solid #ddd}} section{{margin-bottom:2.5rem}} h2{{border-bottom:1px solid #eee}}
+table.numbers{{border-collapse:collapse;margin-top:.5rem}} table.numbers th,table.numbers td{{padding:.15rem 1rem .15rem 0;text-align:left}}
+table.numbers th{{font-weight:normal;color:#555}} li{{margin-bottom:.5rem}}
+</style></head><body>
 <h1>Convolutional networks, computed</h1>
-<table class="numbers"><tr><td>LeNet test accuracy</td><td>{numbers['lenet_accuracy']:.2%}</td></tr>
-<tr><td>dense net test accuracy</td><td>{numbers['fc_accuracy']:.2%}</td></tr>
-<tr><td>LeNet parameters</td><td>{numbers['lenet_params']:,}</td></tr>
-<tr><td>LeNet MACs per image</td><td>{numbers['lenet_macs']:,}</td></tr></table>
-{cards}
+{chr(10).join(sections)}
 </body></html>
 """
     path = out / "index.html"

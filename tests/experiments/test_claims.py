@@ -1,6 +1,8 @@
 """Each experiment's claim, asserted on its quick variant over several seeds (margins sized for the
 seed-to-seed variation measured on these runs, not for one lucky seed)."""
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -70,13 +72,32 @@ def test_kernels_figure_shows_hand_and_learned_kernels_with_their_maps(runs):
     assert len(r.rows) == 16 and all(0 <= row[2] <= 1 for row in r.rows)
 
 
-def test_cli_experiment_writes_json_and_figure(tmp_path, capsys):
+def test_cli_experiment_writes_json_and_figure(tmp_path, capsys, runs):
     assert cli.main(["experiment", "order1d", "--quick", "--out", str(tmp_path)]) == 0
     saved = json.loads((tmp_path / "order1d.json").read_text())
     assert saved["name"] == "order1d" and len(saved["rows"]) == 4
     assert (tmp_path / "order1d.png").stat().st_size > 0
-    for name in cs.experiments.EXPERIMENTS:  # every experiment draws its evidence
-        assert cs.experiments.run(name, quick=True).figure is not None
+    for name in cs.experiments.EXPERIMENTS:  # every experiment draws its evidence, and repeats exactly
+        again = cs.experiments.run(name, quick=True)
+        assert again.figure is not None
+        assert again.repeatable() == runs(name)[0].repeatable(), f"{name}: same seed, different result"
     assert "1-D CNN" in capsys.readouterr().out
     with pytest.raises(ValueError, match="unknown experiment"):
         cs.experiments.run("nope")
+
+
+def test_same_seed_same_table_in_a_fresh_process(tmp_path, runs):
+    """The command a teacher types prints what the library returned in another process: nothing
+    random is drawn before the seed (imports, blocks built early) and no sum depends on thread timing."""
+    subprocess.run([sys.executable, "-m", "convscope", "experiment", "stacking", "--quick", "--out", str(tmp_path)],
+                   check=True, capture_output=True)
+    saved = json.loads((tmp_path / "stacking.json").read_text())
+    mine = runs("stacking")[0]
+    assert [row[:-1] for row in saved["rows"]] == mine.repeatable()["rows"]  # all but s/epoch, exactly
+    assert saved["numbers"] == json.loads(json.dumps(mine.numbers))
+
+
+def test_stacking_prints_the_lecture_erratum(runs):
+    r = runs("stacking")[0]
+    assert r.numbers["erratum 5x5"] == cs.lecture.erratum("stacking 5x5").sentence()
+    assert "25/18" in r.numbers["erratum 5x5"]

@@ -8,6 +8,7 @@ import numpy as np
 from .. import data, nn, ops
 from ..analysis import stacking as stacking_arithmetic
 from ..analysis import summary
+from ..lecture import erratum
 from ..random import manual_seed
 from ..train import evaluate, fit, predict
 from . import figures
@@ -53,7 +54,7 @@ def permutation(seed: int = 0, quick: bool = False) -> Result:
                      acc[kind, "cross"]])
     fig = figures.permutation(acc)
     return Result("permutation", "an FC net does not care about pixel order; a CNN does",
-                  ["model", "accuracy original", "accuracy permuted", "difference", "accuracy original-trained on permuted"],
+                  ["model", "accuracy original", "accuracy permuted", "accuracy change", "accuracy original-trained on permuted"],
                   rows, {f"{k}_{o}": v for (k, o), v in acc.items()}, fig)
 
 
@@ -127,7 +128,7 @@ def order1d(seed: int = 0, quick: bool = False) -> Result:
                           {"bag of values": [r[2] for r in rows if r[1].startswith("bag")],
                            "1-D CNN": [r[2] for r in rows if r[1].startswith("1-D")]}, "test accuracy", percent=True)
     return Result("order1d", "only a model that sees neighbours can tell orders apart",
-                  ["task", "model", "test accuracy", "chance"], rows, numbers, fig)
+                  ["task", "model", "test accuracy", "chance accuracy"], rows, numbers, fig)
 
 
 def _mnist1d_split():
@@ -151,22 +152,25 @@ def stacking(seed: int = 0, quick: bool = False) -> Result:
     rows, numbers = [], {}
     for f in ((5,) if quick else (5, 7)):
         n = (f - 1) // 2
-        variants = {f"one {f}x{f}": [nn.Conv2d(channels, channels, f, padding=f // 2, bias=False)],
-                    f"{n} x 3x3": sum(([nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.ReLU()]
-                                       for _ in range(n)), [])[:-1]}
+        # builders, not blocks: every weight is drawn after manual_seed, so a seed fixes the run
+        variants = {f"one {f}x{f}": lambda: [nn.Conv2d(channels, channels, f, padding=f // 2, bias=False)],
+                    f"{n} x 3x3": lambda: sum(([nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.ReLU()]
+                                               for _ in range(n)), [])[:-1]}
         arithmetic = stacking_arithmetic(f, 3, channels)
-        for name, block in variants.items():
+        for name, build in variants.items():
             manual_seed(seed)
+            block = build()
             model = _block_model(block, channels)
             s = summary(nn.Sequential(*block), (channels, 8, 8))
             acc, per_epoch = _train(model, (x_train, y_train), (x_test, y_test), epochs, seed)
             rf = [r for r in summary(model, (1, 8, 8)).rows if r.kind == "Conv2d"][-1].rf_size
             rows.append([name, s.totals["params"], s.totals["macs"], rf[0], acc, per_epoch])
             numbers[name] = {"params": s.totals["params"], "accuracy": acc}
-        numbers[f"true ratio {f}x{f} / {n} x 3x3"] = str(arithmetic["ratio"])
-        numbers[f"lecture's f^2/(2g) for {f}x{f}"] = f"{f * f}/6 (wrong: the denominator is n g^2 = {n * 9})"
+        ratio = arithmetic["ratio"]
+        numbers[f"true ratio {f}x{f} / {n} x 3x3"] = f"{ratio.numerator}/{ratio.denominator} = {float(ratio):.2f}"
+        numbers[f"erratum {f}x{f}"] = erratum(f"stacking {f}x{f}").sentence()
     fig = figures.stacking(rows)
-    return Result("stacking", "n stacked 3x3 layers see an f x f field with f^2/(9n) times fewer weights: 25/18, 49/27",
+    return Result("stacking", "n stacked 3x3 layers see what one f x f layer sees, with f^2/(9n) times fewer weights",
                   ["block", "params", "MACs", "RF after block", "test accuracy", "s/epoch"], rows, numbers, fig)
 
 
@@ -177,16 +181,17 @@ def bottleneck(seed: int = 0, quick: bool = False) -> Result:
     """A 1x1 layer cuts channels cheaply before an expensive 3x3."""
     epochs = 5 if quick else 15
     x_train, y_train, x_test, y_test = data.digits()
-    variants = {"3x3, 64 -> 64": [nn.Conv2d(64, 64, 3, padding=1)],
-                "1x1 64 -> 16, then 3x3 16 -> 64": [nn.Conv2d(64, 16, 1), nn.ReLU(), nn.Conv2d(16, 64, 3, padding=1)]}
+    variants = {"3x3, 64 -> 64": lambda: [nn.Conv2d(64, 64, 3, padding=1)],
+                "1x1 64 -> 16, then 3x3 16 -> 64": lambda: [nn.Conv2d(64, 16, 1), nn.ReLU(), nn.Conv2d(16, 64, 3, padding=1)]}
     rows, numbers = [], {}
-    for name, block in variants.items():
-        manual_seed(seed)
+    for name, build in variants.items():
+        manual_seed(seed)  # before the block is built: its weights come from the seed too
+        block = build()
         model = _block_model(block, 64)
         s = summary(nn.Sequential(*block), (64, 8, 8))
         acc, per_epoch = _train(model, (x_train, y_train), (x_test, y_test), epochs, seed)
         rows.append([name, s.totals["params"], s.totals["macs"], acc, per_epoch])
-        numbers[name] = {"params": s.totals["params"], "macs": s.totals["macs"], "accuracy": acc, "s_per_epoch": per_epoch}
+        numbers[name] = {"params": s.totals["params"], "macs": s.totals["macs"], "accuracy": acc}
     fig = figures.bottleneck(rows)
     return Result("bottleneck", "a 1x1 reduction to 16 channels saves most of the 3x3's parameters and MACs",
                   ["block", "params", "MACs", "test accuracy", "s/epoch"], rows, numbers, fig)
