@@ -11,7 +11,7 @@ from .pack import pack
 
 MAX_MAP_CHANNELS, MAX_MAP_CELLS = 16, 65536
 SALIENCY_UNITS = 64  # per layer, on channel 0, spread evenly over the positions
-SMALL_INPUT = 4096   # inputs with more cells than this get 4 saliency units per layer (each costs a backward pass)
+SMALL_INPUT = 4096   # larger inputs get the centre unit per layer and 3 classes (each costs a backward pass)
 
 
 def image_input(path, input_shape) -> tuple[np.ndarray, str]:
@@ -77,8 +77,10 @@ def feature_maps(out: np.ndarray, input_shape) -> dict:
 
 
 def positions(size: tuple, per_layer: int) -> list:
-    """Up to `per_layer` positions spread evenly over a grid of `size`, corners included."""
+    """Up to `per_layer` positions spread evenly over a grid of `size`, corners included (one: the centre)."""
     per_axis = max(1, int(round(per_layer ** (1 / len(size)))))
+    if per_axis == 1:
+        return [tuple((n - 1) // 2 for n in size)]
     axes = [np.unique(np.linspace(0, n - 1, min(n, per_axis)).round().astype(int)) for n in size]
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(size))
     return [tuple(int(v) for v in p) for p in grid]

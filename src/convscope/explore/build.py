@@ -74,26 +74,27 @@ def page_data(spec=None, input_shape=None, *, weights=None, image=None, sample=N
             "rows": rows, "totals": totals, "weights": weights_note, "trained": bool(trained), "checks": check_table(),
             "activations": None, "status": ""}
     if not trained:
+        ignored = " (--image and --sample are ignored without weights)" if image is not None or sample is not None else ""
         data["status"] = ("This model has random weights, so its activations would mean nothing: the page shows "
                           "the analysis (shapes, parameters, MACs, receptive fields, input boxes) only. Give "
-                          "--weights FILE or a run folder to see feature maps, saliency and the prediction.")
+                          "--weights FILE or a run folder to see feature maps, saliency and the prediction" + ignored + ".")
         return data
+    if image is not None:
+        x, note = act.image_input(image, shape)
+        label = None
+    else:
+        x, label, note = act.sample_input(dataset or facts.get("data", "digits"), 0 if sample is None else int(sample), shape)
     try:
-        data["activations"] = _activations(model, shape, rows, image, sample, dataset or facts.get("data", "digits"))
+        data["activations"] = _activations(model, shape, rows, np.asarray(x, np.float32), note, label)
     except (ValueError, TypeError, RuntimeError, NotImplementedError) as err:
         data["status"] = f"The model could not run on this input, so only the analysis is shown: {err}"
     return data
 
 
-def _activations(model, shape, rows, image, sample, dataset) -> dict:
-    if image is not None:
-        x, note = act.image_input(image, shape)
-        label = None
-    else:
-        x, label, note = act.sample_input(dataset, 0 if sample is None else int(sample), shape)
-    x = np.asarray(x, np.float32)
+def _activations(model, shape, rows, x, note, label) -> dict:
     outputs, y = act.forward(model, x)
-    per_layer = act.SALIENCY_UNITS if int(np.prod(shape[1:])) <= act.SMALL_INPUT else 4
+    small = int(np.prod(shape[1:])) <= act.SMALL_INPUT
+    per_layer = act.SALIENCY_UNITS if small else 1
     layers = {}
     for row in rows:
         if not row["module"] or row["name"] not in outputs:
@@ -104,11 +105,14 @@ def _activations(model, shape, rows, image, sample, dataset) -> dict:
                 entry["saliency"] = act.saliency_maps(model, x, row, shape, per_layer)
         layers[row["name"]] = entry
     pred = act.prediction(y)
-    classes = [] if pred is None else list(np.argsort(pred["probs"])[::-1][:min(10, len(pred["probs"]))])
+    classes = [] if pred is None else list(np.argsort(pred["probs"])[::-1][:10 if small else 3])
     return {"input": pack(x), "input_note": note, "label": label, "layers": layers, "prediction": pred,
             "class_saliency": act.class_saliency(model, x, classes) if pred else {},
-            "saliency_note": f"saliency maps are precomputed for channel 0 at up to {per_layer} evenly spread "
-                             "positions of each convolution and pooling layer, and for the top classes"}
+            "saliency_note": (f"saliency maps are precomputed for channel 0 at up to {per_layer} evenly spread "
+                              "positions of each convolution and pooling layer" if small else
+                              "saliency maps are precomputed for the centre unit of channel 0 of each convolution "
+                              "and pooling layer (each map costs one backward pass)") +
+                             f", and for the top {len(classes)} classes"}
 
 
 def explore(spec=None, input_shape=None, *, out="explore.html", **kwargs) -> Path:

@@ -1,0 +1,29 @@
+"""Small models for the explore tests: the LeNet of examples/, a branchy one and a 1-D one."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import convscope as cs
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def lenet():
+    cs.manual_seed(0)
+    return cs.load_model(EXAMPLES / "lenet_digits.yaml")
+
+
+def cnn1d():
+    cs.manual_seed(0)
+    return cs.load_model(EXAMPLES / "cnn1d_mnist1d.yaml")
+
+
+def branchy():
+    """A residual block whose shortcut is a strided 1x1 conv, then two branches of different kernels
+    concatenated: input boxes are unions of paths whose windows differ."""
+    nn = cs.nn
+    cs.manual_seed(0)
+    body = nn.Sequential(nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))
+    return nn.Sequential(nn.Conv2d(1, 1, 3, padding=1, dilation=2), nn.Residual(body, nn.Conv2d(1, 4, 1, stride=2)),
+                         nn.Concat(nn.Conv2d(4, 2, 1), nn.Sequential(nn.Conv2d(4, 2, 3, padding=2, dilation=2))),
+                         nn.MaxPool2d(2, padding=1), nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
