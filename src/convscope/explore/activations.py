@@ -47,6 +47,16 @@ def sample_input(dataset: str, index: int, input_shape) -> tuple[np.ndarray, int
     return x_test[index], int(y_test[index]), f"test sample {index} of {dataset} (label {int(y_test[index])})"
 
 
+def matching_dataset(input_shape) -> str:
+    """The first bundled data set (digits first) whose samples have this shape; digits if none does."""
+    from .. import data
+
+    for name, load in data.DATASETS.items():
+        if tuple(load()[2].shape[1:]) == tuple(input_shape):
+            return name
+    return "digits"
+
+
 def forward(model, x) -> tuple[dict, np.ndarray]:
     """Every module's output for one sample (by qualified name) and the model's output."""
     from .. import no_grad

@@ -83,7 +83,7 @@ def page_data(spec=None, input_shape=None, *, weights=None, image=None, sample=N
         x, note = act.image_input(image, shape)
         label = None
     else:
-        x, label, note = act.sample_input(dataset or facts.get("data", "digits"), 0 if sample is None else int(sample), shape)
+        x, label, note = act.sample_input(dataset or facts.get("data") or act.matching_dataset(shape), 0 if sample is None else int(sample), shape)
     try:
         data["activations"] = _activations(model, shape, rows, np.asarray(x, np.float32), note, label)
     except (ValueError, TypeError, RuntimeError, NotImplementedError) as err:
