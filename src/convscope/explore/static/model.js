@@ -48,7 +48,7 @@ function blank(canvas, rows, cols) {
 
 function drawInput() {
   const [rows, cols] = inputGrid(), canvas = $("input-canvas");
-  sizeStack($("input-stack"), rows, cols, 230);
+  sizeStack($("input-stack"), rows, cols, 220);
   if (!ACT) {
     blank(canvas, rows, cols);
     $("input-note").textContent = `(${IN_SHAPE.join(" x ")}; no input drawn)`;
@@ -139,7 +139,7 @@ function mapGrid(row) {
 
 function drawMap(row) {
   const a = layerAct(row), [rows, cols] = mapGrid(row), canvas = $("map-canvas");
-  sizeStack($("map-stack"), rows, cols, 230);
+  sizeStack($("map-stack"), rows, cols, 220);
   if (a && a.maps) {
     const maps = unpack(a.maps);
     paint(canvas, maps, TWO_D ? M.channel * rows * cols : 0, rows, cols);
@@ -160,7 +160,8 @@ function drawChannels(row) {
   for (let c = 0; c < maps.shape[0]; c++) {
     const canvas = el("canvas", { class: "thumb" });
     paint(canvas, maps, c * h * w, h, w);
-    const button = el("button", { type: "button", class: "thumb-button", "aria-label": `channel ${c}`, title: `channel ${c}`,
+    const button = el("button", { type: "button", class: `thumb-button${c === M.channel ? " selected" : ""}`,
+                                  "aria-label": `channel ${c}`, title: `channel ${c}`, "data-channel": c,
                                   onclick: () => { M.channel = c; drawUnit(); } }, canvas);
     box.append(button);
   }
@@ -176,6 +177,7 @@ function unitBox(row) {
 function drawUnit() {
   const row = DATA.rows[M.row];
   drawMap(row);
+  for (const b of document.querySelectorAll("#channels button")) b.classList.toggle("selected", Number(b.dataset.channel) === M.channel);
   const [rows, cols] = inputGrid(), svg = $("input-svg");
   svg.setAttribute("viewBox", `0 0 ${cols} ${rows}`);
   svg.setAttribute("preserveAspectRatio", "none");
@@ -226,7 +228,7 @@ function drawSaliency(row) {
   if (!ACT) return;
   const a = layerAct(row), key = M.unit.join(",");
   const [rows, cols] = TWO_D ? [IN_SHAPE[1], IN_SHAPE[2]] : [1, IN_SHAPE[1]];
-  sizeStack(canvas.parentElement, rows, cols, 230);
+  sizeStack(canvas.parentElement, rows, cols, 220);
   let packed = null;
   if (M.classSaliency !== null) {
     packed = ACT.class_saliency[M.classSaliency];
@@ -280,18 +282,20 @@ function drawKernels(row) {
   if (!row.kernels || !ACT) return;
   const k = unpack(row.kernels.weights), [o, c, ...ks] = k.shape;
   const [kh, kw] = ks.length === 2 ? ks : [1, ks[0]], cells = kh * kw;
-  const grid = el("div", { class: "kernel-grid", style: `grid-template-columns: repeat(${c}, auto)` });
-  for (let f = 0; f < o; f++) {
-    for (let i = 0; i < c; i++) {
+  // one column per filter, one row per input channel: a 1-channel first layer reads as one row
+  const grid = el("div", { class: "kernel-grid", style: `grid-template-columns: repeat(${o}, auto)` });
+  const px = Math.max(4, Math.min(13, Math.floor(40 / Math.max(kh, kw))));
+  for (let i = 0; i < c; i++) {
+    for (let f = 0; f < o; f++) {
       const canvas = el("canvas", { class: "kernel", title: `filter ${f}, input channel ${i}` });
       paint(canvas, k, (f * c + i) * cells, kh, kw, "puor");
-      canvas.style.width = `${Math.min(48, 12 * kw)}px`;
-      canvas.style.height = `${Math.min(48, 12 * kw) * kh / kw}px`;
+      canvas.style.width = `${px * kw}px`;
+      canvas.style.height = `${px * kh}px`;
       grid.append(canvas);
     }
   }
   box.append(el("h3", { text: `Kernels of ${row.name}` }),
-             el("p", { class: "small", text: `Rows: filters; columns: input channels${row.kernels.transposed ? " (a transposed conv's weight is in x out)" : ""}. ` +
+             el("p", { class: "small", text: `Columns: filters; rows: input channels${row.kernels.transposed ? " (a transposed conv's weight is in x out)" : ""}. ` +
                        `Orange weights add, purple subtract, white is zero. Shape ${row.kernels.full_shape.join(" x ")}` +
                        `${row.kernels.note ? "; " + row.kernels.note : ""}.` }), grid);
 }

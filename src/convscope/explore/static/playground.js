@@ -55,12 +55,15 @@ function scene(g, r) {
   const axes = g.size.map((i, a) => {
     const [lo, hi] = r.pads[a];
     if (!g.transposed) {
-      return { extent: i + lo + hi, isInput: (c) => c >= lo && c < lo + i, input: (c) => c - lo, step: g.stride };
+      const isInput = (c) => c >= lo && c < lo + i;
+      return { extent: i + lo + hi, isInput: isInput, isInner: isInput, step: g.stride };
     }
     const plo = d * (k - 1) - lo, phi = d * (k - 1) - hi + g.output_padding;
     if (plo < 0 || phi < 0) return null;
     const isInput = (c) => c >= plo && c <= plo + (i - 1) * g.stride && (c - plo) % g.stride === 0;
-    return { extent: (i - 1) * g.stride + 1 + plo + phi, isInput: isInput, input: (c) => (c - plo) / g.stride, step: 1, plo: plo };
+    // cells between the input's cells are the inserted zeros; outside them, the padding
+    const isInner = (c) => c >= plo && c <= plo + (i - 1) * g.stride;
+    return { extent: (i - 1) * g.stride + 1 + plo + phi, isInput: isInput, isInner: isInner, step: 1 };
   });
   if (axes.some((a) => a === null)) {
     return { note: "The padding is larger than d(k-1), so the equivalent convolution crops its input: not drawn." };
@@ -105,15 +108,20 @@ function drawFrame() {
     const tap = unflatten(t, sc.axes.map(() => g.kernel));
     window.add(tap.map((tt, a) => o[a] * sc.axes[a].step + tt * g.dilation).join(","));
   }
+  svg.append(el("svg:defs", {}, el("svg:pattern", { id: "hatch", width: 6, height: 6, patternUnits: "userSpaceOnUse",
+    patternTransform: "rotate(45)" }, el("svg:rect", { width: 6, height: 6, fill: "#e8e8e8" }),
+    el("svg:line", { x1: 0, y1: 0, x2: 0, y2: 6, stroke: "#9a9a9a", "stroke-width": 2 }))));
+  const overlay = [];
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const pos = two ? [r, c] : [c];
-      const kind = pos.every((p, a) => sc.axes[a].isInput(p)) ? "input" : "pad";
-      const inWin = window.has(pos.join(","));
-      svg.append(cellRect(c * cell, r * cell, cell, `cell ${kind}${inWin ? " window" : ""}`,
-                          { "data-pos": pos.join(",") }));
+      const kind = pos.every((p, a) => sc.axes[a].isInput(p)) ? "input"
+        : pos.every((p, a) => sc.axes[a].isInner(p)) ? "zero" : "pad";
+      svg.append(cellRect(c * cell, r * cell, cell, `cell ${kind}`));
+      if (window.has(pos.join(","))) overlay.push(cellRect(c * cell, r * cell, cell, "window", { "data-pos": pos.join(",") }));
     }
   }
+  svg.append(...overlay);
   for (let r = 0; r < outRows; r++) {
     for (let c = 0; c < outCols; c++) {
       const pos = two ? [r, c] : [c];
@@ -123,7 +131,7 @@ function drawFrame() {
   }
   const label = (x, y, text) => el("svg:text", { x: x, y: y, class: "label", text: text });
   const h = Math.max(rows, outRows) * cell;
-  svg.append(label(0, h + 22, g.transposed ? "input with zeros inserted and padded" : "input (hatched: padding)"),
+  svg.append(label(0, h + 22, g.transposed ? "input, zeros inserted (light), padded (hatched)" : "input (hatched: padding)"),
              label(ox, h + 22, "output"));
   svg.setAttribute("width", ox + outCols * cell + 4);
   svg.setAttribute("height", h + 30);
@@ -185,7 +193,8 @@ function drawMatrix() {
   }
   for (const [row, col, t] of entries) {
     svg.append(el("svg:rect", { x: col * cell, y: row * cell, width: cell, height: cell, fill: OKABE_ITO[t % 8], class: "tap" }));
-    if (cell >= 16) svg.append(el("svg:text", { x: col * cell + cell / 2, y: row * cell + cell * 0.7, class: "tapnum", text: t }));
+    const dark = [4, 5, 2, 6].includes(t % 8);   // white digits on the darker Okabe-Ito colours
+    if (cell >= 16) svg.append(el("svg:text", { x: col * cell + cell / 2, y: row * cell + cell * 0.7, class: `tapnum${dark ? " light" : ""}`, text: t }));
   }
   svg.setAttribute("width", nIn * cell + 2);
   svg.setAttribute("height", nOut * cell + 2);
