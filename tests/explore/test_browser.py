@@ -263,6 +263,22 @@ def test_one_dimensional_model(browser, pages):
             assert _drawn_box(d, two_d=False) == cs.receptive_region(model, shape, (c, pos), layer=row.name)
 
 
+def test_layer_table_numbers_are_summarys(browser, pages):
+    """Short forms (4.6K, 73.7K) for the projector, the exact number in each cell's title."""
+    model, shape, _ = pages["lenet"]
+    d = _open(browser, pages, "lenet")
+    scale = {"K": 1e3, "M": 1e6, "G": 1e9}
+    for row in cs.summary(model, shape).rows:
+        cells = d.find_elements("css selector", f'#layer-table tr[data-name="{row.name}"] td.num')
+        for cell, exact in zip(cells, (row.params, row.macs)):
+            if not exact:
+                continue
+            assert cell.get_attribute("title") == f"{exact:,}"
+            text = cell.text
+            value = float(text[:-1]) * scale[text[-1]] if text[-1] in scale else int(text.replace(",", ""))
+            assert abs(value - exact) <= 0.05 * scale.get(text[-1], 1), (row.name, text, exact)
+
+
 def test_prediction_and_class_saliency(browser, pages):
     d = _open(browser, pages, "lenet")
     bars = d.find_elements("css selector", "#prediction button.bar")

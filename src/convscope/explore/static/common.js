@@ -73,6 +73,14 @@ function fmtInt(n) {
   return Number(n).toLocaleString("en-US");
 }
 
+// 115,605,504 -> "115.6M": short enough for a table column (the exact number is the cell's title)
+function fmtShort(n) {
+  for (const [min, v, unit] of [[1e9, 1e9, "G"], [1e6, 1e6, "M"], [1e4, 1e3, "K"]]) {
+    if (n >= min) return `${(n / v).toFixed(1)}${unit}`;
+  }
+  return fmtInt(n);
+}
+
 function gcd(a, b) {
   a = Math.abs(a); b = Math.abs(b);
   while (b) [a, b] = [b, a % b];

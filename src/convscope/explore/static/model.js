@@ -48,7 +48,7 @@ function blank(canvas, rows, cols) {
 
 function drawInput() {
   const [rows, cols] = inputGrid(), canvas = $("input-canvas");
-  sizeStack($("input-stack"), rows, cols, 220);
+  sizeStack($("input-stack"), rows, cols, 200);
   if (!ACT) {
     blank(canvas, rows, cols);
     $("input-note").textContent = `(${IN_SHAPE.join(" x ")}; no input drawn)`;
@@ -69,13 +69,19 @@ function drawInput() {
   $("input-note").textContent = `(${ACT.input_note})`;
 }
 
+// Indentation shows the nesting, so a row shows its name within its block ("body.0" -> "0").
+function shortName(row) {
+  const parts = row.name.split(".");
+  return parts.slice(Math.min(row.depth, parts.length - 1)).join(".");
+}
+
 function buildTable() {
   const body = document.querySelector("#layer-table tbody");
   DATA.rows.forEach((row, k) => {
     const tr = el("tr", { class: row.group ? "group" : "layer", "data-index": k, "data-name": row.name },
-      el("td", { style: `padding-left:${0.4 + row.depth * 1.1}em`, text: row.name }), el("td", { text: row.kind }),
-      el("td", { text: row.output_shape.join("x") }), el("td", { class: "num", text: row.params ? fmtInt(row.params) : "" }),
-      el("td", { class: "num", text: row.macs ? fmtInt(row.macs) : "" }), el("td", { text: row.rf_size.length && row.rf_size[0] === null ? "all" :
+      el("td", { style: `padding-left:${0.4 + row.depth * 0.7}em`, text: shortName(row), title: row.name }), el("td", { text: row.kind }),
+      el("td", { text: row.output_shape.join("x") }), el("td", { class: "num", text: row.params ? fmtShort(row.params) : "", title: fmtInt(row.params) }),
+      el("td", { class: "num", text: row.macs ? fmtShort(row.macs) : "", title: fmtInt(row.macs) }), el("td", { text: row.rf_size.length && row.rf_size[0] === null ? "all" :
       [row.rf_size, row.rf_jump, row.rf_start].map(rfCompact).filter((t) => t !== "").join(" / ") }));
     if (!row.group) {
       tr.tabIndex = 0;
@@ -139,7 +145,7 @@ function mapGrid(row) {
 
 function drawMap(row) {
   const a = layerAct(row), [rows, cols] = mapGrid(row), canvas = $("map-canvas");
-  sizeStack($("map-stack"), rows, cols, 220);
+  sizeStack($("map-stack"), rows, cols, 200);
   if (a && a.maps) {
     const maps = unpack(a.maps);
     paint(canvas, maps, TWO_D ? M.channel * rows * cols : 0, rows, cols);
@@ -148,7 +154,7 @@ function drawMap(row) {
   } else {
     blank(canvas, rows, cols);
   }
-  $("channel-label").textContent = TWO_D && spatialOf(row).length ? `${M.channel} of ${row.output_shape[0]}` : "(all)";
+  $("channel-label").textContent = TWO_D && spatialOf(row).length ? `${M.channel} / ${row.output_shape[0]}` : "(all)";
   $("maps-note").textContent = a ? (a.note ? `Maps: ${a.note}.` : "") : (ACT ? "" : "No activations: " + DATA.status);
 }
 
@@ -228,7 +234,7 @@ function drawSaliency(row) {
   if (!ACT) return;
   const a = layerAct(row), key = M.unit.join(",");
   const [rows, cols] = TWO_D ? [IN_SHAPE[1], IN_SHAPE[2]] : [1, IN_SHAPE[1]];
-  sizeStack(canvas.parentElement, rows, cols, 220);
+  sizeStack(canvas.parentElement, rows, cols, 200);
   let packed = null;
   if (M.classSaliency !== null) {
     packed = ACT.class_saliency[M.classSaliency];
