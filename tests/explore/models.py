@@ -27,3 +27,13 @@ def branchy():
     return nn.Sequential(nn.Conv2d(1, 1, 3, padding=1, dilation=2), nn.Residual(body, nn.Conv2d(1, 4, 1, stride=2)),
                          nn.Concat(nn.Conv2d(4, 2, 1), nn.Sequential(nn.Conv2d(4, 2, 3, padding=2, dilation=2))),
                          nn.MaxPool2d(2, padding=1), nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
+
+
+def torch_net():
+    """A `torch:tests.explore.models:torch_net` factory: a small PyTorch CNN for 1x8x8 inputs."""
+    import torch
+
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                               torch.nn.Conv2d(4, 6, 3, stride=2, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                               torch.nn.Linear(6 * 2 * 2, 10))

@@ -165,3 +165,20 @@ def test_cli_writes_the_page(tmp_path, capsys):
     assert (tmp_path / "p.html").exists() and "wrote" in capsys.readouterr().out
     assert main(["explore", "lenet5", "--input", "1x4x4", "-o", str(tmp_path / "q.html")]) == 2
     assert "kernel 5 (dilated 5) > padded input 4" in capsys.readouterr().err
+
+
+def test_torch_and_onnx_specs_run_with_their_weights(tmp_path):
+    """Models named the ways `summary` accepts: a torch: factory and an ONNX file keep their weights,
+    so the page shows activations; both agree with PyTorch on the prediction."""
+    from tests.explore.models import torch_net
+
+    x = cs.data.digits()[2][0]
+    with torch.no_grad():
+        want = torch.softmax(torch_net()(torch.tensor(x[None])), 1)[0].numpy()
+    torch_page = page_data("torch:tests.explore.models:torch_net", (1, 8, 8))
+    cs.to_onnx(cs.from_torch(torch_net()), (1, 8, 8), tmp_path / "net.onnx")
+    onnx_page = page_data(str(tmp_path / "net.onnx"), (1, 8, 8))
+    for data in (torch_page, onnx_page):
+        assert data["trained"] and data["activations"] is not None
+        assert np.allclose(data["activations"]["prediction"]["probs"], want, atol=1e-5)
+        assert any(r["boxes"] for r in data["rows"])
