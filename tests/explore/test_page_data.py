@@ -117,7 +117,7 @@ def test_image_is_resized_grey_and_scaled_like_the_digits(tmp_path):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"sample": 9999}, "--sample 9999 is not a test sample of digits"),
-    ({"sample": 0, "dataset": "mnist1d"}, "mnist1d samples are 1x40 but the model takes 1x8x8"),
+    ({"sample": 0, "dataset": "translated_digits"}, "translated_digits samples are 1x16x16 but the model takes 1x8x8"),
 ])
 def test_bad_input_choices_say_what_to_do(kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
