@@ -42,6 +42,8 @@ function update() {
   $("pg-params").textContent = ok ? `${fmtInt(r.params)} (weights ${fmtInt(r.params - g.out_channels)} + bias ${g.out_channels})` : "-";
   $("pg-macs").textContent = ok ? fmtInt(r.macs) : "-";
   $("pg-rf").textContent = ok ? `${r.rf_size.join(" x ")}, ${r.rf_jump.join(" x ")}, ${r.rf_start.join(" x ")}` : "-";
+  $("pg-anim").hidden = !ok;
+  $("pg-matrix").hidden = !ok;
   PG.scene = ok ? scene(g, r) : null;
   PG.frame = 0;
   drawFrame();
@@ -100,7 +102,8 @@ function drawFrame() {
   const two = sc.axes.length === 2, ext = sc.axes.map((a) => a.extent);
   const rows = two ? ext[0] : 1, cols = ext[two ? 1 : 0];
   const outRows = two ? sc.outs[0] : 1, outCols = sc.outs[two ? 1 : 0];
-  const cell = Math.max(12, Math.min(36, Math.floor(420 / Math.max(rows, cols, outRows, outCols))));
+  // input, a gap of two cells and the output side by side within about 560 x 420 pixels
+  const cell = Math.max(10, Math.min(36, Math.floor(560 / (cols + 2 + outCols)), Math.floor(420 / Math.max(rows, outRows))));
   const gap = cell * 2, ox = cols * cell + gap;
   const o = unflatten(PG.frame, sc.outs);
   const window = new Set();
