@@ -48,9 +48,8 @@ def _open(browser, pages, name):
 def _type(d, element_id, value):
     from selenium.webdriver.common.keys import Keys
 
-    box = d.find_element("id", element_id)
-    box.send_keys(Keys.CONTROL, "a")
-    box.send_keys(str(value))
+    # select what is there and type over it, in one round trip (NULL releases the Ctrl key)
+    d.find_element("id", element_id).send_keys(Keys.CONTROL + "a" + Keys.NULL + str(value))
 
 
 def _set(d, g):
