@@ -29,6 +29,12 @@ def branchy():
                          nn.MaxPool2d(2, padding=1), nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
 
 
+def conv3d():
+    nn = cs.nn
+    cs.manual_seed(0)
+    return nn.Sequential(nn.Conv3d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool3d(2), nn.Flatten(), nn.Linear(16, 3))
+
+
 def torch_net():
     """A `torch:tests.explore.models:torch_net` factory: a small PyTorch CNN for 1x8x8 inputs."""
     import torch

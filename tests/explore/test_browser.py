@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 import convscope as cs
 from convscope.explore import explore
-from tests.explore.models import branchy, cnn1d, lenet
+from tests.explore.models import branchy, cnn1d, conv3d, lenet
 
-PAGES = {"lenet": (lenet, (1, 8, 8), True), "branchy": (branchy, (1, 13, 13), False), "cnn1d": (cnn1d, (1, 40), True)}
+PAGES = {"lenet": (lenet, (1, 8, 8), True), "branchy": (branchy, (1, 13, 13), False), "cnn1d": (cnn1d, (1, 40), True),
+         "conv3d": (conv3d, (1, 4, 4, 4), False)}
 
 
 @pytest.fixture(scope="module")
@@ -276,6 +277,13 @@ def test_layer_table_numbers_are_summarys(browser, pages):
             text = cell.text
             value = float(text[:-1]) * scale[text[-1]] if text[-1] in scale else int(text.replace(",", ""))
             assert abs(value - exact) <= 0.05 * scale.get(text[-1], 1), (row.name, text, exact)
+
+
+def test_three_dimensional_model_shows_the_table(browser, pages):
+    d = _open(browser, pages, "conv3d")
+    d.find_element("css selector", '#layer-table tr[data-name="2"]').click()
+    assert d.find_element("id", "layer-head").text.startswith("2 (MaxPool3d): output 2 x 2 x 2 x 2")
+    assert "1-D and 2-D inputs only" in d.find_element("id", "unit-info").text
 
 
 def test_prediction_and_class_saliency(browser, pages):

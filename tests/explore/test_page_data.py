@@ -102,6 +102,14 @@ def test_a_model_that_cannot_run_keeps_the_analysis(monkeypatch):
     assert any(r["boxes"] for r in data["rows"])
 
 
+def test_no_matching_data_set_keeps_the_analysis():
+    from tests.explore.models import conv3d
+
+    data = page_data(conv3d(), (1, 4, 4, 4), trained=True)
+    assert data["activations"] is None and "No bundled data set has 1x4x4x4 samples" in data["status"]
+    assert [len(r["boxes"]) for r in data["rows"] if r["boxes"]] == [3, 3, 3]   # per spatial axis
+
+
 def test_image_is_resized_grey_and_scaled_like_the_digits(tmp_path):
     from PIL import Image
 

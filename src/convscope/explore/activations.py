@@ -47,14 +47,14 @@ def sample_input(dataset: str, index: int, input_shape) -> tuple[np.ndarray, int
     return x_test[index], int(y_test[index]), f"test sample {index} of {dataset} (label {int(y_test[index])})"
 
 
-def matching_dataset(input_shape) -> str:
-    """The first bundled data set (digits first) whose samples have this shape; digits if none does."""
+def matching_dataset(input_shape) -> str | None:
+    """The first bundled data set (digits first) whose samples have this shape, or None."""
     from .. import data
 
     for name, load in data.DATASETS.items():
         if tuple(load()[2].shape[1:]) == tuple(input_shape):
             return name
-    return "digits"
+    return None
 
 
 def forward(model, x) -> tuple[dict, np.ndarray]:

@@ -79,11 +79,16 @@ def page_data(spec=None, input_shape=None, *, weights=None, image=None, sample=N
                           "the analysis (shapes, parameters, MACs, receptive fields, input boxes) only. Give "
                           "--weights FILE or a run folder to see feature maps, saliency and the prediction" + ignored + ".")
         return data
+    dataset = dataset or facts.get("data") or (act.matching_dataset(shape) if image is None else None)
+    if image is None and dataset is None and sample is None:
+        data["status"] = (f"No bundled data set has {'x'.join(map(str, shape))} samples: give --image FILE (or --sample N "
+                          "with --data) to see activations. The analysis below needs no input.")
+        return data
     if image is not None:
         x, note = act.image_input(image, shape)
         label = None
     else:
-        x, label, note = act.sample_input(dataset or facts.get("data") or act.matching_dataset(shape), 0 if sample is None else int(sample), shape)
+        x, label, note = act.sample_input(dataset or "digits", 0 if sample is None else int(sample), shape)
     try:
         data["activations"] = _activations(model, shape, rows, np.asarray(x, np.float32), note, label)
     except (ValueError, TypeError, RuntimeError, NotImplementedError) as err:

@@ -5,6 +5,7 @@ const M = { row: -1, channel: 0, unit: [], classSaliency: null };
 const ACT = DATA.activations;
 const IN_SHAPE = DATA.input_shape;            // (C, *spatial)
 const TWO_D = IN_SHAPE.length === 3;
+const DRAWN = IN_SHAPE.length <= 3;           // maps and boxes are drawn for 1-D and 2-D inputs
 
 function spatialOf(row) {
   return row.output_shape.length === IN_SHAPE.length ? row.output_shape.slice(1) : [];
@@ -126,6 +127,7 @@ function selectRow(k) {
   $("layer-head").textContent = `${row.name} (${row.kind}): output ${row.output_shape.join(" x ")}, receptive field ` +
     `${rfText(row.rf_size)}, jump ${rfText(row.rf_jump)}, start ${rfText(row.rf_start)}`;
   $("layer-notes").textContent = row.notes.join("; ");
+  if (!DRAWN) return;
   drawChannels(row);
   drawKernels(row);
   drawUnit();
@@ -328,7 +330,11 @@ function drawPrediction() {
 function initModel() {
   $("status").textContent = `Weights: ${DATA.weights}. ${DATA.status}`;
   buildTable();
-  drawInput();
+  if (!DRAWN) {
+    document.querySelector("#viewer .figures").hidden = true;
+    $("unit-info").textContent = `The input is ${IN_SHAPE.length - 1}-D: the page draws maps and input boxes for 1-D and ` +
+      "2-D inputs only; the table's shapes, counts and receptive fields are exact.";
+  } else drawInput();
   drawPrediction();
   $("map-stack").addEventListener("click", mapClick);
   $("map-stack").addEventListener("keydown", mapKey);
