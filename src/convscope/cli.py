@@ -393,6 +393,15 @@ def _at_least_1(text: str) -> int:
     return int(text)
 
 
+def explore_cmd(args) -> int:
+    from .explore import explore
+
+    out = explore(args.model, _shape(args.input) if args.input else None, out=args.output, weights=args.weights,
+                  image=args.image, sample=args.sample, dataset=args.data)
+    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KB): open it in a browser, it works offline")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with a usage mistake said in one line (and where to find the options)."""
 
@@ -466,11 +475,22 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--seed", type=int, default=0)
     ex.add_argument("--quick", action="store_true")
     ex.add_argument("--out", default="experiments", help="folder for NAME.json and NAME.png")
+    xp = sub.add_parser("explore", help="one self-contained HTML page: a convolution playground and the model's "
+                                        "layers, input boxes, feature maps, saliency and prediction")
+    xp.add_argument("model", nargs="?", help="a model file, zoo name, torch:pkg.mod:factory or .onnx file "
+                                             "(default: examples/lenet_digits.yaml, or the run folder's model)")
+    xp.add_argument("--input", help="one sample's shape, e.g. 1x8x8 (default: the model file's input_shape)")
+    xp.add_argument("--weights", help="a .safetensors file or a `convscope train` run folder")
+    source = xp.add_mutually_exclusive_group()
+    source.add_argument("--image", help="an image file, resized to the model's input")
+    source.add_argument("--sample", type=int, help="test sample N of the data set (default 0)")
+    xp.add_argument("--data", help="the data set of --sample (default: the run's, else digits)")
+    xp.add_argument("-o", "--output", default="explore.html", help="the page to write (default: explore.html)")
     return p
 
 
 COMMANDS = {"train": train, "summary": summary_cmd, "size": size_cmd, "compare": compare_cmd, "tour": tour_cmd,
-            "draw": draw_cmd, "experiment": experiment_cmd, "matrix": lambda args: show_matrix_example()}
+            "draw": draw_cmd, "experiment": experiment_cmd, "explore": explore_cmd, "matrix": lambda args: show_matrix_example()}
 
 
 def _one_line(err: BaseException) -> str:

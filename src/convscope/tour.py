@@ -130,6 +130,13 @@ def run(out="tour", quick: bool = False, console=None) -> dict:
     numbers = {"lenet_accuracy": acc, "fc_accuracy": fc_acc, "lenet_params": s.totals["params"],
                "lenet_macs": s.totals["macs"], "rf_last_spatial": pool2.rf_size, "seconds": time.perf_counter() - started}
     index = _write_index(out, figures, numbers)
+    from .explore import explore
+
+    page = explore(lenet, (1, 8, 8), out=out / "explore.html", trained=True, sample=0)
+    index.write_text(index.read_text().replace(
+        "</body>", f'<p><a href="{page.name}">Explore this LeNet interactively</a>: its layers, feature maps, '
+        "receptive fields and saliency, and a convolution playground.</p>\n</body>"))
+    console.print(f"  wrote {page}")
     console.print(f"tour written to {index} in {numbers['seconds']:.1f} s")
     return {"figures": figures, "numbers": numbers, "index": index}
 

@@ -1,0 +1,130 @@
+"""Gather everything the explore page shows into one JSON-able dict, and write the page."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import activations as act
+from .analysis import boxes, kernels, layer_rows, spatial
+from .pack import pack
+from .playground import check_table
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[3] / "examples" / "lenet_digits.yaml"
+
+
+def _resolve(spec, weights):
+    """(model, trained, facts, how the weights were found) from a spec and --weights."""
+    from ..io import load
+    from ..runs import load_run
+    from ..specs import resolve_model
+
+    facts = {}
+    if weights is not None and Path(weights).is_dir():
+        run = load_run(weights)
+        model, facts = (run.model if spec is None else resolve_model(spec)), run.facts
+        if spec is not None:
+            model.load_state_dict(run.model.state_dict())
+        return model, True, facts, f"trained weights from the run folder {weights}"
+    if spec is None:
+        spec = str(DEFAULT_MODEL) if DEFAULT_MODEL.exists() else "lenet5"
+    model = resolve_model(spec)
+    if weights is not None:
+        model.load_state_dict(load(weights))
+        return model, True, facts, f"weights from {weights}"
+    if not isinstance(spec, (str, Path)):
+        return model, True, facts, "weights as given"
+    if str(spec).endswith(".onnx"):
+        return model, True, facts, f"weights stored in {spec}"
+    if str(spec).startswith("torch:"):
+        return model, True, facts, "weights as the PyTorch factory made them"
+    return model, False, facts, "random weights (no --weights given)"
+
+
+def _input_shape(model, input_shape, facts):
+    if input_shape is not None:
+        return tuple(int(v) for v in input_shape)
+    if getattr(model, "input_shape", None):
+        return tuple(model.input_shape)
+    raise ValueError("explore: give --input, e.g. --input 3x224x224 (the model names no input_shape)")
+
+
+def page_data(spec=None, input_shape=None, *, weights=None, image=None, sample=None, dataset=None,
+              trained=None, title=None) -> dict:
+    """Everything the page shows, computed by convscope (see docs/explore.md for each field).
+
+    Args:
+        spec: a Module, zoo name, model file, `torch:` spec or `.onnx` file (default: the LeNet of examples/).
+        weights: a safetensors file or a `convscope train` run folder.
+        image / sample: the input: an image file, or test sample N of `dataset` (default: the run's
+            data set, else digits). Neither: sample 0 when the model has weights.
+        trained: override whether the weights mean anything (activations are shown only if so).
+    """
+    model, has_weights, facts, weights_note = _resolve(spec, weights)
+    trained = has_weights if trained is None else trained
+    if trained and spec is not None and not isinstance(spec, (str, Path)):
+        weights_note = "trained weights"
+    shape = _input_shape(model, input_shape, facts)
+    rows, totals = layer_rows(model, shape)
+    modules = dict(model.named_modules())
+    for row in rows:
+        row["boxes"] = boxes(model, shape, row)
+        row["kernels"] = kernels(modules[row["name"]]) if row["module"] else None
+    data = {"title": title or getattr(model, "name", None) or type(model).__name__, "input_shape": list(shape),
+            "rows": rows, "totals": totals, "weights": weights_note, "trained": bool(trained), "checks": check_table(),
+            "activations": None, "status": ""}
+    if not trained:
+        ignored = " (--image and --sample are ignored without weights)" if image is not None or sample is not None else ""
+        data["status"] = ("This model has random weights, so its activations would mean nothing: the page shows "
+                          "the analysis (shapes, parameters, MACs, receptive fields, input boxes) only. Give "
+                          "--weights FILE or a run folder to see feature maps, saliency and the prediction" + ignored + ".")
+        return data
+    dataset = dataset or facts.get("data") or (act.matching_dataset(shape) if image is None else None)
+    if image is None and dataset is None and sample is None:
+        data["status"] = (f"No bundled data set has {'x'.join(map(str, shape))} samples: give --image FILE (or --sample N "
+                          "with --data) to see activations. The analysis below needs no input.")
+        return data
+    if image is not None:
+        x, note = act.image_input(image, shape)
+        label = None
+    else:
+        x, label, note = act.sample_input(dataset or "digits", 0 if sample is None else int(sample), shape)
+    try:
+        data["activations"] = _activations(model, shape, rows, np.asarray(x, np.float32), note, label)
+    except (ValueError, TypeError, RuntimeError, NotImplementedError) as err:
+        data["status"] = f"The model could not run on this input, so only the analysis is shown: {err}"
+    return data
+
+
+def _activations(model, shape, rows, x, note, label) -> dict:
+    outputs, y = act.forward(model, x)
+    small = int(np.prod(shape[1:])) <= act.SMALL_INPUT
+    per_layer = act.SALIENCY_UNITS if small else 1
+    layers = {}
+    for row in rows:
+        if not row["module"] or row["name"] not in outputs:
+            continue
+        entry = act.feature_maps(outputs[row["name"]], shape)
+        if row["kernels"] is not None or row["kind"].startswith(("MaxPool", "AvgPool")):
+            if spatial(row, shape):
+                entry["saliency"] = act.saliency_maps(model, x, row, shape, per_layer)
+        layers[row["name"]] = entry
+    pred = act.prediction(y)
+    classes = [] if pred is None else list(np.argsort(pred["probs"])[::-1][:10 if small else 3])
+    return {"input": pack(x), "input_note": note, "label": label, "layers": layers, "prediction": pred,
+            "class_saliency": act.class_saliency(model, x, classes) if pred else {},
+            "saliency_note": (f"saliency maps are precomputed for channel 0 at up to {per_layer} evenly spread "
+                              "positions of each convolution and pooling layer" if small else
+                              "saliency maps are precomputed for the centre unit of channel 0 of each convolution "
+                              "and pooling layer (each map costs one backward pass)") +
+                             f", and for the top {len(classes)} classes"}
+
+
+def explore(spec=None, input_shape=None, *, out="explore.html", **kwargs) -> Path:
+    """Write the explore page for a model (arguments as `page_data`); returns its path."""
+    from .page import render
+
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(page_data(spec, input_shape, **kwargs)), encoding="utf-8")
+    return path

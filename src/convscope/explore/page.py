@@ -1,0 +1,25 @@
+"""Render the explore page: the HTML template with its CSS, its JavaScript and the data inlined,
+so the one file works offline from a file:// URL (no CDN, no server)."""
+from __future__ import annotations
+
+import html
+import json
+from importlib import resources
+
+SCRIPTS = ("common.js", "arithmetic.js", "playground.js", "model.js")  # in dependency order
+
+
+def _static(name: str) -> str:
+    return resources.files(__package__).joinpath("static", name).read_text(encoding="utf-8")
+
+
+def render(data: dict) -> str:
+    """The page's HTML for `page_data(...)`'s dict."""
+    # "</" inside a script element would end it early; JSON allows the escaped form
+    payload = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    parts = {"$CSS": _static("explore.css"), "$JS": "\n".join(_static(n) for n in SCRIPTS),
+             "$TITLE": html.escape(str(data["title"])), "$DATA": payload}
+    page = _static("page.html")
+    for key in ("$CSS", "$JS", "$TITLE", "$DATA"):  # data last: it may contain the other markers
+        page = page.replace(key, parts[key])
+    return page
