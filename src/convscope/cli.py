@@ -36,6 +36,10 @@ def train(args) -> int:
     from . import data, fit, load_model, manual_seed
     from .runs import CHECKPOINT, run_dir, write_run
 
+    if args.engine == "torch" or args.nproc > 1 or args.data not in data.DATASETS:
+        from .scale import command  # PyTorch, several processes, or your own data files
+
+        return command.train(args)
     manual_seed(args.seed)
     model = load_model(args.model)
     x_train, y_train, x_test, y_test = data.DATASETS[args.data]()
@@ -195,7 +199,8 @@ def main(argv=None) -> int:
     sub.add_parser("matrix", help="the lecture's 4x4 / 3x3 convolution-as-matrix example (the default)")
     t = sub.add_parser("train", help="train a YAML model file on a bundled data set")
     t.add_argument("model", help="a model file, e.g. examples/lenet_digits.yaml")
-    t.add_argument("--data", default="digits", choices=["digits", "mnist1d", "translated_digits"])
+    t.add_argument("--data", default="digits", help="digits, mnist1d, translated_digits, a folder of class "
+                                                    "sub-folders of images, or a .npz file with arrays x, y")
     t.add_argument("--epochs", type=int, default=20)
     t.add_argument("--lr", type=float, default=3e-3)
     t.add_argument("--batch-size", type=int, default=64)
@@ -204,6 +209,11 @@ def main(argv=None) -> int:
     t.add_argument("--out", default="runs", help="folder for runs/<model name>/ (default: runs)")
     t.add_argument("--resume", action="store_true", help="continue from runs/<name>/checkpoint.safetensors")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--engine", default="numpy", choices=["numpy", "torch"], help="torch: train on PyTorch "
+                   "(pip install 'convscope[torch]'); several processes under torchrun or with --nproc")
+    t.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="with --engine torch")
+    t.add_argument("--nproc", type=int, default=1, help="start N local DistributedDataParallel processes")
+    t.add_argument("--timeout", type=float, default=60.0, help="seconds a rank waits for the others")
     sm = sub.add_parser("summary", help="per-layer table: shapes, parameters, MACs, memory, receptive fields")
     sm.add_argument("model", help="a model file or a zoo name (lenet5, alexnet, vgg16, resnet18, resnet50, "
                                   "mobilenet_v1, unet_small)")
