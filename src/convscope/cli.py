@@ -36,7 +36,7 @@ def train(args) -> int:
     from . import data, fit, load_model, manual_seed
     from .runs import CHECKPOINT, run_dir, write_run
 
-    if args.engine == "torch" or args.nproc > 1 or args.data not in data.DATASETS:
+    if (args.engine, args.device, args.nproc) != ("numpy", "cpu", 1) or args.data not in data.DATASETS:
         from .scale import command  # PyTorch, several processes, or your own data files
 
         return command.train(args)

@@ -44,6 +44,8 @@ def _train(args, rank: int) -> int:
     from ..data import load_data
     from ..runs import CHECKPOINT, run_dir, write_run
 
+    if args.engine == "torch":
+        processes.require_torch()
     if args.engine == "numpy" and args.device != "cpu":
         raise ValueError(f"--device {args.device}: the NumPy engine runs on the CPU; add --engine torch")
     manual_seed(args.seed)
@@ -61,7 +63,6 @@ def _train(args, rank: int) -> int:
     if args.engine == "torch":
         from .torch_fit import fit_torch
 
-        processes.require_torch()
         kw.update(device=args.device, timeout=args.timeout)
     try:
         history = (fit_torch if args.engine == "torch" else fit)(model, (x_train, y_train), (x_test, y_test), **kw)

@@ -77,6 +77,8 @@ def spawn(argv: list, nproc: int, report=print, grace: float = 10.0) -> int:
     """
     env = {**os.environ, "WORLD_SIZE": str(nproc), "LOCAL_WORLD_SIZE": str(nproc), "MASTER_ADDR": "127.0.0.1",
            "MASTER_PORT": str(_free_port())}
+    # as torchrun does: N processes each running all cores' worth of threads would oversubscribe them
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the workers handle Ctrl-C and save
     try:
         workers = [subprocess.Popen([sys.executable, "-m", "convscope", *argv],
