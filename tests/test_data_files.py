@@ -119,10 +119,13 @@ def test_train_command_on_an_image_folder_with_the_numpy_engine(tmp_path, monkey
         for i in range(6):
             write_image(tmp_path / "imgs" / c / f"{i}.png", color + i, mode="L", size=(8, 8))
     model = tmp_path / "m.yaml"
-    model.write_text("name: tiny\ninput_shape: [1, 6, 6]\nlayers:\n  - {type: Flatten}\n"
-                     "  - {type: Linear, in_features: 36, out_features: 2}\n")
+    model.write_text("name: tiny\ninput_shape: [1, 6, 6]\nlayers:\n"
+                     "  - {type: Conv2d, name: conv1, in_channels: 1, out_channels: 2, kernel_size: 3}\n"
+                     "  - {type: Flatten}\n  - {type: Linear, in_features: 32, out_features: 2}\n")
     assert cli.main(["train", str(model), "--data", str(tmp_path / "imgs"), "--epochs", "3", "--batch-size", "4",
                      "--lr", "0.05", "--quiet", "--out", str(tmp_path / "runs")]) == 0
     run = cs.load_run(tmp_path / "runs" / "tiny")
     losses = [e["loss"] for e in run.history["epochs"]]
     assert run.facts["data"] == str(tmp_path / "imgs") and len(losses) == 3 and losses[-1] < losses[0]
+    assert cli.main(["draw", "maps", str(run.path), "-o", str(tmp_path / "maps.png")]) == 0  # a test image
+    assert (tmp_path / "maps.png").stat().st_size > 0

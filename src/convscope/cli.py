@@ -166,7 +166,7 @@ def draw_cmd(args) -> int:
             if what == "kernels":
                 fig = viz.kernels(model, layer)
             else:
-                x = data.DATASETS[facts.get("data", "digits")]()[2][args.index]
+                x = data.load_data(facts.get("data", "digits"), getattr(model, "input_shape", None))[2][args.index]
                 fig = viz.feature_maps(model, x, layer)
         fig.savefig(out, dpi=args.dpi)
     print(f"wrote {out}")
