@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import convscope as cs
 from convscope.scale import fit_torch, processes
@@ -83,6 +85,29 @@ def test_optimizer_state_maps_both_ways():
     back = cs.optim.Adam(model.parameters(), lr=0.1)
     optimizers.copy_state_back(topt, params, back, 7)
     assert back.steps == 7 and all(np.array_equal(a["exp_avg"], b["exp_avg"]) for a, b in zip(back.state, opt.state))
+
+
+@settings(max_examples=25)
+@given(batch=st.integers(1, 23), world=st.integers(1, 5), seed=st.integers(0, 2 ** 16))
+def test_weighted_shards_averaged_as_ddp_does_give_the_global_batch_gradient(batch, world, seed):
+    """The identity DDP training rests on, for any batch and world size (shards may be empty or uneven)."""
+    from convscope.scale.torch_fit import shard, shard_weight
+
+    rng = np.random.default_rng(seed)
+    x, y = torch.tensor(rng.standard_normal((batch, 5))), torch.tensor(rng.integers(0, 3, batch))
+    w = torch.tensor(rng.standard_normal((5, 3)), requires_grad=True)
+    torch.nn.functional.cross_entropy(x @ w, y).backward()
+    expected, w.grad = w.grad.clone(), None
+    idx = np.arange(batch)
+    parts = [shard(idx, r, world) for r in range(world)]
+    assert np.array_equal(np.concatenate(parts), idx)
+    grads = []
+    for part in parts:
+        loss = torch.nn.functional.cross_entropy(x[part] @ w, y[part], reduction="sum")
+        (loss * shard_weight(batch, world)).backward()
+        grads.append(w.grad.clone())
+        w.grad = None
+    torch.testing.assert_close(sum(grads) / world, expected, rtol=1e-12, atol=1e-12)
 
 
 # ------------------------------------------------------------------------------ several processes
@@ -237,6 +262,15 @@ def test_cuda_without_a_gpu_is_one_clear_line(tmp_path, capsys):
                      str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--device cuda" in err and "no CUDA GPU" in err
+
+
+def test_nproc_checks_the_data_once_before_starting_workers(tmp_path, capsys):
+    from convscope import cli
+
+    missing = str(tmp_path / "missing.npz")
+    assert cli.main(["train", model_file(tmp_path), "--data", missing, "--engine", "torch", "--nproc", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{missing}: no such file" in err
 
 
 def test_device_and_nproc_need_the_torch_engine(tmp_path, capsys):

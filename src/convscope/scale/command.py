@@ -15,6 +15,7 @@ def train(args) -> int:
         if args.engine != "torch":
             raise ValueError(f"--nproc {args.nproc} trains with DistributedDataParallel: add --engine torch")
         processes.require_torch()
+        _check_inputs(args)
         return processes.spawn(_worker_argv(args), args.nproc, report=lambda line: print(f"convscope train: {line}",
                                                                                           file=sys.stderr))
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
@@ -28,6 +29,15 @@ def train(args) -> int:
     finally:
         if args.engine == "torch":
             processes.leave()
+
+
+def _check_inputs(args) -> None:
+    """Read the model file and the data once before starting workers: a bad file is one line, not N,
+    and an image folder is decoded into its cache once, then memory-mapped by every worker."""
+    from .. import load_model
+    from ..data import load_data
+
+    load_data(args.data, getattr(load_model(args.model), "input_shape", None))
 
 
 def _worker_argv(args) -> list:

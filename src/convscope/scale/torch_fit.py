@@ -105,6 +105,17 @@ def _epoch_order(pos, shuffle, n: int) -> np.ndarray:
     return order
 
 
+def shard(idx: np.ndarray, rank: int, world: int) -> np.ndarray:
+    """Rank `rank`'s contiguous part of a global batch (sizes differ by at most one)."""
+    return np.array_split(idx, world)[rank]
+
+
+def shard_weight(batch: int, world: int) -> float:
+    """What a rank multiplies its shard's loss sum by: DDP averages the world's gradients, so
+    (1/world) * sum_r world/batch * grad(sum over shard r) = grad(mean over the global batch)."""
+    return world / batch
+
+
 class _Run:
     """The torch side of one training run: a step on this rank's shard, evaluation, checkpoints."""
 
@@ -113,7 +124,7 @@ class _Run:
         self.params, self.group, self.checkpoint, self.shuffle = params, group, checkpoint, shuffle
 
     def _shard(self, idx):
-        return np.array_split(idx, self.group.world)[self.group.rank]
+        return shard(idx, self.group.rank, self.group.world)
 
     def _tensors(self, x, y, idx):
         torch, dev = self.torch, self.group.device
@@ -134,7 +145,7 @@ class _Run:
         logits = self.ddp(xb)
         losses = F.cross_entropy(logits, yb, reduction="none")
         self.topt.zero_grad(set_to_none=True)
-        (losses.sum() * (self.group.world / len(idx))).backward()
+        (losses.sum() * shard_weight(len(idx), self.group.world)).backward()
         self.topt.step()
         total, right, stops = self._sum(float(losses.detach().sum()), float((logits.argmax(1) == yb).sum()),
                                         float(stop))
