@@ -202,6 +202,18 @@ def test_a_failing_rank_is_named_and_the_others_stop(tmp_path):
     assert "rank 1 lost its data" in workers[1].stderr.read()
 
 
+def test_the_first_rank_to_fail_is_reported_not_the_lowest():
+    def worker(seconds, code):
+        return subprocess.Popen([sys.executable, "-c", f"import time, sys; time.sleep({seconds}); sys.exit({code})"])
+
+    reports = []
+    workers = [worker(1.5, 1), worker(0, 3), worker(60, 0)]  # rank 0 fails after rank 1; rank 2 would hang
+    t0 = time.monotonic()
+    assert processes._wait(workers, reports.append, grace=5) == 3
+    assert reports == ["rank 1 of 3 failed (exit code 3); stopping the other ranks"]
+    assert all(w.poll() is not None for w in workers) and time.monotonic() - t0 < 30
+
+
 # ------------------------------------------------------------------------------ the command
 
 def model_file(tmp_path):

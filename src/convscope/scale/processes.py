@@ -89,17 +89,36 @@ def spawn(argv: list, nproc: int, report=print, grace: float = 10.0) -> int:
 
 
 def _wait(workers, report, grace: float) -> int:
-    while True:
-        codes = [w.poll() for w in workers]
-        failed = [(r, c) for r, c in enumerate(codes) if c not in (None, 0, 130)]
-        if failed:
-            rank, code = failed[0]
+    running = dict(enumerate(workers))
+    ctrl_c = False
+    while running:
+        rank = _next_exit(running)
+        code = running.pop(rank).wait()
+        ctrl_c |= code == 130
+        if code not in (0, 130):  # the first rank to fail is the cause; the others only lost their peer
             report(f"rank {rank} of {len(workers)} failed (exit code {code}); stopping the other ranks")
-            _stop([w for w in workers if w.poll() is None], grace)
+            _stop(list(running.values()), grace)
             return code
-        if all(c is not None for c in codes):
-            return 130 if 130 in codes else 0
-        time.sleep(0.1)
+    return 130 if ctrl_c else 0
+
+
+def _next_exit(running: dict) -> int:
+    """The rank of the next worker to exit, in the order they exit (waitid leaves it for Popen to reap)."""
+    by_pid = {w.pid: rank for rank, w in running.items()}
+    while True:
+        for rank, w in running.items():
+            if w.poll() is not None:
+                return rank
+        if not hasattr(os, "waitid"):
+            time.sleep(0.1)
+            continue
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            continue
+        if info is not None and info.si_pid in by_pid:
+            return by_pid[info.si_pid]
+        time.sleep(0.1)  # another child of this process exited: it is not ours to reap, so poll instead
 
 
 def _stop(workers, grace: float) -> None:
