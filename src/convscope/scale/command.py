@@ -11,6 +11,8 @@ _OPTIONS = ("data", "epochs", "lr", "batch_size", "optimizer", "seed", "out", "e
 
 
 def train(args) -> int:
+    if args.nproc < 1 or not args.timeout > 0:
+        raise ValueError(f"--nproc {args.nproc} must be at least 1 and --timeout {args.timeout} above 0 seconds")
     if args.nproc > 1 and "RANK" not in os.environ:
         if args.engine != "torch":
             raise ValueError(f"--nproc {args.nproc} trains with DistributedDataParallel: add --engine torch")

@@ -43,7 +43,7 @@ def fit_torch(model, train, val=None, *, epochs: int, lr: float = 1e-3, batch_si
     group = processes.join(device, timeout)
     opt = make_optimizer(optimizer, model, lr, weight_decay)
     random.manual_seed(seed)
-    torch.manual_seed(seed)
+    torch.manual_seed(int(np.random.SeedSequence([seed, group.rank]).generate_state(1)[0]))  # dropout: one stream per rank
     shuffle = np.random.default_rng(seed)
     history, pos = History(), Position()
     if resume and checkpoint and Path(checkpoint).exists():
