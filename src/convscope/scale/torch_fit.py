@@ -49,8 +49,9 @@ def fit_torch(model, train, val=None, *, epochs: int, lr: float = 1e-3, batch_si
     if resume and checkpoint and Path(checkpoint).exists():
         history, pos = read_checkpoint(checkpoint, model, opt, shuffle)
     net = to_torch(model).to(group.device)
+    name_of = {id(p): name for name, p in model.named_parameters()}
     by_name = dict(net.named_parameters())
-    params = [by_name[name] for name, _ in model.named_parameters()]  # opt.params order
+    params = [by_name[name_of[id(p)]] for p in opt.params]  # the torch twin of each optimized parameter
     topt = optimizers.torch_optimizer(opt, params)
     ddp = torch.nn.parallel.DistributedDataParallel(net) if group.world > 1 else net
     run = _Run(torch, model, net, ddp, opt, topt, params, group, checkpoint, shuffle)
