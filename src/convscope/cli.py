@@ -50,6 +50,10 @@ def train(args) -> int:
     from .runs import CHECKPOINT, run_dir, write_run
     from .train import TrainingInterrupted
 
+    if (args.engine, args.device, args.nproc) != ("numpy", "cpu", 1) or args.data not in data.DATASETS:
+        from .scale import command  # PyTorch, several processes, or your own data files
+
+        return command.train(args)
     manual_seed(args.seed)
     model = resolve_model(args.model)
     name = getattr(model, "name", None) or "model"
@@ -361,7 +365,7 @@ def draw_cmd(args) -> int:
             if what == "kernels":
                 fig = viz.kernels(model, layer)
             else:
-                x = data.DATASETS[facts.get("data", "digits")]()[2][args.index]
+                x = data.load_data(facts.get("data", "digits"), getattr(model, "input_shape", None))[2][args.index]
                 fig = viz.feature_maps(model, x, layer)
         fig.savefig(out, dpi=args.dpi)
     print(f"wrote {out}")
@@ -422,7 +426,8 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("matrix", help="the lecture's 4x4 input, 3x3 kernel and its 4x16 matrix C, checked")
     t = sub.add_parser("train", help="train a model on a bundled data set; weights go to a run folder")
     t.add_argument("model", help="a model file, or a bundled one: lenet_digits, fc_digits, cnn1d_mnist1d")
-    t.add_argument("--data", default="digits", choices=sorted(DATASETS))
+    t.add_argument("--data", default="digits", help=f"{', '.join(sorted(DATASETS))} (default: digits), a folder of "
+                                                    "class sub-folders of images, or a .npz file with arrays x, y")
     t.add_argument("--epochs", type=int, default=20)
     t.add_argument("--lr", type=float, default=3e-3)
     t.add_argument("--batch-size", type=int, default=64)
@@ -431,6 +436,11 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default="runs", help="the run folder is OUT/<model name>/")
     t.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint.safetensors")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--engine", default="numpy", choices=["numpy", "torch"], help="torch: train on PyTorch "
+                   "(pip install 'convscope[torch]'); several processes under torchrun or with --nproc")
+    t.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="with --engine torch")
+    t.add_argument("--nproc", type=_at_least_1, default=1, help="start N local DistributedDataParallel processes")
+    t.add_argument("--timeout", type=float, default=60.0, help="seconds a rank waits for the others")
     sm = sub.add_parser("summary", help="per-layer table: shapes, parameters, MACs, memory, receptive fields")
     sm.add_argument("model", help="a model file, a run folder, a zoo name (lenet5, alexnet, vgg16, resnet18, "
                                   "resnet50, mobilenet_v1, unet_small), torch:package.module:factory or .onnx")

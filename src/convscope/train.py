@@ -238,3 +238,10 @@ def _progress(quiet: bool):
                TimeElapsedColumn())
     with Progress(*columns, transient=False) as bar:
         yield bar
+
+
+# The checkpoint format and the loop's parts, public so that other engines (convscope.scale) write
+# and read the very same checkpoints and show the same progress bar.
+Position = _Position
+write_checkpoint, read_checkpoint = _checkpoint_write, _checkpoint_read
+make_optimizer, progress = _optimizer, _progress

@@ -1,0 +1,99 @@
+"""`convscope train` with `--engine torch`, `--nproc N` or `--data DIR|FILE.npz`: the command's edge
+(it prints), calling `fit` or `fit_torch` and writing the run folder from rank 0."""
+from __future__ import annotations
+
+import os
+import sys
+
+from . import processes
+
+_OPTIONS = ("data", "epochs", "lr", "batch_size", "optimizer", "seed", "out", "engine", "device", "timeout")
+
+
+def train(args) -> int:
+    if args.nproc < 1 or not args.timeout > 0:
+        raise ValueError(f"--nproc {args.nproc} must be at least 1 and --timeout {args.timeout} above 0 seconds")
+    if args.nproc > 1 and "RANK" not in os.environ:
+        if args.engine != "torch":
+            raise ValueError(f"--nproc {args.nproc} trains with DistributedDataParallel: add --engine torch")
+        processes.require_torch()
+        _check_inputs(args)
+        return processes.spawn(_worker_argv(args), args.nproc, report=lambda line: print(f"convscope train: {line}",
+                                                                                          file=sys.stderr))
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    if world == 1:
+        return _train(args, rank)
+    try:
+        return _train(args, rank)
+    except Exception as err:  # a rank's failure is reported with its rank; the launcher stops the others
+        print(f"convscope train: rank {rank} of {world} failed: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    finally:
+        if args.engine == "torch":
+            processes.leave()
+
+
+def _check_inputs(args) -> None:
+    """Read the model file and the data once before starting workers: a bad file is one line, not N,
+    and an image folder is decoded into its cache once, then memory-mapped by every worker."""
+    from .. import load_model
+    from ..data import load_data
+
+    load_data(args.data, getattr(load_model(args.model), "input_shape", None))
+
+
+def _worker_argv(args) -> list:
+    argv = ["train", str(args.model)]
+    for name in _OPTIONS:
+        argv += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    return argv + [f"--{flag}" for flag in ("resume", "quiet") if getattr(args, flag)]
+
+
+def _train(args, rank: int) -> int:
+    from rich.console import Console
+
+    from .. import fit, load_model, manual_seed
+    from ..data import load_data
+    from ..runs import CHECKPOINT, run_dir, write_run
+
+    if args.engine == "torch":
+        processes.require_torch()
+    if args.engine == "numpy" and args.device != "cpu":
+        raise ValueError(f"--device {args.device}: the NumPy engine runs on the CPU; add --engine torch")
+    manual_seed(args.seed)
+    model = load_model(args.model)
+    x_train, y_train, x_test, y_test = load_data(args.data, getattr(model, "input_shape", None))
+    out = run_dir(args.out, model.name)
+    console = Console(quiet=rank != 0)
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    console.print(f"training {model.name} on {args.data} with the {args.engine} engine"
+                  + (f" on {args.device}" if args.engine == "torch" else "") + (f", {world} processes" if world > 1 else "")
+                  + f": {len(x_train)} train / {len(x_test)} test samples, "
+                  f"{sum(p.data.size for p in model.parameters()):,} parameters")
+    kw = dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, optimizer=args.optimizer, seed=args.seed,
+              checkpoint=out / CHECKPOINT, resume=args.resume, quiet=args.quiet)
+    if args.engine == "torch":
+        from .torch_fit import fit_torch
+
+        kw.update(device=args.device, timeout=args.timeout)
+    try:
+        history = (fit_torch if args.engine == "torch" else fit)(model, (x_train, y_train), (x_test, y_test), **kw)
+    except KeyboardInterrupt as stop:
+        console.print(f"[yellow]{stop}[/yellow]; rerun with --resume to continue")
+        return 130
+    if rank == 0:
+        _table(console, history)
+        write_run(out, model, history, {"model": model.name, "data": str(args.data), "epochs": args.epochs,
+                                        "engine": args.engine, "device": args.device, "processes": world})
+        console.print(f"saved {out / 'model.safetensors'} and {out / 'history.json'}")
+    return 0
+
+
+def _table(console, history) -> None:
+    from rich.table import Table
+
+    table = Table("epoch", "loss", "accuracy", "test loss", "test accuracy", "seconds", "samples/s")
+    for e in history.epochs:
+        table.add_row(str(e["epoch"]), f"{e['loss']:.4f}", f"{e['accuracy']:.2%}", f"{e['val_loss']:.4f}",
+                      f"{e['val_accuracy']:.2%}", f"{e['seconds']:.2f}", f"{e['samples_per_s']:,.0f}")
+    console.print(table)
