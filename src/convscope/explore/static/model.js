@@ -28,8 +28,10 @@ function inputGrid() {
 
 function sizeStack(stack, rows, cols, maxPx) {
   const px = Math.max(1, Math.min(40, Math.floor(maxPx / Math.max(rows, cols))));
+  // 1-D strips (few rows, many columns) get taller rows, so a signal stays visible
+  const rowPx = TWO_D ? px : Math.max(px, Math.min(40, Math.floor(120 / rows)));
   stack.style.width = `${cols * px}px`;
-  stack.style.height = `${rows * px}px`;
+  stack.style.height = `${rows * rowPx}px`;
   return px;
 }
 
