@@ -40,21 +40,24 @@ def plan(geo: ConvGeometry, w_shape, n_img: int, itemsize: int, direction: str =
     input gradient (the transposed conv) or its weight gradient. With `bias`, a forward
     lowering gives its columns a row of ones for the bias column of the weight."""
     assert direction in DIRECTIONS, direction
-    if n_img == 0 or 0 in tuple(w_shape)[:2]:  # no images, or no channels to sum over: all zeros
-        return Plan("empty")
-    return _plan(geo, tuple(w_shape), n_img, itemsize, direction, bias, current(), num_threads())
+    if n_img == 0 or w_shape[0] == 0 or w_shape[1] == 0:  # no images, or no channels to sum over: all zeros
+        return _EMPTY
+    if geo.groups > 1 and w_shape[1] == 1:
+        return _DEPTHWISE
+    if all(k == 1 for k in geo.kernel) and geo.in_size == geo.out_size and not any(
+            lo or hi for lo, hi in geo.pads):
+        return _POINTWISE
+    return _lowering(geo, tuple(w_shape), n_img, itemsize, direction, bias, current(), num_threads())
+
+
+_EMPTY, _DEPTHWISE, _POINTWISE = Plan("empty"), Plan("depthwise"), Plan("pointwise")
 
 
 # Planning a lowering takes about 50 us, a noticeable part of a small conv, and a model asks for
 # the same few plans again and again.
 @functools.lru_cache(maxsize=256)
-def _plan(geo: ConvGeometry, w_shape, n_img: int, itemsize: int, direction: str, bias: bool,
-          tuning: Tuning, threads: int) -> Plan:
-    if geo.groups > 1 and w_shape[1] == 1:
-        return Plan("depthwise")
-    if all(k == 1 for k in geo.kernel) and geo.in_size == geo.out_size and not any(
-            lo or hi for lo, hi in geo.pads):
-        return Plan("pointwise")
+def _lowering(geo: ConvGeometry, w_shape, n_img: int, itemsize: int, direction: str, bias: bool,
+              tuning: Tuning, threads: int) -> Plan:
     o, c = w_shape[0], w_shape[1] * geo.groups
     if direction == "input_grad":  # col2im adds flat shifts only where one tap never meets a cell twice
         windows = "flat" if flat_windows.applies(geo, scatter=True) else "padded"
