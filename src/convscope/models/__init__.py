@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..zoo import named_file, names
+
 HERE = Path(__file__).resolve().parent
-NAMES = sorted(p.stem for p in HERE.glob("*.yaml"))
+NAMES = names(HERE)
 
 
 def example_model(name: str) -> Path:
     """The path of a bundled model file, e.g. example_model('lenet_digits')."""
-    if name not in NAMES:
-        raise ValueError(f"unknown example model {name!r}; the bundled ones are {', '.join(NAMES)}")
-    return HERE / f"{name}.yaml"
+    return named_file(HERE, name, "example model")

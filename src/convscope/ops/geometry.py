@@ -184,13 +184,28 @@ class ConvGeometry:
         return tuple(i + lo + hi for i, (lo, hi) in zip(self.in_size, self.pads))
 
 
-def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, op="conv") -> ConvGeometry:
-    """Check a conv's input (N, C, *S) against its weight (O, C/groups, *K) and resolve the sizes."""
+def _spatial_axes(x_shape, w_shape, op: str, layout: str) -> int:
+    """The number of spatial axes, once the input and the weight agree on it."""
     n = len(w_shape) - 2
     if len(x_shape) != len(w_shape):
         raise ValueError(f"{op}: input of shape {tuple(x_shape)} has {len(x_shape) - 2} spatial axes but "
-                         f"weight of shape {tuple(w_shape)} has {n}; weight is (out_channels, "
-                         "in_channels/groups, *kernel)" + (unbatched_hint() if len(x_shape) == n + 1 else ""))
+                         f"weight of shape {tuple(w_shape)} has {n}; weight is {layout}"
+                         + (unbatched_hint() if len(x_shape) == n + 1 else ""))
+    return n
+
+
+def _steps(stride, dilation, n: int, op: str) -> tuple:
+    """Stride and dilation per axis, each an int >= 1."""
+    stride, dilation = ntuple(stride, n, "stride", op), ntuple(dilation, n, "dilation", op)
+    for a in range(n):
+        _check_int("stride", stride[a], 1, op, a)
+        _check_int("dilation", dilation[a], 1, op, a)
+    return stride, dilation
+
+
+def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, op="conv") -> ConvGeometry:
+    """Check a conv's input (N, C, *S) against its weight (O, C/groups, *K) and resolve the sizes."""
+    n = _spatial_axes(x_shape, w_shape, op, "(out_channels, in_channels/groups, *kernel)")
     groups = _check_int("groups", groups, 1, op, None)
     c_in, c_out, c_w = x_shape[1], w_shape[0], w_shape[1]
     if c_out < 1:  # as in PyTorch; zero input channels are fine (the sum over them is 0)
@@ -204,11 +219,7 @@ def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, op="conv"
                          f"but the input has {c_in} channels and groups = {groups} "
                          f"({c_in}/{groups} = {c_in / groups:g})")
     in_size, kernel = tuple(x_shape[2:]), tuple(w_shape[2:])
-    stride = ntuple(stride, n, "stride", op)
-    dilation = ntuple(dilation, n, "dilation", op)
-    for a in range(n):
-        _check_int("stride", stride[a], 1, op, a)
-        _check_int("dilation", dilation[a], 1, op, a)
+    stride, dilation = _steps(stride, dilation, n, op)
     pads = resolve_padding(padding, in_size, kernel, stride, dilation, op)
     out = tuple(output_size(i, k, s, p, d, op=op, axis=a)
                 for a, (i, k, s, p, d) in enumerate(zip(in_size, kernel, stride, pads, dilation)))
@@ -222,11 +233,7 @@ def transposed_geometry(y_shape, w_shape, stride, padding, output_padding, dilat
     The weight is (C_in, C_out/groups, *K) as in PyTorch. Returned geometry describes the forward
     conv from the transposed op's OUTPUT (size o) back to y.
     """
-    n = len(w_shape) - 2
-    if len(y_shape) != len(w_shape):
-        raise ValueError(f"{op}: input of shape {tuple(y_shape)} has {len(y_shape) - 2} spatial axes but "
-                         f"weight of shape {tuple(w_shape)} has {n}; weight is (in_channels, "
-                         "out_channels/groups, *kernel)" + (unbatched_hint() if len(y_shape) == n + 1 else ""))
+    n = _spatial_axes(y_shape, w_shape, op, "(in_channels, out_channels/groups, *kernel)")
     groups = _check_int("groups", groups, 1, op, None)
     if w_shape[0] < 1 or w_shape[1] < 1:  # as in PyTorch
         raise ValueError(f"{op}: weight of shape {tuple(w_shape)} has 0 channels; weight is (in_channels, "
@@ -239,8 +246,7 @@ def transposed_geometry(y_shape, w_shape, stride, padding, output_padding, dilat
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int, a tuple of ints or (lo, hi) pairs, got {padding!r}")
     kernel, in_size = tuple(w_shape[2:]), tuple(y_shape[2:])
-    stride = ntuple(stride, n, "stride", op)
-    dilation = ntuple(dilation, n, "dilation", op)
+    stride, dilation = _steps(stride, dilation, n, op)
     out_pad = ntuple(output_padding, n, "output_padding", op)
     pads = resolve_padding(padding, in_size, kernel, stride, dilation, op)
     out = tuple(transposed_output_size(i, k, s, p, d, q, op=op, axis=a)

@@ -4,13 +4,26 @@ from __future__ import annotations
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-NAMES = sorted(p.stem for p in HERE.glob("*.yaml"))
+
+
+def names(folder: Path) -> list:
+    """The model files of a folder, by name (the zoo's, the bundled examples')."""
+    return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+def named_file(folder: Path, name: str, what: str) -> Path:
+    """The model file `name` of a folder; a ValueError naming `what` and the choices otherwise."""
+    known = names(folder)
+    if name not in known:
+        raise ValueError(f"unknown {what} {name!r}; {what}s: {', '.join(known)}")
+    return folder / f"{name}.yaml"
+
+
+NAMES = names(HERE)
 
 
 def path(name: str) -> Path:
-    if name not in NAMES:
-        raise ValueError(f"unknown zoo model {name!r}; the zoo has {', '.join(NAMES)}")
-    return HERE / f"{name}.yaml"
+    return named_file(HERE, name, "zoo model")
 
 
 def load(name: str, meta: bool = False):
