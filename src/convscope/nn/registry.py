@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from ..ops.geometry import _check_int, _pad_pair, ntuple
-from .init import is_meta
+from .init import building_meta, is_meta
 
 
 # ------------------------------------------------------------------------------ argument kinds
@@ -211,8 +211,8 @@ def _refusing_meta(forward):
     compute with zeros: refuse it, naming the way out. Shape-only inputs (the analysis tracer's) pass."""
     @functools.wraps(forward)
     def run(self, *args):
-        if any(p is not None and is_meta(p.data) for p in self._parameters.values()) and \
-                not all(is_meta(getattr(a, "data", a)) for a in args):
+        if self.__dict__.get("_meta") and any(p is not None and is_meta(p.data) for p in self._parameters.values()) \
+                and not all(is_meta(getattr(a, "data", a)) for a in args):
             raise ValueError("its parameters are shape-only (meta), built for analysis: it cannot run or train; "
                              "build it without meta=True")
         return forward(self, *args)
@@ -249,6 +249,7 @@ def bind(layer, values: dict) -> dict:
     decl = declaration(layer, inherited=True)
     args = decl.bind(values)
     object.__setattr__(layer, "_arguments", args)
+    object.__setattr__(layer, "_meta", building_meta())  # so running a layer checks its parameters only if so
     for name, value in args.items():
         if not decl.args[name].modules:
             setattr(layer, name, value)
