@@ -108,3 +108,13 @@ def test_what_does_not_fit_is_refused_before_allocating(monkeypatch):
         cs.load_model("layers:\n  - {type: Linear, in_features: 20000, out_features: 10000}\n")
     assert isinstance(cs.load_model("layers:\n  - {type: Linear, in_features: 20000, out_features: 10000}\n",
                                     meta=True)[0], nn.Linear)
+
+
+def test_a_shape_only_model_takes_real_weights_and_then_runs():
+    import convscope as cs
+
+    cs.manual_seed(0)
+    real, meta = cs.zoo.load("lenet5"), cs.zoo.load("lenet5", meta=True)
+    meta.load_state_dict(real.state_dict())
+    x = cs.Tensor(np.random.default_rng(0).standard_normal((2, 1, 32, 32)).astype(np.float32))
+    np.testing.assert_array_equal(meta(x).data, real(x).data)

@@ -207,8 +207,15 @@ class Module:
         if problems:
             raise ValueError(f"load_state_dict into {type(self).__name__}: " + " | ".join(problems))
         for name, value in state.items():
-            if name in own:
+            if name not in own:
+                continue
+            if own[name].flags.writeable:
                 own[name][...] = value  # in place: optimizers keep their references
+            elif name in targets:  # a shape-only parameter gets its data
+                targets[name].data = np.array(value, dtype=own[name].dtype)
+            else:
+                owner, _, leaf = name.rpartition(".")
+                self.layer(owner or self).register_buffer(leaf, np.array(value, dtype=own[name].dtype))
 
     def config(self) -> dict:
         """The constructor arguments this module was built with."""
