@@ -1,5 +1,5 @@
 """convscope: convolutional neural networks from first principles — exact, fast, explainable."""
-from . import analysis, data, nn, ops, optim, zoo
+from . import analysis, data, lecture, nn, ops, optim, zoo
 from .analysis import compare, receptive_field, receptive_region, saliency, summary
 from .bridges import from_onnx, from_torch, to_onnx, to_torch
 from .io import load, save
