@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-MARKER = re.compile(r"(<!-- numbers:(?P<name>[\w-]+) -->)(?P<body>.*?)(<!-- /numbers -->)", re.S)
+MARKER = re.compile(r"(<!-- numbers:(?P<name>[a-z][a-z0-9-]*) -->)(?P<body>.*?)(<!-- /numbers -->)", re.S)
 BENCH = ["make", "-s", "bench"]  # prints one Markdown table (the last table of its output is taken)
 TRAINING = [("lenet_digits", "digits", "CNN"), ("fc_digits", "digits", "dense"), ("cnn1d_mnist1d", "mnist1d", "1-D CNN")]
 
