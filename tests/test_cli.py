@@ -120,7 +120,7 @@ MISTAKES = [
     ("compare lenet5 resnet18", "different inputs (lenet5 1x32x32, resnet18 3x224x224)"),
     ("train MODELS/missing.yaml", "does not exist"),
     ("train lenet_digits --batch-size 0", "batch_size must be an int >= 1, got 0"),
-    ("train lenet_digits --data cifar", "invalid choice: 'cifar'"),
+    ("train lenet_digits --data cifar", "--data 'cifar': not a bundled data set"),
     ("train lenet_digits --lr -1", "lr must be > 0"),
     ("train lenet_digits --data mnist1d", "a mnist1d sample 1x40 has 2 axes but Conv2d 'conv1' takes 3"),
     ("train lenet5", "lenet5 cannot take a digits sample of shape 1x8x8"),

@@ -314,7 +314,7 @@ def _check_draw(args) -> None:
     if what == "maps":
         from . import data
 
-        n = len(data.DATASETS[run.facts.get("data", "digits")]()[2])
+        n = len(data.load_data(run.facts.get("data", "digits"), getattr(run.model, "input_shape", None))[2])
         if not 0 <= args.index < n:
             raise UsageError(f"--index {args.index} is not a test sample: {run.facts.get('data', 'digits')} "
                              f"has {n}, so 0 <= index <= {n - 1}")

@@ -23,8 +23,11 @@ def meta(enabled: bool = True):
     summary, receptive fields and export of the architecture; running or training such a layer
     raises. `enabled=False` builds ordinary layers (so callers can pass a flag through).
 
+    >>> from convscope.nn import Conv2d
     >>> with meta():
     ...     conv = Conv2d(100_000, 100_000, 3)    # 90 billion weights, no memory
+    >>> conv.weight.shape, conv.weight.data.nbytes > 0, is_meta(conv.weight.data)
+    ((100000, 100000, 3, 3), True, True)
     """
     before = _building[0]
     _building[0] = bool(enabled)

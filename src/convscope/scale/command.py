@@ -36,10 +36,10 @@ def train(args) -> int:
 def _check_inputs(args) -> None:
     """Read the model file and the data once before starting workers: a bad file is one line, not N,
     and an image folder is decoded into its cache once, then memory-mapped by every worker."""
-    from .. import load_model
     from ..data import load_data
+    from ..specs import resolve_model
 
-    load_data(args.data, getattr(load_model(args.model), "input_shape", None))
+    load_data(args.data, getattr(resolve_model(args.model), "input_shape", None))
 
 
 def _worker_argv(args) -> list:
@@ -52,8 +52,9 @@ def _worker_argv(args) -> list:
 def _train(args, rank: int) -> int:
     from rich.console import Console
 
-    from .. import fit, load_model, manual_seed
+    from .. import fit, manual_seed
     from ..data import load_data
+    from ..specs import resolve_model
     from ..runs import CHECKPOINT, run_dir, write_run
 
     if args.engine == "torch":
@@ -61,7 +62,7 @@ def _train(args, rank: int) -> int:
     if args.engine == "numpy" and args.device != "cpu":
         raise ValueError(f"--device {args.device}: the NumPy engine runs on the CPU; add --engine torch")
     manual_seed(args.seed)
-    model = load_model(args.model)
+    model = resolve_model(args.model)
     x_train, y_train, x_test, y_test = load_data(args.data, getattr(model, "input_shape", None))
     out = run_dir(args.out, model.name)
     console = Console(quiet=rank != 0)

@@ -53,12 +53,13 @@ function transposedAxis(name, a, i, k, s, d, lo, hi, q) {
 function arithmetic(g) {
   const name = layerName(g);
   try {
+    // convscope checks each argument (padding) before the arguments together (groups)
+    if (g.transposed && typeof g.padding === "string") {
+      throw new Error(`${name}: padding '${g.padding}' is not allowed; use an int or a tuple`);
+    }
     if (g.in_channels % g.groups || g.out_channels % g.groups) {
       throw new Error(`${name}: in_channels ${g.in_channels} and out_channels ${g.out_channels} must both be ` +
                       `divisible by groups ${g.groups}`);
-    }
-    if (g.transposed && typeof g.padding === "string") {
-      throw new Error(`${name}: padding '${g.padding}' is not allowed; use an int or a tuple`);
     }
     const pads = resolvePads(g), k = g.kernel, s = g.stride, d = g.dilation;
     const sizes = [], steps = [];
