@@ -142,6 +142,8 @@ WORKER = textwrap.dedent("""
         sys.exit(130)
     if os.environ["RANK"] == "0":
         cs.save(model, os.environ["OUT"])
+    from convscope.scale import processes
+    processes.leave()  # as the train command does: both ranks tear down together
 """)
 
 

@@ -58,7 +58,10 @@ def leave() -> None:
     import torch.distributed as dist
 
     if dist.is_initialized():
-        dist.destroy_process_group()
+        try:
+            dist.barrier()  # no rank tears down gloo while a peer is still in a collective (it aborts)
+        finally:
+            dist.destroy_process_group()
 
 
 def _free_port() -> int:

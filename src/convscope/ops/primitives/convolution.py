@@ -6,7 +6,7 @@ import numpy as np
 from ..conv import conv_backward, conv_transpose_backward
 from ..conv import conv as conv_forward
 from ..conv import conv_transpose as conv_transpose_forward
-from ..geometry import conv_geometry, transposed_geometry
+from ..geometry import conv_geometry, transposed_geometry, transposed_output_size
 from ..registry import GLOBAL, Aval, Window, define, keeps_input
 
 
@@ -64,10 +64,10 @@ def _transposed_macs(ins, out, a) -> int:
 
 def _transposed_onnx(e, node):
     # geometry describes the conv from the transposed op's output back to its input; ONNX's output is
-    # (i-1)s + d(k-1) + 1 - pads + output_padding
+    # the transposed size without output_padding, plus output_padding
     geo = node.geometry
-    produced = tuple((i - 1) * s + d * (k - 1) + 1 - lo - hi for i, s, d, k, (lo, hi) in
-                     zip(geo.out_size, geo.stride, geo.dilation, geo.kernel, geo.pads))
+    produced = tuple(transposed_output_size(i, k, s, p, d) for i, k, s, p, d in
+                     zip(geo.out_size, geo.kernel, geo.stride, geo.pads, geo.dilation))
     e.emit("ConvTranspose", e.inputs, e.output, kernel_shape=list(geo.kernel), strides=list(geo.stride),
            dilations=list(geo.dilation), group=geo.groups, pads=_onnx_pads(geo),
            output_padding=[o - p for o, p in zip(geo.in_size, produced)])
