@@ -58,7 +58,7 @@ def machine(tmp) -> str:
 
 
 def tests(tmp) -> str:
-    out, seconds = _python("-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", str(ROOT / "tests"), cwd=ROOT)
+    out, seconds = _python("-m", "pytest", "-x", "-p", "no:cacheprovider", str(ROOT / "tests"), cwd=ROOT)  # -q is in addopts
     passed = re.search(r"(\d+) passed", out)
     return f"{int(passed.group(1)):,} tests, {seconds / 60:.1f} minutes on the machine below"
 
