@@ -7,21 +7,13 @@ ResNet-50 summarised shape-only (meta) against built with its weights (peak memo
 from __future__ import annotations
 
 import time
+import pathlib
 import tracemalloc
 
 import convscope as cs
 from convscope import zoo
 
-HUGE = """name: huge
-input_shape: [100000, 8, 8]
-layers:
-  - {type: Conv2d, in_channels: 100000, out_channels: 100000, kernel_size: 3, padding: 1}
-  - {type: BatchNorm2d, num_features: 100000}
-  - {type: ReLU}
-  - {type: Conv2d, in_channels: 100000, out_channels: 100000, kernel_size: 1, bias: false}
-  - {type: GlobalAvgPool}
-  - {type: Linear, in_features: 100000, out_features: 1000}
-"""
+HUGE = (pathlib.Path(__file__).resolve().parents[1] / "examples" / "huge_1e11.yaml").read_text()  # 1.001e11 parameters
 
 
 def timed(fn, repeat: int = 3) -> float:

@@ -1,6 +1,7 @@
 """Shape-only ("meta") layers: parameters with shapes and dtypes but no memory, built by the same
 classes; analysis of models of any size; initialisation drawn in the parameter's dtype; a clear
 refusal, before allocating, of what this machine cannot hold."""
+import pathlib
 import tracemalloc
 
 import numpy as np
@@ -14,16 +15,7 @@ from tests.analysis.torch_zoo import REFERENCES
 
 nn = cs.nn
 
-HUGE = """name: huge
-input_shape: [100000, 8, 8]
-layers:
-  - {type: Conv2d, in_channels: 100000, out_channels: 100000, kernel_size: 3, padding: 1}
-  - {type: BatchNorm2d, num_features: 100000}
-  - {type: ReLU}
-  - {type: Conv2d, in_channels: 100000, out_channels: 100000, kernel_size: 1, bias: false}
-  - {type: GlobalAvgPool}
-  - {type: Linear, in_features: 100000, out_features: 1000}
-"""
+HUGE = (pathlib.Path(__file__).resolve().parents[2] / "examples" / "huge_1e11.yaml").read_text()  # 1.001e11 parameters
 
 
 def peak_bytes(fn):
