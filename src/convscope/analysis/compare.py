@@ -44,9 +44,9 @@ def stacking(f: int, g: int, channels: int, bias: bool = False) -> dict:
     """One f x f convolution versus a stack of n = (f-1)/(g-1) g x g convolutions (same receptive field).
 
     Parameters with C channels in and out: f^2 C^2 versus n g^2 C^2, so the true ratio is
-    f^2 / (n g^2): 25/18 for a 5x5 versus two 3x3, 49/27 for a 7x7 versus three 3x3 (not the
-    f^2 / (2g) = 25/9 and 49/9 of the back-of-envelope estimate, which divides by the kernel's side
-    instead of its area and always assumes two layers).
+    f^2 / (n g^2): 25/18 for a 5x5 versus two 3x3, 49/27 for a 7x7 versus three 3x3. The lecture's
+    f^2 / (2g) divides by the kernel's side instead of its area and always assumes two layers; what
+    it writes and states is in `convscope.lecture.errata()`.
     """
     if f <= g or (f - 1) % (g - 1):
         raise ValueError(f"stacking: a stack of {g}x{g} layers reaches {f}x{f} only if (f-1) is a multiple of (g-1)")
