@@ -44,7 +44,6 @@ def show_matrix_example() -> int:
 def train(args) -> int:
     """Train a model on a bundled data set; save weights, history and a checkpoint in the run folder."""
     from rich.console import Console
-    from rich.table import Table
 
     from . import data, fit, manual_seed
     from .runs import CHECKPOINT, run_dir, write_run
@@ -74,11 +73,7 @@ def train(args) -> int:
         write_run(out, model, stop.history, {**facts, "interrupted": {"epoch": stop.epoch, "batch": stop.batch}})
         console.print(f"[yellow]{stop}[/yellow]; the weights so far are in {out}, rerun with --resume to continue")
         return 130
-    table = Table("epoch", "loss", "accuracy", "test loss", "test accuracy", "seconds", "samples/s")
-    for e in history.epochs:
-        table.add_row(str(e["epoch"]), f"{e['loss']:.4f}", f"{e['accuracy']:.2%}", f"{e['val_loss']:.4f}",
-                      f"{e['val_accuracy']:.2%}", f"{e['seconds']:.2f}", f"{e['samples_per_s']:,.0f}")
-    console.print(table)
+    console.print(history)
     write_run(out, model, history, facts)
     console.print(f"saved {out / 'model.safetensors'} and {out / 'history.json'}")
     return 0

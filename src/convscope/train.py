@@ -52,6 +52,16 @@ class History:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
 
+    def __rich__(self):
+        """The epochs as a table (what `convscope train` prints, whichever engine trained)."""
+        from rich.table import Table
+
+        table = Table("epoch", "loss", "accuracy", "test loss", "test accuracy", "seconds", "samples/s")
+        for e in self.epochs:
+            table.add_row(str(e["epoch"]), f"{e['loss']:.4f}", f"{e['accuracy']:.2%}", f"{e['val_loss']:.4f}",
+                          f"{e['val_accuracy']:.2%}", f"{e['seconds']:.2f}", f"{e['samples_per_s']:,.0f}")
+        return table
+
 
 def predict(model, x, batch_size: int = 256) -> np.ndarray:
     """The model's outputs (logits) for x, in batches, in eval mode, without a graph."""

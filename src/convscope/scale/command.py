@@ -83,18 +83,8 @@ def _train(args, rank: int) -> int:
         console.print(f"[yellow]{stop}[/yellow]; rerun with --resume to continue")
         return 130
     if rank == 0:
-        _table(console, history)
+        console.print(history)
         write_run(out, model, history, {"model": model.name, "data": str(args.data), "epochs": args.epochs,
                                         "engine": args.engine, "device": args.device, "processes": world})
         console.print(f"saved {out / 'model.safetensors'} and {out / 'history.json'}")
     return 0
-
-
-def _table(console, history) -> None:
-    from rich.table import Table
-
-    table = Table("epoch", "loss", "accuracy", "test loss", "test accuracy", "seconds", "samples/s")
-    for e in history.epochs:
-        table.add_row(str(e["epoch"]), f"{e['loss']:.4f}", f"{e['accuracy']:.2%}", f"{e['val_loss']:.4f}",
-                      f"{e['val_accuracy']:.2%}", f"{e['seconds']:.2f}", f"{e['samples_per_s']:,.0f}")
-    console.print(table)
