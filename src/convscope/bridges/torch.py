@@ -16,7 +16,6 @@ from ..tensor import Tensor, apply, concat
 from .graph import GraphModel, Ref, keepdims_pool
 
 __all__ = ["GraphModel", "from_torch", "to_torch"]
-_keepdims_pool = keepdims_pool  # the function table's name for it
 
 
 def _functions():
@@ -35,7 +34,6 @@ def _functions():
              torch.mul: lambda a, b: a * b, operator.sub: lambda a, b: a - b, operator.truediv: lambda a, b: a / b,
              torch.cat: lambda ts, dim=0: concat(ts, axis=dim), torch.flatten: lambda x, start_dim=0, end_dim=-1: x.flatten(start_dim),
              tf.softmax: lambda x, dim=None, **kw: F.softmax(x, dim if dim is not None else -1),
-             tf.adaptive_avg_pool2d: _keepdims_pool("avg"), tf.adaptive_max_pool2d: _keepdims_pool("max"),
              operator.getitem: lambda a, i: a[i], getattr: getattr}
     for op in _one_input_ops():  # registered ops that name their torch twin
         for name in op.torch:
