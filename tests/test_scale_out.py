@@ -216,6 +216,16 @@ def test_the_first_rank_to_fail_is_reported_not_the_lowest():
     assert all(w.poll() is not None for w in workers) and time.monotonic() - t0 < 30
 
 
+def test_an_error_beats_an_abort_found_at_the_same_moment():
+    """gloo aborts a rank whose peer died; when both are found dead together, the error is the cause."""
+    aborts = subprocess.Popen([sys.executable, "-c", "import os; os.abort()"])
+    fails = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(1)"])
+    aborts.wait(), fails.wait()
+    reports = []
+    assert processes._wait([aborts, fails], reports.append, grace=5) == 1
+    assert reports == ["rank 1 of 2 failed (exit code 1); stopping the other ranks"]
+
+
 # ------------------------------------------------------------------------------ the command
 
 def model_file(tmp_path):

@@ -106,12 +106,13 @@ def _wait(workers, report, grace: float) -> int:
 
 
 def _next_exit(running: dict) -> int:
-    """The rank of the next worker to exit, in the order they exit (waitid leaves it for Popen to reap)."""
+    """The rank of the next worker to exit, in the order they exit (waitid blocks until a child exits and
+    leaves it for Popen to reap)."""
     by_pid = {w.pid: rank for rank, w in running.items()}
     while True:
-        for rank, w in running.items():
-            if w.poll() is not None:
-                return rank
+        done = [rank for rank, w in running.items() if w.poll() is not None]
+        if done:
+            return _cause(running, done)
         if not hasattr(os, "waitid"):
             time.sleep(0.1)
             continue
@@ -119,9 +120,20 @@ def _next_exit(running: dict) -> int:
             info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
         except ChildProcessError:
             continue
-        if info is not None and info.si_pid in by_pid:
-            return by_pid[info.si_pid]
-        time.sleep(0.1)  # another child of this process exited: it is not ours to reap, so poll instead
+        if info is None or info.si_pid not in by_pid:
+            time.sleep(0.1)  # another child of this process exited: it is not ours to reap, so poll instead
+
+
+def _cause(running: dict, done: list, settle: float = 1.0) -> int:
+    """Of the ranks found dead, the cause: an error exit beats a signal death, because gloo aborts a rank
+    whose peer closed its sockets, which can happen a moment before the failing peer has fully exited."""
+    deadline = time.monotonic() + settle
+    while True:
+        errors = [rank for rank in done if running[rank].returncode > 0]
+        if errors or running[done[0]].returncode >= 0 or time.monotonic() > deadline:
+            return (errors or done)[0]
+        time.sleep(0.05)
+        done = [rank for rank, w in running.items() if w.poll() is not None]
 
 
 def _stop(workers, grace: float) -> None:
