@@ -56,6 +56,11 @@ def load_model(source, meta: bool = False) -> nn.Sequential:
         doc = {"layers": doc, "__line__": 1}
     if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
         raise ValueError(f"{where}: a model file is a mapping with a 'layers' list (or just the list)")
+    if not meta:  # all the weights together must fit, not only each array: decide before allocating
+        from .analysis.memory import require_weights_fit
+
+        with nn.init.meta():
+            require_weights_fit(_sequence(doc["layers"], where, doc["__line__"]), f"model file {where}")
     with nn.init.meta(meta):
         model = _sequence(doc["layers"], where, doc["__line__"])
     object.__setattr__(model, "name", doc.get("name") or (Path(where).stem if where != "<model>" else "model"))

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import io, optim, random
+from .analysis.memory import require_fits
 from .nn.loss import CrossEntropyLoss
 from .tensor import Tensor, no_grad
 
@@ -65,6 +66,9 @@ class History:
 
 def predict(model, x, batch_size: int = 256) -> np.ndarray:
     """The model's outputs (logits) for x, in batches, in eval mode, without a graph."""
+    x = np.asarray(x)
+    if len(x):
+        require_fits(model, x.shape[1:], min(batch_size, len(x)), training=False, what=_name(model))
     was_training = model.training
     model.eval()
     try:
@@ -166,6 +170,8 @@ def fit(model, train, val=None, *, epochs: int, lr: float = 1e-3, batch_size: in
             raise ValueError(f"fit: {name} must be an int >= {least}, got {value!r}")
     loss_fn = loss or CrossEntropyLoss()
     opt = _optimizer(optimizer, model, lr, weight_decay)
+    require_fits(model, x.shape[1:], min(batch_size, len(x)), training=True, what=_name(model),
+                 optimizer_states=2 if isinstance(opt, optim.Adam) else int(bool(opt.settings.get("momentum"))))
     random.manual_seed(seed)
     shuffle = np.random.default_rng(seed)
     history, pos = History(), _Position()
@@ -224,6 +230,10 @@ def fit(model, train, val=None, *, epochs: int, lr: float = 1e-3, batch_size: in
             if checkpoint:
                 _checkpoint_write(checkpoint, model, opt, history, pos, shuffle)
     return history
+
+
+def _name(model) -> str:
+    return f"model {getattr(model, 'name', None) or type(model).__name__!r}"
 
 
 def _optimizer(spec, model, lr, weight_decay):
