@@ -3,6 +3,7 @@
     python tools/readme_numbers.py                 # everything but the benchmark table (several minutes)
     python tools/readme_numbers.py --only tour     # one or more sections (comma-separated)
     python tools/readme_numbers.py --bench         # also run `make bench` and insert its table
+    python tools/readme_numbers.py --models        # also the torchvision sweep (tools/model_table.py)
 
 A quoted number lives between ``<!-- numbers:NAME -->`` and ``<!-- /numbers -->``; this script
 replaces what is between them with what it measures now (a marker may appear in several pages, and
@@ -128,8 +129,16 @@ def bench(tmp) -> str:
     return f"\n{machine(tmp)}, `{' '.join(BENCH)}`:\n\n{tables[-1].strip()}\n"
 
 
+def models(tmp) -> str:
+    out, _ = _python(str(ROOT / "tools" / "model_table.py"), cwd=tmp)
+    return f"\n{machine(tmp)}, `python tools/model_table.py`:\n\n{out.strip()}\n"
+
+
 SECTIONS = {"machine": machine, "errata": errata, "errata-short": errata_short, "analysis": analysis,
-            "experiments": experiments, "training": training, "tour": tour, "tests": tests, "bench": bench}
+            "experiments": experiments, "training": training, "tour": tour, "tests": tests, "bench": bench,
+            "models": models}
+SLOW = {"bench": "run `make bench` (long) for its table", "models": "run tools/model_table.py (the full-size "
+        "torchvision sweep, minutes) for its table"}
 
 
 def fill(text: str, values: dict) -> str:
@@ -140,9 +149,10 @@ def fill(text: str, values: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated sections: " + ", ".join(SECTIONS))
-    parser.add_argument("--bench", action="store_true", help="also run `make bench` (long) for its table")
+    for name, text in SLOW.items():
+        parser.add_argument(f"--{name}", action="store_true", help=f"also {text}")
     args = parser.parse_args(argv)
-    names = args.only.split(",") if args.only else [n for n in SECTIONS if n != "bench" or args.bench]
+    names = args.only.split(",") if args.only else [n for n in SECTIONS if n not in SLOW or getattr(args, n)]
     unknown = [n for n in names if n not in SECTIONS]
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; sections: {', '.join(SECTIONS)}")
