@@ -31,9 +31,8 @@ notebook: $(VENV)/.installed-notebook
 	$(BIN)/jupyter notebook examples/lecture.ipynb
 
 bench: $(VENV)/.installed-test
-	$(BIN)/python benchmarks/bench_ops.py
-	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_analysis.py
+	$(BIN)/python benchmarks/bench_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

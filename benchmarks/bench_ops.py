@@ -9,14 +9,9 @@ one convscope forward (tracemalloc) relative to output + weights.
 """
 from __future__ import annotations
 
-import os
+from common import emit, environment
 
-# Both libraries run 2-thread pools in this one process. Left to spin after each call (OpenBLAS for
-# ~0.1 s, OpenMP for a while), one library's idle threads steal the cores the other is timed on
-# (measured: PyTorch's ResNet conv went from 9 to 17-38 ms right after a NumPy GEMM). Passive
-# waiting must be set before either library loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+environment()  # before NumPy and torch load: see common.py
 
 import argparse
 import time
@@ -152,6 +147,8 @@ def main():
         out_bytes = ours_f().nbytes
         mem = peak_extra(ours_f) / (out_bytes + wbytes)
         print(f"{case['name']:<16}{of:9.2f}{tf:9.2f}{of / tf:7.2f}{ofb:10.2f}{tfb:9.2f}{ofb / tfb:7.2f}{mem:7.2f}")
+        emit("layer forward", case["name"], of, tf)
+        emit("layer forward+backward", case["name"], ofb, tfb)
     print("\nratio = convscope / PyTorch (lower is better); mem = peak bytes of one convscope forward / (output + weights)")
 
 

@@ -126,7 +126,10 @@ def bench(tmp) -> str:
     tables = re.findall(r"(?:^\|.*\|[ \t]*\n?)+", done.stdout, flags=re.M)
     if not tables:
         raise SystemExit(f"readme_numbers: `{' '.join(BENCH)}` printed no Markdown table")
-    return f"\n{machine(tmp)}, `{' '.join(BENCH)}`:\n\n{tables[-1].strip()}\n"
+    return (f"\n{machine(tmp)}, `{' '.join(BENCH)}` (benchmarks/bench_all.py). Ratio = convscope / PyTorch "
+            "2.13, lower is better; each side's fast time, interleaved in one process, 2 threads, float32; the main "
+            "columns in the tuned thread environment (both libraries wait passively), then the default environment, "
+            f"then tuned with one core kept busy by a CPU loop:\n\n{tables[-1].strip()}\n")
 
 
 def models(tmp) -> str:
