@@ -78,8 +78,8 @@ METHODS = {"flatten": lambda x, start_dim=0, end_dim=-1: x.flatten(start_dim),
 
 
 def _twin_class(twin, t, blocks):
-    """The torch class a twin names: torch.nn.<Name>, or convscope's torch_blocks.<Name>."""
-    return getattr(blocks, twin.name.split(".", 1)[1]) if twin.name.startswith("blocks.") else getattr(t, twin.name)
+    """The torch class a twin names: torch.nn.<Name>, torch_blocks.<Name> or a dotted path."""
+    return twin.resolve(t, blocks)
 
 
 def _module_of(m):
@@ -89,8 +89,6 @@ def _module_of(m):
 
     from . import torch_blocks as tb
 
-    if isinstance(m, (t.AdaptiveAvgPool2d, t.AdaptiveMaxPool2d, t.AdaptiveAvgPool1d)):
-        return _Adaptive("avg" if "Avg" in type(m).__name__ else "max", m.output_size)
     cls = type(m).__mro__[1] if hasattr(m, "convscope_padding") else type(m)  # to_torch's padded convolutions
     for decl in registry.torch_twins().get(cls.__name__, []):
         twin = decl.torch
