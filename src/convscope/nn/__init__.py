@@ -1,11 +1,15 @@
 """Layers, containers, losses and functions of Tensors, with PyTorch's names."""
 from . import functional, init, registry
+from .activations import GELU, Hardsigmoid, Hardswish, Hardtanh, Mish, ReLU6, SiLU
+from .adaptive import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
+                       AdaptiveMaxPool3d)
 from .containers import Concat, Residual, Sequential
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .layers import (BatchNorm1d, BatchNorm2d, Dropout, Flatten, Identity, LeakyReLU, Linear, ReLU, Sigmoid, Softmax,
                      Tanh)
 from .loss import CrossEntropyLoss, MSELoss
 from .module import Module, Parameter
+from .normalization import GroupNorm, LayerNorm
 from .pooling import (AvgPool1d, AvgPool2d, AvgPool3d, GlobalAvgPool, GlobalMaxPool, KMaxPool, MaxPool1d, MaxPool2d,
                       MaxPool3d)
 
