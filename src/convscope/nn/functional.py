@@ -9,6 +9,7 @@ from ..ops.primitives import activations as A
 from ..ops.primitives import convolution as C
 from ..ops.primitives import elementwise as E
 from ..ops.primitives import normalization as N
+from ..ops.primitives import padding as Pd
 from ..ops.primitives import pooling as P
 from ..ops.primitives import shape as S
 from ..tensor import Tensor, _tensor, apply
@@ -40,9 +41,16 @@ def linear(x, w, b=None) -> Tensor:
     return apply(C.linear, *_inputs(x, w, b))
 
 
-def pad(x, pads) -> Tensor:
-    """Zero padding: pads[a] = (lo, hi) cells around spatial axis a; the gradient is the centre crop."""
-    return apply(P.pad, _t(x), pads=tuple((int(lo), int(hi)) for lo, hi in pads))
+def pad(x, pad, mode="constant", value=None) -> Tensor:
+    """Pad the spatial axes of x (N, C, *S), PyTorch's F.pad: `pad` flat and last axis first,
+    (lo_last, hi_last, lo_prev, hi_prev, ...), for up to all spatial axes; mode 'constant' (with
+    `value`, default 0), 'reflect', 'replicate' or 'circular'. `pad` may also be one (lo, hi) pair
+    per spatial axis, first axis first (convscope's order elsewhere).
+    Note: unlike PyTorch, the batch and channel axes are never padded and pads are not negative."""
+    pad = tuple(pad)
+    if pad and all(isinstance(p, (tuple, list)) for p in pad):  # (lo, hi) per axis, first axis first
+        pad = tuple(int(e) for lo, hi in reversed(pad) for e in (lo, hi))
+    return apply(Pd.pad, _t(x), pad=pad, mode=mode, value=value)
 
 
 # ------------------------------------------------------------------------------ pooling
