@@ -11,6 +11,7 @@ from ..ops.primitives import elementwise as E
 from ..ops.primitives import normalization as N
 from ..ops.primitives import padding as Pd
 from ..ops.primitives import pooling as P
+from ..ops.primitives import resize as R
 from ..ops.primitives import shape as S
 from ..tensor import Tensor, _tensor, apply
 
@@ -51,6 +52,15 @@ def pad(x, pad, mode="constant", value=None) -> Tensor:
     if pad and all(isinstance(p, (tuple, list)) for p in pad):  # (lo, hi) per axis, first axis first
         pad = tuple(int(e) for lo, hi in reversed(pad) for e in (lo, hi))
     return apply(Pd.pad, _t(x), pad=pad, mode=mode, value=value)
+
+
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
+                antialias=False) -> Tensor:
+    """Resize the spatial axes of x (N, C, *S), PyTorch's F.interpolate: by `size` or `scale_factor`
+    (one of them), mode 'nearest', 'nearest-exact', 'linear' (1-D), 'bilinear' (2-D) or 'trilinear'
+    (3-D), PyTorch's coordinate rules (see ops.primitives.resize); the gradient is the adjoint."""
+    return apply(R.interpolate, _t(x), size=size, scale_factor=scale_factor, mode=mode, align_corners=align_corners,
+                 recompute_scale_factor=recompute_scale_factor, antialias=antialias)
 
 
 # ------------------------------------------------------------------------------ pooling

@@ -36,3 +36,15 @@ def sizes(allow_none: bool = True, minimum: int = 1) -> Kind:
         return tuple(None if e is None and allow_none else _check_int(name, e, minimum, layer, a)
                      for a, e in enumerate(per))
     return Kind(f"int >= {minimum}{' or None' if allow_none else ''}, or one per axis", check)
+
+
+def one_or_per_axis(kind: Kind) -> Kind:
+    """A value of `kind`, or a tuple of them (one per spatial axis, for layers of any dimensionality
+    such as Upsample): kept as given, an int stays an int."""
+    def check(layer, name, v, n):
+        if isinstance(v, (tuple, list)):
+            if not v:
+                raise ValueError(f"{layer}: {name} must not be empty")
+            return tuple(kind.check(layer, f"{name}[{a}]", e, n) for a, e in enumerate(v))
+        return kind.check(layer, name, v, n)
+    return Kind(f"{kind.text}, or a tuple of them", check)
