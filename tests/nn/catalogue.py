@@ -18,7 +18,7 @@ CATALOGUE = {
     "MaxPool3d": (lambda: nn.MaxPool3d((2, 1, 2)), (1, 2, 4, 3, 4)),
     "AvgPool1d": (lambda: nn.AvgPool1d(3, stride=2, padding=1, count_include_pad=False), (2, 3, 11)),
     "AvgPool2d": (lambda: nn.AvgPool2d((3, 2), stride=1, ceil_mode=True), (2, 3, 7, 6)),
-    "AvgPool3d": (lambda: nn.AvgPool3d(2), (1, 2, 4, 4, 4)),
+    "AvgPool3d": (lambda: nn.AvgPool3d(2, divisor_override=3), (1, 2, 4, 4, 4)),
     "GlobalAvgPool": (lambda: nn.GlobalAvgPool(), (2, 3, 5, 4)),
     "GlobalMaxPool": (lambda: nn.GlobalMaxPool(), (2, 3, 5, 4)),
     "KMaxPool": (lambda: nn.KMaxPool(3, axis=2), (2, 3, 6, 4)),

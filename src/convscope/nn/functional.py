@@ -70,9 +70,11 @@ def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
                  ceil_mode=ceil_mode)
 
 
-def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True) -> Tensor:
+def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+             divisor_override=None) -> Tensor:
+    """Mean of each window; with divisor_override, each window's sum divided by it (PyTorch's)."""
     return apply(P.avg_pool, _t(x), kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=ceil_mode,
-                 count_include_pad=count_include_pad)
+                 count_include_pad=count_include_pad, divisor_override=divisor_override)
 
 
 def global_avg_pool(x) -> Tensor:

@@ -44,12 +44,35 @@ def max_pool(x, *, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fa
     return y, lambda g: (pool.max_pool_backward(g, idx, x.shape),)
 
 
+def _avg_pool_onnx(e, node):
+    """AveragePool, or with divisor_override the window sums over a fixed divisor: a depthwise Conv
+    of ones / divisor over zero padding (ONNX's AveragePool has no divisor)."""
+    d = node.attrs.get("divisor_override")
+    if d is None:
+        return _pool_onnx("AveragePool")(e, node)
+    geo, c = node.geometry, node.in_avals[0].shape[1]
+    w = np.full((c, 1, *geo.kernel), 1.0 / d, np.float32)
+    e.emit("Conv", [e.inputs[0], e.const(w)], e.output, kernel_shape=list(geo.kernel), strides=list(geo.stride),
+           group=c, pads=[p[0] for p in geo.pads] + [p[1] for p in geo.pads])
+
+
 @define("avg_pool", Window(_geometry("avg_pool")), shape=_shape("avg_pool"),
-        torch=("avg_pool1d", "avg_pool2d", "avg_pool3d"), onnx=_pool_onnx("AveragePool"))
-def avg_pool(x, *, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        torch=("avg_pool1d", "avg_pool2d", "avg_pool3d"), onnx=_avg_pool_onnx)
+def avg_pool(x, *, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+             divisor_override=None):
+    """Mean over each window; with divisor_override (PyTorch's), each window's sum over that fixed
+    divisor instead: the mean times (the window's own divisor) / divisor_override."""
     kw = dict(stride=stride, padding=padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad)
     y = pool.avg_pool(x, kernel_size, **kw)
-    return y, lambda g: (pool.avg_pool_backward(g, x.shape, kernel_size, **kw),)
+    scale = 1
+    if divisor_override is not None:
+        if isinstance(divisor_override, bool) or not isinstance(divisor_override, (int, np.integer)) or \
+                divisor_override < 1:
+            raise ValueError(f"avg_pool: divisor_override must be an int >= 1, got {divisor_override!r}")
+        geo = pool_geometry(x.shape, kernel_size, stride, padding, 1, ceil_mode, "avg_pool")
+        scale = (pool._divisor(geo, count_include_pad) / divisor_override).astype(x.dtype)
+        y = y * scale
+    return y, lambda g: (pool.avg_pool_backward(g * scale, x.shape, kernel_size, **kw),)
 
 
 def _global_shape(x):
