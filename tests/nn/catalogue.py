@@ -49,6 +49,7 @@ CATALOGUE = {
     "AdaptiveMaxPool2d": (lambda: nn.AdaptiveMaxPool2d((2, 4)), (2, 3, 5, 9)),
     "AdaptiveMaxPool3d": (lambda: nn.AdaptiveMaxPool3d(2), (1, 2, 5, 4, 3)),
     "Upsample": (lambda: nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), (2, 3, 4, 5)),
+    "StochasticDepth": (lambda: nn.StochasticDepth(0.3, "row"), (4, 3, 5, 5)),
     "Sequential": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU()), (2, 3, 6, 6)),
     "Residual": (lambda: nn.Residual(nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Tanh()), nn.Conv2d(3, 3, 1)),
                  (2, 3, 5, 5)),

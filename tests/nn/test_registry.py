@@ -201,3 +201,14 @@ def test_the_layers_page_example_runs():
     for block in blocks:
         exec(compile(block, str(page), "exec"), {})
     assert "Scale" not in registry.declarations()
+
+
+def test_a_twin_may_name_a_class_outside_torch_nn_by_its_dotted_path():
+    from convscope.nn.registry import TorchTwin
+
+    assert TorchTwin("torch.nn.modules.activation.Softplus").resolve(torch.nn, None) is torch.nn.Softplus
+    assert TorchTwin("Softplus").resolve(torch.nn, None) is torch.nn.Softplus
+    with pytest.raises(ValueError, match=r"the PyTorch twin no_such_package.Layer cannot be imported .*install"):
+        TorchTwin("no_such_package.Layer").resolve(torch.nn, None)
+    assert TorchTwin("no_such_package.Layer", fallback=lambda: torch.nn.Identity).resolve(torch.nn, None) \
+        is torch.nn.Identity

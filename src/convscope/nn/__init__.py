@@ -14,6 +14,7 @@ from .normalization import GroupNorm, LayerNorm  # noqa: E402
 from .adaptive import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d,  # noqa: E402
                        AdaptiveMaxPool2d, AdaptiveMaxPool3d)
 from .resize import Upsample  # noqa: E402
+from .stochastic_depth import StochasticDepth  # noqa: E402
 
 LAYERS = {name: decl.cls for name, decl in registry.declarations().items()}  # every built-in layer and block
 

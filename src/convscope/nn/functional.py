@@ -169,6 +169,22 @@ def dropout(x, p=0.5, training=True) -> Tensor:
     return apply(E.dropout, x, keep=keep)
 
 
+def stochastic_depth(x, p, mode, training=True) -> Tensor:
+    """torchvision's stochastic_depth (Huang et al. 2016): in training, zero whole samples ('row')
+    or the whole batch ('batch') with probability p and scale the survivors by 1/(1-p); the identity
+    in eval or with p = 0. Meant for a residual branch, before it is added to the shortcut."""
+    x = _t(x)
+    if not 0 <= p <= 1:
+        raise ValueError(f"stochastic_depth: p must be in [0, 1], got {p}")
+    if mode not in ("batch", "row"):
+        raise ValueError(f"stochastic_depth: mode must be 'batch' or 'row', got {mode!r}")
+    if not training or p == 0:
+        return x
+    shape = (x.shape[0],) + (1,) * (x.ndim - 1) if mode == "row" else (1,) * x.ndim  # one draw per sample / batch
+    keep = (random.generator().random(shape) >= p).astype(x.dtype)
+    return apply(E.dropout, x, keep=keep / (1.0 - p) if p < 1 else keep)
+
+
 # ------------------------------------------------------------------------------ normalisation
 
 def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.1, eps=1e-5) -> Tensor:

@@ -122,12 +122,15 @@ class TorchTwin:
     read: argument -> function(torch module) where the twin stores it differently (bias).
     build: function(layer, args, convert, torch.nn, torch_blocks) -> torch module, when the twin's
         constructor differs from ours (padded convolutions, containers).
+    fallback: for a dotted path, a function returning a torch class that computes the same, used
+        when that package cannot be imported (it then stands for the twin both ways).
     """
     name: str
     fixed: dict = field(default_factory=dict)
     refuse: dict = field(default_factory=dict)
     read: dict = field(default_factory=dict)
     build: Callable | None = None
+    fallback: Callable | None = None
 
     def resolve(self, nn, blocks):
         """The twin's class, given torch.nn and convscope's torch_blocks (both imported by the caller);
@@ -139,7 +142,9 @@ class TorchTwin:
         module, _, cls = self.name.rpartition(".")
         try:
             return getattr(importlib.import_module(module), cls)
-        except (ImportError, AttributeError, RuntimeError) as err:
+        except (ImportError, AttributeError, RuntimeError, OSError) as err:  # missing, or built for another torch
+            if self.fallback is not None:
+                return self.fallback()
             raise ValueError(f"the PyTorch twin {self.name} cannot be imported ({err}); install its package") from None
 
 
