@@ -131,10 +131,12 @@ def from_torch(module, input_shape=None) -> GraphModel:
 
     from . import torch_blocks as tb
 
+    twins = {name.rsplit(".", 1)[-1] for name in registry.torch_names()}  # layers, not containers
+
     class Tracer(torch.fx.Tracer):
-        def is_leaf_module(self, m, qualname):  # to_torch's own layers are leaves too
+        def is_leaf_module(self, m, qualname):  # to_torch's own layers and every registered twin are leaves too
             return isinstance(m, (tb.GlobalPool, tb.KMax)) or hasattr(m, "convscope_padding") or \
-                super().is_leaf_module(m, qualname)
+                type(m).__name__ in twins or super().is_leaf_module(m, qualname)
 
     graph_module = torch.fx.GraphModule(module, Tracer().trace(module))
     functions, methods = _functions(), _methods()
