@@ -105,7 +105,8 @@ def test_layers_export_to_onnx_and_agree_with_onnxruntime(name, tmp_path):
 
 
 BAD = [
-    (lambda: nn.GroupNorm(4, 6), ValueError, r"GroupNorm: num_channels 6 must be divisible by num_groups 4 \(C % G = 2\)"),
+    (lambda: nn.GroupNorm(4, 6), ValueError,
+     r"GroupNorm: num_channels 6 must be divisible by num_groups 4 \(C % G = 2\)"),
     (lambda: nn.GroupNorm(2, 4)(cs.Tensor(np.ones((1, 6, 3)))), ValueError,
      r"GroupNorm: expected input \(N, 4, \*S\), got shape \(1, 6, 3\)"),
     (lambda: nn.LayerNorm(0), ValueError, r"LayerNorm: normalized_shape must be >= 1, got 0"),

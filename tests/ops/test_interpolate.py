@@ -92,7 +92,8 @@ def test_interpolate_exports_to_onnx_resize(kw, tmp_path):
     model = _Resized(**kw)
     x = np.random.default_rng(0).standard_normal((3, 2, 5, 6)).astype(np.float32)
     cs.to_onnx(model, (2, 5, 6), tmp_path / "resize.onnx")
-    got = ort.InferenceSession(str(tmp_path / "resize.onnx"), providers=["CPUExecutionProvider"]).run(None, {"input": x})
+    session = ort.InferenceSession(str(tmp_path / "resize.onnx"), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": x})
     np.testing.assert_allclose(got[0], model(cs.Tensor(x)).data, rtol=1e-5, atol=1e-5)
 
 

@@ -113,6 +113,7 @@ BAD = [
     (((1, 2, 3), (3, 0), "reflect"), ValueError,
      r"pad: reflect padding \(3, 0\) of spatial axis 0 must be smaller than its size 3.*at most i - 1 = 2"),
     (((1, 2, 3), (0, 4), "circular"), ValueError, r"pad: circular padding \(0, 4\) of spatial axis 0 must be at most"),
+    (((1, 2, 3), (1, 1), "reflect", 2.0), ValueError, r"pad: mode 'reflect' takes no fill value \(got value=2.0\)"),
     (((1, 2, 3), (1, 1), "mirror"), ValueError, r"pad: mode must be one of 'constant', 'reflect', 'replicate', 'circ"),
 ]
 

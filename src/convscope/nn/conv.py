@@ -51,7 +51,8 @@ class _ConvNd(Module):
         # PyTorch's rule: pad with the mode, then convolve without padding
         pads = resolve_padding(self.padding, tuple(x.shape[2:]), self.kernel_size, self.stride, self.dilation,
                                type(self).__name__)
-        return F.conv(F.pad(x, pads, self.padding_mode), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        padded = F.pad(x, pads, self.padding_mode)
+        return F.conv(padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -168,8 +169,9 @@ def _conv_class(n: int, transposed: bool):
         formula=TRANSPOSED_FORMULA if transposed else CONV_FORMULA,
         weight="(C_in, C_out/g, *k)" if transposed else "(C_out, C_in/g, *k)",
         fan="C_out/g" if transposed else "C_in/g",
-        mode="" if transposed else "        padding_mode: what the padding reads: 'zeros' (default), 'reflect' (the mirror image\n"
-        "            without the edge), 'replicate' (the edge) or 'circular' (the other side); PyTorch's rule.\n")
+        mode="" if transposed else "        padding_mode: what the padding reads: 'zeros' (default), 'reflect' (the mirror\n"
+        "            image without the edge), 'replicate' (the edge) or 'circular' (the other side);\n"
+        "            PyTorch's rule: pad with the mode, then convolve.\n")
     return register(args, **declare)(Conv)
 
 

@@ -90,6 +90,8 @@ def pad(x, *, pad, mode="constant", value=None):
     F.pad, `value` (default 0) fills 'constant' padding. The gradient of each mode is the adjoint of
     its gather: padded cells reading the same input cell add their gradients there."""
     pads = pairs(x.shape, pad, mode)
+    if mode != "constant" and value:
+        raise ValueError(f"pad: mode {mode!r} takes no fill value (got value={value}); only 'constant' does")
     maps = [(2 + a, _source(i, lo, hi, mode)) for a, ((lo, hi), i) in enumerate(zip(pads, x.shape[2:])) if lo or hi]
     if mode == "constant":
         y = np.pad(x, ((0, 0), (0, 0), *pads), constant_values=0 if value is None else value)

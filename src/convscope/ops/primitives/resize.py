@@ -128,12 +128,12 @@ def _shape(x, **a):
 
 
 def _ratios(ins, a):
-    """Integer factors f (o = f i, upsampling) or ratios r (i = r o, downsampling) per axis whose
-    coordinates use exactly that scale, or None when some axis is irregular."""
+    """Per axis: is it upsampled by an integer factor f (o = f i), downsampled by an integer ratio
+    (i = r o), with coordinates using exactly that scale? And align_corners."""
     out, scales, corners = resolve(ins[0].shape, **a)
     up = [o % i == 0 and (r is None or r * (o // i) == 1) for i, o, r in zip(ins[0].shape[2:], out, scales)]
     down = [i % o == 0 and (r is None or r == i // o) for i, o, r in zip(ins[0].shape[2:], out, scales)]
-    return out, up, down, corners
+    return up, down, corners
 
 
 def _rf(ins, a):
@@ -141,7 +141,7 @@ def _rf(ins, a):
     stride f; linear: kernel 2f, stride f, low padding ceil(f/2), the cells a bilinear deconvolution
     reads); nearest downsampling by integer ratios is a strided 1-cell window. Anything else
     (align_corners, fractional scales) is reported as seeing the whole input."""
-    out, up, down, corners = _ratios(ins, a)
+    up, down, corners = _ratios(ins, a)
     mode = a.get("mode", "nearest")
     if mode == "nearest" and all(down):
         return Window(_down_geometry)
