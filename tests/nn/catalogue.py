@@ -18,7 +18,7 @@ CATALOGUE = {
     "MaxPool3d": (lambda: nn.MaxPool3d((2, 1, 2)), (1, 2, 4, 3, 4)),
     "AvgPool1d": (lambda: nn.AvgPool1d(3, stride=2, padding=1, count_include_pad=False), (2, 3, 11)),
     "AvgPool2d": (lambda: nn.AvgPool2d((3, 2), stride=1, ceil_mode=True), (2, 3, 7, 6)),
-    "AvgPool3d": (lambda: nn.AvgPool3d(2), (1, 2, 4, 4, 4)),
+    "AvgPool3d": (lambda: nn.AvgPool3d(2, divisor_override=3), (1, 2, 4, 4, 4)),
     "GlobalAvgPool": (lambda: nn.GlobalAvgPool(), (2, 3, 5, 4)),
     "GlobalMaxPool": (lambda: nn.GlobalMaxPool(), (2, 3, 5, 4)),
     "KMaxPool": (lambda: nn.KMaxPool(3, axis=2), (2, 3, 6, 4)),
@@ -33,6 +33,23 @@ CATALOGUE = {
     "Dropout": (lambda: nn.Dropout(0.3), (2, 3, 4)),
     "BatchNorm1d": (lambda: nn.BatchNorm1d(3, eps=1e-3, momentum=0.2), (4, 3, 5)),
     "BatchNorm2d": (lambda: nn.BatchNorm2d(3, affine=False), (4, 3, 5, 4)),
+    "ReLU6": (lambda: nn.ReLU6(), (2, 3, 4)),
+    "Hardtanh": (lambda: nn.Hardtanh(-0.5, 2.0), (2, 3, 4)),
+    "Hardswish": (lambda: nn.Hardswish(), (2, 3, 4)),
+    "Hardsigmoid": (lambda: nn.Hardsigmoid(), (2, 3, 4)),
+    "SiLU": (lambda: nn.SiLU(), (2, 3, 4)),
+    "GELU": (lambda: nn.GELU(approximate="tanh"), (2, 3, 4)),
+    "Mish": (lambda: nn.Mish(), (2, 3, 4)),
+    "LayerNorm": (lambda: nn.LayerNorm((4, 5), eps=1e-6, bias=False), (2, 3, 4, 5)),
+    "GroupNorm": (lambda: nn.GroupNorm(2, 6, eps=1e-4), (2, 6, 3, 4)),
+    "AdaptiveAvgPool1d": (lambda: nn.AdaptiveAvgPool1d(4), (2, 3, 10)),
+    "AdaptiveAvgPool2d": (lambda: nn.AdaptiveAvgPool2d((3, None)), (2, 3, 7, 5)),
+    "AdaptiveAvgPool3d": (lambda: nn.AdaptiveAvgPool3d((2, 3, 1)), (1, 2, 5, 6, 4)),
+    "AdaptiveMaxPool1d": (lambda: nn.AdaptiveMaxPool1d(3), (2, 3, 7)),
+    "AdaptiveMaxPool2d": (lambda: nn.AdaptiveMaxPool2d((2, 4)), (2, 3, 5, 9)),
+    "AdaptiveMaxPool3d": (lambda: nn.AdaptiveMaxPool3d(2), (1, 2, 5, 4, 3)),
+    "Upsample": (lambda: nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), (2, 3, 4, 5)),
+    "StochasticDepth": (lambda: nn.StochasticDepth(0.3, "row"), (4, 3, 5, 5)),
     "Sequential": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU()), (2, 3, 6, 6)),
     "Residual": (lambda: nn.Residual(nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Tanh()), nn.Conv2d(3, 3, 1)),
                  (2, 3, 5, 5)),
@@ -47,6 +64,9 @@ def example(name, seed=0):
     layer = make().eval()
     rng = np.random.default_rng(seed)
     for m in layer.modules():
+        if isinstance(m, (nn.LayerNorm, nn.GroupNorm)):  # not the ones and zeros they start from
+            for p in m.parameters():
+                p.data[...] = rng.standard_normal(p.shape)
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             m.running_mean[...] = rng.standard_normal(m.num_features)
             m.running_var[...] = rng.uniform(0.5, 2, m.num_features)

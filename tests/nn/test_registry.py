@@ -46,7 +46,8 @@ def test_every_layer_round_trips_through_a_model_file(name):
 def test_arguments_are_normalised_with_defaults():
     conv = nn.Conv2d(3, 4, 3, padding=((1, 0), 2))
     assert registry.arguments(conv) == dict(in_channels=3, out_channels=4, kernel_size=(3, 3), stride=(1, 1),
-                                            padding=((1, 0), 2), dilation=(1, 1), groups=1, bias=True)
+                                            padding=((1, 0), 2), dilation=(1, 1), groups=1, bias=True,
+                                            padding_mode="zeros")
     assert (conv.kernel_size, conv.padding) == ((3, 3), ((1, 0), 2))
     pool = nn.AvgPool1d(3)
     assert registry.arguments(pool)["stride"] == pool.stride == (3,)  # None means the kernel size
@@ -200,3 +201,14 @@ def test_the_layers_page_example_runs():
     for block in blocks:
         exec(compile(block, str(page), "exec"), {})
     assert "Scale" not in registry.declarations()
+
+
+def test_a_twin_may_name_a_class_outside_torch_nn_by_its_dotted_path():
+    from convscope.nn.registry import TorchTwin
+
+    assert TorchTwin("torch.nn.modules.activation.Softplus").resolve(torch.nn, None) is torch.nn.Softplus
+    assert TorchTwin("Softplus").resolve(torch.nn, None) is torch.nn.Softplus
+    with pytest.raises(ValueError, match=r"the PyTorch twin no_such_package.Layer cannot be imported .*install"):
+        TorchTwin("no_such_package.Layer").resolve(torch.nn, None)
+    assert TorchTwin("no_such_package.Layer", fallback=lambda: torch.nn.Identity).resolve(torch.nn, None) \
+        is torch.nn.Identity

@@ -78,8 +78,8 @@ METHODS = {"flatten": lambda x, start_dim=0, end_dim=-1: x.flatten(start_dim),
 
 
 def _twin_class(twin, t, blocks):
-    """The torch class a twin names: torch.nn.<Name>, or convscope's torch_blocks.<Name>."""
-    return getattr(blocks, twin.name.split(".", 1)[1]) if twin.name.startswith("blocks.") else getattr(t, twin.name)
+    """The torch class a twin names: torch.nn.<Name>, torch_blocks.<Name> or a dotted path."""
+    return twin.resolve(t, blocks)
 
 
 def _module_of(m):
@@ -89,8 +89,6 @@ def _module_of(m):
 
     from . import torch_blocks as tb
 
-    if isinstance(m, (t.AdaptiveAvgPool2d, t.AdaptiveMaxPool2d, t.AdaptiveAvgPool1d)):
-        return _Adaptive("avg" if "Avg" in type(m).__name__ else "max", m.output_size)
     cls = type(m).__mro__[1] if hasattr(m, "convscope_padding") else type(m)  # to_torch's padded convolutions
     for decl in registry.torch_twins().get(cls.__name__, []):
         twin = decl.torch
@@ -133,10 +131,12 @@ def from_torch(module, input_shape=None) -> GraphModel:
 
     from . import torch_blocks as tb
 
+    twins = {name.rsplit(".", 1)[-1] for name in registry.torch_names()}  # layers, not containers
+
     class Tracer(torch.fx.Tracer):
-        def is_leaf_module(self, m, qualname):  # to_torch's own layers are leaves too
+        def is_leaf_module(self, m, qualname):  # to_torch's own layers and every registered twin are leaves too
             return isinstance(m, (tb.GlobalPool, tb.KMax)) or hasattr(m, "convscope_padding") or \
-                super().is_leaf_module(m, qualname)
+                type(m).__name__ in twins or super().is_leaf_module(m, qualname)
 
     graph_module = torch.fx.GraphModule(module, Tracer().trace(module))
     functions, methods = _functions(), _methods()

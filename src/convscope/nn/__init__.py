@@ -8,6 +8,13 @@ from .loss import CrossEntropyLoss, MSELoss
 from .module import Module, Parameter
 from .pooling import (AvgPool1d, AvgPool2d, AvgPool3d, GlobalAvgPool, GlobalMaxPool, KMaxPool, MaxPool1d, MaxPool2d,
                       MaxPool3d)
+# registered after the classic layers above, so registry listings keep the classic ones first
+from .activations import GELU, Hardsigmoid, Hardswish, Hardtanh, Mish, ReLU6, SiLU  # noqa: E402
+from .normalization import GroupNorm, LayerNorm  # noqa: E402
+from .adaptive import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d,  # noqa: E402
+                       AdaptiveMaxPool2d, AdaptiveMaxPool3d)
+from .resize import Upsample  # noqa: E402
+from .stochastic_depth import StochasticDepth  # noqa: E402
 
 LAYERS = {name: decl.cls for name, decl in registry.declarations().items()}  # every built-in layer and block
 

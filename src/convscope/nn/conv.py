@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops.geometry import CONV_FORMULA, TRANSPOSED_FORMULA
+from ..ops.geometry import CONV_FORMULA, TRANSPOSED_FORMULA, resolve_padding
 from . import functional as F
 from .init import bias_uniform, kaiming_uniform
+from .kinds import choice
 from .module import Module, Parameter
 from .registry import OnnxImport, TorchTwin, bind, count, flag, has_bias, padding, per_axis, register
 from .spatial import AXES, batched
@@ -23,11 +24,13 @@ class _ConvNd(Module):
     transposed = False
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, output_padding=0):
+                 bias=True, output_padding=0, padding_mode="zeros"):
         super().__init__()
         bind(self, locals())
         if not self.transposed:
             self.output_padding = (0,) * self.n
+        else:
+            self.padding_mode = "zeros"
         shape = ((in_channels, out_channels // groups) if self.transposed else
                  (out_channels, in_channels // groups)) + self.kernel_size
         name = type(self).__name__
@@ -43,7 +46,13 @@ class _ConvNd(Module):
         if self.transposed:
             return F.conv_transpose(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
                                     self.dilation, self.groups)
-        return F.conv(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        if self.padding_mode == "zeros":
+            return F.conv(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        # PyTorch's rule: pad with the mode, then convolve without padding
+        pads = resolve_padding(self.padding, tuple(x.shape[2:]), self.kernel_size, self.stride, self.dilation,
+                               type(self).__name__)
+        padded = F.pad(x, pads, self.padding_mode)
+        return F.conv(padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -58,6 +67,8 @@ class _ConvNd(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode!r}"
         return s
 
 
@@ -67,6 +78,9 @@ def _to_torch(layer, args, convert, t, blocks):
     cls, pad = getattr(t, type(layer).__name__), args["padding"]
     kw = {k: v for k, v in args.items() if k != "padding"}
     ints = isinstance(pad, tuple) and all(isinstance(p, int) for p in pad)
+    if not ints and args.get("padding_mode", "zeros") != "zeros":
+        raise ValueError(f"to_torch: {type(layer).__name__} with padding {pad!r} and padding_mode "
+                         f"{args['padding_mode']!r} has no PyTorch equivalent (PyTorch pads symmetrically)")
     if layer.transposed:
         if not ints:
             raise ValueError(f"to_torch: {type(layer).__name__} with (lo, hi) padding has no PyTorch equivalent")
@@ -106,7 +120,7 @@ _DOC = """{n}-D {what} layer, PyTorch's `{name}` (same arguments, weight layout 
 {extra}        groups: g; input and output channels split into g groups convolved separately
             (g = C_in: depthwise). C_in and C_out must both be divisible by g.
         bias: learn one bias per output channel (default True).
-        dilation: d, spacing between kernel taps (default 1: none).
+{mode}        dilation: d, spacing between kernel taps (default 1: none).
 
     Shape:
         input (N, C_in, {axes}) or unbatched (C_in, {axes}); output (N, C_out, {axes_out}), per axis
@@ -119,7 +133,7 @@ _DOC = """{n}-D {what} layer, PyTorch's `{name}` (same arguments, weight layout 
 def _conv_class(n: int, transposed: bool):
     name = f"{'ConvTranspose' if transposed else 'Conv'}{n}d"
     common = dict(in_channels=count(), out_channels=count(), kernel_size=per_axis(), stride=per_axis())
-    twin = TorchTwin(name, refuse={"padding_mode": "zeros"}, build=_to_torch,
+    twin = TorchTwin(name, refuse={"padding_mode": "zeros"} if transposed else {}, build=_to_torch,
                      read={"bias": has_bias, "padding": lambda m: getattr(m, "convscope_padding", m.padding)})
     declare = dict(n=n, checks=(_divisible_by_groups,), torch=twin, onnx=(_from_onnx(n, transposed),))
 
@@ -134,12 +148,13 @@ def _conv_class(n: int, transposed: bool):
                                  output_padding)
     else:
         args = dict(common, padding=padding("valid", "same", "full"), dilation=per_axis(), groups=count(),
-                    bias=flag())
+                    bias=flag(), padding_mode=choice("zeros", "reflect", "replicate", "circular"))
 
         class Conv(_ConvNd):
             def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                         bias=True):
-                super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+                         bias=True, padding_mode="zeros"):
+                super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                                 padding_mode=padding_mode)
     Conv.n, Conv.transposed = n, transposed
     Conv.__name__ = Conv.__qualname__ = name
     axes = AXES[n]
@@ -153,7 +168,10 @@ def _conv_class(n: int, transposed: bool):
               "            s input sizes that convolve to the same size; smaller than s or d.\n" if transposed else "",
         formula=TRANSPOSED_FORMULA if transposed else CONV_FORMULA,
         weight="(C_in, C_out/g, *k)" if transposed else "(C_out, C_in/g, *k)",
-        fan="C_out/g" if transposed else "C_in/g")
+        fan="C_out/g" if transposed else "C_in/g",
+        mode="" if transposed else "        padding_mode: what the padding reads: 'zeros' (default), 'reflect' (the mirror\n"
+        "            image without the edge), 'replicate' (the edge) or 'circular' (the other side);\n"
+        "            PyTorch's rule: pad with the mode, then convolve.\n")
     return register(args, **declare)(Conv)
 
 

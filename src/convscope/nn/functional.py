@@ -9,7 +9,9 @@ from ..ops.primitives import activations as A
 from ..ops.primitives import convolution as C
 from ..ops.primitives import elementwise as E
 from ..ops.primitives import normalization as N
+from ..ops.primitives import padding as Pd
 from ..ops.primitives import pooling as P
+from ..ops.primitives import resize as R
 from ..ops.primitives import shape as S
 from ..tensor import Tensor, _tensor, apply
 
@@ -40,9 +42,25 @@ def linear(x, w, b=None) -> Tensor:
     return apply(C.linear, *_inputs(x, w, b))
 
 
-def pad(x, pads) -> Tensor:
-    """Zero padding: pads[a] = (lo, hi) cells around spatial axis a; the gradient is the centre crop."""
-    return apply(P.pad, _t(x), pads=tuple((int(lo), int(hi)) for lo, hi in pads))
+def pad(x, pad, mode="constant", value=None) -> Tensor:
+    """Pad the spatial axes of x (N, C, *S), PyTorch's F.pad: `pad` flat and last axis first,
+    (lo_last, hi_last, lo_prev, hi_prev, ...), for up to all spatial axes; mode 'constant' (with
+    `value`, default 0), 'reflect', 'replicate' or 'circular'. `pad` may also be one (lo, hi) pair
+    per spatial axis, first axis first (convscope's order elsewhere).
+    Note: unlike PyTorch, the batch and channel axes are never padded and pads are not negative."""
+    pad = tuple(pad)
+    if pad and all(isinstance(p, (tuple, list)) for p in pad):  # (lo, hi) per axis, first axis first
+        pad = tuple(int(e) for lo, hi in reversed(pad) for e in (lo, hi))
+    return apply(Pd.pad, _t(x), pad=pad, mode=mode, value=value)
+
+
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
+                antialias=False) -> Tensor:
+    """Resize the spatial axes of x (N, C, *S), PyTorch's F.interpolate: by `size` or `scale_factor`
+    (one of them), mode 'nearest', 'nearest-exact', 'linear' (1-D), 'bilinear' (2-D) or 'trilinear'
+    (3-D), PyTorch's coordinate rules (see ops.primitives.resize); the gradient is the adjoint."""
+    return apply(R.interpolate, _t(x), size=size, scale_factor=scale_factor, mode=mode, align_corners=align_corners,
+                 recompute_scale_factor=recompute_scale_factor, antialias=antialias)
 
 
 # ------------------------------------------------------------------------------ pooling
@@ -52,9 +70,11 @@ def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
                  ceil_mode=ceil_mode)
 
 
-def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True) -> Tensor:
+def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+             divisor_override=None) -> Tensor:
+    """Mean of each window; with divisor_override, each window's sum divided by it (PyTorch's)."""
     return apply(P.avg_pool, _t(x), kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=ceil_mode,
-                 count_include_pad=count_include_pad)
+                 count_include_pad=count_include_pad, divisor_override=divisor_override)
 
 
 def global_avg_pool(x) -> Tensor:
@@ -147,6 +167,22 @@ def dropout(x, p=0.5, training=True) -> Tensor:
         return x
     keep = (random.generator().random(x.shape) >= p).astype(x.dtype) / (1.0 - p)
     return apply(E.dropout, x, keep=keep)
+
+
+def stochastic_depth(x, p, mode, training=True) -> Tensor:
+    """torchvision's stochastic_depth (Huang et al. 2016): in training, zero whole samples ('row')
+    or the whole batch ('batch') with probability p and scale the survivors by 1/(1-p); the identity
+    in eval or with p = 0. Meant for a residual branch, before it is added to the shortcut."""
+    x = _t(x)
+    if not 0 <= p <= 1:
+        raise ValueError(f"stochastic_depth: p must be in [0, 1], got {p}")
+    if mode not in ("batch", "row"):
+        raise ValueError(f"stochastic_depth: mode must be 'batch' or 'row', got {mode!r}")
+    if not training or p == 0:
+        return x
+    shape = (x.shape[0],) + (1,) * (x.ndim - 1) if mode == "row" else (1,) * x.ndim  # one draw per sample / batch
+    keep = (random.generator().random(shape) >= p).astype(x.dtype)
+    return apply(E.dropout, x, keep=keep / (1.0 - p) if p < 1 else keep)
 
 
 # ------------------------------------------------------------------------------ normalisation

@@ -23,11 +23,13 @@ class _PoolNd(Module):
     n = 0
     kind = "max"
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, count_include_pad=True):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
         super().__init__()
         bind(self, locals())
         self.dilation = (1,) * self.n if self.kind == "avg" else self.dilation
         self.count_include_pad = count_include_pad if self.kind == "avg" else True
+        self.divisor_override = divisor_override if self.kind == "avg" else None
 
     def forward(self, x):
         return batched(x, self.n, self._forward)
@@ -35,7 +37,8 @@ class _PoolNd(Module):
     def _forward(self, x):
         if self.kind == "max":
             return F.max_pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
-        return F.avg_pool(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+        return F.avg_pool(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                          self.divisor_override)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -69,11 +72,18 @@ def _pool_class(n: int, kind: str):
         extra = "        dilation: d, spacing between window taps (default 1).\n"
     else:
         args = dict(common, ceil_mode=flag(), count_include_pad=flag())
-        twin = TorchTwin(name, refuse={"divisor_override": None})
+        twin = TorchTwin(name)
+        if n == 1:  # PyTorch's AvgPool1d has no divisor_override
+            class Pool(_PoolNd):
+                def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+                    super().__init__(kernel_size, stride, padding, 1, ceil_mode, count_include_pad)
+        else:
+            args["divisor_override"] = optional(count())
 
-        class Pool(_PoolNd):
-            def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-                super().__init__(kernel_size, stride, padding, 1, ceil_mode, count_include_pad)
+            class Pool(_PoolNd):
+                def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                             divisor_override=None):
+                    super().__init__(kernel_size, stride, padding, 1, ceil_mode, count_include_pad, divisor_override)
         extra = ""
     Pool.n, Pool.kind = n, kind
     Pool.__name__ = Pool.__qualname__ = name
@@ -83,7 +93,8 @@ def _pool_class(n: int, kind: str):
         axes_out=", ".join(f"{a}_out" for a in axes.split(", ")), extra=extra, formula=CONV_FORMULA,
         ceil=CONV_FORMULA_CEIL, pad="Padded cells never win the max." if kind == "max" else
         "count_include_pad: divide by the whole window, padding included (default True), or by the\n"
-        "            cells inside the input only.")
+        "            cells inside the input only." + ("" if n == 1 else "\n        divisor_override: divide each "
+                                                      "window's sum by this int instead (default None: the mean)."))
     return register(args, n=n, checks=(_half_kernel_padding, _stride_defaults_to_kernel), torch=twin)(Pool)
 
 

@@ -14,6 +14,7 @@ they are written once); `bind` checks and normalises the values and stores them 
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 from dataclasses import dataclass, field
 from typing import Callable
@@ -114,18 +115,37 @@ def module() -> Kind:
 class TorchTwin:
     """The PyTorch layer computing the same thing, with the same parameter names.
 
-    name: a class of torch.nn, or "blocks.<Name>" for one of convscope.bridges.torch_blocks.
+    name: a class of torch.nn ("Conv2d"), "blocks.<Name>" for one of convscope.bridges.torch_blocks,
+        or the dotted path of a class in another package ("torchvision.ops.StochasticDepth").
     fixed: extra constructor arguments of the twin; on import they must match (GlobalPool kind).
     refuse: twin attributes that must have this value to be convertible (padding_mode='zeros').
     read: argument -> function(torch module) where the twin stores it differently (bias).
     build: function(layer, args, convert, torch.nn, torch_blocks) -> torch module, when the twin's
         constructor differs from ours (padded convolutions, containers).
+    fallback: for a dotted path, a function returning a torch class that computes the same, used
+        when that package cannot be imported (it then stands for the twin both ways).
     """
     name: str
     fixed: dict = field(default_factory=dict)
     refuse: dict = field(default_factory=dict)
     read: dict = field(default_factory=dict)
     build: Callable | None = None
+    fallback: Callable | None = None
+
+    def resolve(self, nn, blocks):
+        """The twin's class, given torch.nn and convscope's torch_blocks (both imported by the caller);
+        a dotted path is imported here, so a twin outside torch.nn costs its package only when used."""
+        if self.name.startswith("blocks."):
+            return getattr(blocks, self.name.split(".", 1)[1])
+        if "." not in self.name:
+            return getattr(nn, self.name)
+        module, _, cls = self.name.rpartition(".")
+        try:
+            return getattr(importlib.import_module(module), cls)
+        except (ImportError, AttributeError, RuntimeError, OSError) as err:  # missing, or built for another torch
+            if self.fallback is not None:
+                return self.fallback()
+            raise ValueError(f"the PyTorch twin {self.name} cannot be imported ({err}); install its package") from None
 
 
 @dataclass(frozen=True)

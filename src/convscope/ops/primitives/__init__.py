@@ -1,4 +1,4 @@
 """Every primitive op, declared once per family; importing this package registers them all."""
-from . import activations, convolution, elementwise, normalization, pooling, shape
+from . import activations, convolution, elementwise, normalization, padding, pooling, resize, shape
 
-__all__ = ["activations", "convolution", "elementwise", "normalization", "pooling", "shape"]
+__all__ = ["activations", "convolution", "elementwise", "normalization", "padding", "pooling", "resize", "shape"]

@@ -1,4 +1,4 @@
-"""Pooling ops and zero padding: windows without weights, and the global and k-max reductions."""
+"""Pooling ops: windows without weights, the global and k-max reductions, adaptive pooling."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +7,6 @@ from .. import pool
 from ..geometry import ConvGeometry
 from ..pool import pool_geometry
 from ..registry import GLOBAL, Aval, Op, Window, define, keeps_output, no_macs, register
-from ..windows import crop
-from ..windows import pad as pad_array
 
 
 def _geometry(op: str):
@@ -46,12 +44,35 @@ def max_pool(x, *, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fa
     return y, lambda g: (pool.max_pool_backward(g, idx, x.shape),)
 
 
+def _avg_pool_onnx(e, node):
+    """AveragePool, or with divisor_override the window sums over a fixed divisor: a depthwise Conv
+    of ones / divisor over zero padding (ONNX's AveragePool has no divisor)."""
+    d = node.attrs.get("divisor_override")
+    if d is None:
+        return _pool_onnx("AveragePool")(e, node)
+    geo, c = node.geometry, node.in_avals[0].shape[1]
+    w = np.full((c, 1, *geo.kernel), 1.0 / d, np.float32)
+    e.emit("Conv", [e.inputs[0], e.const(w)], e.output, kernel_shape=list(geo.kernel), strides=list(geo.stride),
+           group=c, pads=[p[0] for p in geo.pads] + [p[1] for p in geo.pads])
+
+
 @define("avg_pool", Window(_geometry("avg_pool")), shape=_shape("avg_pool"),
-        torch=("avg_pool1d", "avg_pool2d", "avg_pool3d"), onnx=_pool_onnx("AveragePool"))
-def avg_pool(x, *, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        torch=("avg_pool1d", "avg_pool2d", "avg_pool3d"), onnx=_avg_pool_onnx)
+def avg_pool(x, *, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+             divisor_override=None):
+    """Mean over each window; with divisor_override (PyTorch's), each window's sum over that fixed
+    divisor instead: the mean times (the window's own divisor) / divisor_override."""
     kw = dict(stride=stride, padding=padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad)
     y = pool.avg_pool(x, kernel_size, **kw)
-    return y, lambda g: (pool.avg_pool_backward(g, x.shape, kernel_size, **kw),)
+    scale = 1
+    if divisor_override is not None:
+        if isinstance(divisor_override, bool) or not isinstance(divisor_override, (int, np.integer)) or \
+                divisor_override < 1:
+            raise ValueError(f"avg_pool: divisor_override must be an int >= 1, got {divisor_override!r}")
+        geo = pool_geometry(x.shape, kernel_size, stride, padding, 1, ceil_mode, "avg_pool")
+        scale = (pool._divisor(geo, count_include_pad) / divisor_override).astype(x.dtype)
+        y = y * scale
+    return y, lambda g: (pool.avg_pool_backward(g * scale, x.shape, kernel_size, **kw),)
 
 
 def _global_shape(x):
@@ -87,30 +108,6 @@ def kmax_pool(x, *, k, axis):
     return y, lambda g: (pool.kmax_pool_backward(g, idx, x.shape, axis),)
 
 
-def _pad_geometry(ins, out, a) -> ConvGeometry:
-    """Padding is a 1-cell window over the padded map: it shifts the field's start, nothing else."""
-    in_size, pads = tuple(ins[0].shape[2:]), a["pads"]
-    ones = (1,) * len(pads)
-    return ConvGeometry(in_size, ones, ones, ones, pads, tuple(i + lo + hi for i, (lo, hi) in zip(in_size, pads)), 1)
-
-
-def _pad_shape(x, *, pads):
-    return Aval((*x.shape[:2], *(i + lo + hi for i, (lo, hi) in zip(x.shape[2:], pads))), x.dtype)
-
-
-def _pad_onnx(e, node):
-    pads = node.attrs["pads"]
-    e.emit("Pad", [e.inputs[0], e.const(np.array([0, 0, *[p[0] for p in pads], 0, 0, *[p[1] for p in pads]],
-                                                 np.int64))], e.output)
-
-
-@define("pad", Window(_pad_geometry), shape=_pad_shape, onnx=_pad_onnx)
-def pad(x, *, pads):
-    """Zero padding: pads[a] = (lo, hi) cells around spatial axis a; the gradient is the centre crop."""
-    in_size = tuple(x.shape[2:])
-    return pad_array(x, pads), lambda g: (crop(g, pads, in_size),)
-
-
 # ------------------------------------------------------------------------------ adaptive pooling
 # Output o of an axis of size i pooled to size n reads cells floor(o i / n) .. ceil((o + 1) i / n) - 1
 # (PyTorch's windows). Windows are boxes, so both poolings run one axis at a time.
@@ -136,10 +133,14 @@ def _regular(ins, a) -> bool:
     return all(i % n == 0 for i, n in zip(ins[0].shape[2:], _adaptive_size(ins[0].shape, a["output_size"])))
 
 
+def _global(ins, a) -> bool:
+    return all(n == 1 for n in _adaptive_size(ins[0].shape, a["output_size"]))
+
+
 def _adaptive_rf(ins, a):
     """Regular windows (i a multiple of n) are a pooling window k = s = i/n; irregular ones overlap
-    by varying amounts and are reported as seeing the whole input."""
-    return Window(_adaptive_geometry) if _regular(ins, a) else GLOBAL
+    by varying amounts and are reported as seeing the whole input, as pooling to 1 (global) is."""
+    return Window(_adaptive_geometry) if _regular(ins, a) and not _global(ins, a) else GLOBAL
 
 
 def _adaptive_geometry(ins, out, a) -> ConvGeometry:
@@ -191,6 +192,9 @@ def _adaptive(kind: str):
 
 def _adaptive_onnx(kind: str):
     def export(e, node):
+        if _global(node.in_avals, node.attrs):  # pooling to 1 keeps its axes: ONNX's global pools do too
+            e.emit(f"Global{'Average' if kind == 'AveragePool' else 'Max'}Pool", e.inputs, e.output)
+            return
         if not isinstance(node.rf, Window):
             raise ValueError("adaptive pooling with irregular windows has no ONNX pooling node")
         geo = node.geometry
