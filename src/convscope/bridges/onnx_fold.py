@@ -24,8 +24,19 @@ def _slice(x, starts, ends, axes=None, steps=None):
     steps = [1] * len(starts) if steps is None else steps
     index = [slice(None)] * x.ndim
     for a, s, e, st in zip(axes, starts, ends, steps):
-        index[a] = slice(int(s), int(e), int(st))  # Python slices clamp like ONNX (INT64_MAX ends too)
+        index[a] = _onnx_span(int(s), int(e), int(st), x.shape[a])
     return x[tuple(index)]
+
+
+def _onnx_span(start: int, end: int, step: int, dim: int) -> slice:
+    """ONNX's Slice bounds as a Python slice: negatives count from the end once, then clamp to
+    [0, dim] (step > 0) or start to [0, dim - 1] and end to [-1, dim - 1] (step < 0), where -1
+    means "past the first element" (Python's None), not "the last"."""
+    start, end = start + dim if start < 0 else start, end + dim if end < 0 else end
+    if step > 0:
+        return slice(min(max(start, 0), dim), min(max(end, 0), dim), step)
+    start, end = min(max(start, 0), dim - 1), min(max(end, -1), dim - 1)
+    return slice(start, None if end == -1 else end, step)
 
 
 def _unsqueeze(x, axes):

@@ -148,8 +148,15 @@ def _pad(v):
     if any(full[:2]) or any(full[rank:rank + 2]):
         raise ValueError(f"padding of the batch or channel axis is not supported (pads {p})")
     pads = tuple((full[i], full[i + rank]) for i in range(2, rank))
-    if mode == "constant" and value == 0:
-        return Conversion(lambda x: F.pad(x, pads))
+    if mode == "constant":  # zeros, plus the value on the border: pad(x) + value * (1 - pad(ones))
+        if value == 0:
+            return Conversion(lambda x: F.pad(x, pads))
+        shape = v.shape(0)
+        if shape is None:
+            raise ValueError(f"Pad with value {value} needs the input's static shape")
+        inside = np.pad(np.ones((1, *shape[1:]), np.float32), ((0, 0), (0, 0), *pads))
+        border = (value * (1 - inside)).astype(np.float32)
+        return Conversion(lambda x: F.pad(x, pads) + border)
     torch_mode = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}.get(mode)
     if torch_mode is None or "mode" not in inspect.signature(F.pad).parameters:
         raise ValueError(f"Pad mode {mode!r} with value {value} is not supported (zero constant padding is)")
