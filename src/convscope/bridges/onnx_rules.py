@@ -165,6 +165,12 @@ def _pad(v):
 
 # ------------------------------------------------------------------------------ element-wise
 
+@rule("Shape", "Size")  # reached only when the input's shape is not static (else folded at import)
+def _dynamic_shape(v):
+    raise ValueError(f"the shape of '{v.inputs[0]}' is not static ({v.file.shapes.get(v.inputs[0])}): shape "
+                     "computations fold only for fixed sizes; export without dynamic axes")
+
+
 @rule("Identity", "Dropout", "Cast")
 def _identity(v):
     if v.op == "Cast" and v.file.dtypes.get(v.outputs[0]) not in (np.dtype(np.float32), np.dtype(np.float64)):
