@@ -1,4 +1,5 @@
-"""torchvision's CNN families exported by PyTorch's ONNX exporter (opset 17) come back through
+"""torchvision's CNN families exported by PyTorch's ONNX exporter (opset 17, 64x64; Inception v3 at
+75x75), segmentation heads included, come back through
 cs.from_onnx with outputs equal to onnxruntime's (max|diff| / max|ref| <= 1e-4), parameters equal to
 the file's, summary rows named by the ONNX nodes, and the same summary shape-only (meta=True)."""
 import sys
@@ -18,14 +19,21 @@ from torchvision.models import segmentation  # noqa: E402
 import convscope as cs  # noqa: E402
 
 FAMILIES = ["resnet18", "densenet121", "squeezenet1_0", "mobilenet_v2", "mobilenet_v3_small", "shufflenet_v2_x0_5",
-            "efficientnet_b0", "convnext_tiny", "fcn_resnet50"]
-SIZE = 64
+            "efficientnet_b0", "convnext_tiny", "mnasnet0_5", "regnet_y_400mf", "googlenet", "inception_v3",
+            "fcn_resnet50", "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large"]
+SEGMENTATION = ("fcn", "deeplabv3", "lraspp")
+
+
+def size(name):
+    return 75 if name == "inception_v3" else 64
 
 
 def build(name):
     torch.manual_seed(0)
-    if name.startswith("fcn"):
-        model = getattr(segmentation, name)(weights=None, weights_backbone=None, aux_loss=False)
+    if name.startswith(SEGMENTATION):
+        model = getattr(segmentation, name)(weights=None, weights_backbone=None)
+    elif name in ("googlenet", "inception_v3"):
+        model = getattr(torchvision.models, name)(weights=None, aux_logits=False, init_weights=False)
     else:
         model = getattr(torchvision.models, name)(weights=None)
     for m in model.modules():  # eval-mode BatchNorm with non-trivial running statistics
@@ -39,9 +47,9 @@ def build(name):
 def exported(request, tmp_path_factory):
     name = request.param
     path = tmp_path_factory.mktemp("onnx") / f"{name}.onnx"
-    torch.onnx.export(build(name), torch.zeros(1, 3, SIZE, SIZE), str(path), opset_version=17, dynamo=False,
-                      input_names=["input"])
-    x = np.random.default_rng(0).standard_normal((1, 3, SIZE, SIZE)).astype(np.float32)
+    torch.onnx.export(build(name), torch.zeros(1, 3, size(name), size(name)), str(path), opset_version=17,
+                      dynamo=False, input_names=["input"])
+    x = np.random.default_rng(0).standard_normal((1, 3, size(name), size(name))).astype(np.float32)
     ref = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x})
     return name, path, x, ref
 
@@ -71,8 +79,8 @@ def test_outputs_equal_onnxruntime(exported):
 
 def test_summary_parameters_and_names(exported):
     name, path, x, ref = exported
-    full = cs.summary(cs.from_onnx(path), (3, SIZE, SIZE))
-    shape_only = cs.summary(cs.from_onnx(path, meta=True), (3, SIZE, SIZE))
+    full = cs.summary(cs.from_onnx(path), x.shape[1:])
+    shape_only = cs.summary(cs.from_onnx(path, meta=True), x.shape[1:])
     assert full.totals["params"] == shape_only.totals["params"] == file_parameters(path)
     assert full.totals["macs"] == shape_only.totals["macs"] > 0
     assert [r.name for r in full.rows] == [r.name for r in shape_only.rows]

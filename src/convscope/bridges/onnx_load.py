@@ -65,7 +65,7 @@ def read(path, meta: bool = False) -> OnnxFile:
         proto = _parse(path)
         light = _light(proto)
         onnx.checker.check_model(light)
-        light = shape_inference.infer_shapes(light)
+        light = shape_inference.infer_shapes(light, data_prop=True)  # shapes through Shape -> Concat -> Resize too
     except Exception as err:  # onnx raises its own types for every kind of damage
         raise ValueError(f"{path}: not a valid ONNX model: {str(err).splitlines()[0]}") from None
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 1)
