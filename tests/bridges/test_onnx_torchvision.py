@@ -88,3 +88,20 @@ def test_summary_parameters_and_names(exported):
     convs = [r for r in full.rows if r.kind == "Conv2d"]
     assert convs and all(r.name in nodes and r.name.endswith("/Conv") for r in convs)
     assert full.rows[-1].output_shape == tuple(ref[0].shape[1:])
+
+
+def test_a_dynamic_batch_axis_runs_shape_computations_with_the_model(tmp_path):
+    """ShuffleNet's channel shuffle and split, exported with a symbolic batch, are Shape -> Gather ->
+    Div -> Concat -> Reshape/Slice chains that cannot fold: they run at each call, at any batch."""
+    path = tmp_path / "shufflenet_dynamic.onnx"
+    torch.onnx.export(build("shufflenet_v2_x0_5"), torch.zeros(1, 3, 64, 64), str(path), opset_version=17,
+                      dynamo=False, input_names=["input"], output_names=["out"],
+                      dynamic_axes={"input": {0: "batch"}, "out": {0: "batch"}})
+    model = cs.from_onnx(path)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for batch in (1, 3):
+        x = np.random.default_rng(batch).standard_normal((batch, 3, 64, 64)).astype(np.float32)
+        ref = session.run(None, {"input": x})[0]
+        assert np.abs(model(cs.Tensor(x)).data - ref).max() / np.abs(ref).max() <= 1e-4
+    s = cs.summary(cs.from_onnx(path, meta=True), (3, 64, 64), batch_size=3)
+    assert "Shape" not in {r.kind for r in s.rows} and s.totals["params"] == file_parameters(path)

@@ -21,7 +21,7 @@ from ..ops import registry as op_registry
 from ..ops.registry import Aval
 from ..tensor import Tensor, apply, no_grad
 from .graph import GraphModel, Ref
-from .onnx_fold import VARIABLE, fold
+from .onnx_fold import TABLE, VARIABLE, fold
 from .onnx_load import is_shape_only, read, shape_only
 from .onnx_rules import NodeView, conversion
 
@@ -101,6 +101,7 @@ class _Builder:
         self.model, self.params, self.taken = GraphModel(), {}, set()
         self.refused: dict[str, list] = {}  # op type -> [(where, reason)]
         self.unshaped = 0  # refused nodes not even shown as opaque rows (no static shape)
+        self.ints: set = set()  # values computed at run time from shapes (a dynamic batch axis)
         for v in file.graph.input:
             if v.name not in self.consts:
                 self.model.steps.append((v.name, "input", None, (), {}))
@@ -110,7 +111,7 @@ class _Builder:
         if node.op == "Constant":  # exporters store small tensors (and sometimes weights) as Constant nodes
             self.consts[node.outputs[0]] = _constant(node.attrs)
             return
-        if self._fold(node):
+        if self._fold(node) or self._shape_arithmetic(node):
             return
         view = NodeView(node.op, node.name, node.inputs, node.outputs, node.attrs, self.file, where)
         try:
@@ -146,6 +147,26 @@ class _Builder:
             return False
         for name, value in zip(node.outputs, out):
             self.consts[name] = value
+        return True
+
+    def _shape_arithmetic(self, node: _Node) -> bool:
+        """Shape computations that cannot fold (a dynamic batch axis) run with the model instead: the
+        same NumPy table, on shapes read at run time; a plain step, not a module (no summary row)."""
+        variable = [n for n in node.inputs if n and n not in self.consts]
+        if node.op in ("Shape", "Size"):
+            start, end = node.attrs.get("start", 0), node.attrs.get("end", None)
+            fn = (lambda x: np.array(x.shape[start:end], np.int64)) if node.op == "Shape" else \
+                (lambda x: np.array(int(np.prod(x.shape)), np.int64))
+        elif node.op in TABLE and variable and all(n in self.ints for n in variable):
+            values = [None if n == "" else self.consts.get(n, VARIABLE) for n in node.inputs]
+
+            def fn(*xs, op=node.op, attrs=node.attrs, values=values):
+                fed = iter(xs)
+                return np.asarray(TABLE[op](attrs, *(next(fed) if v is VARIABLE else v for v in values)))
+        else:
+            return False
+        self.model.steps.append((node.outputs[0], "onnx", fn, tuple(Ref(n) for n in variable), {}))
+        self.ints.add(node.outputs[0])
         return True
 
     def _run_constant(self, node: _Node, values):

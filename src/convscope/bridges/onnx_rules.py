@@ -165,12 +165,6 @@ def _pad(v):
 
 # ------------------------------------------------------------------------------ element-wise
 
-@rule("Shape", "Size")  # reached only when the input's shape is not static (else folded at import)
-def _dynamic_shape(v):
-    raise ValueError(f"the shape of '{v.inputs[0]}' is not static ({v.file.shapes.get(v.inputs[0])}): shape "
-                     "computations fold only for fixed sizes; export without dynamic axes")
-
-
 @rule("Identity", "Dropout", "Cast")
 def _identity(v):
     if v.op == "Cast" and v.file.dtypes.get(v.outputs[0]) not in (np.dtype(np.float32), np.dtype(np.float64)):
@@ -258,10 +252,18 @@ def _flatten(v):
     return Conversion(lambda x: x.reshape(int(np.prod(x.shape[:axis % (x.ndim + 1)])), -1))
 
 
-@rule("Reshape")
+def _int_list(value) -> list:
+    """Ints from a constant (a Tensor) or a shape computed at run time (a NumPy array)."""
+    return [int(e) for e in np.atleast_1d(np.asarray(getattr(value, "data", value)))]
+
+
+@rule("Reshape")  # the target shape: a constant, or computed at run time from shapes (dynamic batch)
 def _reshape(v):
-    target, keep = v.ints(1), not v.attrs.get("allowzero", 0)
-    return Conversion(lambda x: x.reshape(*[x.shape[i] if t == 0 and keep else t for i, t in enumerate(target)]))
+    keep = not v.attrs.get("allowzero", 0)
+
+    def run(x, target):
+        return x.reshape(*[x.shape[i] if t == 0 and keep else t for i, t in enumerate(_int_list(target))])
+    return Conversion(run, (0, 1))
 
 
 @rule("Squeeze", "Unsqueeze")
@@ -309,9 +311,13 @@ def _split(v):
 def _slice_rule(v):
     if v.opset < 10:
         starts, ends, axes, steps = v.attrs["starts"], v.attrs["ends"], v.attrs.get("axes"), None
-    else:
-        starts, ends, axes, steps = v.ints(1), v.ints(2), v.ints(3), v.ints(4)
-    return Conversion(lambda x: _slice(x, starts, ends, axes, steps))
+        return Conversion(lambda x: _slice(x, starts, ends, axes, steps))
+    present = tuple(i for i in range(1, 5) if v.has(i))  # bounds may be computed at run time (dynamic batch)
+
+    def run(x, *bounds):
+        given = dict(zip(present, (_int_list(b) for b in bounds)))
+        return _slice(x, given[1], given[2], given.get(3), given.get(4))
+    return Conversion(run, (0, *present))
 
 
 @rule("Gather")
