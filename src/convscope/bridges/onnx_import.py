@@ -10,7 +10,6 @@ ONNX's own shape inference instead of a refusal.
 from __future__ import annotations
 
 import re
-from collections import Counter
 
 import numpy as np
 
@@ -44,8 +43,8 @@ class OnnxNode(Module):
         values = iter(xs)
         args = [next(values) if s is GRAPH else None if s is ABSENT else getattr(self, s) if isinstance(s, str)
                 else s for s in self.slots]
-        if any(init.is_meta(p.data) for p in self._parameters.values()) and not all(init.is_meta(getattr(x, "data", x))
-                                                                                  for x in xs):
+        shape_only = any(init.is_meta(p.data) for p in self._parameters.values())
+        if shape_only and not all(init.is_meta(getattr(x, "data", x)) for x in xs):  # the tracer's inputs pass
             raise ValueError("its parameters are shape-only (meta), built for analysis: it cannot run; "
                              "import the file without meta=True")
         return self.fn(*args)
@@ -269,9 +268,10 @@ class _Builder:
         """One line per refused op type, with its count, its first node and why."""
         if not self.unshaped:
             return
-        lines = [f"  {op} x{len(found)}: {found[0][1]} (first: {found[0][0]})" for op, found in self.refused.items()]
+        lines = [f"  {op} x{len(found)}: {found[0][1]} (first: {found[0][0]})"
+                 for op, found in self.refused.items()]
         n = sum(len(f) for f in self.refused.values())
-        hint = "" if self.meta else "; from_onnx(path, meta=True), what the analysis uses, shows them as shape-only rows"
+        hint = "" if self.meta else "; from_onnx(path, meta=True), as the analysis reads it, shows them as rows"
         raise ValueError(f"from_onnx {path}: cannot convert {n} node(s) of {len(lines)} op type(s){hint}:\n"
                          + "\n".join(lines))
 
