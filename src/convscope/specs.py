@@ -11,7 +11,8 @@ def resolve_model(spec, meta: bool = False):
 
     `meta=True` builds model files, bundled examples and zoo models shape-only (parameters with
     shapes and dtypes, no data), which is all the analysis needs: a model of any size is described
-    without allocating its weights. Run folders, torch: specs and ONNX files bring their weights.
+    without allocating its weights; ONNX files are read shape-only too (weights not read, ops
+    convscope cannot run kept as opaque rows). Run folders and torch: specs bring their weights.
 
     Accepted: a model file (`.yaml`/`.yml`), a `convscope train` run folder (its trained model),
     `name.onnx`, `torch:pkg.mod:factory` (the factory is called with no arguments, the module put in
@@ -32,7 +33,7 @@ def resolve_model(spec, meta: bool = False):
 
         return load_run(path).model
     if spec.endswith(".onnx"):
-        return _onnx_model(path)
+        return _onnx_model(path, meta)
     if spec.endswith((".yaml", ".yml")) or path.exists():
         if not path.is_file():
             raise ValueError(f"model file {spec} does not exist")
@@ -59,12 +60,12 @@ def parse_shape(text, what: str = "shape") -> tuple:
     return shape
 
 
-def _onnx_model(path: Path):
+def _onnx_model(path: Path, meta: bool = False):
     if not path.is_file():
         raise ValueError(f"ONNX file {path} does not exist")
     from .bridges import from_onnx
 
-    return from_onnx(path)
+    return from_onnx(path, meta=meta)
 
 
 def _torch_model(spec: str):

@@ -139,7 +139,7 @@ def trace(model, input_shape, batch_size: int = 1, dtype="float32") -> Graph:
     outs = _leaves(out)
     names = {}
     for name, m in model.named_modules():
-        names.setdefault(id(m), name or type(model).__name__)
+        names.setdefault(id(m), getattr(m, "display_name", None) or name or type(model).__name__)  # ONNX node names
     return Graph(model, tracer.nodes, [tracer.index[id(o)] for o in outs if id(o) in tracer.index], names)
 
 

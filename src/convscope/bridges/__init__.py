@@ -20,10 +20,10 @@ def to_onnx(model, input_shape, path, batch_size="batch"):
     return f(model, input_shape, path, batch_size)
 
 
-def from_onnx(path):
-    from .onnx import from_onnx as f
+def from_onnx(path, meta=False):
+    from .onnx_import import from_onnx as f
 
-    return f(path)
+    return f(path, meta)
 
 
 __all__ = ["from_torch", "to_torch", "to_onnx", "from_onnx"]

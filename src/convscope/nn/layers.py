@@ -19,7 +19,8 @@ def _linear_from_gemm(node):
     a = node.attrs
     if a.get("transA", 0):
         raise ValueError("transA=1 is not supported")
-    w = node.const(1) * a.get("alpha", 1.0)
+    alpha = a.get("alpha", 1.0)
+    w = node.const(1) if alpha == 1 else node.const(1) * alpha  # no copy of a large weight for nothing
     w = w if a.get("transB", 0) else w.T  # (out_features, in_features)
     c = node.const(2)
     state = {"weight": w}

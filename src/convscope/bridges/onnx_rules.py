@@ -1,0 +1,381 @@
+"""How each ONNX op becomes convscope: one rule per op type that is not a registered layer.
+
+A rule reads a `NodeView` (attributes, constant inputs, static shapes) and returns a `Conversion`:
+a function of the values of some of the node's inputs (`used`), built from registered ops. Layers
+(Conv, Gemm, BatchNormalization, ...) are not here: the layer registry's `OnnxImport`s build them.
+An op type without a rule, whose ONNX twin is a registered op (`Op.onnx`), applies that op.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..nn import functional as F
+from ..ops import registry as op_registry
+from ..ops.geometry import output_size, resolve_padding
+from ..tensor import apply, concat
+from .graph import keepdims_pool
+from .onnx_fold import _slice
+
+
+@dataclass
+class Conversion:
+    fn: Callable  # called with the values of the `used` inputs, in order
+    used: tuple = (0,)  # indices of the node inputs fn takes (constants among them are passed too)
+    outputs: int = 1  # fn returns a tuple when the node has several outputs
+
+
+class NodeView:
+    """What a rule (or a layer's ONNX import rule, `nn.registry.OnnxImport`) sees of one node."""
+
+    def __init__(self, op, name, inputs, outputs, attrs, file, where):
+        self.op, self.name, self.inputs, self.outputs, self.attrs = op, name, inputs, outputs, attrs
+        self.file, self.where, self.opset = file, where, file.opset
+        x_shape = file.shapes.get(inputs[0]) if inputs and inputs[0] else None
+        self.rank = len(x_shape) if x_shape else None
+        self.spatial = tuple(x_shape[2:]) if x_shape and len(x_shape) > 2 and None not in x_shape[2:] else None
+        auto = attrs.get("auto_pad", b"NOTSET")
+        self.auto_pad = auto.decode() if isinstance(auto, bytes) else auto
+
+    @property
+    def init(self) -> dict:
+        return self.file.consts
+
+    def has(self, i: int) -> bool:
+        return i < len(self.inputs) and self.inputs[i] != ""
+
+    def is_const(self, i: int) -> bool:
+        return self.has(i) and self.inputs[i] in self.file.consts
+
+    def const(self, i: int):
+        """Constant input i (an initializer or Constant), None when absent; a graph value is refused."""
+        if not self.has(i):
+            return None
+        if self.inputs[i] not in self.file.consts:
+            raise ValueError(f"input {i} '{self.inputs[i]}' must be a constant (an initializer)")
+        return self.file.consts[self.inputs[i]]
+
+    def ints(self, i: int | None, attr: str | None = None):
+        """A list of ints from constant input i, else from attribute `attr`; None when neither is given."""
+        if i is not None and self.has(i):
+            return [int(v) for v in np.atleast_1d(self.const(i))]
+        return None if attr is None or attr not in self.attrs else [int(v) for v in self.attrs[attr]]
+
+    def shape(self, i: int = 0):
+        return self.file.static_shape(self.inputs[i]) if self.has(i) else None
+
+    def pads(self, kernel, stride, dilation):
+        """ONNX padding (pads or auto_pad) as convscope's per-axis (lo, hi)."""
+        n = len(kernel)
+        if self.auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            if self.spatial is None:
+                raise ValueError(f"auto_pad {self.auto_pad} needs the input's spatial size (shape inference failed)")
+            pads = resolve_padding("same", self.spatial, kernel, stride, dilation, self.where)  # extra cell high
+            return pads if self.auto_pad == "SAME_UPPER" else tuple((hi, lo) for lo, hi in pads)
+        if self.auto_pad == "VALID":
+            return ((0, 0),) * n
+        p = list(self.attrs.get("pads", [0] * 2 * n))
+        return tuple((p[a], p[a + n]) for a in range(n))
+
+
+RULES: dict[str, Callable] = {}
+
+
+def rule(*ops):
+    def declare(f):
+        for op in ops:
+            RULES[op] = f
+        return f
+    return declare
+
+
+def conversion(v: NodeView) -> Conversion | None:
+    """The conversion of a node that builds no layer; None when convscope has no such op."""
+    if v.op in RULES:
+        return RULES[v.op](v)
+    same = next((op for op in op_registry.all_ops() if op.onnx == v.op), None)
+    if same is None:
+        return None
+    return Conversion(lambda *xs: apply(same, *xs), tuple(range(len(v.inputs))))
+
+
+def _all(v):
+    return tuple(i for i in range(len(v.inputs)) if v.has(i))
+
+
+# ------------------------------------------------------------------------------ windows
+
+@rule("MaxPool", "AveragePool")
+def _pool(v):
+    a = v.attrs
+    if len(v.outputs) > 1 and v.outputs[1]:
+        raise ValueError("MaxPool's indices output is not supported")
+    kernel = tuple(a["kernel_shape"])
+    n = len(kernel)
+    stride, dilation = tuple(a.get("strides", [1] * n)), tuple(a.get("dilations", [1] * n))
+    pads, ceil = v.pads(kernel, stride, dilation), bool(a.get("ceil_mode", 0))
+    if v.spatial:  # fail now, with the node named, rather than at the first forward
+        for axis, (i, k, s, p, d) in enumerate(zip(v.spatial, kernel, stride, pads, dilation)):
+            output_size(i, k, s, p, d, ceil_mode=ceil, op=v.op, axis=axis)
+    if v.op == "MaxPool":
+        return Conversion(lambda x: F.max_pool(x, kernel, stride, pads, dilation, ceil))
+    if any(d != 1 for d in dilation):
+        raise ValueError(f"AveragePool with dilations {list(dilation)} is not supported")
+    include = bool(a.get("count_include_pad", 0))
+    return Conversion(lambda x: F.avg_pool(x, kernel, stride, pads, ceil, include))
+
+
+@rule("GlobalAveragePool", "GlobalMaxPool")
+def _global(v):
+    return Conversion(keepdims_pool("avg" if v.op == "GlobalAveragePool" else "max"))
+
+
+@rule("Pad")
+def _pad(v):
+    mode = v.attrs.get("mode", b"constant")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    p = v.ints(1, "pads")
+    value = v.const(2)
+    value = 0.0 if value is None or value.size == 0 else float(value)
+    rank = len(p) // 2
+    axes = [a % rank for a in (v.ints(3) or range(rank))]
+    full = [0] * 2 * rank
+    for j, a in enumerate(axes):
+        full[a], full[a + rank] = p[j], p[j + len(axes)]
+    if any(full[:2]) or any(full[rank:rank + 2]):
+        raise ValueError(f"padding of the batch or channel axis is not supported (pads {p})")
+    pads = tuple((full[i], full[i + rank]) for i in range(2, rank))
+    if mode == "constant":  # zeros, plus the value on the border: pad(x) + value * (1 - pad(ones))
+        if value == 0:
+            return Conversion(lambda x: F.pad(x, pads))
+        shape = v.shape(0)
+        if shape is None:
+            raise ValueError(f"Pad with value {value} needs the input's static shape")
+        inside = np.pad(np.ones((1, *shape[1:]), np.float32), ((0, 0), (0, 0), *pads))
+        border = (value * (1 - inside)).astype(np.float32)
+        return Conversion(lambda x: F.pad(x, pads) + border)
+    torch_mode = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}.get(mode)
+    if torch_mode is None or "mode" not in inspect.signature(F.pad).parameters:
+        raise ValueError(f"Pad mode {mode!r} with value {value} is not supported (zero constant padding is)")
+    return Conversion(lambda x: F.pad(x, pads, mode=torch_mode, value=value))
+
+
+# ------------------------------------------------------------------------------ element-wise
+
+@rule("Identity", "Dropout", "Cast")
+def _identity(v):
+    if v.op == "Cast" and v.file.dtypes.get(v.outputs[0]) not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"Cast of a graph value to {v.file.dtypes.get(v.outputs[0])} is not supported")
+    return Conversion(lambda x: x)
+
+
+@rule("Sub", "Div")
+def _binary(v):
+    return Conversion((lambda p, q: p - q) if v.op == "Sub" else (lambda p, q: p / q), (0, 1))
+
+
+@rule("Neg", "Sqrt", "Reciprocal", "Pow")
+def _power(v):
+    if v.op == "Neg":
+        return Conversion(lambda x: x * -1.0)
+    e = {"Sqrt": 0.5, "Reciprocal": -1.0}.get(v.op)
+    if e is None:
+        exponent = v.const(1)
+        if exponent.size != 1:
+            raise ValueError(f"Pow with a non-scalar exponent of shape {exponent.shape} is not supported")
+        e = float(exponent.reshape(()))
+    return Conversion(lambda x: x ** e)
+
+
+@rule("LeakyRelu")
+def _leaky(v):
+    slope = v.attrs.get("alpha", 0.01)
+    return Conversion(lambda x: F.leaky_relu(x, slope))
+
+
+@rule("Clip")
+def _clip(v):
+    lo, hi = (v.const(1), v.const(2)) if v.opset >= 11 else (v.attrs.get("min"), v.attrs.get("max"))
+    lo, hi = (None if b is None or np.size(b) == 0 else float(np.reshape(b, ())) for b in (lo, hi))
+    return Conversion(lambda x: F.clamp(x, lo, hi))
+
+
+@rule("HardSigmoid")
+def _hardsigmoid(v):
+    alpha, beta = v.attrs.get("alpha", 0.2), v.attrs.get("beta", 0.5)
+    if np.isclose(alpha, 1 / 6) and beta == 0.5:  # PyTorch's hardsigmoid
+        return Conversion(F.hardsigmoid)
+    return Conversion(lambda x: F.clamp(x * alpha + beta, 0.0, 1.0))
+
+
+@rule("Gelu")  # opset 20, or the Erf pattern fused at import
+def _gelu(v):
+    approximate = v.attrs.get("approximate", b"none")
+    approximate = approximate.decode() if isinstance(approximate, bytes) else approximate
+    return Conversion(lambda x: F.gelu(x, approximate))
+
+
+@rule("Softmax", "LogSoftmax")
+def _softmax(v):
+    if v.opset < 13 and v.rank not in (None, 2):
+        raise ValueError(f"{v.op} before opset 13 (coerced to 2-D) on a rank-{v.rank} input is not supported")
+    axis = v.attrs.get("axis", -1 if v.opset >= 13 else 1)
+    f = F.softmax if v.op == "Softmax" else F.log_softmax
+    return Conversion(lambda x: f(x, axis))
+
+
+@rule("LayerNormalization")
+def _layer_norm(v):
+    axis, eps = v.attrs.get("axis", -1), v.attrs.get("epsilon", 1e-5)
+    if len(v.outputs) > 1 and any(v.outputs[1:]):
+        raise ValueError("LayerNormalization's mean and inverse deviation outputs are not supported")
+    has_bias = v.has(2)
+
+    def norm(x, w, b=None):
+        return F.layer_norm(x, x.shape[axis % x.ndim:], w, b, eps)
+    return Conversion(norm, (0, 1, 2) if has_bias else (0, 1))
+
+
+# ------------------------------------------------------------------------------ shapes and reductions
+
+@rule("MatMul")  # of two graph values (a constant weight builds a Linear)
+def _matmul(v):
+    return Conversion(lambda p, q: p @ q, (0, 1))
+
+
+@rule("Flatten")
+def _flatten(v):
+    axis = v.attrs.get("axis", 1)
+    return Conversion(lambda x: x.reshape(int(np.prod(x.shape[:axis % (x.ndim + 1)])), -1))
+
+
+def _int_list(value) -> list:
+    """Ints from a constant (a Tensor) or a shape computed at run time (a NumPy array)."""
+    return [int(e) for e in np.atleast_1d(np.asarray(getattr(value, "data", value)))]
+
+
+@rule("Reshape")  # the target shape: a constant, or computed at run time from shapes (dynamic batch)
+def _reshape(v):
+    keep = not v.attrs.get("allowzero", 0)
+
+    def run(x, target):
+        return x.reshape(*[x.shape[i] if t == 0 and keep else t for i, t in enumerate(_int_list(target))])
+    return Conversion(run, (0, 1))
+
+
+@rule("Squeeze", "Unsqueeze")
+def _squeeze(v):
+    axes = v.ints(1, "axes")
+
+    def run(x):
+        shape = list(x.shape)
+        if v.op == "Unsqueeze":
+            for a in sorted(b % (x.ndim + len(axes)) for b in axes):
+                shape.insert(a, 1)
+        else:
+            drop = {b % x.ndim for b in axes} if axes is not None else {a for a, s in enumerate(shape) if s == 1}
+            shape = [s for a, s in enumerate(shape) if a not in drop]
+        return x.reshape(*shape)
+    return Conversion(run)
+
+
+@rule("Transpose")
+def _transpose(v):
+    perm = v.attrs.get("perm")
+    return Conversion(lambda x: x.transpose(*(perm if perm is not None else reversed(range(x.ndim)))))
+
+
+@rule("Concat")
+def _concat(v):
+    axis = v.attrs["axis"]
+    return Conversion(lambda *ts: concat(list(ts), axis=axis), _all(v))
+
+
+@rule("Split")
+def _split(v):
+    axis, n = v.attrs.get("axis", 0), len(v.outputs)
+    sizes = v.ints(1, "split") if v.opset >= 13 else v.ints(None, "split")
+
+    def run(x):
+        size = x.shape[axis % x.ndim]
+        parts = sizes or [-(-size // n)] * (n - 1) + [size - (n - 1) * -(-size // n)]
+        ends = np.cumsum(parts)
+        return tuple(_slice(x, [e - p], [e], [axis]) for p, e in zip(parts, ends))
+    return Conversion(run, outputs=n)
+
+
+@rule("Slice")
+def _slice_rule(v):
+    if v.opset < 10:
+        starts, ends, axes, steps = v.attrs["starts"], v.attrs["ends"], v.attrs.get("axes"), None
+        return Conversion(lambda x: _slice(x, starts, ends, axes, steps))
+    present = tuple(i for i in range(1, 5) if v.has(i))  # bounds may be computed at run time (dynamic batch)
+
+    def run(x, *bounds):
+        given = dict(zip(present, (_int_list(b) for b in bounds)))
+        return _slice(x, given[1], given[2], given.get(3), given.get(4))
+    return Conversion(run, (0, *present))
+
+
+@rule("Gather")
+def _gather(v):
+    axis, index = v.attrs.get("axis", 0), np.asarray(v.const(1), np.int64)
+    return Conversion(lambda x: x[(slice(None),) * (axis % x.ndim) + (index,)])
+
+
+@rule("ReduceMean", "ReduceSum", "ReduceMax")
+def _reduce(v):
+    axes = v.ints(1, None) if v.opset >= 18 or (v.op == "ReduceSum" and v.opset >= 13) else v.ints(None, "axes")
+    keep = bool(v.attrs.get("keepdims", 1))
+    if axes is None and v.attrs.get("noop_with_empty_axes", 0):
+        return Conversion(lambda x: x)
+
+    def run(x):
+        ax = tuple(sorted(a % x.ndim for a in axes)) if axes is not None else tuple(range(x.ndim))
+        if v.op == "ReduceMean" and x.ndim > 2 and ax == tuple(range(2, x.ndim)):  # global average pooling
+            y = F.global_avg_pool(x)
+            return y.reshape(*y.shape, *([1] * (x.ndim - 2))) if keep else y
+        if v.op == "ReduceMean":
+            return x.mean(ax, keep)
+        return x.sum(ax, keep) if v.op == "ReduceSum" else x.max(ax, keep)
+    return Conversion(run)
+
+
+# ------------------------------------------------------------------------------ resampling
+
+_RESIZE_MODES = {  # (ONNX mode, coordinate transformation) -> (PyTorch mode stem, align_corners)
+    ("nearest", "asymmetric"): ("nearest", None),
+    ("linear", "half_pixel"): ("linear", False),
+    ("linear", "pytorch_half_pixel"): ("linear", False),
+    ("linear", "align_corners"): ("linear", True),
+}
+
+
+@rule("Resize", "Upsample")
+def _resize(v):
+    """ONNX Resize as PyTorch's interpolate (nearest; linear with and without align_corners)."""
+    text = lambda k, d: (lambda s: s.decode() if isinstance(s, bytes) else s)(v.attrs.get(k, d))  # noqa: E731
+    mode, ctm = text("mode", "nearest"), text("coordinate_transformation_mode", "half_pixel")
+    if v.op == "Upsample":
+        ctm = "asymmetric"
+    key = (mode, ctm)
+    if key not in _RESIZE_MODES or (mode == "nearest" and text("nearest_mode", "round_prefer_floor") != "floor"
+                                    and v.op == "Resize"):
+        raise ValueError(f"Resize mode {mode!r} with coordinate_transformation_mode {ctm!r} is not supported "
+                         f"(supported: {', '.join(f'{m}/{c}' for m, c in _RESIZE_MODES)})")
+    stem, align = _RESIZE_MODES[key]
+    sizes = v.ints(3) if v.op == "Resize" and v.has(3) else None
+    scales = None if sizes else np.atleast_1d(v.const(2 if v.op == "Resize" else 1)).astype(float)
+    interpolate = getattr(F, "interpolate", None)
+    if interpolate is None:
+        raise ValueError("Resize needs convscope's interpolate op, which this version does not have")
+
+    def run(x):
+        size = sizes[2:] if sizes else [int(np.floor(i * s)) for i, s in zip(x.shape[2:], scales[2:])]
+        m = stem if stem == "nearest" else {1: "linear", 2: "bilinear", 3: "trilinear"}[x.ndim - 2]
+        kw = {} if align is None else {"align_corners": align}
+        return interpolate(x, size=tuple(size), mode=m, **kw)
+    return Conversion(run)
