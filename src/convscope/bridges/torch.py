@@ -287,12 +287,33 @@ class OpaqueLayer(Module):
         return apply(op_registry.get(self.op_name), *xs, **self.attrs)
 
 
+def _propagate(graph_module, module, input_shape) -> None:
+    """torch.fx's shape propagation on one zero sample in eval mode (modes put back); torch's error
+    for an input the module cannot take becomes a ValueError naming the module and the shape."""
+    import contextlib
+    import io
+
+    import torch
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    modes = [(m, m.training) for m in module.modules()]
+    try:  # ShapeProp prints the traceback of a failing node before raising: keep it off the terminal
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
+            ShapeProp(graph_module.eval()).propagate(torch.zeros(1, *input_shape))
+    except Exception as err:  # noqa: BLE001 - any torch error here is the input's or the module's
+        cause = err.__cause__ or err
+        raise ValueError(f"{type(module).__name__}: PyTorch cannot run it on one sample of shape "
+                         f"{'x'.join(map(str, input_shape))}: {type(cause).__name__}: {cause}") from None
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
 def analysis_model(module, input_shape) -> GraphModel:
     """The model the analysis reads: from_torch's, except that an operation convscope cannot run is an
     opaque step (its shape from torch.fx's shape propagation, counted as nothing and flagged) instead
     of an error. Its forward cannot run those steps: it is for `trace` and `summary`."""
     import torch
-    from torch.fx.passes.shape_prop import ShapeProp
 
     graph_module = _graph_module(module)
     nodes = {n.name: n for n in graph_module.graph.nodes}
@@ -300,11 +321,7 @@ def analysis_model(module, input_shape) -> GraphModel:
 
     def opaque(node, model):
         if not propagated:  # torch runs the module once, only when something is unknown
-            modes = [(m, m.training) for m in module.modules()]
-            with torch.no_grad():
-                ShapeProp(graph_module.eval()).propagate(torch.zeros(1, *input_shape))
-            for m, mode in modes:
-                m.training = mode
+            _propagate(graph_module, module, input_shape)
             propagated.append(True)
         meta = node.meta.get("tensor_meta")
         ins = [a for a in node.args if isinstance(a, torch.fx.Node) and hasattr(a.meta.get("tensor_meta"), "shape")]
