@@ -82,6 +82,10 @@ def mean(x, dim=None, keepdim=False, **kw):
     return x.mean(axis=tuple(dim) if isinstance(dim, list) else dim, keepdims=keepdim)
 
 
+def reduce_sum(x, dim=None, keepdim=False, **kw):
+    return x.sum(axis=tuple(dim) if isinstance(dim, list) else dim, keepdims=keepdim)
+
+
 def amax(x, dim=None, keepdim=False):
     return x.max(axis=tuple(dim) if isinstance(dim, list) else dim, keepdims=keepdim)
 
@@ -126,7 +130,7 @@ FUNCTIONS = {
     "getitem": operator.getitem, "getattr": getattr, "cat": cat, "concat": cat, "flatten": flatten,
     "reshape": _reshape, "view": _reshape, "permute": permute, "transpose": transpose, "chunk": chunk,
     "split": split, "size": size, "contiguous": lambda x, **kw: x, "clone": lambda x, **kw: x,
-    "mean": mean, "amax": amax, "softmax": softmax, "layer_norm": layer_norm, "interpolate": interpolate,
+    "mean": mean, "sum": reduce_sum, "amax": amax, "softmax": softmax, "layer_norm": layer_norm, "interpolate": interpolate,
     "stochastic_depth": stochastic_depth,
 }
 NEEDS = {"layer_norm": "layer_norm", "interpolate": "interpolate"}  # graph function -> the op it applies
