@@ -117,11 +117,12 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
 
 
 def stochastic_depth(x, p, mode, training=True):
-    """torchvision.ops.stochastic_depth: the identity in evaluation; in training, the registered op."""
+    """torchvision.ops.stochastic_depth: the identity in evaluation; in training, convscope's own."""
     if not training or p == 0:
         return x
-    op = op_registry.get("stochastic_depth")
-    return apply(op, x, **{k: v for k, v in {"p": p, "mode": mode}.items() if k in op.attrs})
+    if not hasattr(F, "stochastic_depth"):
+        raise ValueError(f"stochastic_depth (p={p}, mode={mode!r}) in training needs F.stochastic_depth")
+    return F.stochastic_depth(x, p, mode, training)
 
 
 FUNCTIONS = {
