@@ -218,3 +218,31 @@ def test_cli_summary_of_a_torch_factory_with_unknown_ops(capsys):
     assert cli.main(["summary", "torch:tests.bridges.test_torch_graphs:Unknown", "--input", "1x6x6", "--wide"]) == 0
     out = capsys.readouterr().out
     assert "PixelShuffle" in out and "not counted (known by shape only)" in out
+
+
+class Functions(torch.nn.Module):
+    """torch.nn.functional calls convscope has a function for, with PyTorch's arguments."""
+
+    def __init__(self):
+        super().__init__()
+        self.norm = torch.nn.GroupNorm(2, 4)
+        self.fc = torch.nn.Linear(6, 3)
+
+    def forward(self, x):
+        y = tf.relu6(x * 4, inplace=True) + tf.hardtanh(x, -0.5, 0.5) + tf.dropout(x, 0.5, self.training)
+        y = tf.group_norm(y, 2, self.norm.weight, self.norm.bias) + tf.layer_norm(y, (6,), eps=1e-3)
+        return tf.log_softmax(tf.linear(y, self.fc.weight, self.fc.bias), dim=-1)
+
+
+def test_functional_calls_with_pytorchs_arguments():
+    torch.manual_seed(1)
+    module = Functions()
+    torch.nn.init.normal_(module.norm.weight)
+    x = np.random.default_rng(4).standard_normal((2, 4, 5, 6)).astype(np.float32)
+    got, expected = run_both(module, x)
+    np.testing.assert_allclose(got.data, expected.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_a_module_returning_indices_is_not_taken_for_its_op():
+    with pytest.raises(ValueError, match=r"module AdaptiveMaxPool2d x1 \(0\)"):
+        from_torch(torch.nn.Sequential(torch.nn.AdaptiveMaxPool2d(2, return_indices=True)))

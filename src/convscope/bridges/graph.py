@@ -102,13 +102,6 @@ def softmax(x, dim=-1, **kw):
     return F.softmax(x, -1 if dim is None else dim)
 
 
-def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
-    n = len(normalized_shape) if isinstance(normalized_shape, (tuple, list)) else 1
-    params = [p for p in (weight, bias) if p is not None]
-    return apply(op_registry.get("layer_norm"), x, *params, axes=tuple(range(x.ndim - n, x.ndim)), eps=eps,
-                 affine=(weight is not None, bias is not None))
-
-
 def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None, **kw):
     """F.interpolate through the registered op of that name, with PyTorch's argument names."""
     op = op_registry.get("interpolate")
@@ -131,10 +124,13 @@ FUNCTIONS = {
     "getitem": operator.getitem, "getattr": getattr, "cat": cat, "concat": cat, "flatten": flatten,
     "reshape": _reshape, "view": _reshape, "permute": permute, "transpose": transpose, "chunk": chunk,
     "split": split, "size": size, "contiguous": lambda x, **kw: x, "clone": lambda x, **kw: x,
-    "mean": mean, "sum": reduce_sum, "amax": amax, "softmax": softmax, "layer_norm": layer_norm, "interpolate": interpolate,
+    "mean": mean, "sum": reduce_sum, "amax": amax, "softmax": softmax, "interpolate": interpolate,
     "stochastic_depth": stochastic_depth,
+    # convscope's functions that take PyTorch's arguments in PyTorch's order (inplace is dropped before)
+    "relu6": F.relu6, "hardtanh": F.hardtanh, "dropout": F.dropout, "layer_norm": F.layer_norm,
+    "group_norm": F.group_norm, "linear": F.linear, "log_softmax": F.log_softmax,
 }
-NEEDS = {"layer_norm": "layer_norm", "interpolate": "interpolate"}  # graph function -> the op it applies
+NEEDS = {"interpolate": "interpolate"}  # graph function -> the registered op it applies
 
 
 # ------------------------------------------------------------------------------ the model

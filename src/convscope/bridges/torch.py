@@ -24,7 +24,7 @@ from .graph import FUNCTIONS, NEEDS, GraphModel, Ref
 __all__ = ["GraphModel", "from_torch", "to_torch", "analysis_model"]
 
 # torch keyword arguments that change nothing convscope computes when they have this value
-IGNORED = {"inplace": None, "return_indices": False, "divisor_override": None, "memory_format": None}
+IGNORED = {"inplace": None, "return_indices": False, "divisor_override": None, "memory_format": None, "dtype": None}
 
 
 def _one_input_ops() -> dict:
@@ -37,7 +37,10 @@ def _one_input_ops() -> dict:
 
 
 def _keep(key: str, value) -> bool:
-    """Whether a torch keyword argument matters (inplace=True only saves memory in torch)."""
+    """Whether a torch keyword argument matters (inplace=True only saves memory in torch; private
+    ones such as softmax's _stacklevel only steer torch's warnings)."""
+    if key.startswith("_"):
+        return False
     return key not in IGNORED or (key != "inplace" and value != IGNORED[key])
 
 
@@ -88,8 +91,8 @@ _OP_LAYERS: dict = {}
 
 def _op_layer(m, ops: dict):
     """OpLayer for a parameterless torch module named like a one-input op (SiLU -> silu), or None."""
-    if any(True for _ in m.parameters()):
-        return None
+    if any(True for _ in m.parameters()) or any(_keep(k, getattr(m, k)) for k in IGNORED if hasattr(m, k)):
+        return None  # weights need a registered layer; return_indices=True is not the op's output
     op = next((op for name, op in ops.items() if _snake(name) == _snake(type(m).__name__)), None)
     if op is None:
         return None
