@@ -246,3 +246,13 @@ def test_functional_calls_with_pytorchs_arguments():
 def test_a_module_returning_indices_is_not_taken_for_its_op():
     with pytest.raises(ValueError, match=r"module AdaptiveMaxPool2d x1 \(0\)"):
         from_torch(torch.nn.Sequential(torch.nn.AdaptiveMaxPool2d(2, return_indices=True)))
+
+
+def test_analysis_keeps_a_layer_with_a_refused_setting():
+    module = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2, track_running_stats=False))
+    with pytest.raises(ValueError, match="track_running_stats=False"):
+        from_torch(module)
+    s = cs.summary(module, (1, 5, 5))
+    assert [(r.name, r.kind, r.output_shape, r.params) for r in s.rows] == \
+        [("0", "Conv2d", (2, 3, 3), 20), ("1", "BatchNorm2d", (2, 3, 3), 4)]
+    assert s.totals["not_counted"] == ["torch.BatchNorm2d"]

@@ -175,7 +175,7 @@ def _plain(value):
 
 def _convert(graph_module, opaque=None) -> GraphModel:
     """The GraphModel of a traced module. A node nothing converts is refused (one line per kind, with
-    its count), or, given `opaque(node, args) -> step`, replaced by the step it returns."""
+    its count), or, given `opaque(node, model) -> step`, replaced by the step it returns."""
     import torch.fx
 
     ops = _one_input_ops()
@@ -193,7 +193,12 @@ def _convert(graph_module, opaque=None) -> GraphModel:
         elif node.op == "call_module":
             if node.target not in layers:  # a module called again is the same layer: its weights stay tied
                 sub = graph_module.get_submodule(node.target)
-                layers[node.target] = _module_of(sub) or _op_layer(sub, ops)
+                try:
+                    layers[node.target] = _module_of(sub) or _op_layer(sub, ops)
+                except ValueError:  # a setting convscope refuses: the analysis keeps it as unknown
+                    if opaque is None:
+                        raise
+                    layers[node.target] = None
                 if layers[node.target] is not None:
                     model.place(node.target, layers[node.target])
             step = ("module", node.target, args, kwargs) if layers[node.target] is not None else None
