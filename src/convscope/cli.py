@@ -165,7 +165,9 @@ def summary_cmd(args) -> int:
 
     from .analysis import summary
 
-    model = _model(args.model, meta=True)  # the analysis needs shapes only: no weights are allocated
+    # the analysis needs shapes only: no weights are allocated; a torch module with --input is analysed
+    # even where convscope cannot run it
+    model = resolve_model(args.model, meta=True, input_shape=_shape(args.input) if args.input else None)
     s = summary(model, _input(args, model), batch_size=args.batch_size)
     if args.json:
         print(s.to_json())

@@ -6,8 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def resolve_model(spec, meta: bool = False):
+def resolve_model(spec, meta: bool = False, input_shape=None):
     """The model a spec names; a Module passes through unchanged.
+
+    A torch.nn.Module or `torch:` spec with `input_shape` gives the model the analysis reads: every
+    operation convscope cannot run stays as a step known by its shape (PyTorch's own shape
+    propagation), so a summary always has every row; without `input_shape` it is converted exactly
+    (`cs.from_torch`), refusing what it cannot run.
 
     `meta=True` builds model files, bundled examples and zoo models shape-only (parameters with
     shapes and dtypes, no data), which is all the analysis needs: a model of any size is described
@@ -24,9 +29,11 @@ def resolve_model(spec, meta: bool = False):
 
     if isinstance(spec, Module):
         return spec
+    if _is_torch_module(spec):
+        return _from_torch(spec, repr(type(spec).__name__), input_shape)
     spec = str(spec)
     if spec.startswith("torch:"):
-        return _torch_model(spec)
+        return _torch_model(spec, input_shape)
     path = Path(spec)
     if path.is_dir():
         from .runs import load_run
@@ -68,11 +75,24 @@ def _onnx_model(path: Path, meta: bool = False):
     return from_onnx(path, meta=meta)
 
 
-def _torch_model(spec: str):
+def summary(model, input_shape, batch_size: int = 1, dtype="float32"):
+    """`cs.summary`: the analysis summary of a convscope model, a model spec, or a torch.nn.Module
+    (whose operations convscope cannot run are rows known by their shape, flagged "not counted")."""
+    from .analysis import summary as summarise
+
+    return summarise(resolve_model(model, meta=True, input_shape=tuple(input_shape)), input_shape, batch_size, dtype)
+
+
+def _is_torch_module(obj) -> bool:
+    import sys
+
+    torch = sys.modules.get("torch")  # a torch module exists only if torch was imported
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def _torch_model(spec: str, input_shape=None):
     """Import and call the factory; whatever the user's code raises becomes one ValueError naming the spec."""
     import importlib
-
-    from .bridges import from_torch
 
     try:
         _, module_name, factory = spec.split(":")
@@ -82,12 +102,21 @@ def _torch_model(spec: str):
         module = getattr(importlib.import_module(module_name), factory)()
     except Exception as err:  # noqa: BLE001 - the user's import or factory failed; say which and why
         raise ValueError(f"{spec}: calling {module_name}.{factory}() failed: {type(err).__name__}: {err}") from None
-    if not hasattr(module, "eval") or not hasattr(module, "named_parameters"):
+    if not _is_torch_module(module):
         raise ValueError(f"{spec}: {module_name}.{factory}() returned a {type(module).__name__}, "
                          "not a torch.nn.Module")
+    return _from_torch(module.eval(), spec, input_shape)
+
+
+def _from_torch(module, what: str, input_shape=None):
+    """from_torch, or with an input shape the analysis model; torch's own errors become one ValueError."""
+    from .bridges import analysis_model, from_torch
+
     try:
-        return from_torch(module.eval())
+        if input_shape is None:
+            return from_torch(module)
+        return analysis_model(module, parse_shape(input_shape, "input_shape"))
     except (ValueError, TypeError):
         raise
-    except Exception as err:  # noqa: BLE001 - torch.fx cannot trace every module; name the failure
-        raise ValueError(f"{spec}: cannot convert it: {type(err).__name__}: {err}") from None
+    except Exception as err:  # noqa: BLE001 - torch.fx or torch itself refused; name the failure
+        raise ValueError(f"{what}: cannot convert it: {type(err).__name__}: {' '.join(str(err).split())}") from None

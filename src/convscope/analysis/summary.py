@@ -141,7 +141,7 @@ def build(graph: Graph, input_shape: tuple, batch_size: int) -> Summary:
             if id(m) not in seen_groups:
                 seen_groups.add(id(m))
                 order.append(("group", m, depth))
-        key = id(leaf) if leaf is not None else ("op", node.index)
+        key = ("call", node.call) if leaf is not None else ("op", node.index)  # a layer called twice: two rows
         if key not in groups:
             groups[key] = []
             order.append(("row", key, len(blocks)))

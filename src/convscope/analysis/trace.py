@@ -28,6 +28,7 @@ class Node:
     consts: tuple = ()  # values of the inputs that are not traced nodes (weights, constants), in order
     args: tuple = ()  # per input, in order: its node index, or None for the next of `consts`
     in_avals: tuple = ()  # shape and dtype of every input, in order
+    call: int = 0  # which module call made it (numbered in order; a module called twice has two)
 
     @property
     def nbytes(self) -> int:
@@ -94,6 +95,8 @@ class Tracer:
         self.index: dict[int, int] = {}  # id(tensor) -> node index
         self.alive: list[Tensor] = []  # keeps traced tensors alive so their ids stay unique
         self.stack: list = []
+        self.calls: list = [0]  # numbers of the module calls running, innermost last
+        self.count = 0
 
     def add(self, aval: Aval, inputs, op: str, attrs: dict) -> Tensor:
         out = Tensor(meta(aval.shape, aval.dtype))
@@ -101,7 +104,7 @@ class Tracer:
         consts = tuple(t.data for t, a in zip(inputs, args) if a is None)
         in_avals = tuple(Aval(tuple(t.shape), t.dtype) for t in inputs)
         node = Node(len(self.nodes), op, tuple(a for a in args if a is not None), tuple(aval.shape),
-                    np.dtype(aval.dtype), attrs, tuple(self.stack), consts, args, in_avals)
+                    np.dtype(aval.dtype), attrs, tuple(self.stack), consts, args, in_avals, self.calls[-1])
         self.nodes.append(node)
         self.index[id(out)] = node.index
         self.alive.append(out)
@@ -114,10 +117,13 @@ class Tracer:
 
     def call_module(self, module, args):
         self.stack.append(module)
+        self.count += 1
+        self.calls.append(self.count)
         try:
             return module.forward(*args)
         finally:
             self.stack.pop()
+            self.calls.pop()
 
 
 def trace(model, input_shape, batch_size: int = 1, dtype="float32") -> Graph:

@@ -8,6 +8,12 @@ def from_torch(module, input_shape=None):
     return f(module, input_shape)
 
 
+def analysis_model(module, input_shape):
+    from .torch import analysis_model as f
+
+    return f(module, input_shape)
+
+
 def to_torch(model):
     from .torch import to_torch as f
 
@@ -26,4 +32,4 @@ def from_onnx(path, meta=False):
     return f(path, meta)
 
 
-__all__ = ["from_torch", "to_torch", "to_onnx", "from_onnx"]
+__all__ = ["from_torch", "analysis_model", "to_torch", "to_onnx", "from_onnx"]

@@ -1,9 +1,15 @@
 """The graph interpreter both bridges build: a model whose forward replays a converted graph
-(torch.fx or ONNX) step by step with convscope layers and functions."""
+(torch.fx or ONNX) step by step with convscope layers, registered ops and named graph functions."""
 from __future__ import annotations
+
+import operator
+
+import numpy as np
 
 from ..nn import functional as F
 from ..nn.module import Module
+from ..ops import registry as op_registry
+from ..tensor import Tensor, apply, concat
 
 
 class Ref:
@@ -12,13 +18,133 @@ class Ref:
     def __init__(self, name: str):
         self.name = name
 
+    def __repr__(self):
+        return f"Ref({self.name!r})"
+
+
+# ------------------------------------------------------------------------------ graph functions
+# What a step may call besides a module and a registered op: arithmetic on tensors and on sizes,
+# indexing and the shape functions of PyTorch, with PyTorch's signatures. A step names its function,
+# so a converted graph is data (a list of names and arguments), not code.
+
+def _dim(x, dim: int) -> int:
+    return dim % len(x.shape)
+
+
+def _slices(x, dim: int, sizes) -> tuple:
+    """x cut along `dim` into consecutive pieces of the given sizes."""
+    dim, start, out = _dim(x, dim), 0, []
+    for size in sizes:
+        out.append(x[(slice(None),) * dim + (slice(start, start + size),)])
+        start += size
+    return tuple(out)
+
+
+def chunk(x, chunks: int, dim: int = 0) -> tuple:
+    n = x.shape[_dim(x, dim)]
+    step = -(-n // chunks)  # PyTorch: pieces of ceil(n / chunks), the last one smaller
+    return _slices(x, dim, [min(step, n - s) for s in range(0, n, step)])
+
+
+def split(x, split_size_or_sections, dim: int = 0) -> tuple:
+    n = x.shape[_dim(x, dim)]
+    if isinstance(split_size_or_sections, int):
+        s = split_size_or_sections
+        return _slices(x, dim, [min(s, n - a) for a in range(0, n, s)])
+    return _slices(x, dim, list(split_size_or_sections))
+
+
+def permute(x, *dims):
+    return x.transpose(*dims)  # convscope's transpose takes a whole permutation, as NumPy's
+
+
+def transpose(x, dim0: int, dim1: int):
+    perm = list(range(x.ndim))
+    a, b = _dim(x, dim0), _dim(x, dim1)
+    perm[a], perm[b] = perm[b], perm[a]
+    return x.transpose(perm)
+
+
+def flatten(x, start_dim: int = 0, end_dim: int = -1):
+    a, b = _dim(x, start_dim), _dim(x, end_dim)
+    return x.reshape(*x.shape[:a], int(np.prod(x.shape[a:b + 1])), *x.shape[b + 1:])
+
+
+def _reshape(x, *shape):
+    return x.reshape(*shape)
+
+
+def size(x, dim=None):
+    return tuple(x.shape) if dim is None else x.shape[dim]
+
+
+def mean(x, dim=None, keepdim=False, **kw):
+    return x.mean(axis=tuple(dim) if isinstance(dim, list) else dim, keepdims=keepdim)
+
+
+def reduce_sum(x, dim=None, keepdim=False, **kw):
+    return x.sum(axis=tuple(dim) if isinstance(dim, list) else dim, keepdims=keepdim)
+
+
+def amax(x, dim=None, keepdim=False):
+    return x.max(axis=tuple(dim) if isinstance(dim, list) else dim, keepdims=keepdim)
+
+
+def add(a, b, alpha=1, **kw):
+    return a + (b * alpha if alpha != 1 else b)
+
+
+def cat(tensors, dim=0, **kw):
+    return concat(list(tensors), axis=dim)
+
+
+def softmax(x, dim=-1, **kw):
+    return F.softmax(x, -1 if dim is None else dim)
+
+
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None, **kw):
+    """F.interpolate through the registered op of that name, with PyTorch's argument names."""
+    op = op_registry.get("interpolate")
+    given = {"size": size, "scale_factor": scale_factor, "mode": mode, "align_corners": align_corners, **kw}
+    return apply(op, x, **{k: v for k, v in given.items() if k in op.attrs})
+
+
+def stochastic_depth(x, p, mode, training=True):
+    """torchvision.ops.stochastic_depth: the identity in evaluation; in training, convscope's own."""
+    if not training or p == 0:
+        return x
+    if not hasattr(F, "stochastic_depth"):
+        raise ValueError(f"stochastic_depth (p={p}, mode={mode!r}) in training needs F.stochastic_depth")
+    return F.stochastic_depth(x, p, mode, training)
+
+
+FUNCTIONS = {
+    "add": add, "iadd": add, "sub": operator.sub, "isub": operator.sub, "mul": operator.mul, "imul": operator.mul,
+    "truediv": operator.truediv, "floordiv": operator.floordiv, "neg": operator.neg, "pow": operator.pow,
+    "getitem": operator.getitem, "getattr": getattr, "cat": cat, "concat": cat, "flatten": flatten,
+    "reshape": _reshape, "view": _reshape, "permute": permute, "transpose": transpose, "chunk": chunk,
+    "split": split, "size": size, "contiguous": lambda x, **kw: x, "clone": lambda x, **kw: x,
+    "mean": mean, "sum": reduce_sum, "amax": amax, "softmax": softmax, "interpolate": interpolate,
+    "stochastic_depth": stochastic_depth,
+    # convscope's functions that take PyTorch's arguments in PyTorch's order (inplace is dropped before)
+    "relu6": F.relu6, "hardtanh": F.hardtanh, "dropout": F.dropout, "layer_norm": F.layer_norm,
+    "group_norm": F.group_norm, "linear": F.linear, "log_softmax": F.log_softmax,
+}
+NEEDS = {"interpolate": "interpolate"}  # graph function -> the registered op it applies
+
+
+# ------------------------------------------------------------------------------ the model
 
 class GraphModel(Module):
     """A model converted from a graph (torch.fx or ONNX): submodules keep their original names, and
-    forward replays the graph's steps with convscope layers and functions.
+    forward replays the graph's steps.
 
-    steps: (name, kind, fn, args, kwargs) in order; kind "input" takes the next forward argument,
-    any other kind stores fn(*args, **kwargs), where a Ref in args stands for an earlier value.
+    steps: (name, kind, target, args, kwargs) in order, where a Ref in args or kwargs stands for an
+    earlier value. kind "input" takes the next forward argument; "module" calls the submodule at the
+    dotted path `target` (a module called twice is one submodule, stepped twice); "op" applies the
+    registered op named `target` (its attributes in kwargs); "function" calls FUNCTIONS[target];
+    "const" reads the parameter at path `target`; any other kind calls `target` itself.
+    output_ref: a Ref, or tuples, lists and dicts of them (the structure the forward returns).
     """
 
     def __init__(self):
@@ -42,17 +168,41 @@ class GraphModel(Module):
             owner = owner._modules[name] if name in owner._modules else owner._parameters[name]
         return owner
 
+    def _callable(self, kind: str, target):
+        if kind == "module":
+            return self.get(target)
+        if kind == "op":
+            op = op_registry.get(target)
+            return lambda *xs, **attrs: apply(op, *(x if isinstance(x, Tensor) else Tensor(x) for x in xs), **attrs)
+        if kind == "function":
+            return FUNCTIONS[target]
+        if kind == "const":
+            return lambda: self.get(target)
+        return target
+
     def forward(self, *inputs):
         env = {}
-        fetch = lambda v: env[v.name] if isinstance(v, Ref) else (  # noqa: E731
-            type(v)(fetch(a) for a in v) if isinstance(v, (list, tuple)) else v)
         feed = iter(inputs)
-        for name, kind, fn, args, kwargs in self.steps:
+        for name, kind, target, args, kwargs in self.steps:
             if kind == "input":
                 env[name] = next(feed)
             else:
-                env[name] = fn(*(fetch(a) for a in args), **{k: fetch(v) for k, v in kwargs.items()})
-        return fetch(self.output_ref)
+                fn = self._callable(kind, target)
+                env[name] = fn(*(resolve(a, env) for a in args), **{k: resolve(v, env) for k, v in kwargs.items()})
+        return resolve(self.output_ref, env)
+
+
+def resolve(value, env: dict):
+    """`value` with every Ref replaced by its value in `env`, inside tuples, lists, dicts and slices."""
+    if isinstance(value, Ref):
+        return env[value.name]
+    if isinstance(value, dict):
+        return {k: resolve(v, env) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(resolve(v, env) for v in value)
+    if isinstance(value, slice):
+        return slice(resolve(value.start, env), resolve(value.stop, env), resolve(value.step, env))
+    return value
 
 
 def keepdims_pool(kind: str):

@@ -1,80 +1,103 @@
 """PyTorch bridge: analyse any torch.nn.Module in convscope (torch.fx), and hand convscope models to
 PyTorch to scale out. torch is imported only here, only when called (`pip install convscope[torch]`).
+
+A traced torch graph becomes a GraphModel whose steps name what they run: a converted layer (one per
+torch module, however often it is called), a registered op (matched by its declared torch names),
+or a graph function (FUNCTIONS in graph.py: arithmetic, indexing and PyTorch's shape functions).
 """
 from __future__ import annotations
 
 import inspect
 import operator
+import re
+import sys
+from collections import Counter
 
 import numpy as np
 
-from ..nn import functional as F
 from ..nn import registry
 from ..nn.module import Module, Parameter
 from ..ops import registry as op_registry
-from ..tensor import Tensor, apply, concat
-from .graph import GraphModel, Ref, keepdims_pool
+from ..tensor import Tensor, apply
+from .graph import FUNCTIONS, NEEDS, GraphModel, Ref
 
-__all__ = ["GraphModel", "from_torch", "to_torch"]
+__all__ = ["GraphModel", "from_torch", "to_torch", "analysis_model"]
 
-
-def _functions():
-    import torch
-    import torch.nn.functional as tf
-
-    def pool(kind):
-        def run(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, **kw):
-            if kind == "max":
-                return F.max_pool(x, kernel_size, stride or None, padding, dilation, ceil_mode)
-            return F.avg_pool(x, kernel_size, stride or None, padding, ceil_mode, kw.get("count_include_pad", True))
-        return run
-
-    add = lambda a, b, alpha=1: a + (b * alpha if alpha != 1 else b)  # noqa: E731
-    table = {operator.add: add, operator.iadd: add, torch.add: add, operator.mul: lambda a, b: a * b,
-             torch.mul: lambda a, b: a * b, operator.sub: lambda a, b: a - b, operator.truediv: lambda a, b: a / b,
-             torch.cat: lambda ts, dim=0: concat(ts, axis=dim), torch.flatten: lambda x, start_dim=0, end_dim=-1: x.flatten(start_dim),
-             tf.softmax: lambda x, dim=None, **kw: F.softmax(x, dim if dim is not None else -1),
-             operator.getitem: lambda a, i: a[i], getattr: getattr}
-    for op in _one_input_ops():  # registered ops that name their torch twin
-        for name in op.torch:
-            for where in (tf, torch):
-                if hasattr(where, name):
-                    table[getattr(where, name)] = _caller(op)
-    for n in (1, 2, 3):
-        for name in (f"max_pool{n}d", f"avg_pool{n}d"):
-            kind = "max" if name.startswith("max") else "avg"
-            for where in (tf, torch):
-                if hasattr(where, name):
-                    table[getattr(where, name)] = pool(kind)
-    return table
+# torch keyword arguments that change nothing convscope computes when they have this value
+IGNORED = {"inplace": None, "return_indices": False, "divisor_override": None, "memory_format": None, "dtype": None}
 
 
-def _one_input_ops() -> list:
-    """Registered ops with torch names and one tensor input: torch's positional arguments after the
-    input are the op's attributes, in order."""
+def _one_input_ops() -> dict:
+    """Registered ops with one tensor input, by each of their torch names: torch's positional
+    arguments after the input are the op's attributes, in order."""
     def one_input(op) -> bool:
         kinds = [p.kind for p in inspect.signature(op.forward).parameters.values() if p.kind is not p.KEYWORD_ONLY]
         return kinds == [inspect.Parameter.POSITIONAL_OR_KEYWORD]
-    return [op for op in op_registry.all_ops() if op.torch and one_input(op)]
+    return {name: op for op in op_registry.all_ops() if op.torch and one_input(op) for name in op.torch}
 
 
-def _caller(op):
-    def call(x, *args, inplace=False, **kw):
-        return apply(op, x if isinstance(x, Tensor) else Tensor(x), **dict(zip(op.attrs, args)), **kw)
-    return call
+def _keep(key: str, value) -> bool:
+    """Whether a torch keyword argument matters (inplace=True only saves memory in torch; private
+    ones such as softmax's _stacklevel only steer torch's warnings)."""
+    if key.startswith("_"):
+        return False
+    return key not in IGNORED or (key != "inplace" and value != IGNORED[key])
 
 
-def _methods() -> dict:
-    return {**{name: _caller(op) for op in _one_input_ops() for name in op.torch}, **METHODS}
+def _step(name: str, args: tuple, kwargs: dict, ops: dict):
+    """(kind, target, args, kwargs) of the step computing torch's function or method `name`, or None.
+
+    The graph function of that name wins (it takes torch's arguments; those that need a registered op
+    only once it is registered); then a registered op declaring the torch name. In-place
+    variants (`relu_`, `add_`) compute the same value here, so they map to their plain form.
+    """
+    if name.endswith("_") and not name.startswith("_"):
+        name = name[:-1]
+    kwargs = {k: v for k, v in kwargs.items() if _keep(k, v)}
+    if name in FUNCTIONS:
+        needs = NEEDS.get(name)
+        return ("function", name, args, kwargs) if needs is None or needs in {op.name for op in op_registry.all_ops()} else None
+    op = ops.get(name)
+    if op is not None:
+        x, *rest = args
+        attrs = {**dict(zip(op.attrs, rest)), **kwargs}
+        if len(rest) > len(op.attrs) or any(k not in op.attrs for k in attrs):
+            return None
+        return "op", op.name, (x,), attrs
+    return None
 
 
-METHODS = {"flatten": lambda x, start_dim=0, end_dim=-1: x.flatten(start_dim),
-           "view": lambda x, *shape: x.reshape(*shape), "reshape": lambda x, *shape: x.reshape(*shape),
-           "size": lambda x, dim=None: x.shape if dim is None else x.shape[dim], "contiguous": lambda x: x,
-           "add": lambda a, b: a + b, "mul": lambda a, b: a * b,
-           "mean": lambda x, dim=None, keepdim=False: x.mean(axis=dim, keepdims=keepdim),
-           "amax": lambda x, dim=None, keepdim=False: x.max(axis=dim, keepdims=keepdim),
-           "softmax": lambda x, dim=-1: F.softmax(x, dim)}
+def _snake(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+class OpLayer(Module):
+    """A torch module whose functional form is a registered op (nn.Hardswish is F.hardswish): the op
+    with the module's attributes. Subclassed per torch class, so summaries show torch's name."""
+
+    def __init__(self, op_name: str, **attrs):
+        super().__init__()
+        self.op_name, self.attrs = op_name, attrs
+
+    def forward(self, x):
+        return apply(op_registry.get(self.op_name), x, **self.attrs)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.attrs.items())
+
+
+_OP_LAYERS: dict = {}
+
+
+def _op_layer(m, ops: dict):
+    """OpLayer for a parameterless torch module named like a one-input op (SiLU -> silu), or None."""
+    if any(True for _ in m.parameters()) or any(_keep(k, getattr(m, k)) for k in IGNORED if hasattr(m, k)):
+        return None  # weights need a registered layer; return_indices=True is not the op's output
+    op = next((op for name, op in ops.items() if _snake(name) == _snake(type(m).__name__)), None)
+    if op is None:
+        return None
+    cls = _OP_LAYERS.setdefault(type(m).__name__, type(type(m).__name__, (OpLayer,), {}))
+    return cls(op.name, **{a: getattr(m, a) for a in op.attrs if hasattr(m, a)})
 
 
 def _twin_class(twin, t, blocks):
@@ -105,28 +128,24 @@ def _module_of(m):
     return None
 
 
-class _Adaptive(Module):
-    def __init__(self, kind, output_size):
-        super().__init__()
-        self.kind, self.output_size = kind, output_size
-
-    def forward(self, x):
-        return keepdims_pool(self.kind)(x, self.output_size)
+def supported() -> str:
+    """What converts, in words (the end of the refusal message)."""
+    return (f"layers {', '.join(registry.torch_names())} and modules named like a one-input op; functions and "
+            f"methods {', '.join(sorted(_one_input_ops()))} (registered ops) and "
+            f"{', '.join(sorted(FUNCTIONS))} (graph functions)")
 
 
-SUPPORTED = (", ".join(registry.torch_names()) + ", AdaptiveAvg/MaxPool to 1; functions "
-             "+ - * /, softmax, cat, flatten, max/avg_pool, adaptive pools and every registered op with one "
-             "input (relu, sigmoid, tanh, leaky_relu, exp, log, ...); methods view, reshape, flatten, size, mean, "
-             "amax, contiguous and the same registered ops")
+def __getattr__(name: str):
+    if name == "SUPPORTED":  # computed when read, so layers and ops registered later are in it
+        return supported()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def from_torch(module, input_shape=None) -> GraphModel:
-    """A convscope model with the structure and weights of a torch.nn.Module, through torch.fx, so
-    functional calls in a custom forward are kept. Parameters keep their PyTorch names.
+# ------------------------------------------------------------------------------ tracing
 
-    `input_shape` (one sample, channels first), if given, is used to check that both give the same
-    output shape. Unsupported ops raise one ValueError listing each of them.
-    """
+def _graph_module(module):
+    """torch.fx's graph of `module`: torch's layers and the torch layers convscope has a layer for are
+    leaves (traced as one call each); torchvision's stochastic_depth stays one call."""
     import torch.fx
 
     from . import torch_blocks as tb
@@ -138,56 +157,201 @@ def from_torch(module, input_shape=None) -> GraphModel:
             return isinstance(m, (tb.GlobalPool, tb.KMax)) or hasattr(m, "convscope_padding") or \
                 type(m).__name__ in twins or super().is_leaf_module(m, qualname)
 
-    graph_module = torch.fx.GraphModule(module, Tracer().trace(module))
-    functions, methods = _functions(), _methods()
-    model = GraphModel()
-    problems = []
+    wrapped = sys.modules.get("torchvision.ops.stochastic_depth")  # only when the model's package loaded it
+    tracer = Tracer(autowrap_functions=(wrapped.stochastic_depth,) if wrapped else ())
+    return torch.fx.GraphModule(module, tracer.trace(module))
+
+
+def _plain(value):
+    """fx's immutable containers as plain tuples, lists and dicts (a step's arguments are data)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _convert(graph_module, opaque=None) -> GraphModel:
+    """The GraphModel of a traced module. A node nothing converts is refused (one line per kind, with
+    its count), or, given `opaque(node, model) -> step`, replaced by the step it returns."""
+    import torch.fx
+
+    ops = _one_input_ops()
+    model, layers = GraphModel(), {}
+    problems: dict = {}
     for node in graph_module.graph.nodes:
-        args = torch.fx.node.map_arg(node.args, lambda n: Ref(n.name))
-        kwargs = torch.fx.node.map_arg(node.kwargs, lambda n: Ref(n.name))
+        args = _plain(torch.fx.node.map_arg(node.args, lambda n: Ref(n.name)))
+        kwargs = _plain(torch.fx.node.map_arg(node.kwargs, lambda n: Ref(n.name)))
+        step, what = None, None
         if node.op == "placeholder":
-            model.steps.append((node.name, "input", None, (), {}))
+            step = ("input", None, (), {})
         elif node.op == "output":
             object.__setattr__(model, "output_ref", args[0])
+            continue
         elif node.op == "call_module":
-            sub = graph_module.get_submodule(node.target)
-            converted = _module_of(sub)
-            if converted is None:
-                problems.append(f"{node.name}: module {node.target} ({type(sub).__name__})")
-                continue
-            model.place(node.target, converted)
-            model.steps.append((node.name, "module", converted, args, kwargs))
+            if node.target not in layers:  # a module called again is the same layer: its weights stay tied
+                sub = graph_module.get_submodule(node.target)
+                try:
+                    layers[node.target] = _module_of(sub) or _op_layer(sub, ops)
+                except ValueError:  # a setting convscope refuses: the analysis keeps it as unknown
+                    if opaque is None:
+                        raise
+                    layers[node.target] = None
+                if layers[node.target] is not None:
+                    model.place(node.target, layers[node.target])
+            step = ("module", node.target, args, kwargs) if layers[node.target] is not None else None
+            what = f"module {type(graph_module.get_submodule(node.target)).__name__}"
         elif node.op == "get_attr":
-            value = operator.attrgetter(node.target)(graph_module)  # a parameter or a buffer
-            model.place(node.target, Parameter(value.detach().numpy().copy()))
-            model.steps.append((node.name, "const", model.get, (node.target,), {}))
-        elif node.op == "call_function":
-            if node.target not in functions:
-                problems.append(f"{node.name}: function {getattr(node.target, '__name__', node.target)}")
-                continue
-            model.steps.append((node.name, "function", functions[node.target], args, kwargs))
-        elif node.op == "call_method":
-            if node.target not in methods:
-                problems.append(f"{node.name}: method .{node.target}()")
-                continue
-            model.steps.append((node.name, "method", methods[node.target], args, kwargs))
+            if node.target not in layers:
+                value = operator.attrgetter(node.target)(graph_module)  # a parameter or a buffer
+                layers[node.target] = Parameter(value.detach().numpy().copy())
+                model.place(node.target, layers[node.target])
+            step = ("const", node.target, (), {})
+        else:
+            name = node.target if node.op == "call_method" else getattr(node.target, "__name__", str(node.target))
+            step = _step(name, args, kwargs, ops)
+            what = f"method .{name}()" if node.op == "call_method" else f"function {name}"
+        if step is None and opaque is not None:
+            step = opaque(node, model)
+        if step is None:
+            problems.setdefault(what, []).append(node.target if node.op == "call_module" else node.name)
+            continue
+        model.steps.append((node.name, *step))
     if problems:
-        raise ValueError("from_torch: unsupported operations:\n  " + "\n  ".join(problems) + f"\nsupported: {SUPPORTED}")
-    model.train(module.training)
-    if input_shape is not None:
-        import torch
-
-        with torch.no_grad():
-            ref = module.eval()(torch.zeros(1, *input_shape)) if not module.training else None
-        if ref is not None:
-            from ..analysis import trace
-
-            got = trace(model, input_shape).output.shape
-            if tuple(got) != tuple(ref.shape):
-                raise ValueError(f"from_torch: output shape {tuple(got)} differs from PyTorch's {tuple(ref.shape)}")
+        lines = [f"{what} x{len(places)} ({', '.join(places[:3])}{', ...' if len(places) > 3 else ''})"
+                 for what, places in problems.items()]
+        raise ValueError("from_torch: unsupported operations:\n  " + "\n  ".join(lines) + f"\nsupported: {supported()}")
     return model
 
 
+def from_torch(module, input_shape=None) -> GraphModel:
+    """A convscope model with the structure and weights of a torch.nn.Module, through torch.fx, so
+    functional calls in a custom forward are kept. Parameters keep their PyTorch names; a module
+    called several times is one layer; the forward returns what the torch module returns (a tensor,
+    or tuples and dicts of them).
+
+    `input_shape` (one sample, channels first), if given, is used to check that both give the same
+    output shapes. Unsupported operations raise one ValueError, one line per kind with its count.
+    """
+    model = _convert(_graph_module(module))
+    model.train(module.training)
+    if input_shape is not None and not module.training:
+        _check_shapes(module, model, input_shape)
+    return model
+
+
+def _check_shapes(module, model, input_shape) -> None:
+    import torch
+
+    from ..analysis import trace
+
+    with torch.no_grad():
+        ref = module(torch.zeros(1, *input_shape))
+    want = [tuple(t.shape) for t in _tensors(ref)]
+    graph = trace(model, input_shape)
+    got = [graph.nodes[i].shape for i in graph.outputs]
+    if got != want:
+        raise ValueError(f"from_torch: output shapes {got} differ from PyTorch's {want}")
+
+
+def _tensors(value) -> list:
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _tensors(v)]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors(v)]
+    return [value] if hasattr(value, "shape") else []
+
+
+# ------------------------------------------------------------------------------ analysis of any module
+
+def _opaque_op(name: str):
+    """The registry's opaque op `torch.<name>` (registered on first use): known by shape only."""
+    full = f"torch.{name}"
+    try:
+        return op_registry.get(full)
+    except ValueError:
+        return op_registry.register(op_registry.opaque(full, _given_shape))
+
+
+def _given_shape(*ins, out_shape=None):
+    """Pass-through (the first input's shape) unless torch's shape propagation gave another one."""
+    shape = ins[0].shape if out_shape is None else (ins[0].shape[0], *out_shape)
+    return op_registry.Aval(tuple(shape), ins[0].dtype)
+
+
+class OpaqueLayer(Module):
+    """A torch layer convscope cannot run, kept for the analysis: its parameters (counted) and its
+    output shape from torch's shape propagation. Subclassed per torch class, so summaries show its name."""
+
+    def __init__(self, op_name: str, parameters: dict, attrs: dict):
+        super().__init__()
+        self.op_name, self.attrs = op_name, attrs
+        for name, value in parameters.items():
+            setattr(self, name.replace(".", "_"), Parameter(value))
+
+    def forward(self, *xs):
+        return apply(op_registry.get(self.op_name), *xs, **self.attrs)
+
+
+def _propagate(graph_module, module, input_shape) -> None:
+    """torch.fx's shape propagation on one zero sample in eval mode (modes put back); torch's error
+    for an input the module cannot take becomes a ValueError naming the module and the shape."""
+    import contextlib
+    import io
+
+    import torch
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    modes = [(m, m.training) for m in module.modules()]
+    try:  # ShapeProp prints the traceback of a failing node before raising: keep it off the terminal
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
+            ShapeProp(graph_module.eval()).propagate(torch.zeros(1, *input_shape))
+    except Exception as err:  # noqa: BLE001 - any torch error here is the input's or the module's
+        cause = err.__cause__ or err
+        raise ValueError(f"{type(module).__name__}: PyTorch cannot run it on one sample of shape "
+                         f"{'x'.join(map(str, input_shape))}: {type(cause).__name__}: {cause}") from None
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+def analysis_model(module, input_shape) -> GraphModel:
+    """The model the analysis reads: from_torch's, except that an operation convscope cannot run is an
+    opaque step (its shape from torch.fx's shape propagation, counted as nothing and flagged) instead
+    of an error. Its forward cannot run those steps: it is for `trace` and `summary`."""
+    import torch
+
+    graph_module = _graph_module(module)
+    nodes = {n.name: n for n in graph_module.graph.nodes}
+    propagated, placed = [], {}
+
+    def opaque(node, model):
+        if not propagated:  # torch runs the module once, only when something is unknown
+            _propagate(graph_module, module, input_shape)
+            propagated.append(True)
+        meta = node.meta.get("tensor_meta")
+        ins = [a for a in node.args if isinstance(a, torch.fx.Node) and hasattr(a.meta.get("tensor_meta"), "shape")]
+        if not hasattr(meta, "shape") or not ins:
+            return None  # not one tensor out of tensors in: nothing the analysis can stand for
+        refs = tuple(Ref(a.name) for a in ins)
+        shape = tuple(meta.shape)
+        attrs = {} if shape == tuple(nodes[ins[0].name].meta["tensor_meta"].shape) else {"out_shape": shape[1:]}
+        if node.op != "call_module":
+            name = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", str(node.target))
+            return "op", _opaque_op(name).name, refs, attrs
+        if node.target not in placed:
+            sub = graph_module.get_submodule(node.target)
+            kind = type(sub).__name__
+            cls = type(kind, (OpaqueLayer,), {})
+            params = {k: v.detach().numpy().copy() for k, v in sub.named_parameters()}
+            placed[node.target] = cls(_opaque_op(kind).name, params, attrs)  # the shape of its first call
+            model.place(node.target, placed[node.target])
+        return "module", node.target, refs, {}
+
+    model = _convert(graph_module, opaque)
+    return model.eval()
 # ------------------------------------------------------------------------------ to torch
 
 def to_torch(model):
