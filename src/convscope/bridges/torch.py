@@ -179,7 +179,7 @@ def _convert(graph_module, opaque=None) -> GraphModel:
     import torch.fx
 
     ops = _one_input_ops()
-    model, layers = GraphModel(), {}
+    model, layers, reasons = GraphModel(), {}, {}
     problems: dict = {}
     for node in graph_module.graph.nodes:
         args = _plain(torch.fx.node.map_arg(node.args, lambda n: Ref(n.name)))
@@ -195,14 +195,13 @@ def _convert(graph_module, opaque=None) -> GraphModel:
                 sub = graph_module.get_submodule(node.target)
                 try:
                     layers[node.target] = _module_of(sub) or _op_layer(sub, ops)
-                except ValueError:  # a setting convscope refuses: the analysis keeps it as unknown
-                    if opaque is None:
-                        raise
-                    layers[node.target] = None
+                except ValueError as err:  # a setting convscope refuses: listed, or unknown to the analysis
+                    layers[node.target], reasons[node.target] = None, str(err).split(": ", 1)[-1]
                 if layers[node.target] is not None:
                     model.place(node.target, layers[node.target])
             step = ("module", node.target, args, kwargs) if layers[node.target] is not None else None
-            what = f"module {type(graph_module.get_submodule(node.target)).__name__}"
+            what = f"module {type(graph_module.get_submodule(node.target)).__name__}" + \
+                (f" with {reasons[node.target]}" if node.target in reasons else "")
         elif node.op == "get_attr":
             if node.target not in layers:
                 value = operator.attrgetter(node.target)(graph_module)  # a parameter or a buffer
