@@ -27,8 +27,9 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 import resource, sys
 sys.path.insert(0, {tools!r})
 import numpy as np, torch
-from model_table import build
+from tests.bridges.torchvision_models import build
 torch.set_num_threads(2)
+torch.manual_seed(0)
 model = build("resnet18")
 x = np.random.default_rng(0).standard_normal((8, 3, 224, 224)).astype(np.float32)
 with torch.no_grad():
@@ -38,7 +39,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 
 def peak(library: str) -> int:
-    code = CHILD[library].replace("{tools!r}", repr(str(ROOT / "tools")))
+    code = CHILD[library].replace("{tools!r}", repr(str(ROOT)))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(done.stdout.split()[-1])
 

@@ -12,20 +12,19 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import types
 from pathlib import Path
 
 import convscope as cs
 
 
 def export(name: str, size: int, path: Path) -> None:
-    for stub in ("torchvision._meta_registrations", "torchvision._autograd_registrations"):
-        sys.modules.setdefault(stub, types.ModuleType(stub))  # its compiled ops are CUDA-linked; models need none
     import torch
-    import torchvision
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.bridges.torchvision_models import builders
 
     torch.manual_seed(0)
-    model = getattr(torchvision.models, name)(weights=None).eval()
+    model = getattr(builders()[0], name)(weights=None).eval()
     torch.onnx.export(model, torch.zeros(1, 3, size, size), str(path), opset_version=17, dynamo=False,
                       input_names=["input"])
 

@@ -78,11 +78,11 @@ def lenet(rounds: int = 5):
 
 def cifar_resnet18():
     """torchvision's ResNet-18 for 32x32 inputs: a 3x3 stride-1 stem and no max pool, 10 classes."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    from model_table import torchvision
+    sys.path.insert(0, str(ROOT))
+    from tests.bridges.torchvision_models import builders
 
     torch.manual_seed(0)
-    model = torchvision().resnet18(weights=None, num_classes=10)
+    model = builders()[0].resnet18(weights=None, num_classes=10)
     model.conv1 = torch.nn.Conv2d(3, 64, 3, padding=1, bias=False)
     model.maxpool = torch.nn.Identity()
     return model.train()

@@ -15,15 +15,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import types
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-SEGMENTATION = ("fcn_resnet50", "deeplabv3_resnet50", "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large")
+from tests.bridges import torchvision_models  # noqa: E402  (the one torchvision importer of the project)
+
 FAMILIES = [  # (row label, torchvision factory)
     ("AlexNet", "alexnet"), ("VGG-11", "vgg11"), ("VGG-11-BN", "vgg11_bn"), ("ResNet-18", "resnet18"),
     ("ResNet-50", "resnet50"), ("ResNeXt-50 32x4d", "resnext50_32x4d"), ("Wide ResNet-50-2", "wide_resnet50_2"),
@@ -37,37 +37,12 @@ FAMILIES = [  # (row label, torchvision factory)
 CONV_LINEAR = ("conv", "conv_transpose", "linear")
 
 
-def torchvision():
-    """torchvision's model code; its compiled ops are CUDA-linked and not needed by these models, so the two
-    modules that would load them are stubbed first."""
-    for name in ("torchvision._meta_registrations", "torchvision._autograd_registrations"):
-        sys.modules.setdefault(name, types.ModuleType(name))
-    import torchvision.models
-    import torchvision.models.segmentation
-
-    return torchvision.models
-
-
 def build(factory: str):
     """The torch model, eval mode, seed 0, BatchNorm statistics drawn so that folding them matters."""
     import torch
 
-    models = torchvision()
     torch.manual_seed(0)
-    kw = {"weights": None}
-    if factory in ("googlenet", "inception_v3"):
-        kw.update(aux_logits=False, init_weights=False)
-    if factory in SEGMENTATION:
-        kw["weights_backbone"] = None
-        if not factory.startswith("lraspp"):
-            kw["aux_loss"] = False
-    model = getattr(models.segmentation if factory in SEGMENTATION else models, factory)(**kw).eval()
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 1.5)
-    return model
+    return torchvision_models.build(factory)
 
 
 def _main_output(out):

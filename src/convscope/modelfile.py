@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from pathlib import Path
 
-from . import nn
+from . import graphfile, nn
 from .nn import registry
 from .nn.spec import to_yaml as _to_yaml
 from .specs import parse_shape
@@ -39,8 +39,9 @@ def _loader():
     return Loader
 
 
-def load_model(source, meta: bool = False) -> nn.Sequential:
-    """Build a model from a YAML model file (a path, or the YAML text itself).
+def load_model(source, meta: bool = False) -> nn.Module:
+    """Build a model from a YAML model file (a path, or the YAML text itself): a list of layers (a
+    Sequential), or the graph form a converted network is written in (see `convscope.graphfile`).
 
     meta=True builds it shape-only (`nn.init.meta`): parameters with shapes and dtypes but no data,
     so a model of any size is summarised without allocating its weights; it cannot run or train.
@@ -54,15 +55,22 @@ def load_model(source, meta: bool = False) -> nn.Sequential:
         raise ValueError(f"{where}: not valid YAML: {err}") from None
     if isinstance(doc, list):
         doc = {"layers": doc, "__line__": 1}
-    if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
-        raise ValueError(f"{where}: a model file is a mapping with a 'layers' list (or just the list)")
+    if graphfile.is_graph(doc):
+        def build():
+            return graphfile.build(doc, where, lambda spec, path: _layer(spec, where, path)[1])
+    elif isinstance(doc, dict) and isinstance(doc.get("layers"), list):
+        def build():
+            return _sequence(doc["layers"], where, doc["__line__"])
+    else:
+        raise ValueError(f"{where}: a model file is a mapping with a 'layers' list (or just the list), or a graph "
+                         "with 'modules', 'steps' and 'output'")
     if not meta:  # all the weights together must fit, not only each array: decide before allocating
         from .analysis.memory import require_weights_fit
 
         with nn.init.meta():
-            require_weights_fit(_sequence(doc["layers"], where, doc["__line__"]), f"model file {where}")
+            require_weights_fit(build(), f"model file {where}")
     with nn.init.meta(meta):
-        model = _sequence(doc["layers"], where, doc["__line__"])
+        model = build()
     object.__setattr__(model, "name", doc.get("name") or (Path(where).stem if where != "<model>" else "model"))
     shape = doc.get("input_shape")
     object.__setattr__(model, "input_shape", parse_shape(shape, f"{where}: input_shape") if shape else None)

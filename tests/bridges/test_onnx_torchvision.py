@@ -2,26 +2,18 @@
 75x75), segmentation heads included, come back through
 cs.from_onnx with outputs equal to onnxruntime's (max|diff| / max|ref| <= 1e-4), parameters equal to
 the file's, summary rows named by the ONNX nodes, and the same summary shape-only (meta=True)."""
-import sys
-import types
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
 
-for _stub in ("torchvision._meta_registrations", "torchvision._autograd_registrations"):  # CUDA-linked ops,
-    sys.modules.setdefault(_stub, types.ModuleType(_stub))  # which these models do not use
-
-import numpy as np  # noqa: E402
-import onnx  # noqa: E402
-import onnxruntime as ort  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-import torchvision  # noqa: E402
-from torchvision.models import segmentation  # noqa: E402
-
-import convscope as cs  # noqa: E402
+import convscope as cs
+from tests.bridges import torchvision_models
 
 FAMILIES = ["resnet18", "densenet121", "squeezenet1_0", "mobilenet_v2", "mobilenet_v3_small", "shufflenet_v2_x0_5",
             "efficientnet_b0", "convnext_tiny", "mnasnet0_5", "regnet_y_400mf", "googlenet", "inception_v3",
             "fcn_resnet50", "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large"]
-SEGMENTATION = ("fcn", "deeplabv3", "lraspp")
 
 
 def size(name):
@@ -30,17 +22,7 @@ def size(name):
 
 def build(name):
     torch.manual_seed(0)
-    if name.startswith(SEGMENTATION):
-        model = getattr(segmentation, name)(weights=None, weights_backbone=None)
-    elif name in ("googlenet", "inception_v3"):
-        model = getattr(torchvision.models, name)(weights=None, aux_logits=False, init_weights=False)
-    else:
-        model = getattr(torchvision.models, name)(weights=None)
-    for m in model.modules():  # eval-mode BatchNorm with non-trivial running statistics
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-    return model.eval()
+    return torchvision_models.build(name)
 
 
 @pytest.fixture(scope="module", params=FAMILIES)

@@ -9,25 +9,12 @@ import pytest
 import torch
 
 import convscope as cs
-from tests.bridges.torchvision_models import builders
+from tests.bridges.torchvision_models import build
 
 CLASSIFIERS = ["alexnet", "vgg11", "vgg11_bn", "resnet18", "resnext50_32x4d", "wide_resnet50_2", "googlenet",
                "inception_v3", "densenet121", "squeezenet1_1", "mobilenet_v2", "mobilenet_v3_small",
                "shufflenet_v2_x0_5", "mnasnet0_5", "efficientnet_b0", "regnet_x_400mf", "convnext_tiny"]
 SEGMENTATION = ["fcn_resnet50", "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large"]
-
-
-def build(name: str):
-    models, segmentation = builders()
-    kw = {"weights": None}
-    if name in ("googlenet", "inception_v3"):
-        kw.update(aux_logits=False, init_weights=False)
-    if name in SEGMENTATION:
-        kw["weights_backbone"] = None
-        if not name.startswith("lraspp"):
-            kw["aux_loss"] = False
-        return getattr(segmentation, name)(**kw)
-    return getattr(models, name)(**kw)
 
 
 def conv_linear_macs(module, x) -> int:
@@ -62,11 +49,7 @@ def reference(request):
     """(name, torch module in eval mode, one sample's shape, a batch-1 input, torch's output)."""
     name = request.param
     torch.manual_seed(0)
-    module = build(name).eval()
-    for m in module.modules():  # non-trivial running statistics, so BatchNorm's eval path is tested
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 1.5)
+    module = build(name)  # eval mode, BatchNorm running statistics drawn non-trivially
     shape = (3, 75, 75) if name == "inception_v3" else (3, 64, 64)
     x = torch.randn(1, *shape)
     with torch.no_grad():
@@ -130,3 +113,34 @@ def test_summary_of_the_torch_module_itself(reference):
     assert s.totals["macs"] == conv_linear_macs(module, x), name
     named = dict(module.named_modules())
     assert all(r.name in named for r in s.rows if r.kind in ("Conv2d", "Linear", "BatchNorm2d"))
+
+
+def test_saved_as_a_model_file_and_reopened(reference, converted, tmp_path):
+    """The converted graph writes as a model file (graph form) plus safetensors weights and reopens
+    with cs.load_model to the same outputs and the same summary."""
+    name, _, shape, x, _ = reference
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(converted.to_yaml(name=name, input_shape=shape))
+    cs.save(converted, tmp_path / f"{name}.safetensors")
+    back = cs.load_model(path)
+    back.load_state_dict(cs.load(tmp_path / f"{name}.safetensors"))
+    back.eval()
+    with cs.no_grad():
+        for g, e in zip(tensors(back(cs.Tensor(x.numpy()))), tensors(converted(cs.Tensor(x.numpy()))), strict=True):
+            np.testing.assert_array_equal(g.data, e.data)
+    assert cs.summary(cs.load_model(path, meta=True), shape).totals == cs.summary(converted, shape).totals
+
+
+def test_to_onnx_agrees_with_onnxruntime(reference, converted, tmp_path):
+    import onnxruntime as ort
+
+    name, _, shape, x, _ = reference
+    path = tmp_path / f"{name}.onnx"
+    cs.to_onnx(converted, shape, path)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    with cs.no_grad():
+        want = tensors(converted(cs.Tensor(x.numpy())))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert np.abs(g - w.data).max() / np.abs(w.data).max() <= 1e-4, name

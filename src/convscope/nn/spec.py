@@ -51,7 +51,12 @@ def _lists(value):
 
 
 def to_document(model, name: str | None = None, input_shape=None) -> dict:
-    """The whole model file as data: name, input_shape (one sample) and the layers."""
+    """The whole model file as data: name, input_shape (one sample) and the layers (or, for a
+    converted graph, its modules and steps)."""
+    if hasattr(model, "steps") and hasattr(model, "output_ref"):
+        from ..graphfile import to_document as graph_document
+
+        return graph_document(model, name, input_shape)
     layers = _spec_list(model)
     doc = {"name": name or getattr(model, "name", "model")}
     shape = input_shape or getattr(model, "input_shape", None)
@@ -65,4 +70,9 @@ def to_yaml(model, name: str | None = None, input_shape=None) -> str:
     """The model file (YAML) that rebuilds `model`; see `convscope.load_model`."""
     import yaml
 
-    return yaml.safe_dump(to_document(model, name, input_shape), sort_keys=False, default_flow_style=None)
+    doc = to_document(model, name, input_shape)
+    if "steps" in doc:
+        from ..graphfile import dump
+
+        return dump(doc)
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=None)

@@ -96,7 +96,12 @@ def _linear_macs(ins, out, a) -> int:
 
 
 def _linear_onnx(e, node):
-    e.emit("Gemm", e.inputs, e.output, transB=1)
+    if len(node.in_avals[0].shape) == 2:
+        e.emit("Gemm", e.inputs, e.output, transB=1)
+        return
+    # Gemm takes matrices only: over leading axes (ConvNeXt's channels-last blocks) x W^T + b broadcasts
+    y = e.emit("MatMul", [e.inputs[0], e.emit("Transpose", [e.inputs[1]], perm=[1, 0])])
+    e.emit("Add", [y, e.inputs[2]], e.output) if len(e.inputs) > 2 else e.emit("Identity", [y], e.output)
 
 
 @define("linear", GLOBAL, macs=_linear_macs, shape=_linear_shape, saved=keeps_input, torch=("linear",),

@@ -196,10 +196,34 @@ def _adaptive_onnx(kind: str):
             e.emit(f"Global{'Average' if kind == 'AveragePool' else 'Max'}Pool", e.inputs, e.output)
             return
         if not isinstance(node.rf, Window):
-            raise ValueError("adaptive pooling with irregular windows has no ONNX pooling node")
+            if kind != "AveragePool":
+                raise ValueError("adaptive max pooling with irregular windows (input size not a multiple of the "
+                                 "output size) has no ONNX form")
+            _averaging_matmuls(e, node)
+            return
         geo = node.geometry
         e.emit(kind, e.inputs, e.output, kernel_shape=list(geo.kernel), strides=list(geo.stride))
     return export
+
+
+def _averaging_matmuls(e, node) -> None:
+    """Irregular adaptive average pooling is linear and separable: one MatMul per spatial axis with the
+    (in, out) matrix of its window means, the axis moved last around it (Transpose)."""
+    x = e.inputs[0]
+    shape = node.in_avals[0].shape
+    size = _adaptive_size(shape, node.attrs["output_size"])
+    rank = len(shape)
+    for a in range(rank - 1, 1, -1):
+        n_in, n_out = shape[a], size[a - 2]
+        mean = np.zeros((n_in, n_out), np.float32)
+        for o, (lo, hi) in enumerate(_adaptive_windows(n_in, n_out)):
+            mean[lo:hi, o] = 1.0 / (hi - lo)
+        perm = list(range(rank))
+        perm[a], perm[-1] = perm[-1], perm[a]  # a swap is its own inverse
+        moved = x if a == rank - 1 else e.emit("Transpose", [x], perm=perm)
+        x = e.emit("MatMul", [moved, e.const(mean)])
+        x = x if a == rank - 1 else e.emit("Transpose", [x], perm=perm)
+    e.emit("Identity", [x], e.output)
 
 
 adaptive_avg_pool = register(Op("adaptive_avg_pool", _adaptive("avg"), _adaptive_shape, no_macs,

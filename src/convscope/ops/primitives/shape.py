@@ -44,7 +44,35 @@ def _index_shape(x, *, index):
     return Aval(_meta(x)[index].shape, x.dtype)
 
 
-@define("index", RESHAPE, shape=_index_shape)
+def _index_onnx(e, node):
+    """Basic indexing (ints, slices, an Ellipsis) is one Slice, then a Squeeze of the int axes."""
+    shape = node.in_avals[0].shape
+    index = node.attrs["index"] if isinstance(node.attrs["index"], tuple) else (node.attrs["index"],)
+    if any(i is Ellipsis for i in index):
+        at = index.index(Ellipsis)
+        index = index[:at] + (slice(None),) * (len(shape) - len(index) + 1) + index[at + 1:]
+    starts, ends, axes, steps, dropped = [], [], [], [], []
+    for axis, i in enumerate(index):
+        if isinstance(i, (int, np.integer)) and not isinstance(i, bool):
+            i, _ = slice(int(i) % shape[axis], int(i) % shape[axis] + 1), dropped.append(axis)
+        if not isinstance(i, slice):
+            raise ValueError(f"index {node.attrs['index']!r}: only ints, slices and ... have an ONNX export here")
+        start, stop, step = i.indices(shape[axis])
+        if (start, stop, step) == (0, shape[axis], 1):
+            continue
+        if step < 0 and stop < 0:
+            stop = -shape[axis] - 1  # ONNX clamps: this end reaches past the first cell
+        starts.append(start), ends.append(stop), axes.append(axis), steps.append(step)
+    y = e.inputs[0]
+    if axes:
+        consts = [e.const(np.array(v, np.int64)) for v in (starts, ends, axes, steps)]
+        y = e.emit("Slice", [y, *consts])
+    if dropped:
+        y = e.emit("Squeeze", [y, e.const(np.array(dropped, np.int64))])
+    e.emit("Identity", [y], e.output)
+
+
+@define("index", RESHAPE, shape=_index_shape, onnx=_index_onnx)
 def index(x, *, index):
     def backward(g):
         full = np.zeros(x.shape, g.dtype)
