@@ -19,6 +19,7 @@ from ..geometry import ConvGeometry
 from ..windows import prod
 from . import depthwise, flat_windows, lowering, phase_windows, pointwise
 from .chunks import budget
+from .epilogue import NONE, Epilogue
 from .tuning import Tuning, current, num_threads
 
 DIRECTIONS = ("forward", "input_grad", "weight_grad")
@@ -78,16 +79,20 @@ def _add_bias(y: np.ndarray, b) -> np.ndarray:
     return y
 
 
-def forward(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, b=None) -> np.ndarray:
-    """conv(x, w) + b, for arrays already checked against `geo`."""
+def forward(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, b=None, epilogue: Epilogue = NONE) -> np.ndarray:
+    """epilogue(conv(x, w) + b), for arrays already checked against `geo`; the epilogue (a residual
+    added, a ReLU) runs on each chunk of the output right after its GEMM, where the paths chunk."""
     p = plan(geo, w.shape, x.shape[0], x.itemsize, "forward", b is not None)
-    if p.path == "empty":
-        return _add_bias(np.zeros((len(x), len(w), *geo.out_size), x.dtype), b)
-    if p.path == "depthwise":
-        return _add_bias(depthwise.forward(x, w, geo), b)
+    if p.path == "lowering":
+        return lowering.forward(p.lowering, x, w, b, epilogue)
     if p.path == "pointwise":
-        return _add_bias(pointwise.forward(x, w, geo.groups), b)
-    return lowering.forward(p.lowering, x, w, b)
+        return pointwise.forward(x, w, geo.groups, b, epilogue)
+    if p.path == "empty":
+        y = _add_bias(np.zeros((len(x), len(w), *geo.out_size), x.dtype), b)
+    else:
+        y = _add_bias(depthwise.forward(x, w, geo), b)
+    epilogue(y)
+    return y
 
 
 def input_grad(dy: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:

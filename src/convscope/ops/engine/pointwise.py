@@ -3,13 +3,33 @@ from __future__ import annotations
 
 import numpy as np
 
+from .chunks import balanced
+from .epilogue import NONE, Epilogue
 
-def forward(x: np.ndarray, w: np.ndarray, groups: int) -> np.ndarray:
+# Output bytes per matmul when a bias or an epilogue follows it: small enough that they find the
+# matmul's output still in cache (L2 is 512 KB a core here).
+CHUNK_BYTES = 1 << 19
+
+
+def forward(x: np.ndarray, w: np.ndarray, groups: int, b=None, epilogue: Epilogue = NONE) -> np.ndarray:
+    """conv(x, w) + b, then the epilogue; with a bias or an epilogue the images go a few at a time,
+    each group's bias and epilogue applied while the matmul's output is in cache."""
     n_img, c = x.shape[:2]
     o = w.shape[0]
     y = np.empty((n_img, o, *x.shape[2:]), x.dtype)
     wmat = w.reshape(groups, o // groups, -1)  # (G, O/G, C/G)
-    np.matmul(wmat, x.reshape(n_img, groups, c // groups, -1), out=y.reshape(n_img, groups, o // groups, -1))
+    xg, yg = x.reshape(n_img, groups, c // groups, -1), y.reshape(n_img, groups, o // groups, -1)
+    if b is None and epilogue is NONE:
+        np.matmul(wmat, xg, out=yg)
+        return y
+    step = balanced(n_img, max(1, CHUNK_BYTES // max(y[:1].nbytes, 1)))
+    bias = None if b is None else b.reshape(1, -1, *([1] * (x.ndim - 2)))
+    for n0 in range(0, n_img, step):
+        n1 = min(n0 + step, n_img)
+        np.matmul(wmat, xg[n0:n1], out=yg[n0:n1])
+        if bias is not None:
+            y[n0:n1] += bias
+        epilogue(y[n0:n1], slice(n0, n1))
     return y
 
 
