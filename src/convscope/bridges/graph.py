@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..nn import functional as F
+from ..nn import plan
 from ..nn.module import Module
 
 
@@ -43,6 +44,8 @@ class GraphModel(Module):
         return owner
 
     def forward(self, *inputs):
+        if plan.applies(self):  # eval + no_grad: the execution plan (convscope.nn.plan)
+            return plan.run(self, inputs, self.steps, self.output_ref, Ref)
         env = {}
         fetch = lambda v: env[v.name] if isinstance(v, Ref) else (  # noqa: E731
             type(v)(fetch(a) for a in v) if isinstance(v, (list, tuple)) else v)

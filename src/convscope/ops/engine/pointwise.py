@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import parallel
 from .chunks import balanced
 from .epilogue import NONE, Epilogue
+from .tuning import current, num_threads
 
 # Output bytes per matmul when a bias or an epilogue follows it: small enough that they find the
 # matmul's output still in cache (L2 is 512 KB a core here).
@@ -12,8 +14,10 @@ CHUNK_BYTES = 1 << 19
 
 
 def forward(x: np.ndarray, w: np.ndarray, groups: int, b=None, epilogue: Epilogue = NONE) -> np.ndarray:
-    """conv(x, w) + b, then the epilogue; with a bias or an epilogue the images go a few at a time,
-    each group's bias and epilogue applied while the matmul's output is in cache."""
+    """conv(x, w) + b, then the epilogue. With a bias or an epilogue the images go a few at a time,
+    each group's bias and epilogue applied while the matmul's output is in cache; big inputs spread
+    the groups over threads, each with single-threaded BLAS (OpenBLAS's own threads wait on each
+    other after every small GEMM, which costs most when the cores are shared)."""
     n_img, c = x.shape[:2]
     o = w.shape[0]
     y = np.empty((n_img, o, *x.shape[2:]), x.dtype)
@@ -24,12 +28,21 @@ def forward(x: np.ndarray, w: np.ndarray, groups: int, b=None, epilogue: Epilogu
         return y
     step = balanced(n_img, max(1, CHUNK_BYTES // max(y[:1].nbytes, 1)))
     bias = None if b is None else b.reshape(1, -1, *([1] * (x.ndim - 2)))
-    for n0 in range(0, n_img, step):
-        n1 = min(n0 + step, n_img)
+
+    def work(block, state):
+        n0, n1 = block
         np.matmul(wmat, xg[n0:n1], out=yg[n0:n1])
         if bias is not None:
             y[n0:n1] += bias
         epilogue(y[n0:n1], slice(n0, n1))
+
+    blocks = [(n, min(n + step, n_img)) for n in range(0, n_img, step)]
+    if len(blocks) > 1 and num_threads() > 1 and x.nbytes + y.nbytes >= current().parallel_bytes:
+        with parallel.single_threaded_blas():
+            parallel.run_blocks(blocks, work, lambda: None)
+    else:
+        for block in blocks:
+            work(block, None)
     return y
 
 
