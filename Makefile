@@ -32,6 +32,7 @@ notebook: $(VENV)/.installed-notebook
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_ops.py
+	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_analysis.py
 

@@ -89,7 +89,8 @@ def run_case(label, factory, batch, repeat, size=224):
         tm = torch_model(factory)
         model = cs.from_torch(tm).eval()
     except (ValueError, TypeError, NotImplementedError) as err:  # not every layer converts yet
-        return label, batch, f"does not convert yet: {str(err).splitlines()[0][:70]}"
+        lines = str(err).splitlines()
+        return label, batch, "does not convert yet: " + (lines[1].strip() if len(lines) > 1 else lines[0])[:80]
     x = np.random.default_rng(0).standard_normal((batch, 3, size, size)).astype(np.float32)
     xt = torch.from_numpy(x)
 

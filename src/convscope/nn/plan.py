@@ -19,6 +19,7 @@ by hand are not seen: call `plan.drop(model)` after them.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 
 import numpy as np
@@ -26,6 +27,7 @@ import numpy as np
 from ..ops import engine
 from ..ops.engine.dense import forward as dense_forward
 from ..ops.engine.epilogue import Epilogue
+from ..ops.engine.parallel import single_threaded_blas
 from ..ops.geometry import conv_geometry
 from ..ops.registry import current_interpreter, interpreting
 from ..tensor import Tensor, is_grad_enabled, state_version
@@ -35,6 +37,11 @@ from .layers import Linear, ReLU, _BatchNorm
 
 ATTR = "_execution_plan"
 CHUNK_BYTES = 1 << 19  # per pass of an elementwise step: about an L2 cache
+# BLAS runs single-threaded inside a plan, the engine's own threads sharing out the big ops.
+# OpenBLAS's threads synchronise after every GEMM; when another process keeps a core busy they
+# wait on each other (measured with 4 test processes on the 2 cores: SqueezeNet b8 828-1116 ms
+# with BLAS's 2 threads, 213-351 ms with the engine's threads alone, PyTorch 237-332 ms).
+ENGINE_THREADS_ONLY = True
 
 
 class Use:
@@ -148,10 +155,11 @@ class Plan:
 
     def run(self, inputs):
         env, feed = {}, iter(inputs)
-        for step, frees in zip(self.steps, self.frees):
-            env[step.name] = next(feed) if step.kind == "input" else step(env)
-            for name in frees:
-                del env[name]
+        with single_threaded_blas() if ENGINE_THREADS_ONLY else contextlib.nullcontext():
+            for step, frees in zip(self.steps, self.frees):
+                env[step.name] = next(feed) if step.kind == "input" else step(env)
+                for name in frees:
+                    del env[name]
         return _map(self.output, lambda v: env[v.name] if isinstance(v, Use) else v)
 
 
