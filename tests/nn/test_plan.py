@@ -190,7 +190,7 @@ def test_sequential_plan_matches_torch():
     out = run(layers, x)
     assert relative(out, torch_out(ref, x)) <= 1e-5
     kinds = [type(s).__name__ for s in layers._execution_plan.steps]
-    assert kinds == ["Step", "FusedConv", "Step", "FusedConv", "Step", "Dense"]
+    assert kinds == ["Step", "FusedConv", "MaxPool", "FusedConv", "Step", "Dense"]
 
 
 @given(c=st.integers(1, 6), o=st.integers(1, 6), k=st.sampled_from([1, 2, 3, 5]), stride=st.integers(1, 3),

@@ -10,6 +10,7 @@ layer as it is:
   chunk of the output right after its GEMM (the engine's epilogue, `ops.engine.epilogue`);
 - other eval-mode BatchNorms are one per-channel multiply-add (with a following ReLU, in place);
 - fully connected layers take the engine's few-rows path (`ops.engine.dense`);
+- max pooling skips the winners' indices, which only a backward pass reads;
 - each value is dropped as soon as its last consumer ran, so memory peaks at the live values only.
 A plan is used only when nothing watches the steps (no interpreter such as the shape tracer, no
 `observe()` callbacks). It is dropped when the model's state changes: `train()`/`eval()` switching
@@ -29,11 +30,13 @@ from ..ops.engine.dense import forward as dense_forward
 from ..ops.engine.epilogue import Epilogue
 from ..ops.engine.parallel import single_threaded_blas
 from ..ops.geometry import conv_geometry
+from ..ops.pool import max_pool
 from ..ops.registry import current_interpreter, interpreting
 from ..tensor import Tensor, is_grad_enabled, state_version
 from . import module as module_mod
 from .conv import _ConvNd
 from .layers import Linear, ReLU, _BatchNorm
+from .pooling import _PoolNd
 
 ATTR = "_execution_plan"
 CHUNK_BYTES = 1 << 19  # per pass of an elementwise step: about an L2 cache
@@ -209,7 +212,7 @@ def _fuse(steps, plan, outputs):
 
     absorbed, fused = set(), {}
     for i, step in enumerate(steps):
-        conv, bn, lin = step.module(_ConvNd), step.module(_BatchNorm), step.module(Linear)
+        conv, bn, lin, pool = (step.module(c) for c in (_ConvNd, _BatchNorm, Linear, _PoolNd))
         if step.name in absorbed or step.sole_use() is None:
             continue
         if conv is not None and not conv.transposed:
@@ -231,6 +234,8 @@ def _fuse(steps, plan, outputs):
             relu = relu_after(step.name)
             run = [step] + ([relu] if relu is not None else [])
             fused[i] = Affine(run, bn, relu is not None, plan)
+        elif pool is not None and pool.kind == "max":
+            fused[i] = MaxPool([step], pool)
         elif lin is not None:
             relu = relu_after(step.name)
             fused[i] = Dense([step] + ([relu] if relu is not None else []), lin, relu is not None, plan)
@@ -343,6 +348,20 @@ class Dense(_Fused):
         if x.ndim != 2 or x.shape[1] != self.w.shape[1] or x.dtype != self.w.dtype:
             return None
         return dense_forward(x, self.w, self.b, Epilogue(relu=self.relu))
+
+
+class MaxPool(_Fused):
+    """Max pooling without the winners' indices, which only a backward pass would read."""
+
+    def __init__(self, original, pool):
+        super().__init__(original)
+        self.pool = pool
+
+    def fast(self, x, env):
+        p = self.pool
+        if x.ndim != p.n + 2:
+            return None
+        return max_pool(x, p.kernel_size, p.stride, p.padding, p.dilation, p.ceil_mode, spatial_dims=p.n)
 
 
 # ------------------------------------------------------------------------------ what a function does
