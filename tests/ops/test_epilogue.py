@@ -14,6 +14,7 @@ CASES = [  # x shape, w shape, stride, padding, groups: lowering (flat, phase, p
     ((2, 3, 15, 15), (5, 3, 7, 7), 2, 3, 1),
     ((2, 4, 9, 9), (6, 4, 3, 3), 2, 1, 1),
     ((5, 8, 6, 6), (4, 8, 1, 1), 1, 0, 1),
+    ((1, 8, 6, 6), (7, 8, 1, 1), 1, 0, 1),  # one image: the pointwise path splits the channels
     ((2, 6, 8, 8), (6, 1, 3, 3), 1, 1, 6),
     ((2, 4, 20), (6, 2, 5), 1, 2, 2),
 ]

@@ -28,6 +28,7 @@ import numpy as np
 from ..ops import engine
 from ..ops.engine.dense import forward as dense_forward
 from ..ops.engine.epilogue import Epilogue
+from ..ops.engine import tuning
 from ..ops.engine.parallel import single_threaded_blas
 from ..ops.geometry import conv_geometry
 from ..ops.pool import max_pool
@@ -45,6 +46,9 @@ CHUNK_BYTES = 1 << 19  # per pass of an elementwise step: about an L2 cache
 # wait on each other (measured with 4 test processes on the 2 cores: SqueezeNet b8 828-1116 ms
 # with BLAS's 2 threads, 213-351 ms with the engine's threads alone, PyTorch 237-332 ms).
 ENGINE_THREADS_ONLY = True
+# With BLAS on one thread, an op left to one engine thread leaves the second core idle: the engine
+# shares out ops from this size on (instead of `Tuning.parallel_bytes`, set against BLAS's threads).
+PARALLEL_BYTES = 1 << 20
 
 
 class Use:
@@ -158,7 +162,8 @@ class Plan:
 
     def run(self, inputs):
         env, feed = {}, iter(inputs)
-        with single_threaded_blas() if ENGINE_THREADS_ONLY else contextlib.nullcontext():
+        with single_threaded_blas() if ENGINE_THREADS_ONLY else contextlib.nullcontext(), \
+                tuning.override(parallel_bytes=PARALLEL_BYTES if ENGINE_THREADS_ONLY else tuning.current().parallel_bytes):
             for step, frees in zip(self.steps, self.frees):
                 env[step.name] = next(feed) if step.kind == "input" else step(env)
                 for name in frees:

@@ -26,18 +26,26 @@ def forward(x: np.ndarray, w: np.ndarray, groups: int, b=None, epilogue: Epilogu
     if b is None and epilogue is NONE:
         np.matmul(wmat, xg, out=yg)
         return y
+    threads = num_threads() if x.nbytes + y.nbytes >= current().parallel_bytes else 1
     step = balanced(n_img, max(1, CHUNK_BYTES // max(y[:1].nbytes, 1)))
+    step = min(step, -(-n_img // threads))  # at least one block per thread where there are images
+    parts = threads if n_img < threads and groups == 1 else 1  # too few images: split the channels too
+    cut = balanced(o, -(-o // parts))
+    blocks = [(n, min(n + step, n_img), c0, min(c0 + cut, o)) for n in range(0, n_img, step) for c0 in range(0, o, cut)]
     bias = None if b is None else b.reshape(1, -1, *([1] * (x.ndim - 2)))
 
     def work(block, state):
-        n0, n1 = block
-        np.matmul(wmat, xg[n0:n1], out=yg[n0:n1])
+        n0, n1, c0, c1 = block
+        if parts == 1:
+            np.matmul(wmat, xg[n0:n1], out=yg[n0:n1])
+        else:
+            np.matmul(wmat[:, c0:c1], xg[n0:n1], out=yg[n0:n1, :, c0:c1])
+        index = (slice(n0, n1), slice(c0, c1))
         if bias is not None:
-            y[n0:n1] += bias
-        epilogue(y[n0:n1], slice(n0, n1))
+            y[index] += bias[:, c0:c1]
+        epilogue(y[index], index)
 
-    blocks = [(n, min(n + step, n_img)) for n in range(0, n_img, step)]
-    if len(blocks) > 1 and num_threads() > 1 and x.nbytes + y.nbytes >= current().parallel_bytes:
+    if len(blocks) > 1 and threads > 1:
         with parallel.single_threaded_blas():
             parallel.run_blocks(blocks, work, lambda: None)
     else:
