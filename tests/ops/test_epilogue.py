@@ -1,8 +1,10 @@
-"""The engine's epilogue (residual add and ReLU on each output chunk) and its few-rows linear map,
-against PyTorch, on every path: lowering (chunked and threaded), pointwise, depthwise."""
+"""The engine's epilogue (residual add and ReLU on each output chunk), its stacked-taps path and its
+few-rows linear map, against PyTorch, on every path: lowering (chunked and threaded), pointwise,
+depthwise, stacked taps."""
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 
 from convscope.ops import engine
 from convscope.ops.engine import dense, tuning
@@ -17,6 +19,7 @@ CASES = [  # x shape, w shape, stride, padding, groups: lowering (flat, phase, p
     ((1, 8, 6, 6), (7, 8, 1, 1), 1, 0, 1),  # one image: the pointwise path splits the channels
     ((2, 6, 8, 8), (6, 1, 3, 3), 1, 1, 6),
     ((2, 4, 20), (6, 2, 5), 1, 2, 2),
+    ((2, 64, 9, 9), (8, 64, 3, 3), 1, 1, 1),  # few outputs, many inputs: the stacked taps
 ]
 
 
@@ -43,7 +46,7 @@ def test_epilogue_is_relu_of_conv_plus_residual(x_shape, w_shape, stride, paddin
         finally:
             if small_chunks:
                 engine.pointwise.CHUNK_BYTES = saved
-    np.testing.assert_allclose(got, ref.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got, ref.numpy(), rtol=1e-5, atol=1e-6 * np.abs(ref.numpy()).max())
     if residual:
         assert not np.shares_memory(got, r)
 
@@ -60,3 +63,27 @@ def test_dense_is_torch_linear(rows, out_f, in_f, relu):
     got = dense.forward(x, w, b, Epilogue(relu=relu))
     np.testing.assert_allclose(got, ref.numpy(), rtol=1e-4, atol=1e-4)
     assert np.array_equal(got, dense.forward(x, w, b, Epilogue(relu=relu)))  # threads never change the bytes
+
+
+@given(dims=st.integers(1, 3), o=st.integers(1, 32), c=st.sampled_from([64, 67]), data=st.data())
+@settings(max_examples=25)
+def test_stacked_taps_path_is_torch_conv(dims, o, c, data):
+    """Few output channels, many inputs, stride 1: the stacked-taps GEMM (`tap_stack`)."""
+    kernel = tuple(data.draw(st.integers(1, 4)) for _ in range(dims))
+    if all(k == 1 for k in kernel):
+        kernel = (2, *kernel[1:])
+    dilation = tuple(data.draw(st.integers(1, 2)) for _ in range(dims))
+    padding = tuple(data.draw(st.integers(0, 2)) for _ in range(dims))
+    size = tuple(data.draw(st.integers(d * (k - 1) + 1, d * (k - 1) + 6)) for k, d in zip(kernel, dilation))
+    n = data.draw(st.integers(1, 3))
+    rng = np.random.default_rng(o)
+    x = rng.standard_normal((n, c, *size)).astype(np.float32)
+    w = rng.standard_normal((o, c, *kernel)).astype(np.float32)
+    b = rng.standard_normal(o).astype(np.float32)
+    geo = conv_geometry(x.shape, w.shape, 1, padding, dilation, 1)
+    assert engine.plan(geo, w.shape, n, 4).path == "taps"
+    conv = {1: torch.nn.functional.conv1d, 2: torch.nn.functional.conv2d, 3: torch.nn.functional.conv3d}[dims]
+    ref = conv(torch.tensor(x), torch.tensor(w), torch.tensor(b), 1, padding, dilation).numpy()
+    with tuning.override(parallel_bytes=0, chunk_bytes=data.draw(st.sampled_from([1, 4 << 20]))):
+        got = engine.forward(x, w, geo, b)
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
