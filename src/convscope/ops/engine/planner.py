@@ -72,7 +72,8 @@ def _lowering(geo: ConvGeometry, w_shape, n_img: int, itemsize: int, direction: 
                    "phase" if phase_windows.applies(geo, tuning.phase_taps) else "padded")
     result = (c * prod(geo.in_size) if direction == "input_grad" else o * prod(geo.out_size)) * n_img * itemsize
     columns = n_img * c * prod(geo.kernel) * prod(geo.out_size) * itemsize  # all columns of the op
-    low = lowering.Lowering(geo, n_img, c, o, itemsize, budget(result, tuning),
+    weights = prod(w_shape) * itemsize  # deep layers: small outputs, big weights (VGG's 512 -> 512 at 14x14)
+    low = lowering.Lowering(geo, n_img, c, o, itemsize, budget(result + weights, tuning),
                             threads if columns >= tuning.parallel_bytes else 1, bias, windows,
                             tuning.row_slack_bytes)
     return Plan("lowering", windows, low)

@@ -16,8 +16,8 @@ import os
 class Tuning:
     # Working-set size of one chunk of im2col columns. Big enough that each GEMM keeps both BLAS
     # threads busy (measured: 4 MB chunks beat 1 MB ones by 15-25% end to end), small enough to
-    # sit in L3 while the GEMM reads it back; never above half the result (see `chunks.budget`),
-    # so that a forward's peak extra memory stays within 2x (output + weights).
+    # sit in L3 while the GEMM reads it back; never above half the result and weights (see
+    # `chunks.budget`), so that a forward's peak extra memory stays within 2x (output + weights).
     chunk_bytes: int = 4 << 20
     min_chunk_bytes: int = 256 << 10
     # OpenBLAS packs a GEMM operand about 1.4x slower when its rows lie a multiple of 2 KB apart
