@@ -76,9 +76,10 @@ def forward(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, b, epilogue: Epilog
     if threads > 1 and n_img > 1:
         with parallel.single_threaded_blas():
             parallel.run_blocks(images, run_image, scratch)
-    else:
+    else:  # one thread, BLAS's included: its threads, woken for each of many small GEMMs, cost more
         st = scratch()
-        for blocks in images:
-            run_image(blocks, st)
+        with parallel.single_threaded_blas():
+            for blocks in images:
+                run_image(blocks, st)
     return y
 
