@@ -31,7 +31,8 @@ from ..ops.engine.epilogue import Epilogue
 from ..ops.engine import tuning
 from ..ops.engine.parallel import single_threaded_blas
 from ..ops.geometry import conv_geometry
-from ..ops.pool import max_pool
+from ..ops.engine import maxpool
+from ..ops.pool import pool_geometry
 from ..ops.registry import current_interpreter, interpreting
 from ..tensor import Tensor, is_grad_enabled, state_version
 from . import module as module_mod
@@ -356,7 +357,8 @@ class Dense(_Fused):
 
 
 class MaxPool(_Fused):
-    """Max pooling without the winners' indices, which only a backward pass would read."""
+    """Max pooling without the winners' indices, which only a backward pass would read, an axis
+    at a time (`ops.engine.maxpool`)."""
 
     def __init__(self, original, pool):
         super().__init__(original)
@@ -364,9 +366,10 @@ class MaxPool(_Fused):
 
     def fast(self, x, env):
         p = self.pool
-        if x.ndim != p.n + 2:
+        if x.ndim != p.n + 2 or x.dtype.kind != "f" or 0 in x.shape:
             return None
-        return max_pool(x, p.kernel_size, p.stride, p.padding, p.dilation, p.ceil_mode, spatial_dims=p.n)
+        geo = pool_geometry(x.shape, p.kernel_size, p.stride, p.padding, p.dilation, p.ceil_mode, p.label)
+        return maxpool.forward(x, geo)
 
 
 # ------------------------------------------------------------------------------ what a function does
