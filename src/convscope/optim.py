@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .tensor import state_changed
+
 
 class Optimizer:
     defaults: dict = {}
@@ -30,6 +32,7 @@ class Optimizer:
 
     def step(self) -> None:
         self.steps += 1
+        state_changed()
         for p, state in zip(self.params, self.state):
             if p.grad is not None:
                 self._update(p, p.grad, state)

@@ -40,6 +40,20 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
+_state_version = 0
+
+
+def state_changed() -> None:
+    """Count an in-place change of learned state (an optimizer step, load_state_dict, train/eval):
+    execution plans made from the old values (`convscope.nn.plan`) compare `state_version()`."""
+    global _state_version
+    _state_version += 1
+
+
+def state_version() -> int:
+    return _state_version
+
+
 def apply(op, *inputs, **attrs) -> "Tensor":
     """Apply a registered op to Tensors (attributes by keyword): the one path every op takes."""
     interpreter = registry.current_interpreter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from ..tensor import concat
+from . import plan
 from .module import Module
 from .registry import TorchTwin, axis, bind, module, optional, register
 
@@ -44,6 +45,8 @@ class Sequential(Module):
             setattr(self, name, layer)
 
     def forward(self, x):
+        if plan.applies(self):  # eval + no_grad: the execution plan (convscope.nn.plan)
+            return plan.run_chain(self, x)
         for layer in self._modules.values():
             x = layer(x)
         return x

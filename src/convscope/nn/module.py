@@ -8,7 +8,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..ops.registry import current_interpreter
-from ..tensor import Tensor
+from ..tensor import Tensor, state_changed
 
 
 _observers: list = []  # callables (module, output) run after every module call (see observe())
@@ -82,6 +82,7 @@ class Module:
         """State that is saved but not learned (BatchNorm's running statistics)."""
         self._buffers[name] = value
         object.__setattr__(self, name, value)
+        state_changed()
 
     # ---------------------------------------------------------------- calling
     def forward(self, *args):
@@ -171,6 +172,8 @@ class Module:
         return self.to(np.float32)
 
     def train(self, mode: bool = True):
+        if any(m.training != mode for m in self.modules()):
+            state_changed()  # train-mode forwards moved the running statistics
         for m in self.modules():
             object.__setattr__(m, "training", mode)
         return self
@@ -206,6 +209,7 @@ class Module:
                    (["shape mismatch: " + "; ".join(wrong)] if wrong else [])
         if problems:
             raise ValueError(f"load_state_dict into {type(self).__name__}: " + " | ".join(problems))
+        state_changed()
         for name, value in state.items():
             if name not in own:
                 continue

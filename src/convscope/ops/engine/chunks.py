@@ -9,7 +9,10 @@ from .tuning import Tuning
 
 
 def budget(result_bytes: int, tuning: Tuning) -> int:
-    """Bytes of columns per chunk for an op whose result takes `result_bytes`."""
+    """Bytes of columns per chunk for an op whose result and weights take `result_bytes`: at most
+    half of them, so that the columns keep the op's peak memory within 2x (result + weights).
+    Counting the result alone cut deep layers (big weights, small outputs) into GEMMs of a few
+    dozen columns: VGG's 512 -> 512 at 14x14, batch 2, ran 14-position chunks at 3.3x PyTorch."""
     return min(tuning.chunk_bytes, max(tuning.min_chunk_bytes, result_bytes // 2))
 
 

@@ -15,6 +15,7 @@ from ..geometry import ConvGeometry
 from ..windows import crop, pad_into, prod, row_window, scatter_windows
 from . import flat_windows, parallel, phase_windows
 from .chunks import plan_chunks, row_stride, scratch_matrix
+from .epilogue import NONE, Epilogue
 
 
 class Lowering:
@@ -140,8 +141,9 @@ class Lowering:
 
 
 
-def forward(low: Lowering, x: np.ndarray, w: np.ndarray, b=None) -> np.ndarray:
-    """The convolution; a bias rides in the GEMM (see `Lowering.columns`, planned with `ones`)."""
+def forward(low: Lowering, x: np.ndarray, w: np.ndarray, b=None, epilogue: Epilogue = NONE) -> np.ndarray:
+    """The convolution; a bias rides in the GEMM (see `Lowering.columns`, planned with `ones`), and
+    the epilogue runs on each chunk of the output while the GEMM has just left it in cache."""
     n_img, c = x.shape[:2]
     o, g = w.shape[0], low.geo.groups
     y = np.empty((n_img, o, *low.geo.out_size), x.dtype)
@@ -155,6 +157,7 @@ def forward(low: Lowering, x: np.ndarray, w: np.ndarray, b=None) -> np.ndarray:
             if low.wide:  # one image's positions after another: a view per image
                 cols = cols.reshape(g, -1, n1 - n0, cols.shape[-1] // (n1 - n0)).transpose(2, 0, 1, 3)
             np.matmul(wmat, cols, out=y[n0:n1, :, r0:r1].reshape(n1 - n0, g, o // g, -1))
+            epilogue(y[n0:n1, :, r0:r1], (slice(n0, n1), slice(None), slice(r0, r1)))
     low.run(work, lambda: low.scratch(x.dtype))
     return y
 

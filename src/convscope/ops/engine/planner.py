@@ -2,6 +2,8 @@
 
 - 1x1 kernels with stride 1 and no padding: one batched matmul, no copies (`pointwise`);
 - depthwise (one input channel per group): shifted-slice accumulation over the taps (`depthwise`);
+- stride-1 forwards with few output channels and many input channels: one GEMM of the stacked
+  taps' weights by the padded image, then shifted sums (`tap_stack`);
 - everything else: im2col into reused, cache-sized buffers of columns and one GEMM per chunk
   (`lowering`), the columns copied from flat shifts of the unpadded input (stride 1, every axis
   but the first keeping its size: `flat_windows`), from the stride phases of the input (strided
@@ -17,8 +19,9 @@ import numpy as np
 
 from ..geometry import ConvGeometry
 from ..windows import prod
-from . import depthwise, flat_windows, lowering, phase_windows, pointwise
+from . import depthwise, flat_windows, lowering, phase_windows, pointwise, tap_stack
 from .chunks import budget
+from .epilogue import NONE, Epilogue
 from .tuning import Tuning, current, num_threads
 
 DIRECTIONS = ("forward", "input_grad", "weight_grad")
@@ -26,8 +29,8 @@ DIRECTIONS = ("forward", "input_grad", "weight_grad")
 
 @dataclass(frozen=True)
 class Plan:
-    """How one op runs: `path` is 'empty' (nothing to compute: zeros), 'pointwise', 'depthwise' or
-    'lowering'; a lowering's `windows`
+    """How one op runs: `path` is 'empty' (nothing to compute: zeros), 'pointwise', 'depthwise',
+    'taps' (a forward with few output channels, `tap_stack`) or 'lowering'; a lowering's `windows`
     are 'flat', 'phase' or 'padded', and `lowering` holds its chunks and threads."""
     path: str
     windows: str | None = None
@@ -47,10 +50,13 @@ def plan(geo: ConvGeometry, w_shape, n_img: int, itemsize: int, direction: str =
     if all(k == 1 for k in geo.kernel) and geo.in_size == geo.out_size and not any(
             lo or hi for lo, hi in geo.pads):
         return _POINTWISE
-    return _lowering(geo, tuple(w_shape), n_img, itemsize, direction, bias, current(), num_threads())
+    tuning = current()
+    if direction == "forward" and tap_stack.applies(geo, w_shape, tuning.tap_stack_out, tuning.tap_stack_min_in):
+        return _TAPS
+    return _lowering(geo, tuple(w_shape), n_img, itemsize, direction, bias, tuning, num_threads())
 
 
-_EMPTY, _DEPTHWISE, _POINTWISE = Plan("empty"), Plan("depthwise"), Plan("pointwise")
+_EMPTY, _DEPTHWISE, _POINTWISE, _TAPS = Plan("empty"), Plan("depthwise"), Plan("pointwise"), Plan("taps")
 
 
 # Planning a lowering takes about 50 us, a noticeable part of a small conv, and a model asks for
@@ -66,7 +72,8 @@ def _lowering(geo: ConvGeometry, w_shape, n_img: int, itemsize: int, direction: 
                    "phase" if phase_windows.applies(geo, tuning.phase_taps) else "padded")
     result = (c * prod(geo.in_size) if direction == "input_grad" else o * prod(geo.out_size)) * n_img * itemsize
     columns = n_img * c * prod(geo.kernel) * prod(geo.out_size) * itemsize  # all columns of the op
-    low = lowering.Lowering(geo, n_img, c, o, itemsize, budget(result, tuning),
+    weights = prod(w_shape) * itemsize  # deep layers: small outputs, big weights (VGG's 512 -> 512 at 14x14)
+    low = lowering.Lowering(geo, n_img, c, o, itemsize, budget(result + weights, tuning),
                             threads if columns >= tuning.parallel_bytes else 1, bias, windows,
                             tuning.row_slack_bytes)
     return Plan("lowering", windows, low)
@@ -78,16 +85,24 @@ def _add_bias(y: np.ndarray, b) -> np.ndarray:
     return y
 
 
-def forward(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, b=None) -> np.ndarray:
-    """conv(x, w) + b, for arrays already checked against `geo`."""
+def forward(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, b=None, epilogue: Epilogue = NONE) -> np.ndarray:
+    """epilogue(conv(x, w) + b), for arrays already checked against `geo`; the epilogue (a residual
+    added, a ReLU) runs on each chunk of the output right after its GEMM, where the paths chunk."""
     p = plan(geo, w.shape, x.shape[0], x.itemsize, "forward", b is not None)
-    if p.path == "empty":
-        return _add_bias(np.zeros((len(x), len(w), *geo.out_size), x.dtype), b)
-    if p.path == "depthwise":
-        return _add_bias(depthwise.forward(x, w, geo), b)
+    if p.path == "lowering":
+        return lowering.forward(p.lowering, x, w, b, epilogue)
     if p.path == "pointwise":
-        return _add_bias(pointwise.forward(x, w, geo.groups), b)
-    return lowering.forward(p.lowering, x, w, b)
+        return pointwise.forward(x, w, geo.groups, b, epilogue)
+    if p.path == "taps":
+        tuning = current()
+        threads = num_threads() if x.nbytes * prod(geo.kernel) >= tuning.parallel_bytes else 1  # ~ im2col's columns
+        return tap_stack.forward(x, w, geo, b, epilogue, tuning.chunk_bytes // 4, threads)
+    if p.path == "empty":
+        y = _add_bias(np.zeros((len(x), len(w), *geo.out_size), x.dtype), b)
+    else:
+        y = _add_bias(depthwise.forward(x, w, geo), b)
+    epilogue(y)
+    return y
 
 
 def input_grad(dy: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:

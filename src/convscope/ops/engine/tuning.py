@@ -16,8 +16,8 @@ import os
 class Tuning:
     # Working-set size of one chunk of im2col columns. Big enough that each GEMM keeps both BLAS
     # threads busy (measured: 4 MB chunks beat 1 MB ones by 15-25% end to end), small enough to
-    # sit in L3 while the GEMM reads it back; never above half the result (see `chunks.budget`),
-    # so that a forward's peak extra memory stays within 2x (output + weights).
+    # sit in L3 while the GEMM reads it back; never above half the result and weights (see
+    # `chunks.budget`), so that a forward's peak extra memory stays within 2x (output + weights).
     chunk_bytes: int = 4 << 20
     min_chunk_bytes: int = 256 << 10
     # OpenBLAS packs a GEMM operand about 1.4x slower when its rows lie a multiple of 2 KB apart
@@ -32,6 +32,11 @@ class Tuning:
     # Phase windows pay from this many kernel taps per stride phase (measured on one thread: the
     # 7x7/2 stem's columns 2.7 -> 2.0 ms, its split taking 0.5; 3x3/2's 2.0 -> 2.6 ms).
     phase_taps: int = 4
+    # Stride-1 convolutions with at most this many output channels and at least `tap_stack_min_in`
+    # input channels stack their taps into one GEMM (`tap_stack`; measured with 32 out, 128 in:
+    # 1.4x faster than im2col on one thread; with 64 out, 1.2x slower).
+    tap_stack_out: int = 32
+    tap_stack_min_in: int = 64
     # Threads for the lowering and the depthwise blocks; None: CONVSCOPE_NUM_THREADS, else the CPUs.
     threads: int | None = None
 
