@@ -77,12 +77,18 @@ def row(label: str, factory: str) -> list:
             [_torchinfo(model, x), _fvcore(model, x)]
     graph = cs.analysis.trace(ours, shape)
     conv_linear = sum(n.macs for n in graph.nodes[1:] if n.op in CONV_LINEAR)
-    sizes = [r.rf_size[0] for r in s.rows if r.rf_size and r.rf_size[0] is not None]
+    spatial = [r for r in s.rows if len(r.output_shape) == 3 and not r.group and min(r.output_shape[1:]) > 1]
+    field = spatial[-1].rf_size[0] if spatial else None
     counted = s.totals["params"] + s.totals["non_trainable"]
     return cells + ["yes", f"{'yes' if rel <= 1e-4 else 'NO'} ({rel:.0e})",
                     f"{counted:,}" + ("" if counted == params else f" (torch {params:,})"),
                     _g(conv_linear) + ("" if conv_linear == s.totals["macs"] else f" (all ops {_g(s.totals['macs'])})"),
-                    f"{max(sizes)}" if sizes else "-", f"{seconds:.2f} s", _torchinfo(model, x), _fvcore(model, x)]
+                    _field(field), f"{seconds:.2f} s", _torchinfo(model, x), _fvcore(model, x)]
+
+
+def _field(size) -> str:
+    """The last feature map's receptive field; squeeze-and-excitation gates see the whole input."""
+    return "whole input" if size is None else f"{size}"
 
 
 def _g(macs: int) -> str:
@@ -108,7 +114,7 @@ def _fvcore(model, x) -> str:
 
 
 HEAD = ["model", "converts", "outputs equal (max rel. diff)", "parameters", "MACs (conv+linear)",
-        "receptive field", "summary time", "torchinfo mult-adds", "fvcore"]
+        "receptive field of the last feature map", "summary time", "torchinfo mult-adds", "fvcore"]
 
 
 def main(argv=None) -> int:

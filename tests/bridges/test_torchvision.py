@@ -97,8 +97,8 @@ def test_receptive_field_is_computed(reference, converted, summary):
     first_name, first = next((n, m) for n, m in module.named_modules() if isinstance(m, torch.nn.Conv2d))
     stem = next(r for r in rows if r.name == first_name)
     assert stem.rf_size == first.kernel_size and stem.rf_jump == first.stride  # one conv: its own window
-    # the last layer still spatial sees at least that much (ConvNeXt's blocks work channels-last
-    # behind a permute, where the analysis stops following positions: its last spatial row is the stem)
+    # the last layer still spatial sees at least that much (ConvNeXt's channels-last blocks included:
+    # the analysis follows positions through permutes)
     assert all(isinstance(v, int) and v >= k for v, k in zip(rows[-1].rf_size, first.kernel_size)), name
     output = cs.receptive_field(converted, shape)  # classifiers: the whole input; segmentation: a window
     assert output.whole or all(v >= k for v, k in zip(output.size, first.kernel_size))

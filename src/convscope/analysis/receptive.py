@@ -9,11 +9,11 @@ is j/s (a fraction) and its size grows by d(k-1) j/s.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from ..ops.geometry import transposed_as_conv_pads, transposed_reach, window_reach
-from ..ops.registry import GLOBAL, OPAQUE, RESHAPE, Window
+from ..ops.registry import GLOBAL, OPAQUE, RESHAPE, AxisMap, Window
 from .trace import Graph, Node, trace
 
 
@@ -36,12 +36,18 @@ class Field:
     size: input cells spanned; jump: input cells between neighbouring units (effective stride);
     start: input coordinate of the first cell seen (negative in the padding; effective padding is
     -start). `whole` marks layers that see the entire input (after flatten, global pooling, ...).
+    `axes`: where the input's spatial axes are in this layer's output (negative indices), when a
+    permute moved them (channels-last blocks); None means the usual trailing axes.
     """
     size: tuple
     jump: tuple
     start: tuple
     whole: bool = False
     notes: tuple = ()
+    axes: tuple | None = None
+
+    def axes_in(self) -> tuple:
+        return self.axes if self.axes is not None else tuple(range(-len(self.size), 0))
 
     @property
     def effective_padding(self) -> tuple:
@@ -59,15 +65,22 @@ class Field:
         start = tuple(min(a, b) for a, b in zip(self.start, other.start))
         end = tuple(max(a + r - 1, b + q - 1) for a, r, b, q in zip(self.start, self.size, other.start, other.size))
         jump = tuple(max(a, b) for a, b in zip(self.jump, other.jump))
-        return Field(tuple(e - s + 1 for s, e in zip(start, end)), jump, start, False, tuple(sorted(notes)))
+        return Field(tuple(e - s + 1 for s, e in zip(start, end)), jump, start, False, tuple(sorted(notes)), self.axes)
 
 
 def _fmt(values) -> str:
     return "(" + ", ".join(str(v) for v in values) + ")"
 
 
-def _spatial(node: Node) -> tuple:
-    return node.shape[2:]
+def _spatial(node: Node, axes: tuple | None = None) -> tuple:
+    """The node's spatial sizes: at `axes` when its positions were moved, else its trailing axes."""
+    return node.shape[2:] if axes is None else tuple(node.shape[a] for a in axes)
+
+
+def _moved(node: Node, parent: Node, axes: tuple):
+    """Where an AxisMap op puts the spatial axes (None: it mixes them; the default order is None too)."""
+    moved = node.rf.moves(parent.shape, node.shape, axes)
+    return "mixed" if moved is None else (None if moved == tuple(range(-len(axes), 0)) else moved)
 
 
 def fields(graph: Graph) -> list:
@@ -91,7 +104,12 @@ def _forward(node: Node, fields_in, parents, whole: Field) -> Field:
     f = fields_in[0]
     if f.whole:
         return whole
+    if isinstance(node.rf, AxisMap):
+        axes = _moved(node, parents[0], f.axes_in())
+        return whole if axes == "mixed" else replace(f, axes=axes)
     window = _window(node)
+    if window is not None and f.axes is not None:
+        return whole  # a window over axes that are not the spatial ones
     if window is not None and not window.transposed:
         geo = node.geometry
         return Field(tuple(r + d * (k - 1) * j for r, j, k, d in zip(f.size, f.jump, geo.kernel, geo.dilation)),
@@ -108,9 +126,9 @@ def _forward(node: Node, fields_in, parents, whole: Field) -> Field:
         return whole
     merged = None  # element-wise: the union over the inputs that keep the output's positions
     for g, p in zip(fields_in, parents):
-        if _spatial(p) != _spatial(node):
-            if len(_spatial(p)) and any(s != 1 for s in _spatial(p)):
-                return whole  # spatial broadcasting mixes positions
+        if g.whole or g.axes != f.axes or _spatial(p, g.axes) != _spatial(node, f.axes):
+            if g.whole or (len(_spatial(p)) and any(s != 1 for s in _spatial(p))):
+                return whole  # spatial broadcasting (or a path that saw everything) mixes positions
             continue
         merged = g if merged is None else merged.union(g)
     return merged or whole
@@ -132,17 +150,22 @@ def _transposed_box(lo, hi, n_in, geo, axis) -> tuple | None:
     return transposed_reach(lo, hi, n_in, geo.kernel[axis], geo.stride[axis], geo.dilation[axis], geo.pads[axis][0])
 
 
-def _parent_box(node: Node, parent: Node, box):
-    if box == "all" or _mixes_positions(node, parent):
+def _parent_box(node: Node, parent: Node, box, axes: tuple | None, parent_axes: tuple | None):
+    """The box of `parent` feeding `box` of `node`; `axes` say where each node's spatial axes are."""
+    if box == "all":
         return "all"
-    n_in = _spatial(parent)
+    if isinstance(node.rf, AxisMap):  # positions moved, not mixed (else the forward pass saw it whole)
+        return box if _moved(node, parent, parent_axes or tuple(range(-len(box), 0))) != "mixed" else "all"
+    if _mixes_positions(node, parent) or (_window(node) is not None and parent_axes is not None):
+        return "all"
+    n_in = _spatial(parent, parent_axes)
     window = _window(node)
     if window is not None:
         rule = _transposed_box if window.transposed else _window_box
         geo = node.geometry
         out = [rule(lo, hi, n, geo, a) for a, ((lo, hi), n) in enumerate(zip(box, n_in))]
         return None if any(b is None for b in out) else tuple(out)
-    if n_in != _spatial(node):
+    if n_in != _spatial(node, axes):
         return None if all(s == 1 for s in n_in) else "all"
     return box
 
@@ -161,7 +184,8 @@ def regions(graph: Graph, node_index: int, index) -> dict:
     """For every node up to `node_index`, the box (per spatial axis (first, last), or "all") of its
     cells that can influence unit `index` (spatial) of node `node_index`."""
     target = graph.nodes[node_index]
-    spatial = _spatial(target)
+    axes = [f.axes for f in fields(graph)]
+    spatial = _spatial(target, axes[node_index])
     index = (index,) if isinstance(index, int) else tuple(index)
     if len(index) == len(spatial) + 1:
         index = index[1:]  # (channel, *spatial): the channel does not change the box
@@ -174,7 +198,7 @@ def regions(graph: Graph, node_index: int, index) -> dict:
             continue
         done[node.index] = box
         for p in node.parents:
-            pending[p] = _merge(pending.get(p), _parent_box(node, graph.nodes[p], box))
+            pending[p] = _merge(pending.get(p), _parent_box(node, graph.nodes[p], box, axes[node.index], axes[p]))
     return done
 
 

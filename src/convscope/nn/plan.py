@@ -72,11 +72,13 @@ def drop(model) -> None:
 
 
 def run(model, inputs, steps, output, ref_type):
-    """Run a graph's steps (name, kind, fn, args, kwargs) from the model's plan; a `ref_type`
+    """Run a graph's steps (name, kind, target, args, kwargs) from the model's plan; a `ref_type`
     instance in args or in `output` stands for the value of the step it names."""
     def convert(v):
         return _map(v, lambda a: Use(a.name) if isinstance(a, ref_type) else a)
-    return _plan(model, lambda: [(n, k, f, convert(a), convert(kw)) for n, k, f, a, kw in steps],
+    def callable_(kind, target):  # steps name their target (a module path, an op, a graph function)
+        return target if kind == "input" else model._callable(kind, target)
+    return _plan(model, lambda: [(n, k, callable_(k, t), convert(a), convert(kw)) for n, k, t, a, kw in steps],
                  lambda: convert(output)).run(inputs)
 
 
@@ -207,7 +209,7 @@ def _fuse(steps, plan, outputs):
         if len(found) != 1 or name in outputs:
             return None, None
         step = steps[found[0]]
-        if len(step.uses) != 2 or step.kind not in ("function", "method") or _recognise(step) != "add":
+        if len(step.uses) != 2 or step.kind not in ("function", "method", "op") or _recognise(step) != "add":
             return None, None
         other = step.uses[1] if step.uses[0] == name else step.uses[0]
         return (step, other) if other != name and index.get(other, -1) < before else (None, None)
@@ -392,7 +394,7 @@ class _Recorder:
 def _recognise(step) -> str | None:
     """The name of the one registered op a function step applies to its inputs as they come
     ('add', 'relu', ...), found by running it on small probes; None for anything else."""
-    if step.kind not in ("function", "method") or step.kwargs or len(step.uses) != len(step.args):
+    if step.kind not in ("function", "method", "op") or step.kwargs or len(step.uses) != len(step.args):
         return None
     if not hasattr(step, "_op"):
         probes = tuple(Tensor(np.full((1, 2, 1, 1), 1.5 + i, np.float32)) for i in range(len(step.args)))

@@ -53,6 +53,22 @@ class Window:
     learned: bool = False
 
 
+@dataclass(frozen=True)
+class AxisMap:
+    """Positions moved, not mixed (a permute, a reshape or an index that leaves the spatial axes
+    whole, a Linear over channels-last data): `moves(in_shape, out_shape, axes)` says where the
+    input's spatial axes (negative indices, in the network input's order) are in the output, or
+    None when the op mixes them (then the field is the whole input)."""
+    moves: Callable
+
+
+def keeps_axes(in_shape, out_shape, axes):
+    """For ops that change only axes before the spatial ones (a reshape of the channels, an index
+    of whole channels): the spatial axes stay where they are, counted from the end."""
+    first = min(axes)
+    return axes if tuple(in_shape[first:]) == tuple(out_shape[first:]) else None
+
+
 # ------------------------------------------------------------------------------ rule helpers
 
 def no_macs(ins, out, attrs) -> int:

@@ -7,7 +7,7 @@ from ..conv import conv_backward, conv_transpose_backward
 from ..conv import conv as conv_forward
 from ..conv import conv_transpose as conv_transpose_forward
 from ..geometry import conv_geometry, transposed_geometry, transposed_output_size
-from ..registry import GLOBAL, Aval, Window, define, keeps_input
+from ..registry import Aval, AxisMap, Window, define, keeps_input
 
 
 def _conv_geometry(ins, out, a):
@@ -104,7 +104,11 @@ def _linear_onnx(e, node):
     e.emit("Add", [y, e.inputs[2]], e.output) if len(e.inputs) > 2 else e.emit("Identity", [y], e.output)
 
 
-@define("linear", GLOBAL, macs=_linear_macs, shape=_linear_shape, saved=keeps_input, torch=("linear",),
+def _last_axis_only(in_shape, out_shape, axes):
+    return None if -1 in axes else axes  # mixes the last axis only: positions elsewhere stay apart
+
+
+@define("linear", lambda ins, a: AxisMap(_last_axis_only), macs=_linear_macs, shape=_linear_shape, saved=keeps_input, torch=("linear",),
         onnx=_linear_onnx, grad_mask=True)
 def linear(x, w, b=None):
     """y = x W^T + b, W of shape (out_features, in_features), over any leading axes."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import ELEMENTWISE, GLOBAL, RESHAPE, Aval, define, keeps_input, keeps_output
+from ..registry import ELEMENTWISE, GLOBAL, RESHAPE, Aval, AxisMap, define, keeps_axes, keeps_input, keeps_output
 from .elementwise import unbroadcast
 
 
@@ -21,7 +21,7 @@ def _reshape_onnx(e, node):
     e.emit("Reshape", [e.inputs[0], e.const(np.array([0, *node.shape[1:]], np.int64))], e.output)
 
 
-@define("reshape", RESHAPE, shape=_reshape_shape, torch=("reshape", "view"), onnx=_reshape_onnx)
+@define("reshape", lambda ins, a: AxisMap(keeps_axes), shape=_reshape_shape, torch=("reshape", "view"), onnx=_reshape_onnx)
 def reshape(x, *, shape):
     return x.reshape(shape), lambda g: (g.reshape(x.shape),)
 
@@ -34,7 +34,14 @@ def _transpose_onnx(e, node):
     e.emit("Transpose", e.inputs, e.output, perm=list(node.attrs["perm"]))
 
 
-@define("transpose", RESHAPE, shape=_transpose_shape, onnx=_transpose_onnx)
+def _permuted(perm):
+    def moves(in_shape, out_shape, axes):
+        rank = len(in_shape)
+        return tuple(list(perm).index(rank + a) - rank for a in axes)
+    return moves
+
+
+@define("transpose", lambda ins, a: AxisMap(_permuted(a["perm"])), shape=_transpose_shape, onnx=_transpose_onnx)
 def transpose(x, *, perm):
     inverse = tuple(np.argsort(perm))
     return x.transpose(perm), lambda g: (g.transpose(inverse),)
@@ -72,7 +79,28 @@ def _index_onnx(e, node):
     e.emit("Identity", [y], e.output)
 
 
-@define("index", RESHAPE, shape=_index_shape, onnx=_index_onnx)
+def _index_rf(ins, a):
+    """An index that takes whole spatial axes (ShuffleNet's chunk of channels) keeps positions."""
+    index = a["index"] if isinstance(a["index"], tuple) else (a["index"],)
+    rank = len(ins[0].shape)
+    if any(i is Ellipsis for i in index):
+        at = index.index(Ellipsis)
+        index = index[:at] + (slice(None),) * (rank - len(index) + 1) + index[at + 1:]
+    index = index + (slice(None),) * (rank - len(index))
+    if len(index) != rank or not all(isinstance(i, slice) or (isinstance(i, (int, np.integer)) and
+                                                                not isinstance(i, bool)) for i in index):
+        return RESHAPE  # new axes or fancy indices
+    kept = [p for p, i in enumerate(index) if isinstance(i, slice)]
+
+    def moves(in_shape, out_shape, axes):
+        positions = [rank + x for x in axes]
+        if any(index[p] != slice(None) and index[p].indices(in_shape[p]) != (0, in_shape[p], 1) for p in positions):
+            return None
+        return tuple(kept.index(p) - len(kept) for p in positions)
+    return AxisMap(moves)
+
+
+@define("index", _index_rf, shape=_index_shape, onnx=_index_onnx)
 def index(x, *, index):
     def backward(g):
         full = np.zeros(x.shape, g.dtype)
