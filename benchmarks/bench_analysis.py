@@ -11,18 +11,10 @@ import pathlib
 import tracemalloc
 
 import convscope as cs
+from common import best_time
 from convscope import zoo
 
 HUGE = (pathlib.Path(__file__).resolve().parents[1] / "examples" / "huge_1e11.yaml").read_text()  # 1.001e11 parameters
-
-
-def timed(fn, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def measured(fn):
@@ -40,8 +32,8 @@ def main():
     nn = cs.nn
     chain = nn.Sequential(*[nn.Conv2d(8, 8, 3, padding=1) for _ in range(1000)])
     resnet = zoo.load("resnet50")
-    print(f"summary, 1000-layer conv chain (8x64x64): {timed(lambda: cs.summary(chain, (8, 64, 64))):.3f} s")
-    print(f"summary, ResNet-50 (3x224x224):            {timed(lambda: cs.summary(resnet, (3, 224, 224))):.3f} s")
+    print(f"summary, 1000-layer conv chain (8x64x64): {best_time(lambda: cs.summary(chain, (8, 64, 64))):.3f} s")
+    print(f"summary, ResNet-50 (3x224x224):            {best_time(lambda: cs.summary(resnet, (3, 224, 224))):.3f} s")
 
     def huge():
         model = cs.load_model(HUGE, meta=True)

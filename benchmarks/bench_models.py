@@ -40,28 +40,14 @@ MODELS = [
 ]
 
 
-def torchvision_models():
-    """torchvision's model builders (the project's one importer of them, in tests/)."""
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-    from tests.bridges.torchvision_models import builders
-
-    return builders()[0]
-
-
 def torch_model(factory: str, seed: int = 0):
     """A torchvision model in eval mode with seeded weights and BatchNorm statistics that are not
     the identity (fresh models have mean 0, var 1, which would hide a wrong fold)."""
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    from tests.bridges.torchvision_models import build
+
     torch.manual_seed(seed)
-    model = getattr(torchvision_models(), factory)(weights=None)
-    gen = torch.Generator().manual_seed(seed + 1)
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            c = m.num_features
-            m.running_mean.copy_(0.1 * torch.randn(c, generator=gen))
-            m.running_var.copy_(0.5 + torch.rand(c, generator=gen))
-            m.weight.data.copy_(0.5 + torch.rand(c, generator=gen))
-            m.bias.data.copy_(0.1 * torch.randn(c, generator=gen))
-    return model.eval()
+    return build(factory)
 
 
 def relative_error(got: np.ndarray, ref: np.ndarray) -> float:

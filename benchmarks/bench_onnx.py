@@ -15,6 +15,7 @@ import tracemalloc
 from pathlib import Path
 
 import convscope as cs
+from common import best_time
 
 
 def export(name: str, size: int, path: Path) -> None:
@@ -29,15 +30,6 @@ def export(name: str, size: int, path: Path) -> None:
                       input_names=["input"])
 
 
-def best_of(fn, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--model", default="vgg16_bn")
@@ -49,9 +41,9 @@ def main():
         path = Path(tmp) / f"{args.model}.onnx"
         export(args.model, args.size, path)
         mb = path.stat().st_size / 1e6
-        parse = best_of(lambda: onnx.load(str(path)))
-        full = best_of(lambda: cs.from_onnx(path))
-        meta = best_of(lambda: cs.from_onnx(path, meta=True))
+        parse = best_time(lambda: onnx.load(str(path)))
+        full = best_time(lambda: cs.from_onnx(path))
+        meta = best_time(lambda: cs.from_onnx(path, meta=True))
         tracemalloc.start()
         t0 = time.perf_counter()
         s = cs.summary(cs.from_onnx(path, meta=True), (3, args.size, args.size))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 # Both libraries run 2-thread pools in one process. Left to spin after each call (OpenBLAS for
 # ~0.1 s, OpenMP for a while), one library's idle threads steal the cores the other is timed on
@@ -28,3 +29,13 @@ def emit(section: str, case: str, ours: float, theirs: float, target: str = "", 
     if os.environ.get("BENCH_JSON"):
         print("BENCH " + json.dumps(dict(section=section, case=case, ours=ours, theirs=theirs, target=target,
                                          unit=unit)), flush=True)
+
+
+def best_time(fn, repeat: int = 3) -> float:
+    """The fastest of `repeat` calls, in seconds."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best

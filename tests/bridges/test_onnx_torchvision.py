@@ -1,5 +1,5 @@
 """torchvision's CNN families exported by PyTorch's ONNX exporter (opset 17, 64x64; Inception v3 at
-75x75), segmentation heads included, come back through
+75x75; AlexNet and VGG at 224x224), segmentation heads included, come back through
 cs.from_onnx with outputs equal to onnxruntime's (max|diff| / max|ref| <= 1e-4), parameters equal to
 the file's, summary rows named by the ONNX nodes, and the same summary shape-only (meta=True)."""
 import numpy as np
@@ -11,13 +11,17 @@ import torch
 import convscope as cs
 from tests.bridges import torchvision_models
 
-FAMILIES = ["resnet18", "densenet121", "squeezenet1_0", "mobilenet_v2", "mobilenet_v3_small", "shufflenet_v2_x0_5",
+FAMILIES = ["alexnet", "vgg11", "vgg11_bn", "resnet18", "densenet121", "squeezenet1_0", "mobilenet_v2",
+            "mobilenet_v3_small", "shufflenet_v2_x0_5",
             "efficientnet_b0", "convnext_tiny", "mnasnet0_5", "regnet_y_400mf", "googlenet", "inception_v3",
             "fcn_resnet50", "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large"]
 
 
+FULL_SIZE = ("alexnet", "vgg11", "vgg11_bn")  # below 224x224 their adaptive pooling does not export
+
+
 def size(name):
-    return 75 if name == "inception_v3" else 64
+    return 224 if name in FULL_SIZE else 75 if name == "inception_v3" else 64
 
 
 def build(name):

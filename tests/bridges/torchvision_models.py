@@ -20,10 +20,8 @@ SEGMENTATION = ("fcn_resnet50", "deeplabv3_resnet50", "deeplabv3_mobilenet_v3_la
 
 def build(name: str):
     """A torchvision model by factory name: weights=None (no download), no auxiliary heads, and
-    BatchNorm running statistics drawn non-trivially (so their eval path matters); eval mode.
-    Seed it before calling for repeatable weights."""
-    import torch
-
+    BatchNorm statistics drawn non-trivially (`randomise_norms`); eval mode. Seed torch before
+    calling for repeatable weights."""
     models, segmentation = builders()
     kw = {"weights": None}
     if name in ("googlenet", "inception_v3"):
@@ -32,10 +30,22 @@ def build(name: str):
         kw["weights_backbone"] = None
         if not name.startswith("lraspp"):
             kw["aux_loss"] = False
-    model = getattr(segmentation if name in SEGMENTATION else models, name)(**kw).eval()
+    return randomise_norms(getattr(segmentation if name in SEGMENTATION else models, name)(**kw))
+
+
+def randomise_norms(model, seed: int = 0):
+    """BatchNorm running statistics and affine parameters drawn away from the identity (fresh ones are
+    mean 0, variance 1, weight 1, bias 0, which would hide a wrong eval path or fold); eval mode."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 1.5)
-    return model
+                c = m.num_features
+                m.running_mean.copy_(0.3 * torch.randn(c, generator=gen))
+                m.running_var.copy_(0.5 + torch.rand(c, generator=gen))
+                if m.affine:
+                    m.weight.copy_(0.5 + torch.rand(c, generator=gen))
+                    m.bias.copy_(0.3 * torch.randn(c, generator=gen))
+    return model.eval()

@@ -8,21 +8,9 @@ from hypothesis import given, strategies as st
 import convscope as cs
 from convscope.bridges import from_torch, to_torch
 from convscope.nn import plan
+from tests.bridges.torchvision_models import randomise_norms
 
 tn = torch.nn
-
-
-def randomise_norms(model, seed=0):
-    """Running statistics and affine parameters away from the identity, so a wrong fold shows."""
-    gen = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, tn.modules.batchnorm._BatchNorm):
-            c = m.num_features
-            m.running_mean.copy_(0.3 * torch.randn(c, generator=gen))
-            m.running_var.copy_(0.5 + torch.rand(c, generator=gen))
-            m.weight.data.copy_(0.5 + torch.rand(c, generator=gen))
-            m.bias.data.copy_(0.3 * torch.randn(c, generator=gen))
-    return model.eval()
 
 
 class Block(tn.Module):

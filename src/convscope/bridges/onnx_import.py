@@ -320,11 +320,7 @@ def _opaque_shape(*ins, out_shape, dtype, expected, where):
 
 def _opaque_op(op_type: str):
     """The registered opaque op standing for an ONNX op convscope cannot run (one per op type)."""
-    name = f"onnx.{op_type}"
-    try:
-        return op_registry.get(name)
-    except ValueError:
-        return op_registry.register(op_registry.opaque(name, _opaque_shape))
+    return op_registry.opaque_op(f"onnx.{op_type}", _opaque_shape)
 
 
 def _fuse_gelu(nodes: list, file) -> list:

@@ -267,11 +267,7 @@ def _tensors(value) -> list:
 
 def _opaque_op(name: str):
     """The registry's opaque op `torch.<name>` (registered on first use): known by shape only."""
-    full = f"torch.{name}"
-    try:
-        return op_registry.get(full)
-    except ValueError:
-        return op_registry.register(op_registry.opaque(full, _given_shape))
+    return op_registry.opaque_op(f"torch.{name}", _given_shape)
 
 
 def _given_shape(*ins, out_shape=None):

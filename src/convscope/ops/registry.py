@@ -178,6 +178,15 @@ def opaque(name: str, shape: Callable | None = None, **kw) -> Op:
     return Op(name, forward, shape or same_shape, no_macs, OPAQUE, **kw)
 
 
+def opaque_op(name: str, shape: Callable) -> Op:
+    """The registered opaque op of this name, registered on first use (the bridges make one per
+    foreign op type they cannot run: `torch.ReLU6`, `onnx.Sin`)."""
+    try:
+        return get(name)
+    except ValueError:
+        return register(opaque(name, shape))
+
+
 # ------------------------------------------------------------------------------ interpreters
 
 _interpreters: list = []
