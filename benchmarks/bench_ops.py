@@ -147,9 +147,21 @@ def main():
         out_bytes = ours_f().nbytes
         mem = peak_extra(ours_f) / (out_bytes + wbytes)
         print(f"{case['name']:<16}{of:9.2f}{tf:9.2f}{of / tf:7.2f}{ofb:10.2f}{tfb:9.2f}{ofb / tfb:7.2f}{mem:7.2f}")
-        emit("layer forward", case["name"], of, tf)
-        emit("layer forward+backward", case["name"], ofb, tfb)
+        label, slow = f"{case['name']} ({describe(case)})", case["name"] in ("depthwise", "max pool 2x2/2")
+        emit("layer forward", label, of, tf, "<= 3x" if slow else "<= 1.5x")
+        emit("layer forward+backward", label, ofb, tfb, "<= 3x" if slow else "<= 2.5x")
     print("\nratio = convscope / PyTorch (lower is better); mem = peak bytes of one convscope forward / (output + weights)")
+
+
+def describe(case) -> str:
+    """N, input, output channels and the window, e.g. 'N8, 64x56x56 -> 128, k3 s2 p1'."""
+    n, *x = case["x"]
+    if case["kind"] == "pool":
+        return f"N{n}, {'x'.join(map(str, x))}"
+    kw = case["kw"]
+    parts = [f"k{case['w'][2]}"] + [f"{k[0]}{v}" for k, v in kw.items() if k in ("stride", "padding") and v != (k == "stride")] + \
+        ([f"groups {kw['groups']}"] if kw.get("groups", 1) > 1 else [])
+    return f"N{n}, {'x'.join(map(str, x))} -> {case['w'][0]}, {' '.join(parts)}"
 
 
 def blas_threads():
