@@ -133,18 +133,21 @@ def checkpoint_position(path) -> dict:
 
 
 @contextlib.contextmanager
-def _interrupt_flag():
-    """Turn Ctrl-C into a flag the loop checks between batches (main thread only)."""
+def interrupt_flag(signals=(signal.SIGINT,)):
+    """Turn these signals (Ctrl-C by default) into a flag the loop checks between batches (main
+    thread only: elsewhere signals cannot be handled, and the flag stays unset)."""
     flag = {"set": False}
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
-    previous = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, lambda *_: flag.update(set=True))
+    previous = {s: signal.getsignal(s) for s in signals}
+    for s in previous:
+        signal.signal(s, lambda *_: flag.update(set=True))
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def fit(model, train, val=None, *, epochs: int, lr: float = 1e-3, batch_size: int = 64, optimizer="adam",
@@ -179,7 +182,7 @@ def fit(model, train, val=None, *, epochs: int, lr: float = 1e-3, batch_size: in
         history, pos = _checkpoint_read(checkpoint, model, opt, shuffle)
     n_batches = math.ceil(len(x) / batch_size)
     # overflow on the way to a NaN loss is reported once, as TrainingDiverged, not as NumPy warnings
-    with _interrupt_flag() as interrupted, _progress(quiet) as bar, \
+    with interrupt_flag() as interrupted, _progress(quiet) as bar, \
             np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         while pos.epoch < epochs:
             if pos.epoch_rng is None:

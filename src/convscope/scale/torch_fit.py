@@ -9,18 +9,16 @@ DDP's gradient average is exactly the gradient of the global batch mean, even fo
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import signal
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .. import random
-from ..train import (History, Position, TrainingDiverged, make_optimizer, progress, read_checkpoint,
-                     write_checkpoint)
+from ..train import (History, Position, TrainingDiverged, interrupt_flag, make_optimizer, progress,
+                     read_checkpoint, write_checkpoint)
 from . import optimizers, processes
 
 
@@ -57,7 +55,7 @@ def fit_torch(model, train, val=None, *, epochs: int, lr: float = 1e-3, batch_si
     run = _Run(torch, model, net, ddp, opt, topt, params, group, checkpoint, shuffle)
     steps = opt.steps
     n_batches = math.ceil(len(x) / batch_size)
-    with _stop_signals() as stop, progress(quiet or group.rank != 0) as bar:
+    with interrupt_flag((signal.SIGINT, signal.SIGTERM)) as stop, progress(quiet or group.rank != 0) as bar:
         while pos.epoch < epochs:
             order = _epoch_order(pos, shuffle, len(x))
             task = bar.add_task(f"epoch {pos.epoch + 1}/{epochs}", total=n_batches, completed=pos.batch,
@@ -183,20 +181,3 @@ class _Run:
             write_checkpoint(self.checkpoint, self.model, self.opt, history, pos, self.shuffle)
         if self.group.world > 1:
             self.torch.distributed.barrier()  # nobody leaves before the checkpoint is on disk
-
-
-@contextlib.contextmanager
-def _stop_signals():
-    """Ctrl-C (SIGINT) and SIGTERM (what torchrun sends its workers) become a flag read between batches."""
-    flag = {"set": False}
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    for s in previous:
-        signal.signal(s, lambda *_: flag.update(set=True))
-    try:
-        yield flag
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
