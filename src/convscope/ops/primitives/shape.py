@@ -51,19 +51,28 @@ def _index_shape(x, *, index):
     return Aval(_meta(x)[index].shape, x.dtype)
 
 
+def _basic_index(index, rank: int) -> tuple | None:
+    """A basic index (ints, slices, at most one Ellipsis) as one int or slice per axis of a rank-`rank`
+    array; None for anything else (new axes, fancy indices)."""
+    index = index if isinstance(index, tuple) else (index,)
+    if any(i is Ellipsis for i in index):
+        at = index.index(Ellipsis)
+        index = index[:at] + (slice(None),) * (rank - len(index) + 1) + index[at + 1:]
+    index = index + (slice(None),) * (rank - len(index))
+    is_int = lambda i: isinstance(i, (int, np.integer)) and not isinstance(i, bool)  # noqa: E731
+    return index if len(index) == rank and all(isinstance(i, slice) or is_int(i) for i in index) else None
+
+
 def _index_onnx(e, node):
     """Basic indexing (ints, slices, an Ellipsis) is one Slice, then a Squeeze of the int axes."""
     shape = node.in_avals[0].shape
-    index = node.attrs["index"] if isinstance(node.attrs["index"], tuple) else (node.attrs["index"],)
-    if any(i is Ellipsis for i in index):
-        at = index.index(Ellipsis)
-        index = index[:at] + (slice(None),) * (len(shape) - len(index) + 1) + index[at + 1:]
+    index = _basic_index(node.attrs["index"], len(shape))
+    if index is None:
+        raise ValueError(f"index {node.attrs['index']!r}: only ints, slices and ... have an ONNX export here")
     starts, ends, axes, steps, dropped = [], [], [], [], []
     for axis, i in enumerate(index):
-        if isinstance(i, (int, np.integer)) and not isinstance(i, bool):
+        if not isinstance(i, slice):  # an int: a slice of one, its axis squeezed
             i, _ = slice(int(i) % shape[axis], int(i) % shape[axis] + 1), dropped.append(axis)
-        if not isinstance(i, slice):
-            raise ValueError(f"index {node.attrs['index']!r}: only ints, slices and ... have an ONNX export here")
         start, stop, step = i.indices(shape[axis])
         if (start, stop, step) == (0, shape[axis], 1):
             continue
@@ -81,14 +90,9 @@ def _index_onnx(e, node):
 
 def _index_rf(ins, a):
     """An index that takes whole spatial axes (ShuffleNet's chunk of channels) keeps positions."""
-    index = a["index"] if isinstance(a["index"], tuple) else (a["index"],)
     rank = len(ins[0].shape)
-    if any(i is Ellipsis for i in index):
-        at = index.index(Ellipsis)
-        index = index[:at] + (slice(None),) * (rank - len(index) + 1) + index[at + 1:]
-    index = index + (slice(None),) * (rank - len(index))
-    if len(index) != rank or not all(isinstance(i, slice) or (isinstance(i, (int, np.integer)) and
-                                                                not isinstance(i, bool)) for i in index):
+    index = _basic_index(a["index"], rank)
+    if index is None:
         return RESHAPE  # new axes or fancy indices
     kept = [p for p, i in enumerate(index) if isinstance(i, slice)]
 
