@@ -11,7 +11,7 @@ as such rather than stopping the table.
 """
 from __future__ import annotations
 
-from common import emit, environment
+from common import emit, environment, interleaved
 
 environment()  # before NumPy and torch load: see common.py
 
@@ -19,7 +19,6 @@ import argparse  # noqa: E402
 import os  # noqa: E402
 import pathlib  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -54,19 +53,6 @@ def relative_error(got: np.ndarray, ref: np.ndarray) -> float:
     return float(np.abs(got - ref).max() / np.abs(ref).max())
 
 
-def best_of(fns, repeat: int):
-    """Interleaved rounds (A, B, A, B, ...) after one warm-up call each; each side's minimum, in ms."""
-    for fn in fns:
-        fn()
-    times = [[] for _ in fns]
-    for _ in range(repeat):
-        for i, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            fn()
-            times[i].append(time.perf_counter() - t0)
-    return [min(t) * 1e3 for t in times]
-
-
 def run_case(label, factory, batch, repeat, size=224):
     """One row: (label, batch, ours ms, torch ms, error) or (label, batch, reason it did not run)."""
     try:
@@ -95,7 +81,7 @@ def run_case(label, factory, batch, repeat, size=224):
         return label, batch, f"WRONG: max|diff|/max|ref| = {err:.2e} > {TOLERANCE:g}"
     if not np.array_equal(got, ours()):
         return label, batch, "WRONG: two runs of the same input differ"
-    ms_ours, ms_torch = best_of([ours, theirs], repeat)
+    ms_ours, ms_torch = (t * 1e3 for t in interleaved([ours, theirs], repeat))
     return label, batch, ms_ours, ms_torch, err
 
 

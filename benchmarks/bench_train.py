@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import sys
 
-from common import emit, environment
+from common import emit, environment, interleaved
 
 environment()  # before NumPy and torch load: see common.py
 
 import pathlib  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -47,18 +46,6 @@ def epoch_torch(model, opt, x, y, bs):
         opt.zero_grad()
         loss.backward()
         opt.step()
-
-
-def interleaved(runs, rounds):
-    """Each side's best time in seconds over `rounds` interleaved rounds after one warm-up round."""
-    best = [float("inf")] * len(runs)
-    for r in range(rounds + 1):
-        for i, run in enumerate(runs):
-            t0 = time.perf_counter()
-            run()
-            if r:
-                best[i] = min(best[i], time.perf_counter() - t0)
-    return best
 
 
 def lenet(rounds: int = 5):

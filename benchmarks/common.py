@@ -39,3 +39,17 @@ def best_time(fn, repeat: int = 3) -> float:
         fn()
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def interleaved(fns, rounds: int) -> list[float]:
+    """Each callable's best time in seconds over `rounds` interleaved rounds (A, B, A, B, ...), after one
+    warm-up call each."""
+    for fn in fns:
+        fn()
+    best = [float("inf")] * len(fns)
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return best
