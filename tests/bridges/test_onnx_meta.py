@@ -1,7 +1,6 @@
 """Shape-only ONNX import (meta=True, what the analysis entry points use): no weight becomes an
 array (tracemalloc's peak stays far below the weights' bytes), yet the summary equals the one of
 the model imported with its weights; a shape-only model refuses to run."""
-import tracemalloc
 
 import numpy as np
 import onnx
@@ -11,6 +10,7 @@ from onnx import TensorProto, helper, numpy_helper
 import convscope as cs
 from convscope import cli
 from convscope.nn.init import is_meta
+from tests.nn.test_meta import peak_bytes
 
 WEIGHT_BYTES = 4 * (128 * 64 * 9 + 2048 * 128 + 4096 * 2048 + 4096)  # 35 MB
 
@@ -35,15 +35,6 @@ def medium(tmp_path_factory):
     path = tmp_path_factory.mktemp("meta") / "medium.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     return path
-
-
-def peak_bytes(fn):
-    tracemalloc.start()
-    try:
-        result = fn()
-        return result, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def test_shape_only_import_allocates_no_weights(medium):

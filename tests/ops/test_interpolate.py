@@ -10,18 +10,13 @@ from hypothesis import given, strategies as st
 
 import convscope as cs
 from convscope.nn import functional as F
+from tests.nn.parity import check_function
 
 LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 
 def _both(x, **kw):
-    a, t = cs.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    ya, yt = F.interpolate(a, **kw), tf.interpolate(t, **kw)
-    np.testing.assert_allclose(ya.data, yt.detach().numpy(), rtol=1e-12, atol=1e-12)
-    g = np.random.default_rng(1).standard_normal(ya.shape)
-    ya.backward(g)
-    yt.backward(torch.tensor(g))
-    np.testing.assert_allclose(a.grad, t.grad.numpy(), rtol=1e-12, atol=1e-12)
+    check_function(lambda a: F.interpolate(a, **kw), lambda t: tf.interpolate(t, **kw), x)
 
 
 @st.composite
