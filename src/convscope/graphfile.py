@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import nn
-from .bridges.graph import FUNCTIONS, GraphModel, Ref
+from .nn.containers import GraphModel
+from .nn.graph import FUNCTIONS, Ref
 from .nn.module import Parameter
 from .nn.spec import to_spec
 from .ops import registry as op_registry

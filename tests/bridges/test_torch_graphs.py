@@ -101,7 +101,7 @@ def test_chunk_split_transpose_agree_with_pytorch(shape, data):
     other = data.draw(st.integers(0, len(shape) - 1))
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     t = torch.tensor(x)
-    from convscope.bridges.graph import FUNCTIONS as fn
+    from convscope.nn.graph import FUNCTIONS as fn
 
     pieces = [(fn["chunk"](cs.Tensor(x), chunks, dim), torch.chunk(t, chunks, dim)),
               (fn["split"](cs.Tensor(x), size, dim), torch.split(t, size, dim)),

@@ -56,6 +56,11 @@ def torch_out(ref, x):
         return ref(torch.tensor(x)).numpy()
 
 
+def forms(model) -> list[str]:
+    """The plan's steps by the form they run ("Step" for a step run as it is)."""
+    return [type(s.form).__name__ if isinstance(s, plan.Joined) else "Step" for s in model._execution_plan.steps]
+
+
 def relative(a, b):
     return np.abs(a - b).max() / np.abs(b).max()
 
@@ -75,11 +80,11 @@ def test_plan_fuses_batchnorm_residual_and_relu_into_the_convolutions():
     _, model = pair()
     run(model, X)
     steps = model._execution_plan.steps
-    kinds = [type(s).__name__ for s in steps]
-    assert kinds.count("FusedConv") == 4 and kinds.count("Affine") == 1 and kinds.count("Dense") == 2
-    names = {o.name for s in steps if type(s).__name__ == "FusedConv" for o in s.original}
+    kinds = forms(model)
+    assert kinds.count("ConvForm") == 4 and kinds.count("ChannelAffine") == 1 and kinds.count("DenseForm") == 2
+    names = {o.name for s, kind in zip(steps, kinds) if kind == "ConvForm" for o in s.original}
     assert {"bn1", "bn2", "down_1", "add", "relu_1", "side"} <= names  # folded, the residual and its ReLU
-    assert not any(type(s).__name__ == "Step" and isinstance(s.fn, cs.nn.BatchNorm2d) for s in steps)
+    assert not any(kind == "Step" and isinstance(s.fn, cs.nn.BatchNorm2d) for s, kind in zip(steps, kinds))
 
 
 def test_values_are_freed_after_their_last_consumer():
@@ -177,8 +182,7 @@ def test_sequential_plan_matches_torch():
     x = np.random.default_rng(1).standard_normal((2, 3, 8, 8)).astype(np.float32)
     out = run(layers, x)
     assert relative(out, torch_out(ref, x)) <= 1e-5
-    kinds = [type(s).__name__ for s in layers._execution_plan.steps]
-    assert kinds == ["Step", "FusedConv", "MaxPool", "FusedConv", "Step", "Dense"]
+    assert forms(layers) == ["Step", "ConvForm", "MaxPoolForm", "ConvForm", "Step", "DenseForm"]
 
 
 @given(c=st.integers(1, 6), o=st.integers(1, 6), k=st.sampled_from([1, 2, 3, 5]), stride=st.integers(1, 3),
@@ -193,5 +197,5 @@ def test_conv_batchnorm_relu_plans_match_torch_on_random_geometries(c, o, k, str
     model = from_torch(ref).eval()
     x = np.random.default_rng(size).standard_normal((n, c, size + k, size)).astype(np.float32)
     out = run(model, x)
-    assert type(model._execution_plan.steps[1]).__name__ == "FusedConv"
+    assert forms(model)[1] == "ConvForm"
     np.testing.assert_allclose(out, torch_out(ref, x), rtol=1e-4, atol=1e-5)

@@ -19,7 +19,8 @@ from ..nn.module import Module, Parameter
 from ..ops import registry as op_registry
 from ..ops.registry import Aval
 from ..tensor import Tensor, apply, no_grad
-from .graph import GraphModel, Ref
+from ..nn.containers import GraphModel
+from ..nn.graph import Ref
 from .onnx_fold import TABLE, VARIABLE, fold
 from .onnx_load import is_shape_only, read, shape_only
 from .onnx_rules import NodeView, conversion

@@ -17,7 +17,7 @@ from ..nn import functional as F
 from ..ops import registry as op_registry
 from ..ops.geometry import output_size, resolve_padding
 from ..tensor import apply, concat
-from .graph import keepdims_pool
+from ..nn.graph import keepdims_pool
 from .onnx_fold import _slice
 
 

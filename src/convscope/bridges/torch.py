@@ -19,7 +19,8 @@ from ..nn import registry
 from ..nn.module import Module, Parameter
 from ..ops import registry as op_registry
 from ..tensor import Tensor, apply
-from .graph import FUNCTIONS, NEEDS, GraphModel, Ref
+from ..nn.containers import GraphModel
+from ..nn.graph import FUNCTIONS, OPS, Ref
 
 __all__ = ["GraphModel", "from_torch", "to_torch", "analysis_model"]
 
@@ -55,7 +56,7 @@ def _step(name: str, args: tuple, kwargs: dict, ops: dict):
         name = name[:-1]
     kwargs = {k: v for k, v in kwargs.items() if _keep(k, v)}
     if name in FUNCTIONS:
-        needs = NEEDS.get(name)
+        needs = OPS.get(name)
         return ("function", name, args, kwargs) if needs is None or needs in {op.name for op in op_registry.all_ops()} else None
     op = ops.get(name)
     if op is not None:

@@ -1,11 +1,14 @@
-"""Containers: chains (Sequential) and branches (Residual, Concat), declared in the layer registry
-so that model files and the PyTorch bridge handle them like any layer."""
+"""Containers: chains (Sequential), branches (Residual, Concat), declared in the layer registry so
+that model files and the PyTorch bridge handle them like any layer, and converted graphs
+(GraphModel). Sequential and GraphModel describe themselves as a graph (`nn.graph`), which the one
+interpreter replays, or the execution plan runs in eval mode under no_grad."""
 from __future__ import annotations
 
 from collections import OrderedDict
 
 from ..tensor import concat
 from . import plan
+from .graph import Ref, interpret
 from .module import Module
 from .registry import TorchTwin, axis, bind, module, optional, register
 
@@ -20,6 +23,9 @@ def _residual_to_torch(layer, args, convert, t, blocks):
 
 def _concat_to_torch(layer, args, convert, t, blocks):
     return blocks.Concat([convert(c) for c in layer._modules.values()], layer.dim)
+
+
+INPUT = ".input"  # the name of a chain's input value: no layer's name has a dot
 
 
 @register(dict(layers=module()), torch=TorchTwin("Sequential", build=_sequential_to_torch))
@@ -46,10 +52,17 @@ class Sequential(Module):
 
     def forward(self, x):
         if plan.applies(self):  # eval + no_grad: the execution plan (convscope.nn.plan)
-            return plan.run_chain(self, x)
+            return plan.run(self, (x,))
         for layer in self._modules.values():
             x = layer(x)
         return x
+
+    def graph(self):
+        """The chain as graph steps: each layer takes the value of the one before."""
+        names = list(self._modules)
+        steps = [(INPUT, "input", None, (), {})] + [
+            (name, "module", name, (Ref(prev),), {}) for prev, name in zip([INPUT, *names], names)]
+        return steps, Ref(names[-1] if names else INPUT)
 
     def __getitem__(self, index):
         layers = list(self._modules.values())
@@ -118,3 +131,35 @@ class Concat(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}" if self.dim != 1 else ""
+
+
+class GraphModel(Module):
+    """A model converted from a graph (torch.fx or ONNX): submodules keep their original names, and
+    forward replays the graph's steps (their kinds: `convscope.nn.graph`).
+
+    steps: (name, kind, target, args, kwargs) in order.
+    output_ref: a Ref, or tuples, lists and dicts of them (the structure the forward returns).
+    """
+
+    def __init__(self):
+        super().__init__()
+        object.__setattr__(self, "steps", [])
+        object.__setattr__(self, "output_ref", None)
+
+    def place(self, path: str, module: Module) -> None:
+        """Attach `module` at a dotted path, making plain container modules on the way."""
+        *parents, last = path.split(".")
+        owner = self
+        for name in parents:
+            if name not in owner._modules:
+                setattr(owner, name, Module())
+            owner = owner._modules[name]
+        setattr(owner, last, module)
+
+    def graph(self):
+        return self.steps, self.output_ref
+
+    def forward(self, *inputs):
+        if plan.applies(self):  # eval + no_grad: the execution plan (convscope.nn.plan)
+            return plan.run(self, inputs)
+        return interpret(self, self.steps, inputs, self.output_ref)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops.geometry import CONV_FORMULA, TRANSPOSED_FORMULA, resolve_padding
+from ..ops import engine
+from ..ops.engine.epilogue import Epilogue
+from ..ops.geometry import CONV_FORMULA, TRANSPOSED_FORMULA, conv_geometry, resolve_padding
+from . import forms
 from . import functional as F
 from .init import bias_uniform, kaiming_uniform
 from .kinds import choice
@@ -72,6 +75,47 @@ class _ConvNd(Module):
         return s
 
 
+class ConvForm(forms.Form):
+    """A convolution in eval mode through the engine, with what joined it: an eval BatchNorm folded
+    into the weights (w' = w s, b' = b s + t per output channel), then a residual add and a ReLU
+    applied to each output chunk (the engine's epilogue)."""
+
+    def __init__(self, layer, w, b, residual=False, relu=False):
+        self.layer, self.w, self.b, self.residual, self.relu = layer, w, b, residual, relu
+        self.extra = int(residual)
+
+    def join(self, follower):
+        if isinstance(follower, forms.ChannelAffine) and not (self.residual or self.relu) \
+                and len(follower.scale) == len(self.w):
+            s, t = follower.scale, follower.shift
+            w = (self.w * s.reshape(-1, *([1] * (self.w.ndim - 1)))).astype(self.w.dtype)
+            b = ((0 if self.b is None else self.b) * s + t).astype(self.w.dtype)
+            return ConvForm(self.layer, w, b, relu=follower.relu)
+        if follower is forms.ADD and not (self.residual or self.relu):
+            return ConvForm(self.layer, self.w, self.b, residual=True)
+        if follower is forms.RELU and not self.relu:
+            return ConvForm(self.layer, self.w, self.b, self.residual, relu=True)
+        return None
+
+    def __call__(self, x, *others):
+        conv = self.layer
+        if x.dtype != self.w.dtype or x.ndim != conv.n + 2:
+            return None
+        geo = conv_geometry(x.shape, self.w.shape, conv.stride, conv.padding, conv.dilation, conv.groups, conv.label)
+        residual = others[0] if self.residual else None
+        if residual is not None and (residual.shape != (len(x), len(self.w), *geo.out_size) or residual.dtype != x.dtype):
+            return None
+        return engine.forward(x, self.w, geo, self.b, Epilogue(residual, self.relu))
+
+
+def _form(layer, watch):
+    """The engine computes a zero-padded cross-correlation: other padding modes and the transposed
+    convolution run as layers."""
+    if layer.transposed or layer.padding_mode != "zeros":
+        return None
+    return ConvForm(layer, watch(layer, "weight"), watch(layer, "bias") if layer.bias is not None else None)
+
+
 def _to_torch(layer, args, convert, t, blocks):
     """PyTorch's ConvNd takes symmetric int padding (and 'same' at stride 1 only); convscope's 'same',
     'full' and (lo, hi) pairs become a subclass that pads first (bridges.torch_blocks.padded_conv)."""
@@ -135,7 +179,7 @@ def _conv_class(n: int, transposed: bool):
     common = dict(in_channels=count(), out_channels=count(), kernel_size=per_axis(), stride=per_axis())
     twin = TorchTwin(name, refuse={"padding_mode": "zeros"} if transposed else {}, build=_to_torch,
                      read={"bias": has_bias, "padding": lambda m: getattr(m, "convscope_padding", m.padding)})
-    declare = dict(n=n, checks=(_divisible_by_groups,), torch=twin, onnx=(_from_onnx(n, transposed),))
+    declare = dict(n=n, checks=(_divisible_by_groups,), torch=twin, onnx=(_from_onnx(n, transposed),), form=_form)
 
     if transposed:
         args = dict(common, padding=padding(), output_padding=per_axis(0), groups=count(), bias=flag(),

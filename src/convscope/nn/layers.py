@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops.engine.dense import forward as dense_forward
+from ..ops.engine.epilogue import Epilogue
+from ..ops.primitives.elementwise import relu as relu_op
+from . import forms
 from . import functional as F
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d  # noqa: F401
 from .init import bias_uniform, constant, kaiming_uniform
@@ -34,8 +38,25 @@ def _linear_from_matmul(node):
     return dict(in_features=w.shape[1], out_features=w.shape[0], bias=False), {"weight": w}
 
 
+class DenseForm(forms.Form):
+    """A fully connected layer on (rows, features) through the engine's few-rows path, then a ReLU."""
+
+    def __init__(self, w, b, relu=False):
+        self.w, self.b, self.relu = w, b, relu
+
+    def join(self, follower):
+        return DenseForm(self.w, self.b, True) if follower is forms.RELU and not self.relu else None
+
+    def __call__(self, x, *others):
+        if x.ndim != 2 or x.shape[1] != self.w.shape[1] or x.dtype != self.w.dtype:
+            return None
+        return dense_forward(x, self.w, self.b, Epilogue(relu=self.relu))
+
+
 @register(dict(in_features=count(), out_features=count(), bias=flag()),
           torch=TorchTwin("Linear", read={"bias": has_bias}),
+          form=lambda layer, watch: DenseForm(watch(layer, "weight"), watch(layer, "bias") if layer.bias is not None
+                                              else None),
           onnx=(OnnxImport("Gemm", _linear_from_gemm),
                 OnnxImport("MatMul", _linear_from_matmul, lambda node: node.is_const(1) and node.const(1).ndim == 2)))
 class Linear(Module):
@@ -79,7 +100,7 @@ class Identity(Module):
         return x
 
 
-@register(torch=TorchTwin("ReLU"))
+@register(torch=TorchTwin("ReLU"), form=lambda layer, watch: forms.of_op(relu_op, {}))
 class ReLU(Module):
     """max(x, 0) element-wise.
 
@@ -208,6 +229,19 @@ def _batch_norm_from_onnx(node):
     return kw, {"weight": scale, "bias": shift, "running_mean": mean, "running_var": var}
 
 
+def _batch_norm_form(layer, watch):
+    """Eval mode: y = x s + t per channel, s = weight / sqrt(var + eps), t = bias - mean s (in float64)."""
+    mean = watch(layer, "running_mean").astype(np.float64)
+    s = 1.0 / np.sqrt(watch(layer, "running_var").astype(np.float64) + layer.eps)
+    shift = -mean * s
+    if layer.weight is not None:
+        gamma = watch(layer, "weight").astype(np.float64)
+        s, shift = s * gamma, shift * gamma
+    if layer.bias is not None:
+        shift = shift + watch(layer, "bias")
+    return forms.ChannelAffine(s, shift, layer.dims)
+
+
 def _batch_norm_twin(name):
     return TorchTwin(name, refuse={"track_running_stats": True},
                      read={"momentum": lambda m: 0.1 if m.momentum is None else m.momentum})
@@ -254,14 +288,14 @@ _BN_DOC = """Batch normalisation (Ioffe & Szegedy 2015) of {shape}, PyTorch's `{
 """
 
 
-@register(_BN_ARGS, torch=_batch_norm_twin("BatchNorm1d"),
+@register(_BN_ARGS, torch=_batch_norm_twin("BatchNorm1d"), form=_batch_norm_form,
           onnx=(OnnxImport("BatchNormalization", _batch_norm_from_onnx, lambda node: node.rank in (2, 3)),))
 class BatchNorm1d(_BatchNorm):
     __doc__ = _BN_DOC.format(shape="(N, C) or (N, C, L)", name="BatchNorm1d")
     dims = (2, 3)
 
 
-@register(_BN_ARGS, torch=_batch_norm_twin("BatchNorm2d"),
+@register(_BN_ARGS, torch=_batch_norm_twin("BatchNorm2d"), form=_batch_norm_form,
           onnx=(OnnxImport("BatchNormalization", _batch_norm_from_onnx, lambda node: node.rank in (None, 4)),))
 class BatchNorm2d(_BatchNorm):
     __doc__ = _BN_DOC.format(shape="(N, C, H, W)", name="BatchNorm2d")

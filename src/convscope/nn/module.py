@@ -126,6 +126,13 @@ class Module:
     def modules(self):
         return (m for _, m in self.named_modules())
 
+    def get(self, path: str):
+        """The submodule or parameter at a dotted path ("layer1.0.conv1", "fc.weight")."""
+        owner = self
+        for name in path.split("."):
+            owner = owner._modules[name] if name in owner._modules else owner._parameters[name]
+        return owner
+
     def layer(self, name):
         """The submodule with this qualified name (a module passes through unchanged)."""
         if not isinstance(name, str):

@@ -2,7 +2,10 @@
 declared in the layer registry with PyTorch's arguments and twin."""
 from __future__ import annotations
 
+from ..ops.engine import maxpool
 from ..ops.geometry import CONV_FORMULA, CONV_FORMULA_CEIL
+from ..ops.pool import pool_geometry
+from . import forms
 from . import functional as F
 from .module import Module
 from .registry import TorchTwin, axis, bind, count, flag, optional, padding, per_axis, register
@@ -59,6 +62,21 @@ _DOC = """{n}-D {what} pooling, PyTorch's `{name}`: the {reduce} of each window,
 """
 
 
+class MaxPoolForm(forms.Form):
+    """Max pooling without the winners' indices, which only a backward pass would read, an axis at a
+    time on blocks of planes (`ops.engine.maxpool`)."""
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def __call__(self, x, *others):
+        p = self.layer
+        if x.ndim != p.n + 2 or x.dtype.kind != "f" or 0 in x.shape:
+            return None
+        return maxpool.forward(x, pool_geometry(x.shape, p.kernel_size, p.stride, p.padding, p.dilation, p.ceil_mode,
+                                                p.label))
+
+
 def _pool_class(n: int, kind: str):
     name = f"{kind.capitalize()}Pool{n}d"
     common = dict(kernel_size=per_axis(), stride=optional(per_axis()), padding=padding())
@@ -95,7 +113,8 @@ def _pool_class(n: int, kind: str):
         "count_include_pad: divide by the whole window, padding included (default True), or by the\n"
         "            cells inside the input only." + ("" if n == 1 else "\n        divisor_override: divide each "
                                                       "window's sum by this int instead (default None: the mean)."))
-    return register(args, n=n, checks=(_half_kernel_padding, _stride_defaults_to_kernel), torch=twin)(Pool)
+    return register(args, n=n, checks=(_half_kernel_padding, _stride_defaults_to_kernel), torch=twin,
+                    form=(lambda layer, watch: MaxPoolForm(layer)) if kind == "max" else None)(Pool)
 
 
 MaxPool1d, MaxPool2d, MaxPool3d = (_pool_class(n, "max") for n in (1, 2, 3))

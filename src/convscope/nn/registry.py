@@ -175,6 +175,8 @@ class Declaration:
     # returning the arguments with a derived value filled in
     torch: TorchTwin | None = None
     onnx: tuple = ()
+    form: Callable | None = None  # (layer, watch) -> its eval form (`nn.forms`) or None; watch(owner,
+    # attribute) reads an array the form copies from, so that the plan is remade when it is replaced
 
     @property
     def name(self) -> str:
@@ -199,7 +201,7 @@ _DECLARED: dict[str, Declaration] = {}
 
 
 def register(args: dict | None = None, *, n: int | None = None, checks=(), torch: TorchTwin | None = None,
-             onnx=()):
+             onnx=(), form: Callable | None = None):
     """Class decorator declaring a layer. Refuses argument declarations that do not match the
     constructor (a missing, extra or misspelled name), unknown kinds and a second layer of the same name."""
     args = dict(args or {})
@@ -217,7 +219,7 @@ def register(args: dict | None = None, *, n: int | None = None, checks=(), torch
         if name in _DECLARED and _DECLARED[name].cls.__qualname__ != cls.__qualname__:
             raise ValueError(f"register {name}: a layer of that name is already registered")
         decl = Declaration(cls, args, sig.replace(parameters=list(sig.parameters.values())[1:]), n, tuple(checks),
-                           torch, tuple(onnx))
+                           torch, tuple(onnx), form)
         _DECLARED[name] = decl
         cls.declaration = decl
         if not getattr(cls.forward, "refuses_meta", False):

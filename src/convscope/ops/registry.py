@@ -114,6 +114,7 @@ class Op:
     torch: tuple = ()  # names in torch, torch.nn.functional and Tensor methods
     onnx: object = None  # an ONNX op type (str), or export(emitter, node) for anything richer
     activation: bool = False  # a non-linearity between layers (counted as depth)
+    epilogue: str | None = None  # "relu" or "add": the engine applies it to an output chunk in cache
     grad_mask: bool = False
     attrs: tuple = field(default=(), compare=False)  # keyword attribute names, in order, from forward
     defaults: dict = field(default_factory=dict, compare=False)  # their default values

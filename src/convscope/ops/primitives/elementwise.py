@@ -17,7 +17,7 @@ def unbroadcast(grad: np.ndarray, shape) -> np.ndarray:
     return grad.sum(axis=axes, keepdims=True) if axes else grad
 
 
-@define("add", ELEMENTWISE, torch=("add",), onnx="Add")
+@define("add", ELEMENTWISE, torch=("add",), onnx="Add", epilogue="add")
 def add(x, y):
     # d(x + y) = dx + dy; broadcast axes sum back to each operand's shape
     return x + y, lambda g: (unbroadcast(g, x.shape), unbroadcast(g, y.shape))
@@ -64,7 +64,8 @@ def sigmoid(x):
     return y, lambda g: (g * y * (1 - y),)
 
 
-@define("relu", ELEMENTWISE, saved=keeps_output(1), torch=("relu",), onnx="Relu", activation=True)
+@define("relu", ELEMENTWISE, saved=keeps_output(1), torch=("relu",), onnx="Relu", activation=True,
+        epilogue="relu")
 def relu(x):
     mask = x > 0
     return x * mask, lambda g: (g * mask,)

@@ -1,26 +1,97 @@
-"""The graph interpreter both bridges build: a model whose forward replays a converted graph
-(torch.fx or ONNX) step by step with convscope layers, registered ops and named graph functions."""
+"""The graph runtime: a model as a list of steps over named values, and the one interpreter that
+replays them. Converted networks (torch, ONNX) are graphs; a Sequential is the chain of its layers;
+the execution plan (`nn.plan`) runs the same steps after fusing some of them.
+
+A step is (name, kind, target, args, kwargs), a `Ref` in args or kwargs standing for the value of an
+earlier step. Kinds: "input" takes the next forward argument; "module" calls the submodule at the
+dotted path `target` (a module called twice is one submodule, stepped twice); "op" applies the
+registered op named `target` (its attributes in kwargs); "function" calls the graph function
+`FUNCTIONS[target]`; "const" reads the parameter at path `target`; "onnx" calls `target` itself (an
+imported ONNX node: a layer, or shape arithmetic kept as a function).
+"""
 from __future__ import annotations
 
 import operator
 
 import numpy as np
 
-from ..nn import functional as F
-from ..nn import plan
-from ..nn.module import Module
 from ..ops import registry as op_registry
 from ..tensor import Tensor, apply, concat
+from . import functional as F
+from .module import Module
 
 
 class Ref:
-    """A reference to the value of an earlier graph node."""
+    """A reference to the value of an earlier step."""
+    __slots__ = ("name",)
 
     def __init__(self, name: str):
         self.name = name
 
     def __repr__(self):
         return f"Ref({self.name!r})"
+
+
+def resolve(value, env: dict):
+    """`value` with every Ref replaced by its value in `env`, inside tuples, lists, dicts and slices."""
+    if isinstance(value, Ref):
+        return env[value.name]
+    if isinstance(value, dict):
+        return {k: resolve(v, env) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(resolve(v, env) for v in value)
+    if isinstance(value, slice):
+        return slice(resolve(value.start, env), resolve(value.stop, env), resolve(value.step, env))
+    return value
+
+
+def refs(value) -> list[str]:
+    """The names of the values `value` refers to, in order (with repeats)."""
+    if isinstance(value, Ref):
+        return [value.name]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, slice):
+        value = [value.start, value.stop, value.step]
+    if isinstance(value, (list, tuple)):
+        return [name for v in value for name in refs(v)]
+    return []
+
+
+def target(model: Module, kind: str, path):
+    """What a step of `model` calls: the submodule or parameter at a dotted path, a registered op, a
+    graph function, or (kind "onnx") the target itself."""
+    if kind == "module":
+        return model.get(path)
+    if kind == "op":
+        op = op_registry.get(path)
+        return lambda *xs, **attrs: apply(op, *(x if isinstance(x, Tensor) else Tensor(x) for x in xs), **attrs)
+    if kind == "function":
+        return FUNCTIONS[path]
+    if kind == "const":
+        return lambda: model.get(path)
+    return path
+
+
+def interpret(model: Module, steps, inputs, output):
+    """Run `steps` of `model` one after the other on `inputs`; the value of `output` (Refs resolved)."""
+    env, feed = {}, iter(inputs)
+    for name, kind, path, args, kwargs in steps:
+        if kind == "input":
+            env[name] = next(feed)
+        else:
+            env[name] = target(model, kind, path)(*resolve(args, env), **resolve(kwargs, env))
+    return resolve(output, env)
+
+
+def op_of(model: Module, kind: str, path):
+    """The registered op a step applies to its tensor arguments as given, or None: an "op" step's
+    op, a graph function's declared op (`OPS`)."""
+    if kind == "op":
+        return op_registry.get(path)
+    if kind == "function" and path in OPS:
+        return op_registry.get(OPS[path])
+    return None
 
 
 # ------------------------------------------------------------------------------ graph functions
@@ -131,81 +202,9 @@ FUNCTIONS = {
     "relu6": F.relu6, "hardtanh": F.hardtanh, "dropout": F.dropout, "layer_norm": F.layer_norm,
     "group_norm": F.group_norm, "linear": F.linear, "log_softmax": F.log_softmax,
 }
-NEEDS = {"interpolate": "interpolate"}  # graph function -> the registered op it applies
-
-
-# ------------------------------------------------------------------------------ the model
-
-class GraphModel(Module):
-    """A model converted from a graph (torch.fx or ONNX): submodules keep their original names, and
-    forward replays the graph's steps.
-
-    steps: (name, kind, target, args, kwargs) in order, where a Ref in args or kwargs stands for an
-    earlier value. kind "input" takes the next forward argument; "module" calls the submodule at the
-    dotted path `target` (a module called twice is one submodule, stepped twice); "op" applies the
-    registered op named `target` (its attributes in kwargs); "function" calls FUNCTIONS[target];
-    "const" reads the parameter at path `target`; any other kind calls `target` itself.
-    output_ref: a Ref, or tuples, lists and dicts of them (the structure the forward returns).
-    """
-
-    def __init__(self):
-        super().__init__()
-        object.__setattr__(self, "steps", [])
-        object.__setattr__(self, "output_ref", None)
-
-    def place(self, path: str, module: Module) -> None:
-        """Attach `module` at a dotted path, making plain container modules on the way."""
-        *parents, last = path.split(".")
-        owner = self
-        for name in parents:
-            if name not in owner._modules:
-                setattr(owner, name, Module())
-            owner = owner._modules[name]
-        setattr(owner, last, module)
-
-    def get(self, path: str):
-        owner = self
-        for name in path.split("."):
-            owner = owner._modules[name] if name in owner._modules else owner._parameters[name]
-        return owner
-
-    def _callable(self, kind: str, target):
-        if kind == "module":
-            return self.get(target)
-        if kind == "op":
-            op = op_registry.get(target)
-            return lambda *xs, **attrs: apply(op, *(x if isinstance(x, Tensor) else Tensor(x) for x in xs), **attrs)
-        if kind == "function":
-            return FUNCTIONS[target]
-        if kind == "const":
-            return lambda: self.get(target)
-        return target
-
-    def forward(self, *inputs):
-        if plan.applies(self):  # eval + no_grad: the execution plan (convscope.nn.plan)
-            return plan.run(self, inputs, self.steps, self.output_ref, Ref)
-        env = {}
-        feed = iter(inputs)
-        for name, kind, target, args, kwargs in self.steps:
-            if kind == "input":
-                env[name] = next(feed)
-            else:
-                fn = self._callable(kind, target)
-                env[name] = fn(*(resolve(a, env) for a in args), **{k: resolve(v, env) for k, v in kwargs.items()})
-        return resolve(self.output_ref, env)
-
-
-def resolve(value, env: dict):
-    """`value` with every Ref replaced by its value in `env`, inside tuples, lists, dicts and slices."""
-    if isinstance(value, Ref):
-        return env[value.name]
-    if isinstance(value, dict):
-        return {k: resolve(v, env) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(resolve(v, env) for v in value)
-    if isinstance(value, slice):
-        return slice(resolve(value.start, env), resolve(value.stop, env), resolve(value.step, env))
-    return value
+# graph function -> the registered op it applies to its tensor arguments when called with them alone
+# (the execution plan joins such a step to the one before it; the torch bridge needs the op registered)
+OPS = {"add": "add", "iadd": "add", "interpolate": "interpolate"}
 
 
 def keepdims_pool(kind: str):
