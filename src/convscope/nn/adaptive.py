@@ -13,7 +13,8 @@ _DOC = """{n}-D adaptive {what} pooling to a fixed output size, PyTorch's `{name
     the input size is not a multiple of the output size.
 
     Args:
-        output_size: the output's spatial size, an int or one per axis; None keeps that axis.
+        output_size: the output's spatial size, an int or one per axis; None keeps that axis
+            (2-D and 3-D only, as in PyTorch).
 
     Shape:
         input (N, C, {axes}) or unbatched (C, {axes}); output (N, C, *output_size). Output o of an
@@ -43,7 +44,7 @@ def _adaptive_class(n: int, kind: str):
     cls = type(name, (_AdaptivePoolNd,), {"n": n, "kind": kind, "__qualname__": name, "__module__": __name__,
                                            "__doc__": _DOC.format(n=n, what=kind, name=name, axes=AXES[n],
                                                                   reduce="mean" if kind == "avg" else "maximum")})
-    return register(dict(output_size=sizes()), n=n, torch=TorchTwin(name, refuse=refuse))(cls)
+    return register(dict(output_size=sizes(allow_none=n > 1)), n=n, torch=TorchTwin(name, refuse=refuse))(cls)
 
 
 AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d = (_adaptive_class(n, "avg") for n in (1, 2, 3))

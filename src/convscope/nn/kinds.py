@@ -14,7 +14,7 @@ def choice(*values: str) -> Kind:
         if v not in values:
             raise ValueError(f"{layer}: {name} must be one of {', '.join(map(repr, values))}, got {v!r}")
         return v
-    return Kind(" | ".join(map(repr, values)), check)
+    return Kind(" | ".join(map(repr, values)), check, draw=lambda rnd, n: rnd.choice(values))
 
 
 def shape() -> Kind:
@@ -25,7 +25,7 @@ def shape() -> Kind:
         if not items:
             raise TypeError(f"{layer}: {name} must be an int or a non-empty tuple of ints, got {v!r}")
         return tuple(_check_int(name, e, 1, layer, None) for e in items)
-    return Kind("int >= 1 or a tuple of them", check)
+    return Kind("int >= 1 or a tuple of them", check, draw=lambda rnd, n: rnd.randint(1, 4))
 
 
 def sizes(allow_none: bool = True, minimum: int = 1) -> Kind:
@@ -35,7 +35,10 @@ def sizes(allow_none: bool = True, minimum: int = 1) -> Kind:
         per = ntuple(v, n, name, layer)
         return tuple(None if e is None and allow_none else _check_int(name, e, minimum, layer, a)
                      for a, e in enumerate(per))
-    return Kind(f"int >= {minimum}{' or None' if allow_none else ''}, or one per axis", check)
+    def draw(rnd, n):
+        one = lambda: None if allow_none and rnd.random() < 0.2 else rnd.randint(minimum, minimum + 3)  # noqa: E731
+        return one() if n is None or rnd.random() < 0.5 else tuple(one() for _ in range(n))
+    return Kind(f"int >= {minimum}{' or None' if allow_none else ''}, or one per axis", check, draw=draw)
 
 
 def one_or_per_axis(kind: Kind) -> Kind:
@@ -47,4 +50,4 @@ def one_or_per_axis(kind: Kind) -> Kind:
                 raise ValueError(f"{layer}: {name} must not be empty")
             return tuple(kind.check(layer, f"{name}[{a}]", e, n) for a, e in enumerate(v))
         return kind.check(layer, name, v, n)
-    return Kind(f"{kind.text}, or a tuple of them", check)
+    return Kind(f"{kind.text}, or a tuple of them", check, draw=kind.draw)

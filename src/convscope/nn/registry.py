@@ -29,22 +29,32 @@ from .init import building_meta, is_meta
 
 @dataclass(frozen=True)
 class Kind:
-    """How one constructor argument is checked and normalised; `text` says in words what it accepts."""
+    """How one constructor argument is checked and normalised; `text` says in words what it accepts;
+    `draw(rnd, n)` gives a small value of the kind from a `random.Random` (generated tests build every
+    registered layer from its declaration with it; a drawn value may still fail a layer's checks)."""
     text: str
     check: Callable  # (layer name, argument name, value, number of spatial axes) -> normalised value
     modules: bool = False  # the value is a layer (or layers): model files write it as a list of layers
+    draw: Callable = lambda rnd, n: None
 
 
 def count(minimum: int = 1) -> Kind:
     """An int >= minimum (channels, features, k)."""
-    return Kind(f"int >= {minimum}", lambda layer, name, v, n: _check_int(name, v, minimum, layer, None))
+    return Kind(f"int >= {minimum}", lambda layer, name, v, n: _check_int(name, v, minimum, layer, None),
+                draw=lambda rnd, n: rnd.randint(minimum, minimum + 4))
+
+
+def _one_or_each(rnd, n, value):
+    """value() once (an int for every axis), or a tuple of one per axis."""
+    return value() if n is None or rnd.random() < 0.5 else tuple(value() for _ in range(n))
 
 
 def per_axis(minimum: int = 1) -> Kind:
     """An int repeated over the spatial axes, or one int per axis (kernel_size, stride, dilation)."""
     def check(layer, name, v, n):
         return tuple(_check_int(name, e, minimum, layer, a) for a, e in enumerate(ntuple(v, n, name, layer)))
-    return Kind(f"int >= {minimum} or a tuple of one per axis", check)
+    return Kind(f"int >= {minimum} or a tuple of one per axis", check,
+                draw=lambda rnd, n: _one_or_each(rnd, n, lambda: rnd.randint(minimum, minimum + 2)))
 
 
 def padding(*strings: str) -> Kind:
@@ -58,7 +68,13 @@ def padding(*strings: str) -> Kind:
         per = ntuple(v, n, name, layer)
         pairs = [_pad_pair(p, layer, a) for a, p in enumerate(per)]
         return tuple(pair if isinstance(p, (tuple, list)) else pair[0] for p, pair in zip(per, pairs))
-    return Kind(" | ".join([*map(repr, strings), "int", "tuple"]), check)
+    def draw(rnd, n):
+        if strings and rnd.random() < 0.3:
+            return rnd.choice(strings)
+        if n is not None and rnd.random() < 0.25:
+            return tuple((rnd.randint(0, 2), rnd.randint(0, 2)) for _ in range(n))
+        return _one_or_each(rnd, n, lambda: rnd.randint(0, 2))
+    return Kind(" | ".join([*map(repr, strings), "int", "tuple"]), check, draw=draw)
 
 
 def flag() -> Kind:
@@ -66,7 +82,7 @@ def flag() -> Kind:
         if not isinstance(v, (bool, np.bool_)) and v not in (0, 1):
             raise TypeError(f"{layer}: {name} must be True or False, got {v!r}")
         return bool(v)
-    return Kind("bool", check)
+    return Kind("bool", check, draw=lambda rnd, n: rnd.random() < 0.5)
 
 
 def real(low: float = -np.inf, high: float = np.inf, *, high_open: bool = False, low_open: bool = False) -> Kind:
@@ -80,7 +96,11 @@ def real(low: float = -np.inf, high: float = np.inf, *, high_open: bool = False,
         if v < low or v > high or (low_open and v == low) or (high_open and v == high):
             raise ValueError(f"{layer}: {name} must be in {lo_b}{low}, {high}{hi_b}, got {v}")
         return float(v)
-    return Kind(text, check)
+    def draw(rnd, n):
+        lo = low if np.isfinite(low) else min(-2.0, high - 2.0)
+        hi = high if np.isfinite(high) else lo + 4.0
+        return rnd.uniform(lo, hi) if not (low_open and lo == low) else rnd.uniform(lo + (hi - lo) / 100, hi)
+    return Kind(text, check, draw=draw)
 
 
 def axis() -> Kind:
@@ -89,13 +109,13 @@ def axis() -> Kind:
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
             raise TypeError(f"{layer}: {name} must be an int axis, got {v!r}")
         return int(v)
-    return Kind("int axis", check)
+    return Kind("int axis", check, draw=lambda rnd, n: rnd.choice([1, -1]))
 
 
 def optional(kind: Kind) -> Kind:
     """None, or a value of `kind` (e.g. a pool's stride: None means the kernel size)."""
     return Kind(f"None or {kind.text}", lambda layer, name, v, n: None if v is None else kind.check(layer, name, v, n),
-                kind.modules)
+                kind.modules, lambda rnd, n: None if rnd.random() < 0.5 else kind.draw(rnd, n))
 
 
 def module() -> Kind:
