@@ -47,8 +47,8 @@ def test_console_entry_point_runs():
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
     """A `convscope train` run folder of the bundled LeNet (weights as initialised: nothing here trains)."""
-    from convscope.models import example_model
-    from convscope.runs import write_run
+    from convscope.model_files.examples import example_model
+    from convscope.model_files.runs import write_run
 
     folder = tmp_path_factory.mktemp("runs") / "lenet_digits"
     cs.manual_seed(0)
@@ -188,7 +188,7 @@ def test_summary_fits_80_columns_and_wide_keeps_every_column(monkeypatch, capsys
 
 def test_compare_aligns_long_names_and_gives_bytes(tmp_path, monkeypatch, capsys):
     long_file = tmp_path / "lenet5_with_a_rather_long_name.yaml"
-    long_file.write_text((ROOT / "src" / "convscope" / "zoo" / "lenet5.yaml").read_text())
+    long_file.write_text((ROOT / "src" / "convscope" / "model_files" / "zoo" / "lenet5.yaml").read_text())
     specs = ["lenet5", str(long_file)]
     monkeypatch.setenv("COLUMNS", "80")
     assert cli.main(["compare", *specs, "--input", "1x32x32"]) == 0

@@ -39,7 +39,7 @@ def written(tmp_path):
     module = Small().eval()
     model = cs.from_torch(module, (1, 8, 8))
     path = tmp_path / "small.yaml"
-    path.write_text(model.to_yaml(name="small", input_shape=(1, 8, 8)))
+    path.write_text(cs.to_yaml(model, name="small", input_shape=(1, 8, 8)))
     cs.save(model, tmp_path / "small.safetensors")
     return module, path
 
@@ -93,4 +93,4 @@ def test_a_graph_holding_a_python_callable_is_not_written():
     model = cs.from_torch(Small().eval())
     model.steps.insert(1, ("odd", "call", print, (), {}))
     with pytest.raises(TypeError, match="step 'odd' calls .* directly; a model file holds registered"):
-        model.to_yaml()
+        cs.to_yaml(model)

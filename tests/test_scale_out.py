@@ -230,7 +230,7 @@ def test_an_error_beats_an_abort_found_at_the_same_moment():
 
 def model_file(tmp_path):
     path = tmp_path / "tiny.yaml"
-    path.write_text(tiny_model().to_yaml(name="tiny", input_shape=(1, 6, 6)))
+    path.write_text(cs.to_yaml(tiny_model(), name="tiny", input_shape=(1, 6, 6)))
     return str(path)
 
 

@@ -1,4 +1,4 @@
-"""Write the architecture zoo (src/convscope/zoo/*.yaml) from compact Python descriptions.
+"""Write the architecture zoo (src/convscope/model_files/zoo/*.yaml) from compact Python descriptions.
 
 Run once after changing a description: python tools/make_zoo.py. The YAML files are the definitions
 convscope loads; this script only saves typing the repetitive ones (ResNet, MobileNet, VGG).
@@ -9,7 +9,7 @@ import pathlib
 
 import yaml
 
-OUT = pathlib.Path(__file__).resolve().parents[1] / "src" / "convscope" / "zoo"
+OUT = pathlib.Path(__file__).resolve().parents[1] / "src" / "convscope" / "model_files" / "zoo"
 
 
 def conv(cin, cout, k, s=1, p=0, bias=True, groups=1, name=None):

@@ -1,12 +1,10 @@
 """convscope: convolutional neural networks from first principles — exact, fast, explainable."""
-from . import analysis, data, lecture, nn, ops, optim, zoo
+from . import analysis, data, lecture, nn, ops, optim
 from .analysis import compare, receptive_field, receptive_region, saliency
 from .bridges import from_onnx, from_torch, to_onnx, to_torch
 from .io import load, save
-from .modelfile import load_model, to_yaml
+from .model_files import load_model, load_run, resolve_model, summary, to_yaml, zoo
 from .random import manual_seed
-from .runs import load_run
-from .specs import resolve_model, summary
 from .tensor import Tensor, concat, is_grad_enabled, no_grad, stack, tensor
 from .train import History, TrainingDiverged, TrainingInterrupted, evaluate, fit
 

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 from . import __version__, draw_command, lecture
-from .specs import parse_shape, resolve_model
+from .model_files import parse_shape, resolve_model
 
 PADDINGS = ("same", "valid", "full")
 
@@ -46,7 +46,7 @@ def train(args) -> int:
     from rich.console import Console
 
     from . import data, fit, manual_seed
-    from .runs import CHECKPOINT, run_dir, write_run
+    from .model_files.runs import CHECKPOINT, run_dir, write_run
     from .train import TrainingInterrupted
 
     if (args.engine, args.device, args.nproc) != ("numpy", "cpu", 1) or args.data not in data.DATASETS:

@@ -44,7 +44,7 @@ def _check_draw(args) -> None:
         except ValueError:
             raise UsageError(f"--unit {args.unit!r} must be ints like 0,3,3 (channel, row, column)") from None
         return
-    from .runs import load_run
+    from .model_files import load_run
 
     run = load_run(args.target)
     if what == "history" and not run.history.get("epochs"):
@@ -72,7 +72,7 @@ def run(args) -> int:
 
     from . import data, manual_seed, viz
     from .cli import _input, _model, _padding, _shape
-    from .runs import load_run
+    from .model_files import load_run
 
     what, out = args.what, args.output or f"{args.what}.png"
     manual_seed(args.seed)  # models without trained weights draw the same ones every time

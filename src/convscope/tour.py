@@ -14,7 +14,7 @@ import numpy as np
 
 from . import data, fit, lecture, load_model, manual_seed, ops, save
 from .analysis import receptive_field, receptive_region, summary
-from .models import example_model
+from .model_files.examples import example_model
 from .nn import Conv1d, Sequential
 from .train import evaluate
 

@@ -120,7 +120,7 @@ def test_saved_as_a_model_file_and_reopened(reference, converted, tmp_path):
     with cs.load_model to the same outputs and the same summary."""
     name, _, shape, x, _ = reference
     path = tmp_path / f"{name}.yaml"
-    path.write_text(converted.to_yaml(name=name, input_shape=shape))
+    path.write_text(cs.to_yaml(converted, name=name, input_shape=shape))
     cs.save(converted, tmp_path / f"{name}.safetensors")
     back = cs.load_model(path)
     back.load_state_dict(cs.load(tmp_path / f"{name}.safetensors"))

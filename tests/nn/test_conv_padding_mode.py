@@ -66,7 +66,7 @@ def test_padding_mode_round_trips_through_a_model_file_and_to_torch():
     cs.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1, padding_mode="circular")).eval()
     x = np.random.default_rng(0).standard_normal((1, 2, 4, 5)).astype(np.float32)
-    again = cs.load_model(model.to_yaml(input_shape=(2, 4, 5))).eval()
+    again = cs.load_model(cs.to_yaml(model, input_shape=(2, 4, 5))).eval()
     again.load_state_dict(model.state_dict())
     assert again[0].padding_mode == "circular"
     np.testing.assert_array_equal(again(cs.Tensor(x)).data, model(cs.Tensor(x)).data)

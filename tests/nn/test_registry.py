@@ -33,7 +33,7 @@ def plain_arguments(layer):
 def test_every_layer_round_trips_through_a_model_file(name):
     layer, x = example(name)
     model = nn.Sequential(layer).eval()
-    again = cs.load_model(model.to_yaml(input_shape=x.shape[1:])).eval()
+    again = cs.load_model(cs.to_yaml(model, input_shape=x.shape[1:])).eval()
     assert repr(again) == repr(model)
     assert again.input_shape == x.shape[1:]
     for ours, theirs in pairs(model, again):
@@ -104,7 +104,7 @@ def test_a_registered_layer_without_a_torch_twin_works_in_model_files(scaled):
     assert isinstance(model[0], scaled) and model[0].factor == (3,)
     x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
     np.testing.assert_allclose(model(cs.Tensor(x)).data, np.maximum(3 * x, 0))
-    assert "{type: Scaled, channels: 3, factor: 3, learn: true}" in model.to_yaml()
+    assert "{type: Scaled, channels: 3, factor: 3, learn: true}" in cs.to_yaml(model)
     with pytest.raises(ValueError, match=r"line 2, layer 0 \(Scaled\): Scaled \(spatial axis 0\): factor must be >= 1"):
         cs.load_model("layers:\n  - {type: Scaled, channels: 3, factor: 0}\n")
     with pytest.raises(ValueError, match=r"to_torch: Scaled declares no PyTorch twin"):
@@ -140,7 +140,7 @@ def test_subclasses_bind_through_their_base_but_are_not_built_ins():
     layer = Wide(2, 3, 3)
     assert layer.kernel_size == (3, 3) and registry.declaration(layer) is None
     with pytest.raises(TypeError, match="Wide is not a built-in layer"):
-        nn.Sequential(layer).to_yaml()
+        cs.to_yaml(nn.Sequential(layer))
 
 
 def test_layer_docstrings_have_args_and_shape():

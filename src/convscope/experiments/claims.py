@@ -206,8 +206,8 @@ HAND = {"vertical edge": [[1, 0, -1], [2, 0, -2], [1, 0, -1]], "horizontal edge"
 @experiment
 def kernels(seed: int = 0, quick: bool = False) -> Result:
     """What a trained first layer learned, beside hand-made kernels, on the same digit."""
-    from ..modelfile import load_model
-    from ..models import example_model
+    from ..model_files import load_model
+    from ..model_files.examples import example_model
 
     x_train, y_train, x_test, y_test = data.digits()
     manual_seed(seed)

@@ -16,8 +16,7 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[3] / "examples" / "lenet_digits
 def _resolve(spec, weights):
     """(model, trained, facts, how the weights were found) from a spec and --weights."""
     from ..io import load
-    from ..runs import load_run
-    from ..specs import resolve_model
+    from ..model_files import load_run, resolve_model
 
     facts = {}
     if weights is not None and Path(weights).is_dir():

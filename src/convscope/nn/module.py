@@ -40,7 +40,7 @@ class Module:
     """Holds parameters, buffers (e.g. running statistics) and child modules.
 
     Subclasses set attributes in __init__ and write forward(). The constructor's arguments are
-    recorded (`config()`), so any model can be written back to a model file.
+    recorded (`config()`), so any model can be written back to a model file (`convscope.to_yaml`).
     """
 
     def __init_subclass__(cls, **kwargs):
@@ -231,12 +231,6 @@ class Module:
     def config(self) -> dict:
         """The constructor arguments this module was built with."""
         return dict(getattr(self, "_config", {}))
-
-    def to_yaml(self, name: str | None = None, input_shape=None) -> str:
-        """The model file (YAML) that rebuilds this model; see `convscope.load_model`."""
-        from .spec import to_yaml
-
-        return to_yaml(self, name, input_shape)
 
     # ---------------------------------------------------------------- printing
     def extra_repr(self) -> str:

@@ -37,7 +37,7 @@ def _check_inputs(args) -> None:
     """Read the model file and the data once before starting workers: a bad file is one line, not N,
     and an image folder is decoded into its cache once, then memory-mapped by every worker."""
     from ..data import load_data
-    from ..specs import resolve_model
+    from ..model_files import resolve_model
 
     load_data(args.data, getattr(resolve_model(args.model), "input_shape", None))
 
@@ -54,8 +54,8 @@ def _train(args, rank: int) -> int:
 
     from .. import fit, manual_seed
     from ..data import load_data
-    from ..specs import resolve_model
-    from ..runs import CHECKPOINT, run_dir, write_run
+    from ..model_files import resolve_model
+    from ..model_files.runs import CHECKPOINT, run_dir, write_run
 
     if args.engine == "torch":
         processes.require_torch()

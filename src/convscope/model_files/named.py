@@ -1,6 +1,6 @@
-"""Model specs: one function turns what a user names (a zoo name, a bundled example, a YAML model
-file, a run folder, `torch:package.module:factory`, an `.onnx` file) into a convscope model, and one
-function reads a shape written as `1x28x28`. Both raise a ValueError naming what was given."""
+"""What a user names made a model: one function turns a zoo name, a bundled example, a YAML model
+file, a run folder, `torch:package.module:factory` or an `.onnx` file into a convscope model, and
+raises a ValueError naming what was given otherwise."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,11 +21,11 @@ def resolve_model(spec, meta: bool = False, input_shape=None):
 
     Accepted: a model file (`.yaml`/`.yml`), a `convscope train` run folder (its trained model),
     `name.onnx`, `torch:pkg.mod:factory` (the factory is called with no arguments, the module put in
-    eval mode), zoo names (`convscope.zoo.NAMES`) and the bundled examples (`convscope.models.NAMES`).
+    eval mode), zoo names (`convscope.zoo.NAMES`) and the bundled examples (`convscope.model_files.examples.NAMES`).
     """
-    from . import models, zoo
-    from .modelfile import load_model
-    from .nn.module import Module
+    from ..nn.module import Module
+    from . import examples, zoo
+    from .document import load_model
 
     if isinstance(spec, Module):
         return spec
@@ -47,30 +47,17 @@ def resolve_model(spec, meta: bool = False, input_shape=None):
         return load_model(path, meta=meta)
     if spec in zoo.NAMES:
         return zoo.load(spec, meta=meta)
-    if spec in models.NAMES:
-        return load_model(models.example_model(spec), meta=meta)
+    if spec in examples.NAMES:
+        return load_model(examples.example_model(spec), meta=meta)
     raise ValueError(f"unknown zoo model {spec!r}, and no model file, run folder or bundled example of that "
-                     f"name; the zoo has {', '.join(zoo.NAMES)}, the bundled examples are {', '.join(models.NAMES)}; "
+                     f"name; the zoo has {', '.join(zoo.NAMES)}, the bundled examples are {', '.join(examples.NAMES)}; "
                      "or write torch:package.module:factory or an .onnx file")
-
-
-def parse_shape(text, what: str = "shape") -> tuple:
-    """A shape of positive ints from `'1x28x28'`, a list or a tuple; a ValueError naming `what` otherwise."""
-    parts = text.lower().split("x") if isinstance(text, str) else text
-    try:
-        shape = tuple(int(v) for v in parts)
-        ok = all(v >= 1 and float(v) == float(p) for v, p in zip(shape, parts))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok or not shape:
-        raise ValueError(f"{what} {text!r} must be positive sizes like 1x28x28 (channels x spatial sizes)")
-    return shape
 
 
 def _onnx_model(path: Path, meta: bool = False):
     if not path.is_file():
         raise ValueError(f"ONNX file {path} does not exist")
-    from .bridges import from_onnx
+    from ..bridges import from_onnx
 
     return from_onnx(path, meta=meta)
 
@@ -78,7 +65,7 @@ def _onnx_model(path: Path, meta: bool = False):
 def summary(model, input_shape, batch_size: int = 1, dtype="float32"):
     """`cs.summary`: the analysis summary of a convscope model, a model spec, or a torch.nn.Module
     (whose operations convscope cannot run are rows known by their shape, flagged "not counted")."""
-    from .analysis import summary as summarise
+    from ..analysis import summary as summarise
 
     return summarise(resolve_model(model, meta=True, input_shape=tuple(input_shape)), input_shape, batch_size, dtype)
 
@@ -110,7 +97,8 @@ def _torch_model(spec: str, input_shape=None):
 
 def _from_torch(module, what: str, input_shape=None):
     """from_torch, or with an input shape the analysis model; torch's own errors become one ValueError."""
-    from .bridges import analysis_model, from_torch
+    from ..bridges import analysis_model, from_torch
+    from .document import parse_shape
 
     try:
         if input_shape is None:

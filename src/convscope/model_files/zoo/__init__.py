@@ -29,6 +29,6 @@ def path(name: str) -> Path:
 def load(name: str, meta: bool = False):
     """Build a zoo model by name, e.g. zoo.load('resnet18'); meta=True builds it shape-only (no
     weights allocated: for summaries and receptive fields of the large ones)."""
-    from ..modelfile import load_model
+    from ..document import load_model
 
     return load_model(path(name), meta=meta)

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import nn
-from .nn.containers import GraphModel
-from .nn.graph import FUNCTIONS, Ref
-from .nn.module import Parameter
-from .nn.spec import to_spec
-from .ops import registry as op_registry
+from .. import nn
+from ..nn.containers import GraphModel
+from ..nn.graph import FUNCTIONS, Ref
+from ..nn.module import Parameter
+from ..ops import registry as op_registry
+from .layer_spec import build_layer, to_spec
 
 KINDS = ("input", "module", "op", "function", "const")
 
@@ -116,8 +116,8 @@ def dump(doc: dict) -> str:
 
 # ------------------------------------------------------------------------------ reading
 
-def build(doc: dict, where: str, layer) -> GraphModel:
-    """The GraphModel a graph model file describes; `layer(spec, path)` builds one layer (modelfile's)."""
+def build(doc: dict, where: str) -> GraphModel:
+    """The GraphModel a graph model file describes."""
     model = GraphModel()
     for key in ("modules", "steps", "output"):
         if key not in doc:
@@ -127,7 +127,7 @@ def build(doc: dict, where: str, layer) -> GraphModel:
         raise ValueError(f"{where}: 'modules' and 'parameters' are mappings of dotted paths")
     modules, parameters = ({k: v for k, v in m.items() if k != "__line__"} for m in (modules, parameters))
     for path, spec in modules.items():
-        model.place(str(path), layer(spec, str(path)))
+        model.place(str(path), build_layer(spec, where, str(path))[1])
     for path, shape in parameters.items():
         model.place(str(path), Parameter(nn.init.constant(tuple(shape), 0.0, what=f"parameter {path}")))
     seen = set()

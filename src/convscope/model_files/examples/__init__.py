@@ -1,5 +1,5 @@
-"""The small model files the tour, the experiments and the README train, shipped with the package
-(the repository's examples/ links to them). `convscope train lenet_digits` finds them by name."""
+"""The bundled examples: the small model files the tour, the experiments and the README train,
+shipped with the package (the repository's examples/ links to them). `convscope train lenet_digits` finds them by name."""
 from __future__ import annotations
 
 from pathlib import Path

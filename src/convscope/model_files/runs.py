@@ -34,20 +34,21 @@ def run_dir(out, name: str) -> Path:
 
 def write_run(folder, model, history, facts: dict) -> None:
     """Write a finished run: weights, model file, history and facts (weights are written atomically)."""
-    from .io import save
+    from ..io import save
+    from .document import to_yaml
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     save(model, folder / WEIGHTS)
-    (folder / MODEL).write_text(model.to_yaml())
+    (folder / MODEL).write_text(to_yaml(model))
     (folder / HISTORY).write_text(history.to_json())
     (folder / FACTS).write_text(json.dumps(facts))
 
 
 def load_run(path) -> Run:
     """A `convscope train` run folder: its model with the trained weights, history and facts."""
-    from .io import load
-    from .modelfile import load_model
+    from ..io import load
+    from .document import load_model
 
     folder = Path(path)
     if not (folder / MODEL).exists():
