@@ -1,6 +1,6 @@
 """The execution plan computes what the layers compute, over the space of the layer registry.
 
-Random chains of registered layers, each built from its declaration's argument kinds (`Kind.draw`),
+Random chains of registered layers, each built from its declaration's argument types (`ArgType.draw`),
 with residual and concat blocks, 1-D to 3-D, run in eval mode twice: layer by layer (gradients on,
 so no plan) and from the plan (no_grad). They agree within max|d|/max|ref| <= 1e-5, and the plan
 gives the same bytes every call. A layer registered later is drawn without editing this file; the
@@ -30,7 +30,7 @@ def _normalized_shape(shape, rnd):
 
 
 # Arguments that must follow the input's shape, by the names PyTorch gives them; every other argument
-# is drawn from its kind. out_channels keeps the channels half of the time, so residual bodies fit.
+# is drawn from its type. out_channels keeps the channels half of the time, so residual bodies fit.
 BOUND = {
     "in_channels": lambda shape, rnd: shape[1],
     "num_features": lambda shape, rnd: shape[1],
@@ -44,15 +44,15 @@ BOUND = {
 def _declarations():
     """Every registered layer but the containers, and the weight each is drawn with: the layers and
     ops that have an eval form (the ones the plan rewrites) three times as often."""
-    decls = [d for d in registry.declarations().values() if not any(k.modules for k in d.args.values())]
+    decls = [d for d in registry.declarations().values() if not any(t.modules for t in d.args.values())]
     return decls, [3 if d.form is not None else 1 for d in decls]
 
 
 def _draw_layer(rnd, decl, shape):
     """A layer of `decl` with drawn arguments that runs on an input of `shape`, and its output shape;
     None when the drawn arguments do not fit."""
-    args = {name: BOUND[name](shape, rnd) if name in BOUND else kind.draw(rnd, decl.n)
-            for name, kind in decl.args.items()}
+    args = {name: BOUND[name](shape, rnd) if name in BOUND else arg_type.draw(rnd, decl.n)
+            for name, arg_type in decl.args.items()}
     if decl.n is not None and decl.n != len(shape) - 2:
         return None
     try:
@@ -154,9 +154,9 @@ def test_converted_graphs_plan_what_their_steps_compute(rnd):
 
 
 @pytest.mark.parametrize("name", [n for n, d in registry.declarations().items()
-                                  if not any(k.modules for k in d.args.values())])
+                                  if not any(t.modules for t in d.args.values())])
 def test_every_registered_layer_is_drawn(name):
-    """The chains above can reach every layer: its kinds draw arguments it accepts on some input."""
+    """The chains above can reach every layer: its argument types draw arguments it accepts on some input."""
     decl, rnd = registry.declaration(name), random.Random(0)
     ranks = [decl.n + 2] if decl.n is not None else [2, 3, 4, 5]
     drawn = [_draw_layer(rnd, decl, (2, 3, *[6] * (r - 2))) for r in ranks for _ in range(100)]

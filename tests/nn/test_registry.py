@@ -121,7 +121,7 @@ def test_declarations_that_do_not_match_the_layer_are_refused():
         register(dict(size=count(), scael=count()))(Layer)
     with pytest.raises(TypeError, match=r"declared arguments \['size'\] differ"):
         register(dict(size=count()))(Layer)
-    with pytest.raises(TypeError, match=r"register Layer: arguments \['scale'\] need a kind"):
+    with pytest.raises(TypeError, match=r"register Layer: arguments \['scale'\] need an argument type"):
         register(dict(size=count(), scale=float))(Layer)
 
     class Conv2d(nn.Module):  # a second layer under a built-in's name

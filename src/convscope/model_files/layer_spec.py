@@ -25,8 +25,8 @@ def to_spec(module, name: str = "") -> dict:
         spec["layers"] = [to_spec(m, n) for n, m in module._modules.items()]
         return spec
     given = module.config()  # only what the user gave: defaults stay implicit in the file
-    for arg, kind_of in decl.args.items():
-        if not kind_of.modules:
+    for arg, arg_type in decl.args.items():
+        if not arg_type.modules:
             if arg in given:
                 spec[arg] = _lists(given[arg])
         elif decl.variadic(arg):

@@ -4,7 +4,7 @@ with PyTorch's name, arguments and twin."""
 from __future__ import annotations
 
 from . import functional as F
-from .kinds import choice
+from .arg_types import choice
 from .module import Module
 from .registry import TorchTwin, bind, real, register
 

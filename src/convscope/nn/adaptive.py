@@ -3,7 +3,7 @@ an axis of size i pooled to n reads cells floor(o i / n) .. ceil((o + 1) i / n) 
 from __future__ import annotations
 
 from . import functional as F
-from .kinds import sizes
+from .arg_types import sizes
 from .module import Module
 from .registry import TorchTwin, bind, register
 from .spatial import AXES, batched

@@ -10,7 +10,7 @@ from ..ops.geometry import CONV_FORMULA, TRANSPOSED_FORMULA, conv_geometry, reso
 from . import forms
 from . import functional as F
 from .init import bias_uniform, kaiming_uniform
-from .kinds import choice
+from .arg_types import choice
 from .module import Module, Parameter
 from .registry import OnnxImport, TorchTwin, bind, count, flag, has_bias, padding, per_axis, register
 from .spatial import AXES, batched

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import functional as F
 from .init import constant
-from .kinds import shape
+from .arg_types import shape
 from .module import Module, Parameter
 from .registry import TorchTwin, bind, count, flag, has_bias, real, register
 

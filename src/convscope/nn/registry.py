@@ -1,4 +1,4 @@
-"""The layer registry: each `nn` layer declares once its constructor arguments (kind and checks), its
+"""The layer registry: each `nn` layer declares once its constructor arguments (type and checks), its
 PyTorch twin and the ONNX ops that build it. Model files and the bridges read these declarations
 instead of keeping their own per-layer tables.
 
@@ -25,12 +25,12 @@ from ..ops.geometry import _check_int, _pad_pair, ntuple
 from .init import building_meta, is_meta
 
 
-# ------------------------------------------------------------------------------ argument kinds
+# ------------------------------------------------------------------------------ argument types
 
 @dataclass(frozen=True)
-class Kind:
+class ArgType:
     """How one constructor argument is checked and normalised; `text` says in words what it accepts;
-    `draw(rnd, n)` gives a small value of the kind from a `random.Random` (generated tests build every
+    `draw(rnd, n)` gives a small value of the type from a `random.Random` (generated tests build every
     registered layer from its declaration with it; a drawn value may still fail a layer's checks)."""
     text: str
     check: Callable  # (layer name, argument name, value, number of spatial axes) -> normalised value
@@ -38,9 +38,9 @@ class Kind:
     draw: Callable = lambda rnd, n: None
 
 
-def count(minimum: int = 1) -> Kind:
+def count(minimum: int = 1) -> ArgType:
     """An int >= minimum (channels, features, k)."""
-    return Kind(f"int >= {minimum}", lambda layer, name, v, n: _check_int(name, v, minimum, layer, None),
+    return ArgType(f"int >= {minimum}", lambda layer, name, v, n: _check_int(name, v, minimum, layer, None),
                 draw=lambda rnd, n: rnd.randint(minimum, minimum + 4))
 
 
@@ -49,15 +49,15 @@ def _one_or_each(rnd, n, value):
     return value() if n is None or rnd.random() < 0.5 else tuple(value() for _ in range(n))
 
 
-def per_axis(minimum: int = 1) -> Kind:
+def per_axis(minimum: int = 1) -> ArgType:
     """An int repeated over the spatial axes, or one int per axis (kernel_size, stride, dilation)."""
     def check(layer, name, v, n):
         return tuple(_check_int(name, e, minimum, layer, a) for a, e in enumerate(ntuple(v, n, name, layer)))
-    return Kind(f"int >= {minimum} or a tuple of one per axis", check,
+    return ArgType(f"int >= {minimum} or a tuple of one per axis", check,
                 draw=lambda rnd, n: _one_or_each(rnd, n, lambda: rnd.randint(minimum, minimum + 2)))
 
 
-def padding(*strings: str) -> Kind:
+def padding(*strings: str) -> ArgType:
     """One of `strings`, an int, one int per axis, or one (lo, hi) pair per axis."""
     def check(layer, name, v, n):
         if isinstance(v, str):
@@ -74,18 +74,18 @@ def padding(*strings: str) -> Kind:
         if n is not None and rnd.random() < 0.25:
             return tuple((rnd.randint(0, 2), rnd.randint(0, 2)) for _ in range(n))
         return _one_or_each(rnd, n, lambda: rnd.randint(0, 2))
-    return Kind(" | ".join([*map(repr, strings), "int", "tuple"]), check, draw=draw)
+    return ArgType(" | ".join([*map(repr, strings), "int", "tuple"]), check, draw=draw)
 
 
-def flag() -> Kind:
+def flag() -> ArgType:
     def check(layer, name, v, n):
         if not isinstance(v, (bool, np.bool_)) and v not in (0, 1):
             raise TypeError(f"{layer}: {name} must be True or False, got {v!r}")
         return bool(v)
-    return Kind("bool", check, draw=lambda rnd, n: rnd.random() < 0.5)
+    return ArgType("bool", check, draw=lambda rnd, n: rnd.random() < 0.5)
 
 
-def real(low: float = -np.inf, high: float = np.inf, *, high_open: bool = False, low_open: bool = False) -> Kind:
+def real(low: float = -np.inf, high: float = np.inf, *, high_open: bool = False, low_open: bool = False) -> ArgType:
     """A float in [low, high] (an end excluded when `*_open`)."""
     lo_b, hi_b = "(" if low_open else "[", ")" if high_open else "]"
     text = f"float in {lo_b}{low}, {high}{hi_b}"
@@ -100,25 +100,25 @@ def real(low: float = -np.inf, high: float = np.inf, *, high_open: bool = False,
         lo = low if np.isfinite(low) else min(-2.0, high - 2.0)
         hi = high if np.isfinite(high) else lo + 4.0
         return rnd.uniform(lo, hi) if not (low_open and lo == low) else rnd.uniform(lo + (hi - lo) / 100, hi)
-    return Kind(text, check, draw=draw)
+    return ArgType(text, check, draw=draw)
 
 
-def axis() -> Kind:
+def axis() -> ArgType:
     """An axis index (negative counts from the end)."""
     def check(layer, name, v, n):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
             raise TypeError(f"{layer}: {name} must be an int axis, got {v!r}")
         return int(v)
-    return Kind("int axis", check, draw=lambda rnd, n: rnd.choice([1, -1]))
+    return ArgType("int axis", check, draw=lambda rnd, n: rnd.choice([1, -1]))
 
 
-def optional(kind: Kind) -> Kind:
-    """None, or a value of `kind` (e.g. a pool's stride: None means the kernel size)."""
-    return Kind(f"None or {kind.text}", lambda layer, name, v, n: None if v is None else kind.check(layer, name, v, n),
-                kind.modules, lambda rnd, n: None if rnd.random() < 0.5 else kind.draw(rnd, n))
+def optional(arg_type: ArgType) -> ArgType:
+    """None, or a value of `arg_type` (e.g. a pool's stride: None means the kernel size)."""
+    return ArgType(f"None or {arg_type.text}", lambda layer, name, v, n: None if v is None else arg_type.check(layer, name, v, n),
+                arg_type.modules, lambda rnd, n: None if rnd.random() < 0.5 else arg_type.draw(rnd, n))
 
 
-def module() -> Kind:
+def module() -> ArgType:
     """A layer (or block); model files write it as a list of layers."""
     def check(layer, name, v, n):
         from .module import Module
@@ -126,7 +126,7 @@ def module() -> Kind:
         if not isinstance(v, Module):
             raise TypeError(f"{layer}: {name} is a {type(v).__name__}, not a Module")
         return v
-    return Kind("Module", check, modules=True)
+    return ArgType("Module", check, modules=True)
 
 
 # ------------------------------------------------------------------------------ twins
@@ -188,7 +188,7 @@ def has_bias(m) -> bool:
 @dataclass(frozen=True)
 class Declaration:
     cls: type
-    args: dict  # name -> Kind, in constructor order
+    args: dict  # name -> ArgType, in constructor order
     signature: inspect.Signature
     n: int | None = None  # spatial axes, for layers with a fixed dimensionality
     checks: tuple = ()  # functions(layer name, normalised args) raising on a bad combination, or
@@ -208,10 +208,10 @@ class Declaration:
     def bind(self, values: dict) -> dict:
         """Check and normalise the constructor's arguments (its locals()); every default filled in."""
         out = {}
-        for name, kind in self.args.items():
+        for name, arg_type in self.args.items():
             v = values[name]
-            out[name] = tuple(kind.check(self.name, f"{name}[{i}]", e, self.n) for i, e in enumerate(v)) \
-                if self.variadic(name) else kind.check(self.name, name, v, self.n)
+            out[name] = tuple(arg_type.check(self.name, f"{name}[{i}]", e, self.n) for i, e in enumerate(v)) \
+                if self.variadic(name) else arg_type.check(self.name, name, v, self.n)
         for check in self.checks:  # a check may also fill in a derived value (a pool's stride)
             out = check(self.name, out) or out
         return out
@@ -223,7 +223,7 @@ _DECLARED: dict[str, Declaration] = {}
 def register(args: dict | None = None, *, n: int | None = None, checks=(), torch: TorchTwin | None = None,
              onnx=(), form: Callable | None = None):
     """Class decorator declaring a layer. Refuses argument declarations that do not match the
-    constructor (a missing, extra or misspelled name), unknown kinds and a second layer of the same name."""
+    constructor (a missing, extra or misspelled name), unknown argument types and a second layer of the same name."""
     args = dict(args or {})
 
     def declare(cls):
@@ -233,9 +233,9 @@ def register(args: dict | None = None, *, n: int | None = None, checks=(), torch
         if list(args) != params:
             raise TypeError(f"register {name}: declared arguments {list(args)} differ from the constructor's "
                             f"{params} (same names, same order)")
-        bad = [k for k, v in args.items() if not isinstance(v, Kind)]
+        bad = [k for k, v in args.items() if not isinstance(v, ArgType)]
         if bad:
-            raise TypeError(f"register {name}: arguments {bad} need a kind (count(), per_axis(), padding(), ...)")
+            raise TypeError(f"register {name}: arguments {bad} need an argument type (count(), per_axis(), padding(), ...)")
         if name in _DECLARED and _DECLARED[name].cls.__qualname__ != cls.__qualname__:
             raise ValueError(f"register {name}: a layer of that name is already registered")
         decl = Declaration(cls, args, sig.replace(parameters=list(sig.parameters.values())[1:]), n, tuple(checks),
@@ -320,4 +320,4 @@ def onnx_imports(op: str) -> list[tuple[Declaration, OnnxImport]]:
 def torch_names() -> list[str]:
     """The PyTorch layers that convert to convscope layers (containers are traced through instead)."""
     return [d.torch.name for d in _DECLARED.values() if d.torch is not None and
-            not d.torch.name.startswith("blocks.") and not any(k.modules for k in d.args.values())]
+            not d.torch.name.startswith("blocks.") and not any(t.modules for t in d.args.values())]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..ops.primitives.resize import LINEAR, MODES
 from . import functional as F
-from .kinds import choice, one_or_per_axis
+from .arg_types import choice, one_or_per_axis
 from .module import Module
 from .registry import TorchTwin, bind, count, flag, optional, real, register
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from . import functional as F
-from .kinds import choice
+from .arg_types import choice
 from .module import Module
 from .registry import TorchTwin, bind, real, register
 
