@@ -84,3 +84,30 @@ def test_the_import_graph_has_no_cycle():
 def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def floors() -> dict[str, int]:
+    """Unit -> floor, from the `floors` block of docs/development.md."""
+    text = (SRC.parent / "docs" / "development.md").read_text()
+    block = text.split("```floors\n", 1)[1].split("```", 1)[0]
+    out = {}
+    for line in block.splitlines():
+        head, _, names = line.partition("  ")
+        for unit in names.split("·"):
+            out[unit.strip()] = int(head.split()[1])
+    return out
+
+
+def _unit(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def test_imports_point_down_the_floors_of_the_docs():
+    floor, graph = floors(), import_graph()
+    units = {_unit(m) for m in graph}
+    assert units == set(floor), f"units missing from docs/development.md: {units - set(floor)}; " \
+                                f"gone from the package: {set(floor) - units}"
+    upward = sorted(f"{a} -> {b}" for a, targets in graph.items() for b in targets
+                    if _unit(a) != _unit(b) and floor[_unit(a)] <= floor[_unit(b)])
+    assert upward == []
