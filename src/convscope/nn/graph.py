@@ -181,15 +181,6 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     return apply(op, x, **{k: v for k, v in given.items() if k in op.attrs})
 
 
-def stochastic_depth(x, p, mode, training=True):
-    """torchvision.ops.stochastic_depth: the identity in evaluation; in training, convscope's own."""
-    if not training or p == 0:
-        return x
-    if not hasattr(F, "stochastic_depth"):
-        raise ValueError(f"stochastic_depth (p={p}, mode={mode!r}) in training needs F.stochastic_depth")
-    return F.stochastic_depth(x, p, mode, training)
-
-
 FUNCTIONS = {
     "add": add, "iadd": add, "sub": operator.sub, "isub": operator.sub, "mul": operator.mul, "imul": operator.mul,
     "truediv": operator.truediv, "floordiv": operator.floordiv, "neg": operator.neg, "pow": operator.pow,
@@ -197,7 +188,7 @@ FUNCTIONS = {
     "reshape": _reshape, "view": _reshape, "permute": permute, "transpose": transpose, "chunk": chunk,
     "split": split, "size": size, "contiguous": lambda x, **kw: x, "clone": lambda x, **kw: x,
     "mean": mean, "sum": reduce_sum, "amax": amax, "softmax": softmax, "interpolate": interpolate,
-    "stochastic_depth": stochastic_depth,
+    "stochastic_depth": F.stochastic_depth,
     # convscope's functions that take PyTorch's arguments in PyTorch's order (inplace is dropped before)
     "relu6": F.relu6, "hardtanh": F.hardtanh, "dropout": F.dropout, "layer_norm": F.layer_norm,
     "group_norm": F.group_norm, "linear": F.linear, "log_softmax": F.log_softmax,
