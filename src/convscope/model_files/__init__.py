@@ -9,7 +9,8 @@
 - `named`: what a user names (any of the above, a torch: spec or an .onnx file) made a model.
 """
 from . import examples, zoo
-from .document import load_model, parse_shape, to_yaml
+from .document import load_model, to_yaml
+from .values import parse_shape
 from .named import resolve_model, summary
 from .runs import load_run
 

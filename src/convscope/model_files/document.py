@@ -20,8 +20,9 @@ from pathlib import Path
 
 from .. import nn
 from ..nn.containers import GraphModel
-from . import graph_form
+from . import bounded_yaml, graph_form
 from .layer_spec import build_sequence, spec_list
+from .values import parse_shape
 
 
 def _loader():
@@ -45,13 +46,9 @@ def load_model(source, meta: bool = False) -> nn.Module:
     meta=True builds it shape-only (`nn.init.meta`): parameters with shapes and dtypes but no data,
     so a model of any size is summarised without allocating its weights; it cannot run or train.
     """
-    import yaml
-
-    text, where = (Path(source).read_text(), str(source)) if _is_path(source) else (str(source), "<model>")
-    try:
-        doc = yaml.load(text, Loader=_loader())
-    except yaml.YAMLError as err:
-        raise ValueError(f"{where}: not valid YAML: {err}") from None
+    where = str(source) if _is_path(source) else "<model>"
+    text = bounded_yaml.decode(Path(source).read_bytes() if _is_path(source) else source, where)
+    doc = bounded_yaml.load(text, where, _loader())
     if isinstance(doc, list):
         doc = {"layers": doc, "__line__": 1}
     if graph_form.is_graph(doc):
@@ -78,19 +75,6 @@ def load_model(source, meta: bool = False) -> nn.Module:
 
 def _is_path(source) -> bool:
     return isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml")))
-
-
-def parse_shape(text, what: str = "shape") -> tuple:
-    """A shape of positive ints from `'1x28x28'`, a list or a tuple; a ValueError naming `what` otherwise."""
-    parts = text.lower().split("x") if isinstance(text, str) else text
-    try:
-        shape = tuple(int(v) for v in parts)
-        ok = all(v >= 1 and float(v) == float(p) for v, p in zip(shape, parts))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok or not shape:
-        raise ValueError(f"{what} {text!r} must be positive sizes like 1x28x28 (channels x spatial sizes)")
-    return shape
 
 
 def to_document(model, name: str | None = None, input_shape=None) -> dict:

@@ -28,6 +28,7 @@ from ..nn.containers import GraphModel
 from ..nn.graph import FUNCTIONS, Ref
 from ..nn.module import Parameter
 from ..ops import registry as op_registry
+from .values import excerpt, parse_shape
 from .layer_spec import build_layer, to_spec
 
 KINDS = ("input", "module", "op", "function", "const")
@@ -129,7 +130,10 @@ def build(doc: dict, where: str) -> GraphModel:
     for path, spec in modules.items():
         model.place(str(path), build_layer(spec, where, str(path))[1])
     for path, shape in parameters.items():
-        model.place(str(path), Parameter(nn.init.constant(tuple(shape), 0.0, what=f"parameter {path}")))
+        shape = parse_shape(shape, f"{where}: parameter {excerpt(path)} shape") if shape != [] else ()
+        model.place(str(path), Parameter(nn.init.constant(shape, 0.0, what=f"parameter {path}")))
+    if not isinstance(doc["steps"] or [], list):
+        raise ValueError(f"{where}: 'steps' is a list of [name, kind, target, args, kwargs], got {excerpt(doc['steps'])}")
     seen = set()
     for i, row in enumerate(doc["steps"] or []):
         model.steps.append(_step(row, i, where, model, seen))
@@ -146,7 +150,7 @@ def _step(row, i: int, where: str, model: GraphModel, seen: set) -> tuple:
     at = f"{where}: step {i}"
     if not isinstance(row, list) or len(row) < 2 or not isinstance(row[0], str) or row[1] not in KINDS:
         raise ValueError(f"{at}: expected [name, kind, target, args, kwargs] with kind one of {', '.join(KINDS)}, "
-                         f"got {row!r}")
+                         f"got {excerpt(row)}")
     name, kind = row[0], row[1]
     if kind == "input":
         return (name, "input", None, (), {})

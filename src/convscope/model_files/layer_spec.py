@@ -8,6 +8,7 @@ from collections import OrderedDict
 
 from .. import nn
 from ..nn.registry import declaration, declarations
+from .values import excerpt
 
 
 # ------------------------------------------------------------------------------ writing
@@ -69,15 +70,19 @@ def build_sequence(items, where, line) -> nn.Sequential:
 
 def build_layer(spec, where, index):
     if not isinstance(spec, dict):
-        raise ValueError(f"{where}: layer {index} must be a mapping with a 'type', got {spec!r}")
+        raise ValueError(f"{where}: layer {index} must be a mapping with a 'type', got {excerpt(spec)}")
     spec = dict(spec)
     line = spec.pop("__line__")
     kind, name = spec.pop("type", None), spec.pop("name", None)
-    at = f"{where} line {line}, layer {index}" + (f" ({kind} '{name}')" if name else f" ({kind})" if kind else "")
+    if not isinstance(kind, (str, type(None))) or not isinstance(name, (str, type(None))):
+        raise ValueError(f"{where} line {line}, layer {index}: 'type' and 'name' are text, got type "
+                         f"{excerpt(kind)} and name {excerpt(name)}")
+    shown = kind if kind is None or len(kind) <= 60 else excerpt(kind)
+    at = f"{where} line {line}, layer {index}" + (f" ({shown} {excerpt(name)})" if name else f" ({shown})" if kind else "")
     decl = declaration(kind) if isinstance(kind, str) else None
     if decl is None:
         known = ", ".join(sorted(declarations()))
-        raise ValueError(f"{at}: unknown layer type {kind!r}; known types: {known}")
+        raise ValueError(f"{at}: unknown layer type {excerpt(kind)}; known types: {known}")
     try:
         if decl.name == "Sequential":  # a nested list of layers
             return name, build_sequence(spec.pop("layers", None), where, line)

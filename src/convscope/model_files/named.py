@@ -98,7 +98,7 @@ def _torch_model(spec: str, input_shape=None):
 def _from_torch(module, what: str, input_shape=None):
     """from_torch, or with an input shape the analysis model; torch's own errors become one ValueError."""
     from ..bridges import analysis_model, from_torch
-    from .document import parse_shape
+    from .values import parse_shape
 
     try:
         if input_shape is None:

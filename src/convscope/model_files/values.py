@@ -1,0 +1,26 @@
+"""Small values a user writes, read and shown back: a shape like `1x28x28`, and any value cut to a
+few dozen characters for an error message (whatever its size)."""
+from __future__ import annotations
+
+import reprlib
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxtuple, _SHORT.maxstring, _SHORT.maxother = 3, 6, 6, 6, 60, 60
+
+
+def excerpt(value) -> str:
+    """repr(value), cut to a few dozen characters whatever its size."""
+    return _SHORT.repr(value)
+
+
+def parse_shape(text, what: str = "shape") -> tuple:
+    """A shape of positive ints from `'1x28x28'`, a list or a tuple; a ValueError naming `what` otherwise."""
+    parts = text.lower().split("x") if isinstance(text, str) else text
+    try:
+        shape = tuple(int(v) for v in parts)
+        ok = all(v >= 1 and float(v) == float(p) for v, p in zip(shape, parts))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or not shape:
+        raise ValueError(f"{what} {excerpt(text)} must be positive sizes like 1x28x28 (channels x spatial sizes)")
+    return shape

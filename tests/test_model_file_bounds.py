@@ -1,0 +1,80 @@
+"""Model files are text from anyone: they are bounded before anything is built. Each case is one
+clear ValueError naming the file, in well under a second, with a message of bounded length."""
+import signal
+
+import pytest
+
+import convscope as cs
+
+
+def _bomb(depth: int, width: int = 9) -> str:
+    """Anchors each standing for `width` copies of the one before: width**depth layers in ~2 kB."""
+    text = "a: &a [" + ", ".join(["{type: ReLU}"] * width) + "]\n"
+    names = "abcdefghij"
+    for prev, name in zip(names, names[1:depth]):
+        text += f"{name}: &{name} [" + ", ".join([f"{{type: Sequential, layers: *{prev}}}"] * width) + "]\n"
+    return text + f"layers: *{names[depth - 1]}\n"
+
+
+def _laughs() -> str:
+    text = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for prev, name in zip("abcdefgh", "bcdefghi"):
+        text += f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]\n"
+    return text + "layers: [{type: Bogus, x: *i}]\n"
+
+
+GRAPH = """name: g
+modules: {fc: {type: Linear, in_features: 2, out_features: 2}}
+steps: STEPS
+output: {ref: x}
+"""
+
+CASES = {
+    "alias bomb": (_bomb(7), r"line \d stands for more than 200,000 values once its aliases \(\*name\) are written out"),
+    "billion laughs": (_laughs(), r"more than 200,000 values"),
+    "graph tuple aliases": (GRAPH.replace("STEPS", "[[x, input]]\nv: &v [1, 2, 3, 4, 5, 6, 7, 8]\n"
+                                          + "".join(f"w{i}: &w{i} {{tuple: [*{'v' if i == 0 else f'w{i - 1}'}, "
+                                                    f"*{'v' if i == 0 else f'w{i - 1}'}]}}\n" for i in range(20))
+                                          + "extra: *w19"), r"more than 200,000 values"),
+    "deep nesting": ("layers: " + "[" * 500 + "1" + "]" * 500, r"nested more than 100 levels deep"),
+    "name not text": ("layers:\n - {type: ReLU, name: 1.5}", r"line 2, layer 0: 'type' and 'name' are text"),
+    "name a list": ("layers:\n - {type: ReLU, name: [-1]}", r"'type' and 'name' are text, got type 'ReLU' and name \[-1\]"),
+    "steps a number": (GRAPH.replace("STEPS", "-0.5"), r"'steps' is a list of \[name, kind, target, args, kwargs\], got -0.5"),
+    "parameter shape": (GRAPH.replace("modules:", "parameters: {p: oops}\nmodules:").replace("STEPS", "[[x, input]]"),
+                        r"parameter 'p' shape 'oops' must be positive sizes"),
+    "long unknown type": ("layers:\n - {type: " + "X" * 100_000 + "}", r"unknown layer type 'XXXX"),
+}
+
+
+def _in_time(fn, seconds=20):
+    def stop(*_):
+        raise TimeoutError(f"still running after {seconds} s")
+    old = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(seconds)
+    try:
+        return fn()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_a_hostile_model_file_is_one_clear_line(name, tmp_path):
+    text, message = CASES[name]
+    path = tmp_path / "model.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message) as err:
+        _in_time(lambda: cs.load_model(path))
+    assert str(err.value).startswith(str(path)) and len(str(err.value)) < 1500
+
+
+def test_a_model_file_that_is_not_utf8_names_the_byte(tmp_path):
+    path = tmp_path / "model.yaml"
+    path.write_bytes(b"layers:\n - {type: ReLU}\n# \xff\xfe")
+    with pytest.raises(ValueError, match=r"model.yaml: not UTF-8 text \(byte 26: b'\\xff'\)"):
+        cs.load_model(path)
+
+
+def test_aliases_within_the_bounds_still_work():
+    model = cs.load_model("block: &b {type: ReLU}\nlayers: [*b, {type: Tanh}, *b]\n")
+    assert [type(m).__name__ for m in model] == ["ReLU", "Tanh", "ReLU"]
