@@ -199,3 +199,21 @@ def test_conv_batchnorm_relu_plans_match_torch_on_random_geometries(c, o, k, str
     out = run(model, x)
     assert forms(model)[1] == "ConvForm"
     np.testing.assert_allclose(out, torch_out(ref, x), rtol=1e-4, atol=1e-5)
+
+
+def test_nested_containers_are_inlined_so_a_residual_add_joins_the_convolution():
+    torch.manual_seed(0)
+    nn = cs.nn
+    block = nn.Residual(nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                                      nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4)))
+    layers = nn.Sequential(block, nn.ReLU(), nn.Concat(nn.Identity(), nn.Conv2d(4, 2, 1)), nn.Flatten(),
+                           nn.Linear(6 * 8 * 8, 3))
+    ref = randomise_norms(to_torch(layers), seed=2)
+    layers.load_state_dict({k: v.numpy() for k, v in ref.state_dict().items() if "num_batches" not in k})
+    layers.eval()
+    out = run(layers, X)
+    assert relative(out, torch_out(ref, X)) <= 1e-5
+    steps = layers._execution_plan.steps
+    assert forms(layers) == ["Step", "ConvForm", "ConvForm", "Step", "ConvForm", "Step", "Step", "DenseForm"]
+    joined = [s for s in steps if isinstance(s, plan.Joined)][1]
+    assert [o.name for o in joined.original] == ["0/body/3", "0/body/4", "0/.sum", "1"]  # conv, bn, add, relu

@@ -1,12 +1,12 @@
 """Containers: chains (Sequential), branches (Residual, Concat), declared in the layer registry so
 that model files and the PyTorch bridge handle them like any layer, and converted graphs
-(GraphModel). Sequential and GraphModel describe themselves as a graph (`nn.graph`), which the one
-interpreter replays, or the execution plan runs in eval mode under no_grad."""
+(GraphModel). Each describes itself once, as a graph (`graph()`: steps of `nn.graph`), which the
+one interpreter replays, or, in eval mode under no_grad, the execution plan runs with every nested
+container's graph inlined (so a convolution in a Residual's body joins the Residual's add)."""
 from __future__ import annotations
 
 from collections import OrderedDict
 
-from ..tensor import concat
 from . import plan
 from .graph import Ref, interpret
 from .module import Module
@@ -25,11 +25,29 @@ def _concat_to_torch(layer, args, convert, t, blocks):
     return blocks.Concat([convert(c) for c in layer._modules.values()], layer.dim)
 
 
-INPUT = ".input"  # the name of a chain's input value: no layer's name has a dot
+INPUT = ".input"  # the name of a container's input value: no layer's name has a dot
+
+
+class Container(Module):
+    """A module whose forward is its graph: interpreted step by step, or run from the plan."""
+
+    def graph(self):
+        """(steps, output): how the forward computes, as steps of `nn.graph` over named values."""
+        raise NotImplementedError
+
+    def forward(self, *inputs):
+        if plan.applies(self):  # eval + no_grad: the execution plan (convscope.nn.plan)
+            return plan.run(self, inputs)
+        return interpret(self, *self.graph(), inputs)
+    forward.runs_graph = True  # the plan may inline the graph in an enclosing one (a subclass's forward may not)
+
+
+def _module(name, *args):
+    return (name, "module", name, tuple(Ref(a) for a in args), {})
 
 
 @register(dict(layers=module()), torch=TorchTwin("Sequential", build=_sequential_to_torch))
-class Sequential(Module):
+class Sequential(Container):
     """Layers applied in order, PyTorch's `Sequential`.
 
     Args:
@@ -50,18 +68,10 @@ class Sequential(Module):
                 raise TypeError(f"Sequential: item {name!r} is a {type(layer).__name__}, not a Module")
             setattr(self, name, layer)
 
-    def forward(self, x):
-        if plan.applies(self):  # eval + no_grad: the execution plan (convscope.nn.plan)
-            return plan.run(self, (x,))
-        for layer in self._modules.values():
-            x = layer(x)
-        return x
-
     def graph(self):
-        """The chain as graph steps: each layer takes the value of the one before."""
+        """Each layer takes the value of the one before."""
         names = list(self._modules)
-        steps = [(INPUT, "input", None, (), {})] + [
-            (name, "module", name, (Ref(prev),), {}) for prev, name in zip([INPUT, *names], names)]
+        steps = [(INPUT, "input", None, (), {})] + [_module(name, prev) for prev, name in zip([INPUT, *names], names)]
         return steps, Ref(names[-1] if names else INPUT)
 
     def __getitem__(self, index):
@@ -77,7 +87,7 @@ class Sequential(Module):
 
 @register(dict(body=module(), shortcut=optional(module())),
           torch=TorchTwin("blocks.Residual", build=_residual_to_torch))
-class Residual(Module):
+class Residual(Container):
     """y = body(x) + shortcut(x), the identity being the default shortcut (He et al. 2016).
 
     Args:
@@ -95,17 +105,17 @@ class Residual(Module):
         self.body = body
         self.shortcut = shortcut
 
-    def forward(self, x):
-        y = self.body(x)
-        s = x if self.shortcut is None else self.shortcut(x)
-        if tuple(y.shape) != tuple(s.shape):
-            raise ValueError(f"Residual: body output {tuple(y.shape)} and shortcut output {tuple(s.shape)} differ; "
-                             "give a shortcut (e.g. a 1x1 Conv with the body's stride) that matches")
-        return y + s
+    def graph(self):
+        """body(x) + shortcut(x): two branches from the input, added by `residual_add` (same shapes only)."""
+        steps = [(INPUT, "input", None, (), {}), _module("body", INPUT)]
+        if self.shortcut is not None:
+            steps.append(_module("shortcut", INPUT))
+        add = (".sum", "function", "residual_add", (Ref("body"), Ref("shortcut" if self.shortcut else INPUT)), {})
+        return steps + [add], Ref(".sum")
 
 
 @register(dict(branches=module(), dim=axis()), torch=TorchTwin("blocks.Concat", build=_concat_to_torch))
-class Concat(Module):
+class Concat(Container):
     """Branches applied to the same input, their outputs joined along `dim` (Inception, U-Net skips).
 
     Args:
@@ -122,18 +132,17 @@ class Concat(Module):
         for i, branch in enumerate(branches):
             setattr(self, str(i), branch)
 
-    def forward(self, x):
-        outs = [branch(x) for branch in self._modules.values()]
-        shapes = [tuple(o.shape) for o in outs]
-        if len({s[:self.dim] + s[self.dim + 1:] for s in shapes}) > 1:
-            raise ValueError(f"Concat: branch outputs {shapes} differ outside dim {self.dim}")
-        return concat(outs, axis=self.dim)
+    def graph(self):
+        """Each branch from the input, joined along dim by `concat_branches` (same shapes elsewhere)."""
+        names = list(self._modules)
+        join = (".joined", "function", "concat_branches", ([Ref(n) for n in names], self.dim), {})
+        return [(INPUT, "input", None, (), {})] + [_module(n, INPUT) for n in names] + [join], Ref(".joined")
 
     def extra_repr(self):
         return f"dim={self.dim}" if self.dim != 1 else ""
 
 
-class GraphModel(Module):
+class GraphModel(Container):
     """A model converted from a graph (torch.fx or ONNX): submodules keep their original names, and
     forward replays the graph's steps (their kinds: `convscope.nn.graph`).
 
@@ -158,8 +167,3 @@ class GraphModel(Module):
 
     def graph(self):
         return self.steps, self.output_ref
-
-    def forward(self, *inputs):
-        if plan.applies(self):  # eval + no_grad: the execution plan (convscope.nn.plan)
-            return plan.run(self, inputs)
-        return interpret(self, self.steps, inputs, self.output_ref)

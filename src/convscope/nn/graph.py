@@ -73,8 +73,9 @@ def target(model: Module, kind: str, path):
     return path
 
 
-def interpret(model: Module, steps, inputs, output):
-    """Run `steps` of `model` one after the other on `inputs`; the value of `output` (Refs resolved)."""
+def interpret(model: Module, steps, output, inputs):
+    """Run the graph (`steps`, `output`) of `model` one step after the other on `inputs`; the value of
+    `output` (Refs resolved)."""
     env, feed = {}, iter(inputs)
     for name, kind, path, args, kwargs in steps:
         if kind == "input":
@@ -170,6 +171,22 @@ def cat(tensors, dim=0, **kw):
     return concat(list(tensors), axis=dim)
 
 
+def residual_add(y, s):
+    """A Residual's two branches added: they must have the same shape (no broadcasting)."""
+    if tuple(y.shape) != tuple(s.shape):
+        raise ValueError(f"Residual: body output {tuple(y.shape)} and shortcut output {tuple(s.shape)} differ; "
+                         "give a shortcut (e.g. a 1x1 Conv with the body's stride) that matches")
+    return y + s
+
+
+def concat_branches(outs, dim):
+    """A Concat's branches joined along `dim`: they must agree on every other axis."""
+    shapes = [tuple(o.shape) for o in outs]
+    if len({s[:dim] + s[dim + 1:] for s in shapes}) > 1:
+        raise ValueError(f"Concat: branch outputs {shapes} differ outside dim {dim}")
+    return concat(list(outs), axis=dim)
+
+
 def softmax(x, dim=-1, **kw):
     return F.softmax(x, -1 if dim is None else dim)
 
@@ -188,14 +205,14 @@ FUNCTIONS = {
     "reshape": _reshape, "view": _reshape, "permute": permute, "transpose": transpose, "chunk": chunk,
     "split": split, "size": size, "contiguous": lambda x, **kw: x, "clone": lambda x, **kw: x,
     "mean": mean, "sum": reduce_sum, "amax": amax, "softmax": softmax, "interpolate": interpolate,
-    "stochastic_depth": F.stochastic_depth,
+    "stochastic_depth": F.stochastic_depth, "residual_add": residual_add, "concat_branches": concat_branches,
     # convscope's functions that take PyTorch's arguments in PyTorch's order (inplace is dropped before)
     "relu6": F.relu6, "hardtanh": F.hardtanh, "dropout": F.dropout, "layer_norm": F.layer_norm,
     "group_norm": F.group_norm, "linear": F.linear, "log_softmax": F.log_softmax,
 }
 # graph function -> the registered op it applies to its tensor arguments when called with them alone
 # (the execution plan joins such a step to the one before it; the torch bridge needs the op registered)
-OPS = {"add": "add", "iadd": "add", "interpolate": "interpolate"}
+OPS = {"add": "add", "iadd": "add", "residual_add": "add", "interpolate": "interpolate"}
 
 
 def keepdims_pool(kind: str):

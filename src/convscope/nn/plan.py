@@ -61,13 +61,14 @@ def run(model, inputs: tuple):
 
 
 class Step:
-    """One step of the graph as given, its target resolved: kind 'input' takes the next input, any
-    other stores fn(*args, **kwargs) with each Ref replaced by its value."""
+    """One step of the graph as given, its target resolved in `owner` (the model, or a container
+    inlined into it): kind 'input' takes the next input, any other stores fn(*args, **kwargs) with
+    each Ref replaced by its value."""
 
-    def __init__(self, model, name, kind, path, args, kwargs):
+    def __init__(self, owner, name, kind, path, args, kwargs):
         self.name, self.kind, self.args, self.kwargs = name, kind, args, kwargs
-        self.fn = None if kind == "input" else graph.target(model, kind, path)
-        self.op = graph.op_of(model, kind, path)
+        self.fn = None if kind == "input" else graph.target(owner, kind, path)
+        self.op = graph.op_of(owner, kind, path)
         self.uses = graph.refs((args, kwargs))
 
     def __call__(self, env):
@@ -97,9 +98,9 @@ class Plan:
     def __init__(self, model, steps, output):
         self.version = state_version()
         self.sources = []  # (owner, attribute, array): the plan holds while each is still there
-        self.output = output
-        outputs = set(graph.refs(output))
-        self.steps = _join([Step(model, *s) for s in steps], self.watch, outputs)
+        steps, self.output = _inline(model, steps, output)
+        outputs = set(graph.refs(self.output))
+        self.steps = _join(steps, self.watch, outputs)
         self.frees = _last_uses(self.steps, outputs)
 
     def watch(self, owner, attr) -> np.ndarray:
@@ -122,6 +123,48 @@ class Plan:
                 for name in frees:
                     del env[name]
         return graph.resolve(self.output, env)
+
+
+def _inline(owner, steps, output, prefix="", fed=None):
+    """`owner`'s graph as plan Steps, with the graph of each nested container (a Sequential, Residual,
+    Concat or converted graph in eval mode, called on graph values) put in the place of its step,
+    its values named `<step>/<value>`, its inputs the values the step took. Returns (steps, output)."""
+    out, names, fed = [], {}, iter(fed or ())
+    rename = lambda v: _renamed(v, names)  # noqa: E731
+    for name, kind, path, args, kwargs in steps:
+        if kind == "input" and prefix:
+            names[name] = next(fed)
+            continue
+        args, kwargs = rename(args), rename(kwargs)
+        sub = owner.get(path) if kind == "module" else None
+        if _inlinable(sub, args, kwargs):
+            sub_steps, sub_output = sub.graph()
+            inner, result = _inline(sub, sub_steps, sub_output, f"{prefix}{name}/", graph.refs(args))
+            out += inner
+            names[name] = result.name
+            continue
+        names[name] = prefix + name
+        out.append(Step(owner, prefix + name, kind, path, args, kwargs))
+    return out, rename(output)
+
+
+def _inlinable(sub, args, kwargs) -> bool:
+    """A module whose forward is its graph (a container's, marked `runs_graph`), called on graph values."""
+    return (getattr(getattr(type(sub), "forward", None), "runs_graph", False) and not sub.training and not kwargs
+            and all(isinstance(a, graph.Ref) for a in args) and isinstance(sub.graph()[1], graph.Ref))
+
+
+def _renamed(value, names):
+    """`value` with each Ref to a local name made a Ref to its name in the plan."""
+    if isinstance(value, graph.Ref):
+        return graph.Ref(names.get(value.name, value.name))
+    if isinstance(value, dict):
+        return {k: _renamed(v, names) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_renamed(v, names) for v in value)
+    if isinstance(value, slice):
+        return slice(*(_renamed(v, names) for v in (value.start, value.stop, value.step)))
+    return value
 
 
 def _last_uses(steps, outputs) -> list[list[str]]:
