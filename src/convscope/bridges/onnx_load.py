@@ -70,7 +70,7 @@ def read(path, meta: bool = False) -> OnnxFile:
         raise ValueError(f"{path}: not a valid ONNX model: {str(err).splitlines()[0]}") from None
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 1)
     g, base = proto.graph, str(Path(path).resolve().parent)
-    consts = {t.name: _initializer(t, meta, base) for t in g.initializer}
+    consts = {t.name: _initializer(t, meta, base, path) for t in g.initializer}
     out = OnnxFile(g, opset, consts, set(consts))
     for v in list(light.graph.value_info) + list(light.graph.input) + list(light.graph.output):
         t = v.type.tensor_type
@@ -136,12 +136,19 @@ def _parse(path):
     return proto
 
 
-def _initializer(t, meta: bool, base: str) -> np.ndarray:
+def _initializer(t, meta: bool, base: str, path) -> np.ndarray:
     from onnx import numpy_helper
 
     if meta and _large_float(t):
         return shape_only(t.dims, _np_dtype(t.data_type))
-    return numpy_helper.to_array(t, base)  # reads external data from beside the file
+    try:
+        return numpy_helper.to_array(t, base)  # reads external data from beside the file
+    except Exception as err:  # noqa: BLE001 - onnx's own types: an unknown data_type, dims against data, a missing file
+        why = "its data does not fill its dims" if "reshape" in str(err) else \
+            "its data_type is not one ONNX defines" if _np_dtype(t.data_type) is None else \
+            f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        raise ValueError(f"{path}: initializer {t.name!r} (data_type {t.data_type}, dims {list(t.dims)}) cannot be "
+                         f"read: {why}") from None
 
 
 def _np_dtype(elem_type: int):

@@ -34,11 +34,14 @@ def load(text: str, where: str, loader_class):
         except RecursionError:
             raise ValueError(f"{where}: nested more than {MAX_DEPTH} levels deep") from None
         except yaml.YAMLError as err:
-            raise ValueError(f"{where}: not valid YAML: {err}") from None
+            raise ValueError(f"{where}: not valid YAML{_at(err)}: {getattr(err, 'problem', None) or err}") from None
         if node is None:
             return None
         _check_size(node, where)
-        return loader.construct_document(node)
+        try:
+            return loader.construct_document(node)
+        except yaml.YAMLError as err:  # a tag such as !!python/object: safe loading makes no objects
+            raise ValueError(f"{where}: not a model file{_at(err)}: {getattr(err, 'problem', None) or err}") from None
     finally:
         loader.dispose()
 
@@ -65,3 +68,8 @@ def _check_size(root, where: str) -> None:
                              "once its aliases (*name) are written out; write the layers themselves")
         if depth[id(node)] > MAX_DEPTH:
             raise ValueError(f"{where}: line {node.start_mark.line + 1}: nested more than {MAX_DEPTH} levels deep")
+
+
+def _at(err) -> str:
+    mark = getattr(err, "problem_mark", None)
+    return f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""

@@ -1,0 +1,49 @@
+"""Fuzz convscope as a careless user or an attacker would: model files, weights, ONNX graphs and
+command lines, each case in a forked child with memory and time limits (tests/fuzz/).
+
+    python tools/fuzz.py --cases 2500 [--families model_file,cli] [--seed 1] [--minutes 30]
+
+Prints the counts by family and class, the wall time, and every failure with what rebuilds it
+(family, seed, index). Exit code 1 when any case failed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from tests.fuzz import runner  # noqa: E402
+from tests.fuzz.generators import FAMILIES  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cases", type=int, default=100, help="cases per family")
+    p.add_argument("--families", default=",".join(FAMILIES))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--minutes", type=float, help="stop starting cases after this long")
+    args = p.parse_args()
+    families = args.families.split(",")
+    start = time.monotonic()
+    done = [0]
+
+    def progress(outcome):
+        done[0] += 1
+        if outcome.verdict == "failure":
+            print(f"FAIL {outcome.family} seed {args.seed} case {outcome.extra['index']}: {outcome.case}\n"
+                  f"     {outcome.detail.splitlines()[0] if outcome.detail else ''}", flush=True)
+        elif done[0] % 100 == 0:
+            print(f"... {done[0]} cases", flush=True)
+    outcomes = runner.run(families, args.cases, args.seed, args.minutes, progress)
+    print(runner.table(outcomes))
+    print(f"{len(outcomes)} cases in {time.monotonic() - start:.0f} s (seed {args.seed})")
+    return 1 if any(o.verdict == "failure" for o in outcomes) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
