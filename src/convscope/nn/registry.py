@@ -286,11 +286,10 @@ def declaration(layer_or_name, inherited: bool = False) -> Declaration | None:
 
 
 def bind(layer, values: dict) -> dict:
-    """In a constructor: check its arguments (`locals()`), store each normalised one as an attribute
-    (PyTorch's habit) and remember them all for the bridges (`arguments`)."""
+    """In a constructor: check its arguments (`locals()`) and store each normalised one as an attribute
+    (PyTorch's habit)."""
     decl = declaration(layer, inherited=True)
     args = decl.bind(values)
-    object.__setattr__(layer, "_arguments", args)
     object.__setattr__(layer, "_meta", building_meta())  # so running a layer checks its parameters only if so
     for name, value in args.items():
         if not decl.args[name].modules:
@@ -299,8 +298,12 @@ def bind(layer, values: dict) -> dict:
 
 
 def arguments(layer) -> dict:
-    """The normalised constructor arguments of a registered layer, defaults included."""
-    return dict(getattr(layer, "_arguments", {}))
+    """The normalised constructor arguments of a registered layer, defaults included: derived from the
+    arguments it was built with (`Module.config()`, the one record of them)."""
+    decl = declaration(layer)
+    defaults = {k: () if decl.variadic(k) else p.default for k, p in decl.signature.parameters.items()
+                if p.default is not p.empty or decl.variadic(k)}
+    return decl.bind({**defaults, **layer.config()})
 
 
 def torch_twins() -> dict[str, list[Declaration]]:
