@@ -28,13 +28,13 @@ class Concat(torch.nn.Module):
 
 
 class GlobalPool(torch.nn.Module):
-    def __init__(self, kind):
+    def __init__(self, reduction):
         super().__init__()
-        self.kind = kind
+        self.reduction = reduction
 
     def forward(self, x):
         flat = x.flatten(2)
-        return flat.mean(-1) if self.kind == "avg" else flat.amax(-1)
+        return flat.mean(-1) if self.reduction == "avg" else flat.amax(-1)
 
 
 class KMax(torch.nn.Module):

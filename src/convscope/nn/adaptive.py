@@ -24,14 +24,14 @@ _DOC = """{n}-D adaptive {what} pooling to a fixed output size, PyTorch's `{name
 
 class _AdaptivePoolNd(Module):
     n = 0
-    kind = "avg"
+    reduction = "avg"  # or "max": what a window computes
 
     def __init__(self, output_size):
         super().__init__()
         bind(self, locals())
 
     def forward(self, x):
-        pool = F.adaptive_avg_pool if self.kind == "avg" else F.adaptive_max_pool
+        pool = F.adaptive_avg_pool if self.reduction == "avg" else F.adaptive_max_pool
         return batched(x, self.n, lambda x: pool(x, self.output_size))
 
     def extra_repr(self):
@@ -41,7 +41,7 @@ class _AdaptivePoolNd(Module):
 def _adaptive_class(n: int, kind: str):
     name = f"Adaptive{kind.capitalize()}Pool{n}d"
     refuse = {"return_indices": False} if kind == "max" else {}
-    cls = type(name, (_AdaptivePoolNd,), {"n": n, "kind": kind, "__qualname__": name, "__module__": __name__,
+    cls = type(name, (_AdaptivePoolNd,), {"n": n, "reduction": kind, "__qualname__": name, "__module__": __name__,
                                            "__doc__": _DOC.format(n=n, what=kind, name=name, axes=AXES[n],
                                                                   reduce="mean" if kind == "avg" else "maximum")})
     return register(dict(output_size=sizes(allow_none=n > 1)), n=n, torch=TorchTwin(name, refuse=refuse))(cls)

@@ -24,21 +24,21 @@ def _stride_defaults_to_kernel(layer, a):
 
 class _PoolNd(Module):
     n = 0
-    kind = "max"
+    reduction = "max"  # or "avg": what a window computes
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
         super().__init__()
         bind(self, locals())
-        self.dilation = (1,) * self.n if self.kind == "avg" else self.dilation
-        self.count_include_pad = count_include_pad if self.kind == "avg" else True
-        self.divisor_override = divisor_override if self.kind == "avg" else None
+        self.dilation = (1,) * self.n if self.reduction == "avg" else self.dilation
+        self.count_include_pad = count_include_pad if self.reduction == "avg" else True
+        self.divisor_override = divisor_override if self.reduction == "avg" else None
 
     def forward(self, x):
         return batched(x, self.n, self._forward)
 
     def _forward(self, x):
-        if self.kind == "max":
+        if self.reduction == "max":
             return F.max_pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
         return F.avg_pool(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
                           self.divisor_override)
@@ -103,7 +103,7 @@ def _pool_class(n: int, kind: str):
                              divisor_override=None):
                     super().__init__(kernel_size, stride, padding, 1, ceil_mode, count_include_pad, divisor_override)
         extra = ""
-    Pool.n, Pool.kind = n, kind
+    Pool.n, Pool.reduction = n, kind
     Pool.__name__ = Pool.__qualname__ = name
     axes = AXES[n]
     Pool.__doc__ = _DOC.format(
@@ -121,7 +121,7 @@ MaxPool1d, MaxPool2d, MaxPool3d = (_pool_class(n, "max") for n in (1, 2, 3))
 AvgPool1d, AvgPool2d, AvgPool3d = (_pool_class(n, "avg") for n in (1, 2, 3))
 
 
-@register(torch=TorchTwin("blocks.GlobalPool", fixed={"kind": "avg"}))
+@register(torch=TorchTwin("blocks.GlobalPool", fixed={"reduction": "avg"}))
 class GlobalAvgPool(Module):
     """Mean over all spatial positions (global average pooling, Lin et al. 2013).
 
@@ -134,7 +134,7 @@ class GlobalAvgPool(Module):
         return F.global_avg_pool(x)
 
 
-@register(torch=TorchTwin("blocks.GlobalPool", fixed={"kind": "max"}))
+@register(torch=TorchTwin("blocks.GlobalPool", fixed={"reduction": "max"}))
 class GlobalMaxPool(Module):
     """Max over all spatial positions (global max pooling).
 
