@@ -93,7 +93,7 @@ class TorchEngine:
         xb, yb = self._tensors(self.x, self.y, shard(idx, self.group.rank, self.group.world))
         logits = self.ddp(xb)
         losses = F.cross_entropy(logits, yb, reduction="none")
-        self.topt.zero_grad(set_to_none=True)
+        self.topt.zero_grad()
         (losses.sum() * shard_weight(len(idx), self.group.world)).backward()
         self.topt.step()
         self.steps += 1
