@@ -125,6 +125,11 @@ def test_optimizer_state_maps_both_ways(cls, settings):
         assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
+def test_the_torch_engine_refuses_a_loss_it_would_not_use():
+    with pytest.raises(TypeError, match="fit_torch: the PyTorch engine trains with cross-entropy; got loss=MSELoss"):
+        cs.fit(tiny_model(), tiny_data(), epochs=1, quiet=True, loss=nn.MSELoss(), engine=TorchEngine())
+
+
 def test_an_optimizer_without_a_torch_twin_is_refused_by_name():
     from convscope.scale import optimizers
 
