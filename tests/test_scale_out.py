@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import convscope as cs
-from convscope.scale import fit_torch, processes
+from convscope.scale import TorchEngine, fit_torch, processes
 
 torch = pytest.importorskip("torch")  # a test extra: CI always has it
 nn = cs.nn
@@ -71,20 +71,74 @@ def test_a_checkpoint_from_one_engine_resumes_on_the_other(tmp_path, first, seco
     assert_close(resumed.state_dict(), straight.state_dict(), 1e-4)
 
 
-def test_optimizer_state_maps_both_ways():
+class StopAfter(TorchEngine):
+    """The PyTorch engine, asked to stop (as Ctrl-C does) during its `steps`-th step."""
+
+    def __init__(self, steps):
+        super().__init__()
+        self.left = steps
+
+    def step(self, idx, stop):
+        self.left -= 1
+        stop["set"] |= self.left == 0
+        return super().step(idx, stop)
+
+
+@pytest.mark.parametrize("optimizer", list(cs.optim.OPTIMIZERS))
+@pytest.mark.parametrize("stop_at", [3, 5, 11])  # mid-epoch 1, its last batch, epoch 3's first
+def test_the_torch_engine_stopped_and_resumed_is_uninterrupted_training(tmp_path, optimizer, stop_at):
+    kw = dict(epochs=3, lr=0.01, batch_size=10, optimizer=optimizer, quiet=True, seed=3)
+    full = tiny_model()
+    h_full = fit_torch(full, tiny_data(), tiny_data(20, 1), **kw)
+    ckpt = tmp_path / "checkpoint.safetensors"
+    with pytest.raises(cs.TrainingInterrupted) as stop:
+        cs.fit(tiny_model(), tiny_data(), tiny_data(20, 1), checkpoint=ckpt, engine=StopAfter(stop_at), **kw)
+    assert (stop.value.epoch, stop.value.batch) == ((stop_at - 1) // 5 + 1, (stop_at - 1) % 5 + 1)
+    assert stop.value.history["val_loss"] == h_full["val_loss"][:stop.value.epoch - 1]
+    for resume_on in (fit_torch, cs.fit):
+        resumed = tiny_model(seed=9)
+        h = resume_on(resumed, tiny_data(), tiny_data(20, 1), checkpoint=ckpt, resume=True, **kw)
+        np.testing.assert_allclose(h["val_loss"], h_full["val_loss"], rtol=1e-5)
+        assert_close(resumed.state_dict(), full.state_dict(), 1e-5)
+
+
+@pytest.mark.parametrize("cls, settings", [*cs.optim.OPTIMIZERS.values(), (cs.optim.SGD, {"nesterov": True,
+                                                                                          "momentum": 0.5})])
+def test_optimizer_state_maps_both_ways(cls, settings):
+    """Each optimizer `fit` takes by name goes to its torch twin with settings and state, and comes back."""
     from convscope.scale import optimizers
 
     model = tiny_model()
-    opt = cs.optim.Adam(model.parameters(), lr=0.1, betas=(0.8, 0.9))
-    opt.state = [{"exp_avg": np.full(p.data.shape, 0.5, np.float32), "exp_avg_sq": np.ones(p.data.shape, np.float32)}
+    opt = cls(model.parameters(), lr=0.1, weight_decay=0.01, **settings)
+    opt.state = [{name: np.full(p.data.shape, i + 0.5, np.float32) for i, name in enumerate(opt.states)}
                  for p in opt.params]
     opt.steps = 7
     params = [torch.nn.Parameter(torch.tensor(p.data)) for p in opt.params]
     topt = optimizers.torch_optimizer(opt, params)
-    assert topt.param_groups[0]["betas"] == (0.8, 0.9) and float(topt.state[params[0]]["step"]) == 7
-    back = cs.optim.Adam(model.parameters(), lr=0.1)
+    assert type(topt).__name__ == cls.__name__
+    assert all(topt.param_groups[0][k] == v for k, v in opt.settings.items())
+    assert all(len(topt.state[p]) >= opt.kept_states() for p in params)
+    back = cls(model.parameters(), lr=0.1)
     optimizers.copy_state_back(topt, params, back, 7)
-    assert back.steps == 7 and all(np.array_equal(a["exp_avg"], b["exp_avg"]) for a, b in zip(back.state, opt.state))
+    assert back.steps == 7
+    for a, b in zip(back.state, opt.state):
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_the_torch_engine_refuses_a_loss_it_would_not_use():
+    with pytest.raises(TypeError, match="fit_torch: the PyTorch engine trains with cross-entropy; got loss=MSELoss"):
+        cs.fit(tiny_model(), tiny_data(), epochs=1, quiet=True, loss=nn.MSELoss(), engine=TorchEngine())
+
+
+def test_an_optimizer_without_a_torch_twin_is_refused_by_name():
+    from convscope.scale import optimizers
+
+    class Lion(cs.optim.Adam):  # a convscope optimizer torch.optim has no class of that name for
+        pass
+
+    model = tiny_model()
+    with pytest.raises(TypeError, match="no PyTorch twin for optimizer Lion"):
+        optimizers.torch_optimizer(Lion(model.parameters()), [torch.nn.Parameter(torch.zeros(1))])
 
 
 @settings(max_examples=25)

@@ -1,12 +1,18 @@
-"""fit: determinism, exact resume (after an epoch and after Ctrl-C), NaN stops, damaged checkpoints."""
+"""fit: determinism, exact resume (after an epoch, after Ctrl-C at any batch, from checkpoints written
+by earlier versions), NaN stops, damaged checkpoints."""
 import os
 import signal
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import convscope as cs
+from convscope import checkpoints
+from convscope.train import NumpyEngine
 
 nn = cs.nn
 
@@ -31,6 +37,23 @@ def assert_same(a, b):
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def untimed(history):
+    """The history's records without the wall-clock fields (seconds, samples_per_s)."""
+    return [{k: v for k, v in e.items() if k not in ("seconds", "samples_per_s")} for e in history.epochs]
+
+
+class StopAfter(NumpyEngine):
+    """The NumPy engine, asked to stop (as Ctrl-C does) during its `steps`-th step."""
+
+    def __init__(self, steps):
+        self.left = steps
+
+    def step(self, idx, stop):
+        self.left -= 1
+        stop["set"] |= self.left == 0
+        return super().step(idx, stop)
 
 
 def test_same_seed_same_weights_and_history():
@@ -153,3 +176,43 @@ def test_divergence_is_one_error_without_numpy_warnings():
         warnings.simplefilter("error")  # an overflow RuntimeWarning would surface here first
         with pytest.raises(cs.TrainingDiverged, match=r"loss is (nan|inf) at epoch \d+, batch \d+ of 6"):
             cs.fit(tiny_model(), (x * 1e30, y), epochs=3, lr=1e30, batch_size=16, optimizer="sgd", quiet=True)
+
+
+@settings(max_examples=12)
+@given(batch_size=st.integers(7, 40), optimizer=st.sampled_from(list(cs.optim.OPTIMIZERS)),
+       where=st.floats(0, 1, exclude_max=True))
+def test_stopped_at_any_batch_and_resumed_is_uninterrupted_training_byte_for_byte(batch_size, optimizer, where,
+                                                                                  tmp_path_factory):
+    kw = dict(lr=0.01, batch_size=batch_size, optimizer=optimizer, seed=6, quiet=True)
+    data, val = tiny_data(), tiny_data(32, 1)
+    full = tiny_model()
+    h_full = cs.fit(full, data, val, epochs=3, **kw)
+    steps = 3 * -(-len(data[0]) // batch_size)
+    ckpt = tmp_path_factory.mktemp("stop") / "run.safetensors"
+    with pytest.raises(cs.TrainingInterrupted) as stop:
+        cs.fit(tiny_model(), data, val, epochs=3, checkpoint=ckpt, engine=StopAfter(1 + int(where * steps)), **kw)
+    assert untimed(stop.value.history) == untimed(h_full)[:stop.value.epoch - 1]
+    resumed = tiny_model(seed=8)
+    h = cs.fit(resumed, data, val, epochs=3, checkpoint=ckpt, resume=True, **kw)
+    assert_same(weights(full), weights(resumed))
+    assert untimed(h) == untimed(h_full)
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "checkpoints_2026_12"
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_checkpoints_written_by_earlier_versions_resume_to_the_uninterrupted_weights(tmp_path, optimizer):
+    """Written in December 2026 by `fit(tiny_model(), tiny_data(), tiny_data(32, 1), epochs=3, lr=0.01,
+    batch_size=16, seed=4)` stopped by Ctrl-C at epoch 2, batch 2: today's fit must continue it to the
+    very weights and history it reaches without stopping."""
+    kw = dict(lr=0.01, batch_size=16, optimizer=optimizer, seed=4, quiet=True)
+    full = tiny_model()
+    h_full = cs.fit(full, tiny_data(), tiny_data(32, 1), epochs=3, **kw)
+    ckpt = tmp_path / "checkpoint.safetensors"
+    ckpt.write_bytes((FIXTURES / f"{optimizer}_epoch2_batch2.safetensors").read_bytes())
+    assert checkpoints.position(ckpt) == {"epoch": 2, "batch": 2}
+    resumed = tiny_model(seed=8)
+    h = cs.fit(resumed, tiny_data(), tiny_data(32, 1), epochs=3, checkpoint=ckpt, resume=True, **kw)
+    assert_same(weights(full), weights(resumed))
+    assert untimed(h) == untimed(h_full)

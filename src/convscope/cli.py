@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from . import __version__, draw_command, lecture
+from . import __version__, draw_command, lecture, optim
 from .model_files import parse_shape, resolve_model
 
 PADDINGS = ("same", "valid", "full")
@@ -97,11 +97,11 @@ def _check_data(model, name: str, data_name: str, shape: tuple, classes: int) ->
 
 
 def _resume_note(checkpoint, epochs: int) -> str:
-    from .train import checkpoint_position
+    from .checkpoints import position
 
     if not checkpoint.exists():
         return f"no checkpoint at {checkpoint}: starting from epoch 1"
-    at = checkpoint_position(checkpoint)
+    at = position(checkpoint)
     if at["epoch"] > epochs:
         return (f"{checkpoint} has already finished {at['epoch'] - 1} epochs: nothing to train "
                 f"(give --epochs above {at['epoch'] - 1} to train on)")
@@ -335,7 +335,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=20)
     t.add_argument("--lr", type=float, default=3e-3)
     t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
+    t.add_argument("--optimizer", default="adam", choices=list(optim.OPTIMIZERS))
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default="runs", help="the run folder is OUT/<model name>/")
     t.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint.safetensors")

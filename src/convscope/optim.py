@@ -8,6 +8,9 @@ from .tensor import state_changed
 
 class Optimizer:
     defaults: dict = {}
+    # the arrays kept per parameter: this library's name -> torch.optim's name for the same array
+    # (checkpoints hold ours; the PyTorch engine maps them to its twin, torch.optim.<class name>)
+    states: dict = {}
 
     def __init__(self, params, **settings):
         self.params = list(params)
@@ -25,6 +28,10 @@ class Optimizer:
     @property
     def lr(self) -> float:
         return self.settings["lr"]
+
+    def kept_states(self) -> int:
+        """How many arrays the size of each parameter this optimizer keeps (what its memory costs)."""
+        return len(self.states)
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -53,12 +60,16 @@ class Optimizer:
 class SGD(Optimizer):
     """p -= lr * v, v = momentum * v + (1 - dampening) * (g + weight_decay * p) (Nesterov: g + momentum * v)."""
     defaults = dict(lr=0.01, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False)
+    states = {"momentum": "momentum_buffer"}
 
     def __init__(self, params, lr=0.01, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
         super().__init__(params, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                          nesterov=nesterov)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
+
+    def kept_states(self) -> int:
+        return super().kept_states() if self.settings["momentum"] else 0
 
     def _update(self, p, g, state):
         s = self.settings
@@ -76,6 +87,7 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015) with bias correction, as torch.optim.Adam."""
     defaults = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    states = {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq"}
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
@@ -96,4 +108,5 @@ class Adam(Optimizer):
         p.data -= ((s["lr"] / (1 - b1 ** t)) * m / denom).astype(p.data.dtype, copy=False)
 
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+# the optimizers `fit` and `convscope train --optimizer` take by name, with the settings the name implies
+OPTIMIZERS = {"adam": (Adam, {}), "sgd": (SGD, {"momentum": 0.9})}

@@ -1,8 +1,7 @@
-"""The training loop: mini-batches, a progress bar, and checkpoints that never lose work.
-
-A checkpoint is one safetensors file holding the weights, the optimizer state and, as metadata,
-the position in training (epoch and batch), the history and every random state, so a resumed run
-reaches exactly the weights an uninterrupted one would.
+"""The training loop: mini-batches in a seeded order, a progress bar, the history, and checkpoints
+that never lose work (Ctrl-C saves one; a resumed run reaches exactly the weights an uninterrupted
+one would). It is the one loop of both engines: an engine (`NumpyEngine` here, the PyTorch one in
+`convscope.scale`) only runs the steps; the checkpoint format is `checkpoints`'.
 """
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import io, optim, random
+from . import checkpoints, optim, random
 from .analysis.memory import require_fits
 from .nn.loss import CrossEntropyLoss
 from .tensor import Tensor, no_grad
@@ -85,53 +84,6 @@ def evaluate(model, x, y, batch_size: int = 256, loss_fn=None) -> tuple[float, f
     return loss, float((logits.argmax(axis=1) == y).mean())
 
 
-@dataclass
-class _Position:
-    """Where training stands, with what is needed to replay the current epoch's batches."""
-    epoch: int = 0  # epochs completed
-    batch: int = 0  # batches of the current epoch done
-    epoch_rng: dict | None = None  # shuffle generator state at the start of the current epoch
-    sums: tuple = (0.0, 0, 0, 0.0)  # loss sum, correct, seen, seconds so far in the epoch
-
-
-def _checkpoint_write(path, model, opt, history: History, pos: _Position, shuffle: np.random.Generator):
-    arrays = {f"{io.MODEL_PREFIX}{k}": v for k, v in model.state_dict().items()}
-    opt_state = opt.state_dict()
-    arrays.update({f"optim.{k}": v for k, v in opt_state["arrays"].items()})
-    meta = io.json_meta(epoch=pos.epoch, batch=pos.batch, epoch_rng=pos.epoch_rng, sums=list(pos.sums),
-                        history=history.to_dict(), optimizer={"name": type(opt).__name__.lower(),
-                                                              "steps": opt_state["steps"]},
-                        shuffle_rng=shuffle.bit_generator.state, global_rng=random.get_state())
-    io.write_tensors(path, arrays, {"kind": "checkpoint", **meta})
-
-
-def _checkpoint_read(path, model, opt, shuffle: np.random.Generator):
-    arrays, meta = io.read_tensors(path, "checkpoint")
-    try:
-        m = {k: json.loads(v) for k, v in meta.items() if k not in ("format", "kind")}
-        model.load_state_dict(io.checkpoint_weights(arrays))
-        if m["optimizer"]["name"] != type(opt).__name__.lower():
-            raise ValueError(f"it was written by {m['optimizer']['name']}, this run uses {type(opt).__name__}")
-        opt.load_state_dict({"arrays": {k[6:]: v for k, v in arrays.items() if k.startswith("optim.")},
-                             "steps": m["optimizer"]["steps"]})
-        shuffle.bit_generator.state = m["shuffle_rng"]
-        random.set_state(m["global_rng"])
-        pos = _Position(m["epoch"], m["batch"], m["epoch_rng"], tuple(m["sums"]))
-        return History(m["history"]["epochs"]), pos
-    except (KeyError, TypeError, json.JSONDecodeError, ValueError) as err:
-        raise ValueError(f"{path}: cannot resume from this checkpoint: {err}") from None
-
-
-def checkpoint_position(path) -> dict:
-    """Where a checkpoint resumes: {"epoch": e, "batch": b} with e the epoch it continues (from 1) and
-    b the batches of it already done (0 at an epoch boundary)."""
-    _, meta = io.read_tensors(path, "checkpoint")
-    try:
-        return {"epoch": json.loads(meta["epoch"]) + 1, "batch": json.loads(meta["batch"])}
-    except (KeyError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: cannot resume from this checkpoint: no position ({err})") from None
-
-
 @contextlib.contextmanager
 def interrupt_flag(signals=(signal.SIGINT,)):
     """Turn these signals (Ctrl-C by default) into a flag the loop checks between batches (main
@@ -150,9 +102,56 @@ def interrupt_flag(signals=(signal.SIGINT,)):
             signal.signal(s, handler)
 
 
+class NumpyEngine:
+    """What runs the steps of `fit` on convscope's own tensors: the default engine, and the interface
+    every engine implements (`convscope.scale.TorchEngine` is the other one).
+
+    The loop is `fit`'s alone (epoch order, batches, progress, history, checkpoints, Ctrl-C, resume,
+    divergence checks); an engine only runs steps. `fit` calls `prepare` before any random number is
+    drawn, `start` once a resumed checkpoint is in the model and optimizer, `step` per batch and
+    `evaluate` per epoch, and before every checkpoint `sync`, then `barrier` once it is written.
+    """
+    name = "fit"  # how messages name the training function
+    signals = (signal.SIGINT,)  # what stops training after the current batch, with a checkpoint
+    lead = True  # this process shows the progress bar and writes checkpoints
+
+    def prepare(self, model, opt, x, batch_size: int, loss) -> None:
+        """Refuse what cannot train (here: a batch that cannot fit in memory, decided from shapes)."""
+        self.loss_fn = loss or CrossEntropyLoss()
+        require_fits(model, np.shape(x)[1:], min(batch_size, len(x)), training=True, what=_name(model),
+                     optimizer_states=opt.kept_states())
+
+    def start(self, model, opt, x, y, seed: int) -> None:
+        """Set up the steps on the training data, from the model's and optimizer's current state."""
+        self.model, self.opt, self.x, self.y = model, opt, np.asarray(x), np.asarray(y)
+        model.train()
+
+    def step(self, idx: np.ndarray, stop: dict) -> tuple[float, int, bool]:
+        """One optimizer step on the samples `idx`: (their loss summed, how many were classified right,
+        whether to stop: `stop["set"]` read after the step, the same answer in every process)."""
+        logits = self.model(Tensor(self.x[idx]))
+        loss = self.loss_fn(logits, self.y[idx])
+        value = loss.item()
+        if math.isfinite(value):  # a diverged batch leaves the weights of the last good one
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+        return value * len(idx), int((logits.data.argmax(axis=1) == self.y[idx]).sum()), stop["set"]
+
+    def evaluate(self, x, y) -> tuple[float, float]:
+        """(mean loss, accuracy) on (x, y)."""
+        return evaluate(self.model, x, y, loss_fn=self.loss_fn)
+
+    def sync(self) -> None:
+        """Make the model and optimizer hold the weights and state reached (here they always do)."""
+
+    def barrier(self) -> None:
+        """Wait until every process gets here (here there is one)."""
+
+
 def fit(model, train, val=None, *, epochs: int, lr: float = 1e-3, batch_size: int = 64, optimizer="adam",
         loss=None, checkpoint=None, resume: bool = False, seed: int = 0, quiet: bool = False,
-        weight_decay: float = 0.0) -> History:
+        weight_decay: float = 0.0, engine=None) -> History:
     """Train a classifier on (x, y) with mini-batches; return the per-epoch History.
 
     Args:
@@ -161,92 +160,126 @@ def fit(model, train, val=None, *, epochs: int, lr: float = 1e-3, batch_size: in
         checkpoint: path of a .safetensors checkpoint written (atomically) after every epoch and on
             Ctrl-C; with `resume=True` training continues from it.
         seed: makes initialisation-independent randomness (shuffling, dropout) repeatable.
+        engine: what runs the steps: None for this library's own (`NumpyEngine`), or
+            `convscope.scale.TorchEngine(device)` for PyTorch (see `convscope.scale.fit_torch`).
     Raises:
         TrainingDiverged: the loss became NaN/inf (names epoch and batch; the checkpoint is kept).
         TrainingInterrupted: a KeyboardInterrupt after Ctrl-C, once the checkpoint is saved.
     """
-    x, y = (np.asarray(a) for a in train)
-    if len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"fit: {len(x)} inputs but {len(y)} targets")
-    for name, value, least in (("epochs", epochs, 0), ("batch_size", batch_size, 1)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
-            raise ValueError(f"fit: {name} must be an int >= {least}, got {value!r}")
-    loss_fn = loss or CrossEntropyLoss()
-    opt = _optimizer(optimizer, model, lr, weight_decay)
-    require_fits(model, x.shape[1:], min(batch_size, len(x)), training=True, what=_name(model),
-                 optimizer_states=2 if isinstance(opt, optim.Adam) else int(bool(opt.settings.get("momentum"))))
+    engine = engine or NumpyEngine()
+    x, y = train
+    _check_sizes(engine.name, x, y, epochs, batch_size)
+    opt = _optimizer(optimizer, model, lr, weight_decay, engine.name)
+    engine.prepare(model, opt, x, batch_size, loss)
     random.manual_seed(seed)
     shuffle = np.random.default_rng(seed)
-    history, pos = History(), _Position()
+    history, pos = History(), checkpoints.Position()
     if resume and checkpoint and Path(checkpoint).exists():
-        history, pos = _checkpoint_read(checkpoint, model, opt, shuffle)
-    n_batches = math.ceil(len(x) / batch_size)
+        done, pos = checkpoints.read(checkpoint, model, opt, shuffle)
+        history = History(done)
+    engine.start(model, opt, x, y, seed)
+    run = _Run(engine, model, opt, shuffle, checkpoint, history, len(x), batch_size)
     # overflow on the way to a NaN loss is reported once, as TrainingDiverged, not as NumPy warnings
-    with interrupt_flag() as interrupted, _progress(quiet) as bar, \
+    with interrupt_flag(engine.signals) as stop, _progress(quiet or not engine.lead) as bar, \
             np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         while pos.epoch < epochs:
-            if pos.epoch_rng is None:
-                pos.epoch_rng = shuffle.bit_generator.state
-            replay = np.random.default_rng()
-            replay.bit_generator.state = pos.epoch_rng
-            order = replay.permutation(len(x))
-            shuffle.bit_generator.state = replay.bit_generator.state
-            task = bar.add_task(f"epoch {pos.epoch + 1}/{epochs}", total=n_batches, completed=pos.batch, loss=math.nan,
-                                rate=0.0) if bar else None
-            loss_sum, correct, seen, seconds = pos.sums
-            model.train()
-            for b in range(pos.batch, n_batches):
-                t0 = time.perf_counter()
-                idx = order[b * batch_size:(b + 1) * batch_size]
-                logits = model(Tensor(x[idx]))
-                batch_loss = loss_fn(logits, y[idx])
-                value = batch_loss.item()
-                if not math.isfinite(value):
-                    kept = f"; the last good checkpoint {checkpoint} is kept" if checkpoint else ""
-                    raise TrainingDiverged(f"fit: loss is {value} at epoch {pos.epoch + 1}, batch {b + 1} of "
-                                           f"{n_batches} (try a smaller lr than {opt.lr}){kept}")
-                opt.zero_grad()
-                batch_loss.backward()
-                opt.step()
-                loss_sum += value * len(idx)
-                correct += int((logits.data.argmax(axis=1) == y[idx]).sum())
-                seen += len(idx)
-                seconds += time.perf_counter() - t0
-                if bar:
-                    bar.update(task, advance=1, loss=loss_sum / seen, rate=seen / max(seconds, 1e-9))
-                if interrupted["set"]:
-                    pos.batch, pos.sums = b + 1, (loss_sum, correct, seen, seconds)
-                    if checkpoint:
-                        _checkpoint_write(checkpoint, model, opt, history, pos, shuffle)
-                    raise TrainingInterrupted(f"training interrupted at epoch {pos.epoch + 1}, batch {b + 1}"
-                                              + (f"; checkpoint saved to {checkpoint}" if checkpoint else ""),
-                                              pos.epoch + 1, b + 1, history)
-            record = {"epoch": pos.epoch + 1, "loss": loss_sum / seen, "accuracy": correct / seen,
-                      "seconds": seconds, "samples_per_s": seen / max(seconds, 1e-9)}
+            record = run.epoch(pos, epochs, stop, bar)
             if val is not None:
-                record["val_loss"], record["val_accuracy"] = evaluate(model, *val, loss_fn=loss_fn)
+                record["val_loss"], record["val_accuracy"] = engine.evaluate(*val)
                 if not math.isfinite(record["val_loss"]):
-                    raise TrainingDiverged(f"fit: the test loss is {record['val_loss']} after epoch {pos.epoch + 1} "
-                                           f"(try a smaller lr than {opt.lr}); the last checkpoint is kept")
+                    raise TrainingDiverged(f"{engine.name}: the test loss is {record['val_loss']} after epoch "
+                                           f"{pos.epoch + 1} (try a smaller lr than {opt.lr}); "
+                                           "the last checkpoint is kept")
             history.epochs.append(record)
-            pos = _Position(pos.epoch + 1)
-            if checkpoint:
-                _checkpoint_write(checkpoint, model, opt, history, pos, shuffle)
+            pos = checkpoints.Position(pos.epoch + 1)
+            run.save(pos)
     return history
+
+
+@dataclass
+class _Run:
+    """One call of `fit`: what its epochs share."""
+    engine: NumpyEngine
+    model: object
+    opt: optim.Optimizer
+    shuffle: np.random.Generator
+    checkpoint: object
+    history: History
+    n_samples: int
+    batch_size: int
+
+    @property
+    def n_batches(self) -> int:
+        return math.ceil(self.n_samples / self.batch_size)
+
+    def epoch(self, pos, epochs: int, stop: dict, bar) -> dict:
+        """Train the rest of epoch pos.epoch + 1 (from batch pos.batch) and return its History record."""
+        order = self._order(pos)
+        task = bar.add_task(f"epoch {pos.epoch + 1}/{epochs}", total=self.n_batches, completed=pos.batch,
+                            loss=math.nan, rate=0.0) if bar else None
+        loss_sum, correct, seen, seconds = pos.sums
+        for b in range(pos.batch, self.n_batches):
+            t0 = time.perf_counter()
+            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            batch_loss, right, stopping = self.engine.step(idx, stop)
+            if not math.isfinite(batch_loss):
+                kept = f"; the last good checkpoint {self.checkpoint} is kept" if self.checkpoint else ""
+                raise TrainingDiverged(f"{self.engine.name}: loss is {batch_loss} at epoch {pos.epoch + 1}, batch "
+                                       f"{b + 1} of {self.n_batches} (try a smaller lr than {self.opt.lr}){kept}")
+            loss_sum += batch_loss
+            correct += right
+            seen += len(idx)
+            seconds += time.perf_counter() - t0
+            if bar:
+                bar.update(task, advance=1, loss=loss_sum / seen, rate=seen / max(seconds, 1e-9))
+            if stopping:
+                pos.batch, pos.sums = b + 1, (loss_sum, correct, seen, seconds)
+                self.save(pos)
+                raise TrainingInterrupted(f"training interrupted at epoch {pos.epoch + 1}, batch {b + 1}"
+                                          + (f"; checkpoint saved to {self.checkpoint}" if self.checkpoint else ""),
+                                          pos.epoch + 1, b + 1, self.history)
+        return {"epoch": pos.epoch + 1, "loss": loss_sum / seen, "accuracy": correct / seen,
+                "seconds": seconds, "samples_per_s": seen / max(seconds, 1e-9)}
+
+    def _order(self, pos) -> np.ndarray:
+        """The epoch's permutation, replayed from the shuffle generator's state at the epoch's start."""
+        if pos.epoch_rng is None:
+            pos.epoch_rng = self.shuffle.bit_generator.state
+        replay = np.random.default_rng()
+        replay.bit_generator.state = pos.epoch_rng
+        order = replay.permutation(self.n_samples)
+        self.shuffle.bit_generator.state = replay.bit_generator.state
+        return order
+
+    def save(self, pos) -> None:
+        """Bring the engine's weights home and, with a checkpoint path, write it (one process)."""
+        self.engine.sync()
+        if self.checkpoint:
+            if self.engine.lead:
+                checkpoints.write(self.checkpoint, self.model, self.opt, self.history.epochs, pos, self.shuffle)
+            self.engine.barrier()
+
+
+def _check_sizes(name: str, x, y, epochs, batch_size) -> None:
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"{name}: {len(x)} inputs but {len(y)} targets")
+    for what, value, least in (("epochs", epochs, 0), ("batch_size", batch_size, 1)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
+            raise ValueError(f"{name}: {what} must be an int >= {least}, got {value!r}")
 
 
 def _name(model) -> str:
     return f"model {getattr(model, 'name', None) or type(model).__name__!r}"
 
 
-def _optimizer(spec, model, lr, weight_decay):
+def _optimizer(spec, model, lr, weight_decay, name: str):
+    """An Optimizer given as such, or by one of optim.OPTIMIZERS' names."""
     if isinstance(spec, optim.Optimizer):
         return spec
-    if spec == "adam":
-        return optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    if spec == "sgd":
-        return optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
-    raise ValueError(f"fit: optimizer {spec!r} is not 'adam', 'sgd' or an Optimizer")
+    if not isinstance(spec, str) or spec not in optim.OPTIMIZERS:
+        raise ValueError(f"{name}: optimizer {spec!r} is not {', '.join(map(repr, optim.OPTIMIZERS))} or an Optimizer")
+    cls, settings = optim.OPTIMIZERS[spec]
+    return cls(model.parameters(), lr=lr, weight_decay=weight_decay, **settings)
 
 
 @contextlib.contextmanager
@@ -261,10 +294,3 @@ def _progress(quiet: bool):
                TimeElapsedColumn())
     with Progress(*columns, transient=False) as bar:
         yield bar
-
-
-# The checkpoint format and the loop's parts, public so that other engines (convscope.scale) write
-# and read the very same checkpoints and show the same progress bar.
-Position = _Position
-write_checkpoint, read_checkpoint = _checkpoint_write, _checkpoint_read
-make_optimizer, progress = _optimizer, _progress

@@ -66,3 +66,33 @@ def test_the_command_line_says_it_in_one_line_and_exits_2(capsys):
     assert cli.main(["train", "examples/huge_1e11.yaml", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "weights need 400.4 GB" in err and "shape-only" in err
+
+
+# every optimizer `fit` takes by name, and SGD without momentum and with Nesterov's
+OPTIMIZER_SETTINGS = [*cs.optim.OPTIMIZERS.values(), (cs.optim.SGD, {}),
+                      (cs.optim.SGD, {"momentum": 0.5, "nesterov": True})]
+
+
+@pytest.mark.parametrize("cls, settings", OPTIMIZER_SETTINGS)
+def test_an_optimizers_kept_states_are_the_arrays_it_keeps(cls, settings):
+    """What the memory check charges per parameter is what the optimizer holds after steps."""
+    model = cs.load_model(LENET)
+    opt = cls(model.parameters(), lr=0.01, **settings)
+    x, y = np.random.default_rng(0).standard_normal((4, 1, 8, 8)).astype(np.float32), np.arange(4)
+    for _ in range(2):
+        opt.zero_grad()
+        cs.nn.CrossEntropyLoss()(model(cs.Tensor(x)), y).backward()
+        opt.step()
+    for p, state in zip(opt.params, opt.state):
+        assert len(state) == opt.kept_states() and all(v.shape == p.data.shape for v in state.values())
+
+
+def test_fit_charges_the_optimizer_it_trains_with(monkeypatch):
+    """Memory for plain SGD (no state) is too little for Adam (two arrays per weight)."""
+    model = cs.load_model(LENET)
+    s = cs.summary(model, (1, 8, 8), batch_size=32)
+    x, y = np.zeros((32, 1, 8, 8), np.float32), np.zeros(32, np.int64)
+    small_machine(monkeypatch, s.totals["param_bytes"] * 2 + s.totals["training_bytes"])
+    cs.fit(model, (x, y), epochs=1, quiet=True, batch_size=32, optimizer=cs.optim.SGD(model.parameters(), lr=0.1))
+    with pytest.raises(init.TooBig, match="training it on a batch of 32"):
+        cs.fit(model, (x, y), epochs=1, quiet=True, batch_size=32, optimizer="adam")

@@ -8,9 +8,6 @@ import numpy as np
 from ..nn.init import TooBig, available_memory
 from .trace import trace
 
-# float arrays the optimizer keeps per parameter besides the weight and its gradient
-OPTIMIZER_STATES = {"adam": 2, "adamw": 2, "sgd": 1, "none": 0}
-
 
 def weight_bytes(model) -> int:
     """Bytes of the parameters and buffers (shape-only ones count what they would hold)."""
@@ -33,8 +30,9 @@ def require_fits(model, input_shape, batch_size: int, *, training: bool, optimiz
     `model` on `batch_size` samples of `input_shape` that this machine's free memory cannot hold.
 
     Inference needs the weights plus, at the worst layer, its inputs and output alive together;
-    training needs the weights, their gradients, the optimizer's states and every value the backward
-    pass keeps (the summary's "kept for backward").
+    training needs the weights, their gradients, the optimizer's states (`optimizer_states` arrays the
+    size of the weights: `Optimizer.kept_states()`) and every value the backward pass keeps (the
+    summary's "kept for backward").
     """
     free = available_memory()
     weights = weight_bytes(model)

@@ -1,5 +1,6 @@
-"""Scale-out: the same training on PyTorch (a GPU, or many processes with DistributedDataParallel),
-with the same data, checkpoints and run folder as the NumPy engine. torch is imported only when used."""
-from .torch_fit import fit_torch
+"""Scale-out: `cs.fit`'s loop with its steps on PyTorch (a GPU, or many processes with
+DistributedDataParallel), with the same data, checkpoints and run folder as the NumPy engine.
+torch is imported only when used."""
+from .torch_fit import TorchEngine, fit_torch
 
-__all__ = ["fit_torch"]
+__all__ = ["TorchEngine", "fit_torch"]

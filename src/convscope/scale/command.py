@@ -1,5 +1,5 @@
 """`convscope train` with `--engine torch`, `--nproc N` or `--data DIR|FILE.npz`: the command's edge
-(it prints), calling `fit` or `fit_torch` and writing the run folder from rank 0."""
+(it prints), calling `fit` with the chosen engine and writing the run folder from rank 0."""
 from __future__ import annotations
 
 import os
@@ -71,14 +71,15 @@ def _train(args, rank: int) -> int:
                   + (f" on {args.device}" if args.engine == "torch" else "") + (f", {world} processes" if world > 1 else "")
                   + f": {len(x_train)} train / {len(x_test)} test samples, "
                   f"{sum(p.data.size for p in model.parameters()):,} parameters")
-    kw = dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, optimizer=args.optimizer, seed=args.seed,
-              checkpoint=out / CHECKPOINT, resume=args.resume, quiet=args.quiet)
+    engine = None
     if args.engine == "torch":
-        from .torch_fit import fit_torch
+        from .torch_fit import TorchEngine
 
-        kw.update(device=args.device, timeout=args.timeout)
+        engine = TorchEngine(args.device, args.timeout)
     try:
-        history = (fit_torch if args.engine == "torch" else fit)(model, (x_train, y_train), (x_test, y_test), **kw)
+        history = fit(model, (x_train, y_train), (x_test, y_test), epochs=args.epochs, lr=args.lr,
+                      batch_size=args.batch_size, optimizer=args.optimizer, seed=args.seed,
+                      checkpoint=out / CHECKPOINT, resume=args.resume, quiet=args.quiet, engine=engine)
     except KeyboardInterrupt as stop:
         console.print(f"[yellow]{stop}[/yellow]; rerun with --resume to continue")
         return 130
