@@ -259,3 +259,25 @@ def test_a_run_folder_and_a_bundled_example_name_are_models(run_folder, capsys):
     model = cs.load_model(ROOT / "examples" / "lenet_digits.yaml")
     assert from_run["totals"]["params"] == by_name["totals"]["params"] == sum(p.data.size for p in model.parameters())
     assert from_run["input_shape"] == by_name["input_shape"] == [1, 8, 8]
+
+
+def test_a_trained_run_is_replaced_only_by_resume_or_overwrite(tmp_path, capsys):
+    """Nothing the user did not name is overwritten: --epochs 0 is refused, and a run folder that holds a
+    run keeps its weights and history unless --resume or --overwrite is given."""
+    base = ["train", "fc_digits", "--quiet", "--out", str(tmp_path)]
+    assert cli.main(base + ["--epochs", "1"]) == 0
+    run = tmp_path / "fc_digits"
+    kept = {p.name: p.read_bytes() for p in run.iterdir()}
+    with pytest.raises(SystemExit) as stop:
+        cli.main(base + ["--epochs", "0"])
+    assert stop.value.code == 2 and "--epochs: must be an int >= 1, got '0'" in capsys.readouterr().err
+    assert cli.main(base + ["--epochs", "1"]) == 2
+    assert "already holds a run (model.safetensors, checkpoint.safetensors): continue it with --resume, replace it " \
+           "with --overwrite" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == kept
+    assert cli.main(base + ["--epochs", "1", "--overwrite"]) == 0
+
+
+def test_an_empty_out_is_refused(capsys):
+    assert cli.main(["train", "fc_digits", "--quiet", "--epochs", "1", "--out", ""]) == 2
+    assert "--out is empty" in capsys.readouterr().err

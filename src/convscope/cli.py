@@ -46,7 +46,7 @@ def train(args) -> int:
     from rich.console import Console
 
     from . import data, fit, manual_seed
-    from .model_files.runs import CHECKPOINT, run_dir, write_run
+    from .model_files.runs import CHECKPOINT, check_new_run, run_dir, write_run
     from .train import TrainingInterrupted
 
     if (args.engine, args.device, args.nproc) != ("numpy", "cpu", 1) or args.data not in data.DATASETS:
@@ -59,6 +59,7 @@ def train(args) -> int:
     x_train, y_train, x_test, y_test = data.DATASETS[args.data]()
     _check_data(model, name, args.data, x_train.shape[1:], int(y_train.max()) + 1)
     out = run_dir(args.out, name)
+    check_new_run(out, args.resume, args.overwrite)
     console = Console()
     if args.resume:
         console.print(_resume_note(out / CHECKPOINT, args.epochs))
@@ -332,13 +333,14 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("model", help="a model file, or a bundled one: lenet_digits, fc_digits, cnn1d_mnist1d")
     t.add_argument("--data", default="digits", help=f"{', '.join(sorted(DATASETS))} (default: digits), a folder of "
                                                     "class sub-folders of images, or a .npz file with arrays x, y")
-    t.add_argument("--epochs", type=int, default=20)
+    t.add_argument("--epochs", type=_at_least_1, default=20)
     t.add_argument("--lr", type=float, default=3e-3)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--optimizer", default="adam", choices=list(optim.OPTIMIZERS))
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default="runs", help="the run folder is OUT/<model name>/")
     t.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint.safetensors")
+    t.add_argument("--overwrite", action="store_true", help="replace the run already in the run folder")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--engine", default="numpy", choices=["numpy", "torch"], help="torch: train on PyTorch "
                    "(pip install 'convscope[torch]'); several processes under torchrun or with --nproc")

@@ -29,7 +29,19 @@ class Run:
 
 
 def run_dir(out, name: str) -> Path:
+    if not str(out).strip():
+        raise ValueError("--out is empty: name the folder the run goes in (default: runs)")
     return Path(out) / name
+
+
+def check_new_run(folder, resume: bool, overwrite: bool) -> None:
+    """Before any work: a run folder that already holds a run (trained weights or a checkpoint) is
+    continued only with `resume` and replaced only with `overwrite`; nothing else writes over it."""
+    folder = Path(folder)
+    held = [name for name in (WEIGHTS, CHECKPOINT) if (folder / name).exists()]
+    if held and not (resume or overwrite):
+        raise ValueError(f"{folder} already holds a run ({', '.join(held)}): continue it with --resume, replace it "
+                         "with --overwrite, or give another --out")
 
 
 def write_run(folder, model, history, facts: dict) -> None:

@@ -46,7 +46,7 @@ def _worker_argv(args) -> list:
     argv = ["train", str(args.model)]
     for name in _OPTIONS:
         argv += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
-    return argv + [f"--{flag}" for flag in ("resume", "quiet") if getattr(args, flag)]
+    return argv + [f"--{flag}" for flag in ("resume", "overwrite", "quiet") if getattr(args, flag)]
 
 
 def _train(args, rank: int) -> int:
@@ -55,7 +55,7 @@ def _train(args, rank: int) -> int:
     from .. import fit, manual_seed
     from ..data import load_data
     from ..model_files import resolve_model
-    from ..model_files.runs import CHECKPOINT, run_dir, write_run
+    from ..model_files.runs import CHECKPOINT, check_new_run, run_dir, write_run
 
     if args.engine == "torch":
         processes.require_torch()
@@ -65,6 +65,7 @@ def _train(args, rank: int) -> int:
     model = resolve_model(args.model)
     x_train, y_train, x_test, y_test = load_data(args.data, getattr(model, "input_shape", None))
     out = run_dir(args.out, model.name)
+    check_new_run(out, args.resume, args.overwrite)
     console = Console(quiet=rank != 0)
     world = int(os.environ.get("WORLD_SIZE", 1))
     console.print(f"training {model.name} on {args.data} with the {args.engine} engine"
