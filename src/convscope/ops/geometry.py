@@ -169,19 +169,29 @@ def unbatched_hint() -> str:
 
 
 @dataclass(frozen=True)
-class ConvGeometry:
-    """Everything a convolution needs to know about its shapes, resolved once and checked."""
+class WindowGeometry:
+    """Everything a window op (convolution, pooling, and the windows the analysis sees in padding,
+    resizing and adaptive pooling) knows about its shapes, resolved once and checked: per spatial
+    axis the input size, kernel, stride, dilation, padding (lo, hi) and output size."""
     in_size: tuple[int, ...]
     kernel: tuple[int, ...]
     stride: tuple[int, ...]
     dilation: tuple[int, ...]
-    pads: tuple[tuple[int, int], ...]
+    pads: tuple[tuple[int, int], ...]  # the padding the windows run over, ceil_extra included
     out_size: tuple[int, ...]
-    groups: int
+    groups: int = 1
+    ceil_extra: tuple[int, ...] = ()  # per axis, high cells only ceil_mode's last window reaches
 
     @property
     def padded_size(self) -> tuple[int, ...]:
         return tuple(i + lo + hi for i, (lo, hi) in zip(self.in_size, self.pads))
+
+    @property
+    def asked_pads(self) -> tuple[tuple[int, int], ...]:
+        """The padding asked for, without the cells ceil_mode adds."""
+        if not self.ceil_extra:
+            return self.pads
+        return tuple((lo, hi - e) for (lo, hi), e in zip(self.pads, self.ceil_extra))
 
 
 def _spatial_axes(x_shape, w_shape, op: str, layout: str) -> int:
@@ -203,7 +213,7 @@ def _steps(stride, dilation, n: int, op: str) -> tuple:
     return stride, dilation
 
 
-def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, op="conv") -> ConvGeometry:
+def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, op="conv") -> WindowGeometry:
     """Check a conv's input (N, C, *S) against its weight (O, C/groups, *K) and resolve the sizes."""
     n = _spatial_axes(x_shape, w_shape, op, "(out_channels, in_channels/groups, *kernel)")
     groups = _check_int("groups", groups, 1, op, None)
@@ -218,16 +228,47 @@ def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, op="conv"
         raise ValueError(f"{op}: weight of shape {tuple(w_shape)} expects in_channels/groups = {c_w}, "
                          f"but the input has {c_in} channels and groups = {groups} "
                          f"({c_in}/{groups} = {c_in / groups:g})")
-    in_size, kernel = tuple(x_shape[2:]), tuple(w_shape[2:])
-    stride, dilation = _steps(stride, dilation, n, op)
+    return window_geometry(tuple(x_shape[2:]), tuple(w_shape[2:]), stride, padding, dilation, op, groups=groups)
+
+
+def pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode, op) -> WindowGeometry:
+    """Resolve a pooling window over an input (N, C, *S): `stride` None is the kernel, and the
+    padding is at most half the kernel (`check_pool_padding`)."""
+    kernel = ntuple(kernel_size, len(x_shape) - 2, "kernel_size", op)
+    geo = window_geometry(tuple(x_shape[2:]), kernel, kernel if stride is None else stride, padding, dilation, op,
+                          ceil_mode=ceil_mode)
+    check_pool_padding(geo.kernel, geo.asked_pads, op)
+    return geo
+
+
+def window_geometry(in_size, kernel, stride, padding, dilation, op: str, *, ceil_mode=False,
+                    groups=1) -> WindowGeometry:
+    """Check stride and dilation, resolve the padding and the output size of every axis, and with
+    ceil_mode the high cells its last partial window reaches past the padding."""
+    stride, dilation = _steps(stride, dilation, len(in_size), op)
     pads = resolve_padding(padding, in_size, kernel, stride, dilation, op)
-    out = tuple(output_size(i, k, s, p, d, op=op, axis=a)
+    out = tuple(output_size(i, k, s, p, d, ceil_mode=ceil_mode, op=op, axis=a)
                 for a, (i, k, s, p, d) in enumerate(zip(in_size, kernel, stride, pads, dilation)))
-    return ConvGeometry(in_size, kernel, stride, dilation, pads, out, groups)
+    extra = tuple(max(0, (o - 1) * s + d * (k - 1) + 1 - (i + lo + hi))
+                  for i, k, s, (lo, hi), d, o in zip(in_size, kernel, stride, pads, dilation, out))
+    if not any(extra):
+        return WindowGeometry(in_size, kernel, stride, dilation, pads, out, groups)
+    pads = tuple((lo, hi + e) for (lo, hi), e in zip(pads, extra))
+    return WindowGeometry(in_size, kernel, stride, dilation, pads, out, groups, extra)
+
+
+def check_pool_padding(kernel, padding, op: str) -> None:
+    """PyTorch's pooling rule: padding (an int or (lo, hi) per axis) at most half the kernel, k // 2,
+    so that no window is all padding."""
+    for a, (k, p) in enumerate(zip(kernel, padding)):
+        pair = _pad_pair(p, op, a)
+        if max(pair) > k // 2:
+            raise ValueError(f"{_prefix(op, a)}padding {pair} must be at most half the kernel "
+                             f"(k // 2 = {k // 2}, as in PyTorch), so no window is all padding")
 
 
 def transposed_geometry(y_shape, w_shape, stride, padding, output_padding, dilation, groups,
-                        op="conv_transpose") -> tuple[ConvGeometry, tuple[int, ...]]:
+                        op="conv_transpose") -> tuple[WindowGeometry, tuple[int, ...]]:
     """Geometry of the conv whose adjoint maps y (N, C_in, *S) to the output, and that output size.
 
     The weight is (C_in, C_out/groups, *K) as in PyTorch. Returned geometry describes the forward
@@ -251,7 +292,7 @@ def transposed_geometry(y_shape, w_shape, stride, padding, output_padding, dilat
     pads = resolve_padding(padding, in_size, kernel, stride, dilation, op)
     out = tuple(transposed_output_size(i, k, s, p, d, q, op=op, axis=a)
                 for a, (i, k, s, p, d, q) in enumerate(zip(in_size, kernel, stride, pads, dilation, out_pad)))
-    geo = ConvGeometry(out, kernel, stride, dilation, pads, in_size, groups)
+    geo = WindowGeometry(out, kernel, stride, dilation, pads, in_size, groups)
     return geo, out
 
 
@@ -302,6 +343,6 @@ def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-__all__ = ["output_size", "transposed_output_size", "resolve_padding", "conv_geometry",
-           "transposed_geometry", "ConvGeometry", "check_array", "unbatched_hint", "ntuple", "window_cell",
-           "window_reach", "transposed_reach", "transposed_as_conv_pads", "ceil_div"]
+__all__ = ["output_size", "transposed_output_size", "resolve_padding", "conv_geometry", "pool_geometry",
+           "window_geometry", "check_pool_padding", "transposed_geometry", "WindowGeometry", "check_array",
+           "unbatched_hint", "ntuple", "window_cell", "window_reach", "transposed_reach", "transposed_as_conv_pads", "ceil_div"]

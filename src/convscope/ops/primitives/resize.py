@@ -17,7 +17,7 @@ import numbers
 
 import numpy as np
 
-from ..geometry import ConvGeometry
+from ..geometry import WindowGeometry
 from ..registry import GLOBAL, Aval, Op, Window, no_macs, register
 
 LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}  # mode -> spatial axes, as PyTorch insists
@@ -150,23 +150,23 @@ def _rf(ins, a):
     return GLOBAL
 
 
-def _down_geometry(ins, out, a) -> ConvGeometry:
+def _down_geometry(ins, out, a) -> WindowGeometry:
     in_size = tuple(ins[0].shape[2:])
     size = resolve(ins[0].shape, **a)[0]
     n = len(size)
-    return ConvGeometry(in_size, (1,) * n, tuple(i // o for i, o in zip(in_size, size)), (1,) * n,
-                        ((0, 0),) * n, size, 1)
+    return WindowGeometry(in_size, (1,) * n, tuple(i // o for i, o in zip(in_size, size)), (1,) * n,
+                          ((0, 0),) * n, size)
 
 
-def _up_geometry(ins, out, a) -> ConvGeometry:
+def _up_geometry(ins, out, a) -> WindowGeometry:
     """The conv from the resized output back to the input (a transposed window's geometry)."""
     in_size = tuple(ins[0].shape[2:])
     size = resolve(ins[0].shape, **a)[0]
     f = tuple(o // i for i, o in zip(in_size, size))
     if a.get("mode", "nearest") == "nearest":
-        return ConvGeometry(size, f, f, (1,) * len(f), ((0, 0),) * len(f), in_size, 1)
-    return ConvGeometry(size, tuple(2 * s for s in f), f, (1,) * len(f),
-                        tuple(((s + 1) // 2, s // 2) for s in f), in_size, 1)
+        return WindowGeometry(size, f, f, (1,) * len(f), ((0, 0),) * len(f), in_size)
+    return WindowGeometry(size, tuple(2 * s for s in f), f, (1,) * len(f),
+                          tuple(((s + 1) // 2, s // 2) for s in f), in_size)
 
 
 def _onnx(e, node):
