@@ -6,11 +6,7 @@ import numpy as np
 from . import parallel
 from .chunks import balanced
 from .epilogue import NONE, Epilogue
-from .tuning import current, num_threads
-
-# Output bytes per matmul when a bias or an epilogue follows it: small enough that they find the
-# matmul's output still in cache (L2 is 512 KB a core here).
-CHUNK_BYTES = 1 << 19
+from .tuning import CHUNK_BYTES, current, num_threads
 
 
 def forward(x: np.ndarray, w: np.ndarray, groups: int, b=None, epilogue: Epilogue = NONE) -> np.ndarray:
