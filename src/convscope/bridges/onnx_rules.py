@@ -241,11 +241,6 @@ def _layer_norm(v):
 
 # ------------------------------------------------------------------------------ shapes and reductions
 
-@rule("MatMul")  # of two graph values (a constant weight builds a Linear)
-def _matmul(v):
-    return Conversion(lambda p, q: p @ q, (0, 1))
-
-
 @rule("Flatten")
 def _flatten(v):
     axis = v.attrs.get("axis", 1)
