@@ -345,4 +345,5 @@ def ceil_div(a: int, b: int) -> int:
 
 __all__ = ["output_size", "transposed_output_size", "resolve_padding", "conv_geometry", "pool_geometry",
            "window_geometry", "check_pool_padding", "transposed_geometry", "WindowGeometry", "check_array",
-           "unbatched_hint", "ntuple", "window_cell", "window_reach", "transposed_reach", "transposed_as_conv_pads", "ceil_div"]
+           "unbatched_hint", "ntuple", "window_cell", "window_reach", "transposed_reach", "transposed_as_conv_pads",
+           "ceil_div"]
