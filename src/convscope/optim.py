@@ -95,5 +95,3 @@ class Adam(Optimizer):
         denom = np.sqrt(v) / np.sqrt(1 - b2 ** t) + s["eps"]
         p.data -= ((s["lr"] / (1 - b1 ** t)) * m / denom).astype(p.data.dtype, copy=False)
 
-
-OPTIMIZERS = {"sgd": SGD, "adam": Adam}

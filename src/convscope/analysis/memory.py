@@ -8,10 +8,6 @@ import numpy as np
 from ..nn.init import TooBig, available_memory
 from .trace import trace
 
-# float arrays the optimizer keeps per parameter besides the weight and its gradient
-OPTIMIZER_STATES = {"adam": 2, "adamw": 2, "sgd": 1, "none": 0}
-
-
 def weight_bytes(model) -> int:
     """Bytes of the parameters and buffers (shape-only ones count what they would hold)."""
     arrays = [p.data for p in model.parameters()] + [np.asarray(b) for _, b in model.named_buffers()]
