@@ -94,4 +94,3 @@ class Adam(Optimizer):
         t = self.steps
         denom = np.sqrt(v) / np.sqrt(1 - b2 ** t) + s["eps"]
         p.data -= ((s["lr"] / (1 - b1 ** t)) * m / denom).astype(p.data.dtype, copy=False)
-
