@@ -40,6 +40,12 @@ def _pad_pair(padding, op: str | None, axis: int | None) -> tuple[int, int]:
     return _check_int(name, lo, 0, op, axis), _check_int(name, hi, 0, op, axis)
 
 
+def _window_ints(i, k, stride, dilation, op, axis) -> tuple[int, int, int, int]:
+    """Input size, kernel, stride and dilation of one axis, each an int >= 1."""
+    return tuple(_check_int(name, v, 1, op, axis) for name, v in
+                 (("input size", i), ("kernel size", k), ("stride", stride), ("dilation", dilation)))
+
+
 def output_size(i, k, stride=1, padding=0, dilation=1, *, ceil_mode=False, op=None, axis=None) -> int:
     """Size of one spatial axis after a convolution or pooling window.
 
@@ -57,10 +63,7 @@ def output_size(i, k, stride=1, padding=0, dilation=1, *, ceil_mode=False, op=No
     >>> output_size(5, 3, stride=2, padding=1)
     3
     """
-    i = _check_int("input size", i, 1, op, axis)
-    k = _check_int("kernel size", k, 1, op, axis)
-    s = _check_int("stride", stride, 1, op, axis)
-    d = _check_int("dilation", dilation, 1, op, axis)
+    i, k, s, d = _window_ints(i, k, stride, dilation, op, axis)
     lo, hi = _pad_pair(padding, op, axis)
     span = d * (k - 1) + 1
     padded = i + lo + hi
@@ -87,10 +90,7 @@ def transposed_output_size(i, k, stride=1, padding=0, dilation=1, output_padding
     >>> transposed_output_size(3, 3, stride=2, padding=1, output_padding=1)
     6
     """
-    i = _check_int("input size", i, 1, op, axis)
-    k = _check_int("kernel size", k, 1, op, axis)
-    s = _check_int("stride", stride, 1, op, axis)
-    d = _check_int("dilation", dilation, 1, op, axis)
+    i, k, s, d = _window_ints(i, k, stride, dilation, op, axis)
     op_ = _check_int("output_padding", output_padding, 0, op, axis)
     lo, hi = _pad_pair(padding, op, axis)
     if op_ >= s and op_ >= d:
