@@ -308,29 +308,26 @@ def window_cell(o: int, t: int, stride: int, dilation: int, pad_lo: int) -> int:
 
 def window_reach(lo: int, hi: int, n_in: int, kernel: int, stride: int, dilation: int, pad_lo: int):
     """(first, last) input cell, clipped to 0..n_in-1, read by outputs lo..hi; None if only padding."""
-    firsts, lasts = [], []
-    for t in range(kernel):
+    def cells(t):  # tap t reads every s-th cell from first to last: step inside 0..n_in-1 by whole strides
         first, last = window_cell(lo, t, stride, dilation, pad_lo), window_cell(hi, t, stride, dilation, pad_lo)
         if first < 0:
             first += ceil_div(-first, stride) * stride
         if last > n_in - 1:
             last -= ceil_div(last - n_in + 1, stride) * stride
-        if first <= last:
-            firsts.append(first)
-            lasts.append(last)
-    return (min(firsts), max(lasts)) if firsts else None
+        return first, last
+    return _hull(cells(t) for t in range(kernel))
 
 
 def transposed_reach(lo: int, hi: int, n_in: int, kernel: int, stride: int, dilation: int, pad_lo: int):
     """(first, last) input cell y of a transposed conv whose outputs y*s + t*d - p_lo fall in lo..hi."""
-    firsts, lasts = [], []
-    for t in range(kernel):
-        first = max(ceil_div(lo + pad_lo - t * dilation, stride), 0)
-        last = min((hi + pad_lo - t * dilation) // stride, n_in - 1)
-        if first <= last:
-            firsts.append(first)
-            lasts.append(last)
-    return (min(firsts), max(lasts)) if firsts else None
+    return _hull((max(ceil_div(lo + pad_lo - t * dilation, stride), 0),
+                  min((hi + pad_lo - t * dilation) // stride, n_in - 1)) for t in range(kernel))
+
+
+def _hull(spans):
+    """The smallest (first, last) holding every non-empty span (one per tap); None if all are empty."""
+    spans = [(first, last) for first, last in spans if first <= last]
+    return (min(first for first, _ in spans), max(last for _, last in spans)) if spans else None
 
 
 def transposed_as_conv_pads(kernel, dilation, pads) -> tuple[tuple[int, int], ...]:
