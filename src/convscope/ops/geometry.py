@@ -204,13 +204,15 @@ def _spatial_axes(x_shape, w_shape, op: str, layout: str) -> int:
     return n
 
 
-def _steps(stride, dilation, n: int, op: str) -> tuple:
-    """Stride and dilation per axis, each an int >= 1."""
+def window_settings(in_size, kernel, stride, padding, dilation, op: str) -> tuple:
+    """(stride, dilation, pads) per axis: stride and dilation each an int >= 1, padding resolved to
+    (lo, hi) pairs (`resolve_padding`)."""
+    n = len(in_size)
     stride, dilation = ntuple(stride, n, "stride", op), ntuple(dilation, n, "dilation", op)
     for a in range(n):
         _check_int("stride", stride[a], 1, op, a)
         _check_int("dilation", dilation[a], 1, op, a)
-    return stride, dilation
+    return stride, dilation, resolve_padding(padding, in_size, kernel, stride, dilation, op)
 
 
 def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, op="conv") -> WindowGeometry:
@@ -245,8 +247,7 @@ def window_geometry(in_size, kernel, stride, padding, dilation, op: str, *, ceil
                     groups=1) -> WindowGeometry:
     """Check stride and dilation, resolve the padding and the output size of every axis, and with
     ceil_mode the high cells its last partial window reaches past the padding."""
-    stride, dilation = _steps(stride, dilation, len(in_size), op)
-    pads = resolve_padding(padding, in_size, kernel, stride, dilation, op)
+    stride, dilation, pads = window_settings(in_size, kernel, stride, padding, dilation, op)
     out = tuple(output_size(i, k, s, p, d, ceil_mode=ceil_mode, op=op, axis=a)
                 for a, (i, k, s, p, d) in enumerate(zip(in_size, kernel, stride, pads, dilation)))
     extra = tuple(max(0, (o - 1) * s + d * (k - 1) + 1 - (i + lo + hi))
@@ -287,9 +288,8 @@ def transposed_geometry(y_shape, w_shape, stride, padding, output_padding, dilat
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int, a tuple of ints or (lo, hi) pairs, got {padding!r}")
     kernel, in_size = tuple(w_shape[2:]), tuple(y_shape[2:])
-    stride, dilation = _steps(stride, dilation, n, op)
+    stride, dilation, pads = window_settings(in_size, kernel, stride, padding, dilation, op)
     out_pad = ntuple(output_padding, n, "output_padding", op)
-    pads = resolve_padding(padding, in_size, kernel, stride, dilation, op)
     out = tuple(transposed_output_size(i, k, s, p, d, q, op=op, axis=a)
                 for a, (i, k, s, p, d, q) in enumerate(zip(in_size, kernel, stride, pads, dilation, out_pad)))
     geo = WindowGeometry(out, kernel, stride, dilation, pads, in_size, groups)
@@ -341,6 +341,6 @@ def ceil_div(a: int, b: int) -> int:
 
 
 __all__ = ["output_size", "transposed_output_size", "resolve_padding", "conv_geometry", "pool_geometry",
-           "window_geometry", "check_pool_padding", "transposed_geometry", "WindowGeometry", "check_array",
+           "window_geometry", "window_settings", "check_pool_padding", "transposed_geometry", "WindowGeometry", "check_array",
            "unbatched_hint", "ntuple", "window_cell", "window_reach", "transposed_reach", "transposed_as_conv_pads",
            "ceil_div"]
