@@ -209,3 +209,18 @@ def test_resize_to_sizes(tmp_path):
     consts = {"sizes": np.array([2, 4, 9, 11], np.int64)}
     check(graph_file(tmp_path, [node("Resize", ["x", "", "", "sizes"], mode="linear",
                                      coordinate_transformation_mode="half_pixel")], consts))
+
+
+# ------------------------------------------------------------------------------ windows
+
+@pytest.mark.parametrize("attrs, message", [
+    (dict(kernel_shape=[7, 3]), r"MaxPool \(spatial axis 0\): kernel 7 \(dilated 7\) > padded input 6"),
+    (dict(kernel_shape=[3, 3], strides=[2, 2], dilations=[1, 3]), r"MaxPool \(spatial axis 1\): kernel 3 \(dilated 7\)"),
+    (dict(kernel_shape=[2, 3], pads=[1, 2, 1, 0]), r"MaxPool \(spatial axis 1\): padding \(2, 0\) must be at most half"),
+])
+def test_a_pool_that_cannot_run_is_refused_at_import(tmp_path, attrs, message):
+    """The pooling window rules (output size, padding at most half the kernel) are checked when the
+    file is read, naming the op and the axis, not at the first forward."""
+    path = graph_file(tmp_path, [node("MaxPool", ["x"], **attrs)])
+    with pytest.raises(ValueError, match=message):
+        cs.from_onnx(path)
