@@ -17,19 +17,11 @@ import numbers
 
 import numpy as np
 
-from ..geometry import WindowGeometry
+from ..geometry import WindowGeometry, ntuple
 from ..registry import GLOBAL, Aval, Op, Window, no_macs, register
 
 LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}  # mode -> spatial axes, as PyTorch insists
 MODES = ("nearest", "nearest-exact", *LINEAR)
-
-
-def _per_axis(value, n: int, name: str):
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
-    if len(items) != n:
-        raise ValueError(f"interpolate: {name} {tuple(value)} has {len(items)} entries but the input has {n} "
-                         f"spatial axes")
-    return items
 
 
 def resolve(x_shape, size=None, scale_factor=None, mode="nearest", align_corners=None,
@@ -54,10 +46,10 @@ def resolve(x_shape, size=None, scale_factor=None, mode="nearest", align_corners
                          + ("neither" if size is None else f"size={size} and scale_factor={scale_factor}"))
     in_size = tuple(x_shape[2:])
     if size is not None:
-        out = tuple(_count(s, a) for a, s in enumerate(_per_axis(size, n, "size")))
+        out = tuple(_count(s, a) for a, s in enumerate(ntuple(size, n, "size", "interpolate")))
         scales = (None,) * n
     else:
-        factors = _per_axis(scale_factor, n, "scale_factor")
+        factors = ntuple(scale_factor, n, "scale_factor", "interpolate")
         for a, f in enumerate(factors):
             if isinstance(f, bool) or not isinstance(f, numbers.Real) or not f > 0:
                 raise ValueError(f"interpolate (spatial axis {a}): scale_factor must be a number > 0, got {f!r}")
