@@ -13,14 +13,8 @@ import sys
 import numpy as np
 
 from . import __version__, draw_command, lecture, optim
-from .model_files import parse_shape, resolve_model
-
-PADDINGS = ("same", "valid", "full")
-
-
-class UsageError(ValueError):
-    """A mistake in the command line itself (missing or contradictory options)."""
-
+from .cli_args import UsageError, check_axes, first_layer, parse_input, parse_padding, sample_shape
+from .model_files import resolve_model
 
 def _matrix(name: str, a: np.ndarray) -> str:
     body = np.array2string(np.asarray(a), max_line_width=200, precision=4, suppress_small=True)
@@ -84,9 +78,9 @@ def _check_data(model, name: str, data_name: str, shape: tuple, classes: int) ->
     """The model takes the data set's samples and gives one score per class: checked on shapes alone."""
     from .analysis import trace
 
-    first = _first_layer(model)
+    first = first_layer(model)
     if first is not None:
-        _check_axes(shape, *first, given_as=f"a {data_name} sample")
+        check_axes(shape, *first, given_as=f"a {data_name} sample")
     try:
         out = trace(model, shape).output.shape
     except ValueError as err:
@@ -110,57 +104,6 @@ def _resume_note(checkpoint, epochs: int) -> str:
     return f"resuming from {checkpoint}: epoch {at['epoch']} of {epochs}, {done}"
 
 
-def _shape(text: str) -> tuple:
-    return parse_shape(text, "--input")
-
-
-def _padding(text: str):
-    if text in PADDINGS:
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise UsageError(f"--padding {text!r} must be an int or one of {', '.join(PADDINGS)}") from None
-
-
-def _model(spec: str, meta: bool = False):
-    return resolve_model(spec, meta=meta)
-
-
-def _first_layer(model):
-    """(name, module) of the first layer with input channels and a kernel, or None."""
-    return next(((n, m) for n, m in model.named_modules() if hasattr(m, "in_channels") and
-                 hasattr(m, "kernel_size")), None)
-
-
-def _input(args, model) -> tuple:
-    """One sample's shape: --input, or the model file's input_shape, checked against the first layer."""
-    shape = _shape(args.input) if args.input else getattr(model, "input_shape", None)
-    if not shape:
-        raise UsageError("give --input, e.g. --input 3x224x224 (the model names no input_shape)")
-    first = _first_layer(model)
-    if first is not None:
-        _check_axes(shape, *first)
-    return shape
-
-
-def _check_axes(shape: tuple, name: str, layer, given_as: str = "--input") -> None:
-    """A shape with the wrong number of axes for the first layer, named with the shape it wants."""
-    spatial = len(layer.kernel_size)
-    if len(shape) == spatial + 1:
-        return
-    missing_channels = len(shape) == spatial and shape[0] != layer.in_channels
-    sizes = list(shape if missing_channels else shape[1:] or shape)
-    want = "x".join(map(str, [layer.in_channels, *(sizes + sizes[-1:] * spatial)[:spatial]]))
-    given, what = f"{given_as} {'x'.join(map(str, shape))}", f"{type(layer).__name__} {name!r}"
-    hint = f": {given_as} {want}" if given_as.startswith("--") else ""  # a data set's shape is no option
-    if missing_channels:
-        raise UsageError(f"{given} has no channel axis: {what} takes {layer.in_channels} channel(s) "
-                         f"(channels x spatial sizes){hint}")
-    raise UsageError(f"{given} has {len(shape)} axes but {what} takes {spatial + 1} "
-                     f"(channels x {spatial} spatial sizes){hint}")
-
-
 def summary_cmd(args) -> int:
     from rich.console import Console
 
@@ -168,8 +111,8 @@ def summary_cmd(args) -> int:
 
     # the analysis needs shapes only: no weights are allocated; a torch module with --input is analysed
     # even where convscope cannot run it
-    model = resolve_model(args.model, meta=True, input_shape=_shape(args.input) if args.input else None)
-    s = summary(model, _input(args, model), batch_size=args.batch_size)
+    model = resolve_model(args.model, meta=True, input_shape=parse_input(args.input) if args.input else None)
+    s = summary(model, sample_shape(args, model), batch_size=args.batch_size)
     if args.json:
         print(s.to_json())
     elif args.markdown:
@@ -209,10 +152,10 @@ def _number(v) -> str:
 def size_cmd(args) -> int:
     from .analysis import conv_arithmetic
 
-    shape = _shape(args.input)
+    shape = parse_input(args.input)
     if not 2 <= len(shape) <= 4:
         raise UsageError(f"--input {args.input} must be channels and 1 to 3 spatial sizes, e.g. 3x32x32")
-    r = conv_arithmetic(shape, args.kernel, args.stride, _padding(args.padding), args.dilation,
+    r = conv_arithmetic(shape, args.kernel, args.stride, parse_padding(args.padding), args.dilation,
                         args.filters, args.groups, args.transposed, args.output_padding)
     print(r["layer"])
     for a, step in enumerate(r["steps"]):
@@ -232,13 +175,13 @@ def compare_cmd(args) -> int:
 
     from .analysis import compare
 
-    models = [_model(m, meta=True) for m in args.models]
+    models = [resolve_model(m, meta=True) for m in args.models]
     if not args.input:
         shapes = {m: getattr(model, "input_shape", None) for m, model in zip(args.models, models)}
         if len(set(shapes.values())) > 1:
             given = ", ".join(f"{m} {'x'.join(map(str, s)) if s else '?'}" for m, s in shapes.items())
             raise UsageError(f"the models take different inputs ({given}): give one --input for all")
-    shape = [_input(args, model) for model in models][0]
+    shape = [sample_shape(args, model) for model in models][0]
     c = compare(*models, input_shape=shape, names=_short_names(args.models))
     table = Table("model", "params", "MACs", "activations", "RF size", "RF jump", "depth",
                   title=f"input {'x'.join(map(str, shape))}, one sample; activations: bytes of the forward pass")
@@ -305,7 +248,7 @@ def _at_least_1(text: str) -> int:
 def explore_cmd(args) -> int:
     from .explore import explore
 
-    out = explore(args.model, _shape(args.input) if args.input else None, out=args.output, weights=args.weights,
+    out = explore(args.model, parse_input(args.input) if args.input else None, out=args.output, weights=args.weights,
                   image=args.image, sample=args.sample, dataset=args.data)
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KB): open it in a browser, it works offline")
     return 0

@@ -2,6 +2,9 @@
 kernels, feature maps, training curves), every mistake found before drawing."""
 from __future__ import annotations
 
+from .cli_args import UsageError, parse_input, parse_padding, sample_shape
+from .model_files import resolve_model
+
 
 def add_parser(sub) -> None:
     dr = sub.add_parser("draw", help="one figure: conv, rf, matrix, kernels, maps, history")
@@ -25,14 +28,12 @@ def add_parser(sub) -> None:
 
 def _check_draw(args) -> None:
     """Every `draw` mistake found before drawing, as one UsageError."""
-    from .cli import UsageError, _padding, _shape
-
     what = args.what
-    _padding(args.padding)
+    parse_padding(args.padding)
     if what in ("conv", "matrix"):
         if not args.input:
             raise UsageError(f"{what} needs --input, the spatial size, e.g. --input 5x5")
-        if len(_shape(args.input)) > 3:
+        if len(parse_input(args.input)) > 3:
             raise UsageError(f"{what}: --input {args.input} has more than 3 spatial axes")
         return
     if not args.target:
@@ -71,7 +72,6 @@ def run(args) -> int:
     import numpy as np
 
     from . import data, manual_seed, viz
-    from .cli import _input, _model, _padding, _shape
     from .model_files import load_run
 
     what, out = args.what, args.output or f"{args.what}.png"
@@ -79,21 +79,22 @@ def run(args) -> int:
     if what == "conv":
         if not args.input:
             raise ValueError("draw conv: give --input, e.g. --input 5x5 (or 7 for a 1-D input)")
-        spatial = _shape(args.input)
-        fig = viz.conv_steps(spatial, args.kernel, args.stride, _padding(args.padding), args.dilation, args.transposed)
+        spatial = parse_input(args.input)
+        fig = viz.conv_steps(spatial, args.kernel, args.stride, parse_padding(args.padding), args.dilation,
+                             args.transposed)
         fig.save_animation(out, dpi=args.dpi) if out.endswith(".gif") else fig.savefig(out, dpi=args.dpi)
     elif what == "matrix":
         if not args.input:
             raise ValueError("draw matrix: give --input, e.g. --input 4x4 (or 6 for a 1-D input)")
-        shape = _shape(args.input)
+        shape = parse_input(args.input)
         w = np.arange(1.0, args.kernel ** len(shape) + 1).reshape(1, 1, *([args.kernel] * len(shape)))
-        viz.conv_matrix((1, *shape), w, stride=args.stride, padding=_padding(args.padding),
+        viz.conv_matrix((1, *shape), w, stride=args.stride, padding=parse_padding(args.padding),
                         dilation=args.dilation).savefig(out, dpi=args.dpi)
     elif what == "rf":
         if not args.target:
             raise ValueError("draw rf: name a model, e.g. `convscope draw rf lenet5 --layer C3 --unit 0,3,3`")
-        model = _model(args.target)
-        shape = _input(args, model)
+        model = resolve_model(args.target)
+        shape = sample_shape(args, model)
         unit = tuple(int(v) for v in args.unit.split(",")) if args.unit else None
         if len(shape) == 2:
             fig = viz.receptive_field_1d(model, unit[-1] if unit else 0, input_length=shape[-1], channels=shape[0])

@@ -143,6 +143,20 @@ def test_arithmetic_with_graph_values_and_constants(tmp_path):
     check(graph_file(tmp_path, nodes, consts))
 
 
+@pytest.mark.parametrize("right, shape", [("graph", None), ("const", (5, 3)), ("const", (4, 5, 3)), ("const", (1, 1, 5, 2))])
+def test_matmul_is_a_linear_only_with_a_constant_matrix(tmp_path, right, shape):
+    """MatMul of two graph values or of a batched constant applies the matmul op; with a constant
+    matrix (in, out) on the right it builds a Linear without bias."""
+    rng = np.random.default_rng(len(shape or ()))
+    if right == "graph":
+        nodes, consts = [node("Transpose", ["x"], "t", perm=[0, 1, 3, 2]), node("MatMul", ["x", "t"])], {}
+    else:
+        nodes, consts = [node("MatMul", ["x", "w"])], {"w": rng.standard_normal(shape).astype(np.float32)}
+    model = check(graph_file(tmp_path, nodes, consts))
+    linears = [m for _, m in model.named_modules() if isinstance(m, cs.nn.Linear)]
+    assert [(m.in_features, m.out_features, m.bias) for m in linears] == ([(5, 3, None)] if shape == (5, 3) else [])
+
+
 def test_erf_form_of_gelu_is_one_gelu_row(tmp_path):
     nodes = [node("Div", ["x", "sqrt2"], "d"), node("Erf", ["d"], "e"), node("Add", ["e", "one"], "a"),
              node("Mul", ["x", "a"], "m"), node("Mul", ["m", "half"], "y")]
@@ -195,3 +209,18 @@ def test_resize_to_sizes(tmp_path):
     consts = {"sizes": np.array([2, 4, 9, 11], np.int64)}
     check(graph_file(tmp_path, [node("Resize", ["x", "", "", "sizes"], mode="linear",
                                      coordinate_transformation_mode="half_pixel")], consts))
+
+
+# ------------------------------------------------------------------------------ windows
+
+@pytest.mark.parametrize("attrs, message", [
+    (dict(kernel_shape=[7, 3]), r"MaxPool \(spatial axis 0\): kernel 7 \(dilated 7\) > padded input 6"),
+    (dict(kernel_shape=[3, 3], strides=[2, 2], dilations=[1, 3]), r"MaxPool \(spatial axis 1\): kernel 3 \(dilated 7\)"),
+    (dict(kernel_shape=[2, 3], pads=[1, 2, 1, 0]), r"MaxPool \(spatial axis 1\): padding \(2, 0\) must be at most half"),
+])
+def test_a_pool_that_cannot_run_is_refused_at_import(tmp_path, attrs, message):
+    """The pooling window rules (output size, padding at most half the kernel) are checked when the
+    file is read, naming the op and the axis, not at the first forward."""
+    path = graph_file(tmp_path, [node("MaxPool", ["x"], **attrs)])
+    with pytest.raises(ValueError, match=message):
+        cs.from_onnx(path)

@@ -57,7 +57,7 @@ BAD_LAYERS = [
     (lambda: nn.Conv2d(1, 4, 3, padding="middle"), r"Conv2d: padding 'middle' is not allowed; use one of 'valid', 'same', 'full', an int"),
     (lambda: nn.Conv2d(1, 4, (3, 3, 3)), r"kernel_size \(3, 3, 3\) has 3 entries but the input has 2"),
     (lambda: nn.ConvTranspose2d(1, 4, 3, padding="same"), r"ConvTranspose2d: padding 'same' is not allowed; use an int or a tuple"),
-    (lambda: nn.MaxPool2d(2, padding=2), r"MaxPool2d: padding \(2, 2\) must be at most half the kernel"),
+    (lambda: nn.MaxPool2d(2, padding=2), r"MaxPool2d \(spatial axis 0\): padding \(2, 2\) must be at most half the kernel"),
     (lambda: nn.Linear(3, -1), r"Linear: out_features must be >= 1, got -1"),
     (lambda: nn.Dropout(1.0), r"Dropout: p must be in \[0, 1\)"),
     (lambda: nn.Sequential(nn.ReLU(), 3), r"Sequential: item '1' is a int, not a Module"),

@@ -42,20 +42,21 @@ def require_fits(model, input_shape, batch_size: int, *, training: bool, optimiz
         raise
     except Exception:  # noqa: BLE001  a forward the tracer cannot follow (NumPy on .data): the run will tell
         return
-    peak = max(graph.nodes[1:], key=lambda n: n.nbytes + sum(graph.nodes[p].nbytes for p in n.parents))
+    fixed = weights * (2 + optimizer_states if training else 1)  # gradients and optimizer states too
     if training:
         kept = max(graph.nodes[1:], key=lambda n: n.saved_bytes)
-        need = weights * (2 + optimizer_states) + sum(n.saved_bytes for n in graph.nodes)
-        detail = (f"weights, gradients and optimizer states {_gb(weights * (2 + optimizer_states))}, values kept "
-                  f"for backward {_gb(need - weights * (2 + optimizer_states))}, the most at {_where(graph, kept)} "
+        need = fixed + sum(n.saved_bytes for n in graph.nodes)
+        detail = (f"weights, gradients and optimizer states {_gb(fixed)}, values kept "
+                  f"for backward {_gb(need - fixed)}, the most at {_where(graph, kept)} "
                   f"{_gb(kept.saved_bytes)}")
     else:
-        live = peak.nbytes + sum(graph.nodes[p].nbytes for p in peak.parents)
-        need = weights + live
-        detail = f"weights {_gb(weights)}, inputs and output of {_where(graph, peak)} {_gb(live)}"
+        def live(n):  # a node's inputs and output, alive together
+            return n.nbytes + sum(graph.nodes[p].nbytes for p in n.parents)
+        peak = max(graph.nodes[1:], key=live)
+        need = fixed + live(peak)
+        detail = f"weights {_gb(weights)}, inputs and output of {_where(graph, peak)} {_gb(live(peak))}"
     if need > free:
         task = "training" if training else "running"
-        fixed = weights * (2 + optimizer_states if training else 1)
         advice = "use a smaller batch or input" if fixed < free else \
             "its weights alone do not fit: analyse it shape-only (convscope summary)"
         raise TooBig(f"{what}: {task} it on a batch of {batch_size} x {tuple(input_shape)} needs {_gb(need)} "

@@ -110,18 +110,15 @@ def _forward(node: Node, fields_in, parents, whole: Field) -> Field:
     window = _window(node)
     if window is not None and f.axes is not None:
         return whole  # a window over axes that are not the spatial ones
-    if window is not None and not window.transposed:
+    if window is not None:  # r + d(k-1) j, start - p_lo j, with j the jump between the window's taps
         geo = node.geometry
-        return Field(tuple(r + d * (k - 1) * j for r, j, k, d in zip(f.size, f.jump, geo.kernel, geo.dilation)),
-                     tuple(j * s for j, s in zip(f.jump, geo.stride)),
-                     tuple(st - p[0] * j for st, j, p in zip(f.start, f.jump, geo.pads)), False, f.notes)
-    if window is not None:  # zero insertion by s, then a stride-1 conv padded d(k-1) - p
-        geo = node.geometry
-        jumps = tuple(j / s for j, s in zip(f.jump, geo.stride))
-        return Field(tuple(r + d * (k - 1) * j for r, j, k, d in zip(f.size, jumps, geo.kernel, geo.dilation)),
-                     jumps, tuple(st - p[0] * j for st, j, p in
-                                  zip(f.start, jumps, transposed_as_conv_pads(geo.kernel, geo.dilation, geo.pads))),
-                     False, f.notes)
+        if window.transposed:  # zero insertion by s, then a stride-1 conv padded d(k-1) - p
+            taps = jumps = tuple(j / s for j, s in zip(f.jump, geo.stride))
+            pads = transposed_as_conv_pads(geo.kernel, geo.dilation, geo.pads)
+        else:
+            taps, jumps, pads = f.jump, tuple(j * s for j, s in zip(f.jump, geo.stride)), geo.pads
+        return Field(tuple(r + d * (k - 1) * j for r, j, k, d in zip(f.size, taps, geo.kernel, geo.dilation)),
+                     jumps, tuple(st - p[0] * j for st, j, p in zip(f.start, taps, pads)), False, f.notes)
     if _mixes_positions(node, parents[0]):
         return whole
     merged = None  # element-wise: the union over the inputs that keep the output's positions

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..nn import functional as F
 from ..ops import registry as op_registry
-from ..ops.geometry import output_size, resolve_padding
+from ..ops.geometry import pool_geometry, resolve_padding
 from ..tensor import apply, concat
 from ..nn.graph import keepdims_pool
 from .onnx_fold import _slice
@@ -118,8 +118,7 @@ def _pool(v):
     stride, dilation = tuple(a.get("strides", [1] * n)), tuple(a.get("dilations", [1] * n))
     pads, ceil = v.pads(kernel, stride, dilation), bool(a.get("ceil_mode", 0))
     if v.spatial:  # fail now, with the node named, rather than at the first forward
-        for axis, (i, k, s, p, d) in enumerate(zip(v.spatial, kernel, stride, pads, dilation)):
-            output_size(i, k, s, p, d, ceil_mode=ceil, op=v.op, axis=axis)
+        pool_geometry((1, 1, *v.spatial), kernel, stride, pads, dilation, ceil, v.op)
     if v.op == "MaxPool":
         return Conversion(lambda x: F.max_pool(x, kernel, stride, pads, dilation, ceil))
     if any(d != 1 for d in dilation):
@@ -240,11 +239,6 @@ def _layer_norm(v):
 
 
 # ------------------------------------------------------------------------------ shapes and reductions
-
-@rule("MatMul")  # of two graph values (a constant weight builds a Linear)
-def _matmul(v):
-    return Conversion(lambda p, q: p @ q, (0, 1))
-
 
 @rule("Flatten")
 def _flatten(v):

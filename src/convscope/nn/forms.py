@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops.engine.pointwise import CHUNK_BYTES
+from ..ops.engine.tuning import CHUNK_BYTES
 
 
 class Form:

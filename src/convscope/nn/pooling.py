@@ -3,7 +3,7 @@ declared in the layer registry with PyTorch's arguments and twin."""
 from __future__ import annotations
 
 from ..ops.engine import maxpool
-from ..ops.geometry import CONV_FORMULA, CONV_FORMULA_CEIL
+from ..ops.geometry import CONV_FORMULA, CONV_FORMULA_CEIL, check_pool_padding
 from ..ops.pool import pool_geometry
 from . import forms
 from . import functional as F
@@ -13,9 +13,7 @@ from .spatial import AXES, batched
 
 
 def _half_kernel_padding(layer, a):
-    for k, p in zip(a["kernel_size"], a["padding"]):
-        if max(p if isinstance(p, tuple) else (p,)) > k // 2:
-            raise ValueError(f"{layer}: padding {a['padding']} must be at most half the kernel {a['kernel_size']}")
+    check_pool_padding(a["kernel_size"], a["padding"], layer)
 
 
 def _stride_defaults_to_kernel(layer, a):

@@ -40,6 +40,12 @@ def _pad_pair(padding, op: str | None, axis: int | None) -> tuple[int, int]:
     return _check_int(name, lo, 0, op, axis), _check_int(name, hi, 0, op, axis)
 
 
+def _window_ints(i, k, stride, dilation, op, axis) -> tuple[int, int, int, int]:
+    """Input size, kernel, stride and dilation of one axis, each an int >= 1."""
+    return tuple(_check_int(name, v, 1, op, axis) for name, v in
+                 (("input size", i), ("kernel size", k), ("stride", stride), ("dilation", dilation)))
+
+
 def output_size(i, k, stride=1, padding=0, dilation=1, *, ceil_mode=False, op=None, axis=None) -> int:
     """Size of one spatial axis after a convolution or pooling window.
 
@@ -57,10 +63,7 @@ def output_size(i, k, stride=1, padding=0, dilation=1, *, ceil_mode=False, op=No
     >>> output_size(5, 3, stride=2, padding=1)
     3
     """
-    i = _check_int("input size", i, 1, op, axis)
-    k = _check_int("kernel size", k, 1, op, axis)
-    s = _check_int("stride", stride, 1, op, axis)
-    d = _check_int("dilation", dilation, 1, op, axis)
+    i, k, s, d = _window_ints(i, k, stride, dilation, op, axis)
     lo, hi = _pad_pair(padding, op, axis)
     span = d * (k - 1) + 1
     padded = i + lo + hi
@@ -87,10 +90,7 @@ def transposed_output_size(i, k, stride=1, padding=0, dilation=1, output_padding
     >>> transposed_output_size(3, 3, stride=2, padding=1, output_padding=1)
     6
     """
-    i = _check_int("input size", i, 1, op, axis)
-    k = _check_int("kernel size", k, 1, op, axis)
-    s = _check_int("stride", stride, 1, op, axis)
-    d = _check_int("dilation", dilation, 1, op, axis)
+    i, k, s, d = _window_ints(i, k, stride, dilation, op, axis)
     op_ = _check_int("output_padding", output_padding, 0, op, axis)
     lo, hi = _pad_pair(padding, op, axis)
     if op_ >= s and op_ >= d:
@@ -169,19 +169,29 @@ def unbatched_hint() -> str:
 
 
 @dataclass(frozen=True)
-class ConvGeometry:
-    """Everything a convolution needs to know about its shapes, resolved once and checked."""
+class WindowGeometry:
+    """Everything a window op (convolution, pooling, and the windows the analysis sees in padding,
+    resizing and adaptive pooling) knows about its shapes, resolved once and checked: per spatial
+    axis the input size, kernel, stride, dilation, padding (lo, hi) and output size."""
     in_size: tuple[int, ...]
     kernel: tuple[int, ...]
     stride: tuple[int, ...]
     dilation: tuple[int, ...]
-    pads: tuple[tuple[int, int], ...]
+    pads: tuple[tuple[int, int], ...]  # the padding the windows run over, ceil_extra included
     out_size: tuple[int, ...]
-    groups: int
+    groups: int = 1
+    ceil_extra: tuple[int, ...] = ()  # per axis, high cells only ceil_mode's last window reaches
 
     @property
     def padded_size(self) -> tuple[int, ...]:
         return tuple(i + lo + hi for i, (lo, hi) in zip(self.in_size, self.pads))
+
+    @property
+    def asked_pads(self) -> tuple[tuple[int, int], ...]:
+        """The padding asked for, without the cells ceil_mode adds."""
+        if not self.ceil_extra:
+            return self.pads
+        return tuple((lo, hi - e) for (lo, hi), e in zip(self.pads, self.ceil_extra))
 
 
 def _spatial_axes(x_shape, w_shape, op: str, layout: str) -> int:
@@ -194,16 +204,18 @@ def _spatial_axes(x_shape, w_shape, op: str, layout: str) -> int:
     return n
 
 
-def _steps(stride, dilation, n: int, op: str) -> tuple:
-    """Stride and dilation per axis, each an int >= 1."""
+def window_settings(in_size, kernel, stride, padding, dilation, op: str) -> tuple:
+    """(stride, dilation, pads) per axis: stride and dilation each an int >= 1, padding resolved to
+    (lo, hi) pairs (`resolve_padding`)."""
+    n = len(in_size)
     stride, dilation = ntuple(stride, n, "stride", op), ntuple(dilation, n, "dilation", op)
     for a in range(n):
         _check_int("stride", stride[a], 1, op, a)
         _check_int("dilation", dilation[a], 1, op, a)
-    return stride, dilation
+    return stride, dilation, resolve_padding(padding, in_size, kernel, stride, dilation, op)
 
 
-def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, op="conv") -> ConvGeometry:
+def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, op="conv") -> WindowGeometry:
     """Check a conv's input (N, C, *S) against its weight (O, C/groups, *K) and resolve the sizes."""
     n = _spatial_axes(x_shape, w_shape, op, "(out_channels, in_channels/groups, *kernel)")
     groups = _check_int("groups", groups, 1, op, None)
@@ -218,16 +230,46 @@ def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, op="conv"
         raise ValueError(f"{op}: weight of shape {tuple(w_shape)} expects in_channels/groups = {c_w}, "
                          f"but the input has {c_in} channels and groups = {groups} "
                          f"({c_in}/{groups} = {c_in / groups:g})")
-    in_size, kernel = tuple(x_shape[2:]), tuple(w_shape[2:])
-    stride, dilation = _steps(stride, dilation, n, op)
-    pads = resolve_padding(padding, in_size, kernel, stride, dilation, op)
-    out = tuple(output_size(i, k, s, p, d, op=op, axis=a)
+    return window_geometry(tuple(x_shape[2:]), tuple(w_shape[2:]), stride, padding, dilation, op, groups=groups)
+
+
+def pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode, op) -> WindowGeometry:
+    """Resolve a pooling window over an input (N, C, *S): `stride` None is the kernel, and the
+    padding is at most half the kernel (`check_pool_padding`)."""
+    kernel = ntuple(kernel_size, len(x_shape) - 2, "kernel_size", op)
+    geo = window_geometry(tuple(x_shape[2:]), kernel, kernel if stride is None else stride, padding, dilation, op,
+                          ceil_mode=ceil_mode)
+    check_pool_padding(geo.kernel, geo.asked_pads, op)
+    return geo
+
+
+def window_geometry(in_size, kernel, stride, padding, dilation, op: str, *, ceil_mode=False,
+                    groups=1) -> WindowGeometry:
+    """Check stride and dilation, resolve the padding and the output size of every axis, and with
+    ceil_mode the high cells its last partial window reaches past the padding."""
+    stride, dilation, pads = window_settings(in_size, kernel, stride, padding, dilation, op)
+    out = tuple(output_size(i, k, s, p, d, ceil_mode=ceil_mode, op=op, axis=a)
                 for a, (i, k, s, p, d) in enumerate(zip(in_size, kernel, stride, pads, dilation)))
-    return ConvGeometry(in_size, kernel, stride, dilation, pads, out, groups)
+    extra = tuple(max(0, (o - 1) * s + d * (k - 1) + 1 - (i + lo + hi))
+                  for i, k, s, (lo, hi), d, o in zip(in_size, kernel, stride, pads, dilation, out))
+    if not any(extra):
+        return WindowGeometry(in_size, kernel, stride, dilation, pads, out, groups)
+    pads = tuple((lo, hi + e) for (lo, hi), e in zip(pads, extra))
+    return WindowGeometry(in_size, kernel, stride, dilation, pads, out, groups, extra)
+
+
+def check_pool_padding(kernel, padding, op: str) -> None:
+    """PyTorch's pooling rule: padding (an int or (lo, hi) per axis) at most half the kernel, k // 2,
+    so that no window is all padding."""
+    for a, (k, p) in enumerate(zip(kernel, padding)):
+        pair = _pad_pair(p, op, a)
+        if max(pair) > k // 2:
+            raise ValueError(f"{_prefix(op, a)}padding {pair} must be at most half the kernel "
+                             f"(k // 2 = {k // 2}, as in PyTorch), so no window is all padding")
 
 
 def transposed_geometry(y_shape, w_shape, stride, padding, output_padding, dilation, groups,
-                        op="conv_transpose") -> tuple[ConvGeometry, tuple[int, ...]]:
+                        op="conv_transpose") -> tuple[WindowGeometry, tuple[int, ...]]:
     """Geometry of the conv whose adjoint maps y (N, C_in, *S) to the output, and that output size.
 
     The weight is (C_in, C_out/groups, *K) as in PyTorch. Returned geometry describes the forward
@@ -246,12 +288,11 @@ def transposed_geometry(y_shape, w_shape, stride, padding, output_padding, dilat
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int, a tuple of ints or (lo, hi) pairs, got {padding!r}")
     kernel, in_size = tuple(w_shape[2:]), tuple(y_shape[2:])
-    stride, dilation = _steps(stride, dilation, n, op)
+    stride, dilation, pads = window_settings(in_size, kernel, stride, padding, dilation, op)
     out_pad = ntuple(output_padding, n, "output_padding", op)
-    pads = resolve_padding(padding, in_size, kernel, stride, dilation, op)
     out = tuple(transposed_output_size(i, k, s, p, d, q, op=op, axis=a)
                 for a, (i, k, s, p, d, q) in enumerate(zip(in_size, kernel, stride, pads, dilation, out_pad)))
-    geo = ConvGeometry(out, kernel, stride, dilation, pads, in_size, groups)
+    geo = WindowGeometry(out, kernel, stride, dilation, pads, in_size, groups)
     return geo, out
 
 
@@ -267,29 +308,26 @@ def window_cell(o: int, t: int, stride: int, dilation: int, pad_lo: int) -> int:
 
 def window_reach(lo: int, hi: int, n_in: int, kernel: int, stride: int, dilation: int, pad_lo: int):
     """(first, last) input cell, clipped to 0..n_in-1, read by outputs lo..hi; None if only padding."""
-    firsts, lasts = [], []
-    for t in range(kernel):
+    def cells(t):  # tap t reads every s-th cell from first to last: step inside 0..n_in-1 by whole strides
         first, last = window_cell(lo, t, stride, dilation, pad_lo), window_cell(hi, t, stride, dilation, pad_lo)
         if first < 0:
             first += ceil_div(-first, stride) * stride
         if last > n_in - 1:
             last -= ceil_div(last - n_in + 1, stride) * stride
-        if first <= last:
-            firsts.append(first)
-            lasts.append(last)
-    return (min(firsts), max(lasts)) if firsts else None
+        return first, last
+    return _hull(cells(t) for t in range(kernel))
 
 
 def transposed_reach(lo: int, hi: int, n_in: int, kernel: int, stride: int, dilation: int, pad_lo: int):
     """(first, last) input cell y of a transposed conv whose outputs y*s + t*d - p_lo fall in lo..hi."""
-    firsts, lasts = [], []
-    for t in range(kernel):
-        first = max(ceil_div(lo + pad_lo - t * dilation, stride), 0)
-        last = min((hi + pad_lo - t * dilation) // stride, n_in - 1)
-        if first <= last:
-            firsts.append(first)
-            lasts.append(last)
-    return (min(firsts), max(lasts)) if firsts else None
+    return _hull((max(ceil_div(lo + pad_lo - t * dilation, stride), 0),
+                  min((hi + pad_lo - t * dilation) // stride, n_in - 1)) for t in range(kernel))
+
+
+def _hull(spans):
+    """The smallest (first, last) holding every non-empty span (one per tap); None if all are empty."""
+    spans = [(first, last) for first, last in spans if first <= last]
+    return (min(first for first, _ in spans), max(last for _, last in spans)) if spans else None
 
 
 def transposed_as_conv_pads(kernel, dilation, pads) -> tuple[tuple[int, int], ...]:
@@ -302,6 +340,7 @@ def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-__all__ = ["output_size", "transposed_output_size", "resolve_padding", "conv_geometry",
-           "transposed_geometry", "ConvGeometry", "check_array", "unbatched_hint", "ntuple", "window_cell",
-           "window_reach", "transposed_reach", "transposed_as_conv_pads", "ceil_div"]
+__all__ = ["output_size", "transposed_output_size", "resolve_padding", "conv_geometry", "pool_geometry",
+           "window_geometry", "window_settings", "check_pool_padding", "transposed_geometry", "WindowGeometry", "check_array",
+           "unbatched_hint", "ntuple", "window_cell", "window_reach", "transposed_reach", "transposed_as_conv_pads",
+           "ceil_div"]

@@ -6,43 +6,10 @@ instead of materialising every window.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from .geometry import check_array, ntuple, output_size, resolve_padding, window_cell
+from .geometry import WindowGeometry, check_array, pool_geometry, window_cell
 from .windows import cell_steps, crop, pad, prod, scatter_windows, tap_slices, taps
-
-
-@dataclass(frozen=True)
-class PoolGeometry:
-    in_size: tuple[int, ...]
-    kernel: tuple[int, ...]
-    stride: tuple[int, ...]
-    dilation: tuple[int, ...]
-    pads: tuple[tuple[int, int], ...]  # includes the extra high cells that ceil_mode windows need
-    user_pads: tuple[tuple[int, int], ...]
-    out_size: tuple[int, ...]
-
-
-def pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode, op) -> PoolGeometry:
-    n = len(x_shape) - 2
-    in_size = tuple(x_shape[2:])
-    kernel = ntuple(kernel_size, n, "kernel_size", op)
-    stride = kernel if stride is None else ntuple(stride, n, "stride", op)
-    dilation = ntuple(dilation, n, "dilation", op)
-    pads = resolve_padding(padding, in_size, kernel, stride, dilation, op)
-    out, full_pads = [], []
-    for a, (i, k, s, p, d) in enumerate(zip(in_size, kernel, stride, pads, dilation)):
-        o = output_size(i, k, s, p, d, ceil_mode=ceil_mode, op=op, axis=a)
-        span = d * (k - 1) + 1
-        if max(p) > k // 2:
-            raise ValueError(f"{op} (spatial axis {a}): padding {p} must be at most half the kernel "
-                             f"(k // 2 = {k // 2}, as in PyTorch), so no window is all padding")
-        extra = max(0, (o - 1) * s + span - (i + p[0] + p[1]))
-        out.append(o)
-        full_pads.append((p[0], p[1] + extra))
-    return PoolGeometry(in_size, kernel, stride, dilation, tuple(full_pads), pads, tuple(out))
 
 
 def _pool_input(x, op: str, spatial_dims) -> np.ndarray:
@@ -55,8 +22,17 @@ def _pool_input(x, op: str, spatial_dims) -> np.ndarray:
     return x
 
 
-def _tap_view(xp, tap, geo: PoolGeometry):
+def _tap_view(xp, tap, geo: WindowGeometry):
     return xp[(slice(None), slice(None), *tap_slices(tap, geo.stride, geo.dilation, geo.out_size))]
+
+
+def _combine_taps(xp, geo: WindowGeometry, ufunc) -> np.ndarray:
+    """ufunc (np.maximum, np.add) folded over the taps of every window of the padded input xp."""
+    tap_list = list(taps(geo.kernel))
+    y = _tap_view(xp, tap_list[0], geo).copy()
+    for tap in tap_list[1:]:
+        ufunc(y, _tap_view(xp, tap, geo), out=y)
+    return y
 
 
 # --------------------------------------------------------------------------------------- max
@@ -80,14 +56,12 @@ def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
     x = _pool_input(x, "max_pool", spatial_dims)
     geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode, "max_pool")
     xp = pad(x, geo.pads, -np.inf)
-    tap_list = list(taps(geo.kernel))
-    y = _tap_view(xp, tap_list[0], geo).copy()
-    for tap in tap_list[1:]:
-        np.maximum(y, _tap_view(xp, tap, geo), out=y)  # propagates NaN, like PyTorch
+    y = _combine_taps(xp, geo, np.maximum)  # propagates NaN, like PyTorch
     if not return_indices:
         return y
     # Winner = first tap equal to the max. Branch-free (a masked copy is 5x slower on random data):
     # tap t scores k - t where it equals the max, and the best score is the earliest tap.
+    tap_list = list(taps(geo.kernel))
     k = len(tap_list)
     nan = np.isnan(y)
     nan = nan if nan.any() else None
@@ -99,7 +73,7 @@ def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
     return y, _flat_indices(score, geo)
 
 
-def _flat_indices(score: np.ndarray, geo: PoolGeometry) -> np.ndarray:
+def _flat_indices(score: np.ndarray, geo: WindowGeometry) -> np.ndarray:
     """Winning score (k - tap number) -> flat index into the unpadded input plane (PyTorch's).
 
     index = sum over axes of (o*s + t*d - p_lo) * plane_stride: a per-position base (tap 0) plus
@@ -138,10 +112,10 @@ def max_pool_backward(dy, indices, input_shape):
 
 # --------------------------------------------------------------------------------------- average
 
-def _divisor(geo: PoolGeometry, count_include_pad: bool) -> np.ndarray:
+def _divisor(geo: WindowGeometry, count_include_pad: bool) -> np.ndarray:
     """Number of cells each window averages over, as a product of per-axis counts (separable)."""
     div = np.ones((), np.float64)
-    for i, k, s, (lo, hi), o in zip(geo.in_size, geo.kernel, geo.stride, geo.user_pads, geo.out_size):
+    for i, k, s, (lo, hi), o in zip(geo.in_size, geo.kernel, geo.stride, geo.asked_pads, geo.out_size):
         start = window_cell(np.arange(o), 0, s, 1, lo)
         if count_include_pad:
             count = np.minimum(start + k, i + hi) - start
@@ -164,11 +138,7 @@ def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_incl
     """
     x = _pool_input(x, "avg_pool", spatial_dims)
     geo = pool_geometry(x.shape, kernel_size, stride, padding, 1, ceil_mode, "avg_pool")
-    xp = pad(x, geo.pads, 0.0)
-    tap_list = list(taps(geo.kernel))
-    y = _tap_view(xp, tap_list[0], geo).copy()
-    for tap in tap_list[1:]:
-        y += _tap_view(xp, tap, geo)
+    y = _combine_taps(pad(x, geo.pads, 0.0), geo, np.add)
     y /= _divisor(geo, count_include_pad).astype(x.dtype)
     return y
 
@@ -180,7 +150,7 @@ def avg_pool_backward(dy, input_shape, kernel_size, stride=None, padding=0, ceil
     check_array(np.broadcast_to(np.zeros((), dy.dtype), input_shape), "avg_pool_backward", spatial_dims=spatial_dims)
     geo = pool_geometry(input_shape, kernel_size, stride, padding, 1, ceil_mode, "avg_pool_backward")
     g = dy / _divisor(geo, count_include_pad).astype(dy.dtype)
-    canvas = np.zeros((*input_shape[:2], *(i + lo + hi for i, (lo, hi) in zip(geo.in_size, geo.pads))), dy.dtype)
+    canvas = np.zeros((*input_shape[:2], *geo.padded_size), dy.dtype)
     expand = (slice(None), slice(None), *([None] * len(geo.kernel)))
     windows = np.broadcast_to(g[expand], (*g.shape[:2], *geo.kernel, *g.shape[2:]))  # (N, C, *K, *O)
     scatter_windows(canvas, windows, geo.kernel, geo.stride, geo.dilation, geo.out_size)

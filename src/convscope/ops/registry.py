@@ -46,7 +46,7 @@ KINDS = (ELEMENTWISE, GLOBAL, RESHAPE, OPAQUE)
 @dataclass(frozen=True)
 class Window:
     """A sliding window: `geometry(ins, out, attrs)` gives kernel, stride, dilation and pads per axis
-    (a `ConvGeometry` or `PoolGeometry`). `transposed` windows map input cells to output windows
+    (a `geometry.WindowGeometry`). `transposed` windows map input cells to output windows
     (transposed convolution); `learned` windows have a kernel weight as their second input."""
     geometry: Callable
     transposed: bool = False
@@ -91,6 +91,11 @@ def keeps_output(width: int | None = None):
     def rule(ins, out, attrs) -> int:
         return out.size * (width or np.dtype(out.dtype).itemsize)
     return rule
+
+
+def onnx_pads(pads) -> list:
+    """ONNX's `pads` attribute from (lo, hi) pairs, one per axis: every low pad, then every high one."""
+    return [lo for lo, _ in pads] + [hi for _, hi in pads]
 
 
 def same_shape(*ins, **attrs) -> Aval:

@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 from matplotlib.patches import Patch, Rectangle
 
-from ..ops.geometry import (ntuple, output_size, resolve_padding, transposed_as_conv_pads, transposed_output_size,
-                            window_cell)
+from ..ops.geometry import (ntuple, transposed_as_conv_pads, transposed_output_size, window_cell, window_geometry,
+                            window_settings)
 from . import style
 
 GAP = 1.5  # cells between the input grid and the output grid
@@ -72,9 +72,7 @@ def conv_steps(input_shape, kernel_size=None, stride=1, padding=0, dilation=1, t
     if rank not in (1, 2):
         raise ValueError(f"conv_steps: input of shape {input_shape} has {rank} axes; draw 1-D (L,) or 2-D (H, W)")
     kernel = ntuple(kernel_size, rank, "kernel_size", "conv_steps")
-    strides = ntuple(stride, rank, "stride", "conv_steps")
-    dilations = ntuple(dilation, rank, "dilation", "conv_steps")
-    pads = resolve_padding(padding, input_shape, kernel, strides, dilations, "conv_steps")
+    strides, dilations, pads = window_settings(input_shape, kernel, stride, padding, dilation, "conv_steps")
     # 1-D is drawn as 2-D with one row: a leading axis of size 1, kernel 1, stride 1, no padding
     lift = (lambda v, one: (one, *v)) if rank == 1 else (lambda v, one: tuple(v))
     build = _transposed_spec if transposed else _conv_spec
@@ -115,8 +113,7 @@ def _title(spec, shape, kernel, strides, pads, dilations, transposed) -> str:
 
 def _conv_spec(shape, kernel, strides, dilations, pads) -> dict:
     """Grid cells are padded coordinates; input cell i sits at i + p_lo."""
-    out = tuple(output_size(i, k, s, p, d, op="conv_steps", axis=a)
-                for a, (i, k, s, p, d) in enumerate(zip(shape, kernel, strides, pads, dilations)))
+    out = window_geometry(shape, kernel, strides, pads, dilations, "conv_steps").out_size
     positions = [[i + lo for i in range(n)] for n, (lo, _) in zip(shape, pads)]
     spec = _spec(shape, kernel, strides, dilations, pads, out, positions)
     spec["grid_label"] = "input" + (" (padded)" if len(spec["real"]) < np.prod(spec["grid"]) else "")

@@ -47,7 +47,7 @@ def conv_matrix(input_shape, w, *, stride=1, padding=0, dilation=1, groups=1, la
     if labels:
         _label_cells(ax, which, values, names, colours)
     else:
-        _pattern_ticks(ax, rows, cols)
+        style.cell_ticks(ax)
     shown = style.shape_text(input_shape[1:])
     one_d = len(input_shape) == 2
     ax.set_xlabel("input cell x_j" + ("" if one_d else f" (the {shown} input flattened row by row)"),
@@ -79,10 +79,3 @@ def _label_cells(ax, which, values, names, colours) -> None:
                     color=style.text_colour(colour))
     ax.set_xticks(range(cols), [f"x{j}" for j in range(cols)], fontsize=style.FONT["cell"], rotation=90)
     ax.set_yticks(range(rows), [f"y{i}" for i in range(rows)], fontsize=style.FONT["cell"])
-
-
-def _pattern_ticks(ax, rows, cols) -> None:
-    """A few integer ticks on each axis instead of one label per cell."""
-    style.integer_ticks(ax.xaxis)
-    style.integer_ticks(ax.yaxis)
-    ax.tick_params(labelsize=style.FONT["cell"])

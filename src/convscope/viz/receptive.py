@@ -209,9 +209,7 @@ def receptive_field_2d(model, input_shape, index=None, image=None, layer=None, m
     for a in (ax, ax2):
         a.set_xlabel("input column", fontsize=style.FONT["label"])
         a.set_ylabel("input row", fontsize=style.FONT["label"])
-        style.integer_ticks(a.xaxis)
-        style.integer_ticks(a.yaxis)
-        a.tick_params(labelsize=style.FONT["cell"])
+        style.cell_ticks(a)
     full = fig.fields.get(target_label)
     clipped = _field_note(full, fig.boxes[target_label], input_shape[1:]).lstrip(", ") if full else ""
     clipped = f" ({clipped})" if clipped else ""

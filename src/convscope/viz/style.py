@@ -101,6 +101,13 @@ def integer_ticks(axis) -> None:
     axis.set_major_locator(MaxNLocator(integer=True))
 
 
+def cell_ticks(ax) -> None:
+    """A few integer ticks on each axis of a grid of cells, instead of one label per cell."""
+    integer_ticks(ax.xaxis)
+    integer_ticks(ax.yaxis)
+    ax.tick_params(labelsize=FONT["cell"])
+
+
 def clean_axes(ax) -> None:
     """Cells, not coordinates: no ticks, equal aspect."""
     ax.set_xticks([])

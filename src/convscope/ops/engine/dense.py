@@ -21,12 +21,15 @@ BLOCK_BYTES = 1 << 20
 
 def forward(x: np.ndarray, w: np.ndarray, b=None, epilogue: Epilogue = NONE) -> np.ndarray:
     """epilogue(x @ w.T + b) for x (M, in_features), w (out_features, in_features)."""
-    if len(x) > FEW_ROWS or w.size * w.itemsize < 4 * BLOCK_BYTES:
-        y = x @ w.T
-        if b is not None:
-            y += b
-        epilogue(y)
-        return y
+    y = x @ w.T if len(x) > FEW_ROWS or w.size * w.itemsize < 4 * BLOCK_BYTES else _blocked(x, w)
+    if b is not None:
+        y += b
+    epilogue(y)
+    return y
+
+
+def _blocked(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """x @ w.T with W's rows in blocks over the engine's threads, each streaming its block once."""
     out = np.empty((w.shape[0], len(x)), x.dtype)  # y^T: each block of W's rows gives a block of its rows
     step = balanced(len(w), max(1, BLOCK_BYTES // (w.shape[1] * w.itemsize)))
     xt = np.ascontiguousarray(x.T)
@@ -41,8 +44,4 @@ def forward(x: np.ndarray, w: np.ndarray, b=None, epilogue: Epilogue = NONE) -> 
     else:
         for block in blocks:
             work(block, None)
-    y = np.ascontiguousarray(out.T)
-    if b is not None:
-        y += b
-    epilogue(y)
-    return y
+    return np.ascontiguousarray(out.T)

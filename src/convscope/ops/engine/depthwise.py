@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry import ConvGeometry, transposed_as_conv_pads
+from ..geometry import WindowGeometry, transposed_as_conv_pads
 from ..windows import cell_steps, flip_kernel, prod, taps
 from .chunks import balanced
 from .parallel import run_blocks
@@ -133,7 +133,7 @@ def _adjoint_geometry(geo):
     pads = tuple((lo, i - o + p_lo) for lo, (p_lo, _), i, o in zip(low, geo.pads, geo.in_size, geo.out_size))
     if any(s != 1 for s in geo.stride) or min(min(p) for p in pads) < 0:
         return None
-    return ConvGeometry(geo.out_size, geo.kernel, geo.stride, geo.dilation, pads, geo.in_size, geo.groups)
+    return WindowGeometry(geo.out_size, geo.kernel, geo.stride, geo.dilation, pads, geo.in_size, geo.groups)
 
 
 def _scattered_input_grad(dy: np.ndarray, w: np.ndarray, geo) -> np.ndarray:

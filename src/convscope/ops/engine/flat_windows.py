@@ -15,35 +15,35 @@ import functools
 
 import numpy as np
 
-from ..geometry import ConvGeometry, window_cell
+from ..geometry import WindowGeometry, window_cell
 from ..windows import cell_steps, prod
 
 
-def applies(geo: ConvGeometry, scatter: bool = False) -> bool:
+def applies(geo: WindowGeometry, scatter: bool = False) -> bool:
     """Whether the windows are flat shifts; for `add_windows` also whether one tap never reaches
     the same cell twice (an image's run of output cells must not outgrow its input)."""
     return (all(s == 1 for s in geo.stride) and geo.out_size[1:] == geo.in_size[1:]
             and (not scatter or geo.out_size[0] <= geo.in_size[0]))
 
 
-def _reach(geo: ConvGeometry) -> tuple[int, int]:
+def _reach(geo: WindowGeometry) -> tuple[int, int]:
     """How far before and after an image's flattened cells its windows read."""
     steps = cell_steps(geo.in_size)
     return (sum(lo * s for (lo, _), s in zip(geo.pads, steps)),
             sum(hi * s for (_, hi), s in zip(geo.pads, steps)))
 
 
-def source_items(geo: ConvGeometry, n: int, c: int) -> int:
+def source_items(geo: WindowGeometry, n: int, c: int) -> int:
     """Size of the flat source buffer for n images of c channels."""
     return n * c * prod(geo.in_size) + sum(_reach(geo))
 
 
-def fill_source(buf: np.ndarray, x: np.ndarray, geo: ConvGeometry) -> None:
+def fill_source(buf: np.ndarray, x: np.ndarray, geo: WindowGeometry) -> None:
     """Copy the images x (n, C, *S) into `buf`, leaving room to read before and after them."""
     image(buf, *x.shape[:2], geo)[...] = x
 
 
-def source(buf: np.ndarray, x: np.ndarray, n0: int, n1: int, geo: ConvGeometry) -> np.ndarray:
+def source(buf: np.ndarray, x: np.ndarray, n0: int, n1: int, geo: WindowGeometry) -> np.ndarray:
     """A flat array holding the images x[n0:n1] as `fill_source` lays them out.
 
     That is x's own memory (no copy) when x is contiguous and the room read before and after
@@ -59,13 +59,13 @@ def source(buf: np.ndarray, x: np.ndarray, n0: int, n1: int, geo: ConvGeometry) 
     return buf
 
 
-def image(buf: np.ndarray, n: int, c: int, geo: ConvGeometry) -> np.ndarray:
+def image(buf: np.ndarray, n: int, c: int, geo: WindowGeometry) -> np.ndarray:
     """The images (n, C, *S) held in `buf` (a view)."""
     before = _reach(geo)[0]
     return buf[before: before + n * c * prod(geo.in_size)].reshape(n, c, *geo.in_size)
 
 
-def flat_window(buf: np.ndarray, n: int, c: int, geo: ConvGeometry, r0: int, r1: int,
+def flat_window(buf: np.ndarray, n: int, c: int, geo: WindowGeometry, r0: int, r1: int,
                 writeable: bool = False) -> np.ndarray:
     """Zero-copy view (n, C, *K, r1 - r0, *S[1:]) of the windows of output rows r0:r1.
 
@@ -83,7 +83,7 @@ def flat_window(buf: np.ndarray, n: int, c: int, geo: ConvGeometry, r0: int, r1:
     return view
 
 
-def add_windows(buf: np.ndarray, wins: np.ndarray, geo: ConvGeometry, r0: int) -> None:
+def add_windows(buf: np.ndarray, wins: np.ndarray, geo: WindowGeometry, r0: int) -> None:
     """col2im onto images held in `buf`: add each window entry of wins (n, C, *K, rows, *S[1:])
     onto the cell it was read from. Clears the entries that were read outside the image first
     (their cells are padding), so that they add nothing to the cells the view maps them to."""
@@ -95,7 +95,7 @@ def add_windows(buf: np.ndarray, wins: np.ndarray, geo: ConvGeometry, r0: int) -
         target[(slice(None), slice(None), *t)] += wins[(slice(None), slice(None), *t)]
 
 
-def clear_outside(win: np.ndarray, geo: ConvGeometry, r0: int, r1: int, order: tuple[int, ...],
+def clear_outside(win: np.ndarray, geo: WindowGeometry, r0: int, r1: int, order: tuple[int, ...],
                   lead: int = 2) -> None:
     """Zero the entries of copied windows `win` that read outside the image (see `outside`)."""
     for index in outside(geo, r0, r1, order, lead):
@@ -103,7 +103,7 @@ def clear_outside(win: np.ndarray, geo: ConvGeometry, r0: int, r1: int, order: t
 
 
 @functools.lru_cache(maxsize=256)
-def outside(geo: ConvGeometry, r0: int, r1: int, order: tuple[int, ...], lead: int = 2) -> tuple[tuple, ...]:
+def outside(geo: WindowGeometry, r0: int, r1: int, order: tuple[int, ...], lead: int = 2) -> tuple[tuple, ...]:
     """Index tuples of the window entries of output rows r0:r1 that read outside the image.
 
     For windows (*lead axes, *K, rows, *S[1:]), e.g. (n, C, ...) or (n, G, C/G, ...), with their

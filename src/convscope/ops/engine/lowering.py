@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 
-from ..geometry import ConvGeometry
+from ..geometry import WindowGeometry
 from ..windows import crop, pad_into, prod, row_window, scatter_windows
 from . import flat_windows, parallel, phase_windows
 from .chunks import plan_chunks, row_stride, scratch_matrix
@@ -35,7 +35,7 @@ class Lowering:
     threads). Each thread gets 1/threads of the working-set budget, so peak memory is unchanged.
     """
 
-    def __init__(self, geo: ConvGeometry, n_img: int, c: int, o: int, itemsize: int, budget: int,
+    def __init__(self, geo: WindowGeometry, n_img: int, c: int, o: int, itemsize: int, budget: int,
                  threads: int, ones: bool, windows: str, slack_bytes: int):
         self.geo, self.c, self.o, self.ones, self.threads = geo, c, o, int(ones), threads
         self.slack = slack_bytes

@@ -17,11 +17,11 @@ from .tuning import current, num_threads
 
 
 def forward(x: np.ndarray, geo) -> np.ndarray:
-    """max_pool(x) for a checked x (N, C, *S) and its `ops.pool.PoolGeometry`; NaN propagates."""
+    """max_pool(x) for a checked x (N, C, *S) and its `geometry.pool_geometry`; NaN propagates."""
     n, c = x.shape[:2]
     planes = x.reshape(n * c, *geo.in_size)
     y = np.empty((n * c, *geo.out_size), x.dtype)
-    padded = tuple(i + lo + hi for i, (lo, hi) in zip(geo.in_size, geo.pads))
+    padded = geo.padded_size
     padding = any(lo or hi for lo, hi in geo.pads)
     per = balanced(len(planes), max(1, current().depthwise_block_bytes // (prod(padded) * x.itemsize)))
     blocks = [(r, min(r + per, len(planes))) for r in range(0, len(planes), per)]

@@ -15,11 +15,11 @@ import itertools
 
 import numpy as np
 
-from ..geometry import ConvGeometry, ceil_div
+from ..geometry import WindowGeometry, ceil_div
 from ..windows import prod
 
 
-def applies(geo: ConvGeometry, taps_per_phase: int) -> bool:
+def applies(geo: WindowGeometry, taps_per_phase: int) -> bool:
     """Whether the phases pay. The split is itself a strided copy of the input, so the kernel must
     have at least `taps_per_phase` taps per phase (see `Tuning.phase_taps`). Strided axes also
     need dilation 1."""
@@ -27,17 +27,17 @@ def applies(geo: ConvGeometry, taps_per_phase: int) -> bool:
             and prod(geo.kernel) >= taps_per_phase * prod(geo.stride))
 
 
-def _phase_size(geo: ConvGeometry) -> tuple[int, ...]:
+def _phase_size(geo: WindowGeometry) -> tuple[int, ...]:
     return tuple(ceil_div(p, s) for p, s in zip(geo.padded_size, geo.stride))
 
 
-def buffer(geo: ConvGeometry, n: int, c: int, dtype) -> np.ndarray:
+def buffer(geo: WindowGeometry, n: int, c: int, dtype) -> np.ndarray:
     """Zeroed phases (n, *stride, C, *phase size) for n images. Only the cells that hold input are
     ever written, the same ones for every chunk, so the padding stays zero."""
     return np.zeros((n, *geo.stride, c, *_phase_size(geo)), dtype)
 
 
-def split(buf: np.ndarray, x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+def split(buf: np.ndarray, x: np.ndarray, geo: WindowGeometry) -> np.ndarray:
     """Write the images x (n, C, *S) into their phases in `buf`; return the phases of these n."""
     planes = buf[: len(x)]
     for phase in itertools.product(*(range(s) for s in geo.stride)):
@@ -53,7 +53,7 @@ def split(buf: np.ndarray, x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     return planes
 
 
-def _pieces(geo: ConvGeometry):
+def _pieces(geo: WindowGeometry):
     """Per axis, the runs of taps [lo, hi) that are each one (u, a) box: all taps when the kernel
     fits one phase or is a multiple of the stride, else the whole strides and the rest."""
     for k, s in zip(geo.kernel, geo.stride):
@@ -61,7 +61,7 @@ def _pieces(geo: ConvGeometry):
         yield [(0, k)] if s == 1 or k <= s or whole == k else [(0, whole), (whole, k)]
 
 
-def copy_windows(dst: np.ndarray, planes: np.ndarray, geo: ConvGeometry, r0: int, groups: int) -> None:
+def copy_windows(dst: np.ndarray, planes: np.ndarray, geo: WindowGeometry, r0: int, groups: int) -> None:
     """Copy the windows of output rows r0:r0 + rows into dst (n, G, C/G, *K, rows, *S_out[1:])."""
     nsp = len(geo.kernel)
     n, c = planes.shape[0], planes.shape[1 + nsp]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry import ConvGeometry
+from ..geometry import WindowGeometry
 from ..windows import prod
 from . import depthwise, flat_windows, lowering, phase_windows, pointwise, tap_stack
 from .chunks import budget
@@ -37,7 +37,7 @@ class Plan:
     lowering: lowering.Lowering | None = None
 
 
-def plan(geo: ConvGeometry, w_shape, n_img: int, itemsize: int, direction: str = "forward",
+def plan(geo: WindowGeometry, w_shape, n_img: int, itemsize: int, direction: str = "forward",
          bias: bool = False) -> Plan:
     """The plan for a conv of weight (O, C/groups, *K) over n_img images: its forward, its
     input gradient (the transposed conv) or its weight gradient. With `bias`, a forward
@@ -62,7 +62,7 @@ _EMPTY, _DEPTHWISE, _POINTWISE, _TAPS = Plan("empty"), Plan("depthwise"), Plan("
 # Planning a lowering takes about 50 us, a noticeable part of a small conv, and a model asks for
 # the same few plans again and again.
 @functools.lru_cache(maxsize=256)
-def _lowering(geo: ConvGeometry, w_shape, n_img: int, itemsize: int, direction: str, bias: bool,
+def _lowering(geo: WindowGeometry, w_shape, n_img: int, itemsize: int, direction: str, bias: bool,
               tuning: Tuning, threads: int) -> Plan:
     o, c = w_shape[0], w_shape[1] * geo.groups
     if direction == "input_grad":  # col2im adds flat shifts only where one tap never meets a cell twice
@@ -85,7 +85,7 @@ def _add_bias(y: np.ndarray, b) -> np.ndarray:
     return y
 
 
-def forward(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, b=None, epilogue: Epilogue = NONE) -> np.ndarray:
+def forward(x: np.ndarray, w: np.ndarray, geo: WindowGeometry, b=None, epilogue: Epilogue = NONE) -> np.ndarray:
     """epilogue(conv(x, w) + b), for arrays already checked against `geo`; the epilogue (a residual
     added, a ReLU) runs on each chunk of the output right after its GEMM, where the paths chunk."""
     p = plan(geo, w.shape, x.shape[0], x.itemsize, "forward", b is not None)
@@ -105,7 +105,7 @@ def forward(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, b=None, epilogue: E
     return y
 
 
-def input_grad(dy: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+def input_grad(dy: np.ndarray, w: np.ndarray, geo: WindowGeometry) -> np.ndarray:
     """The adjoint of `forward` in x: the transposed convolution of dy."""
     p = plan(geo, w.shape, dy.shape[0], dy.itemsize, "input_grad")
     if p.path == "empty":
@@ -117,7 +117,7 @@ def input_grad(dy: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     return lowering.input_grad(p.lowering, dy, w, flat=p.windows == "flat")
 
 
-def weight_grad(x: np.ndarray, dy: np.ndarray, geo: ConvGeometry, w_shape) -> np.ndarray:
+def weight_grad(x: np.ndarray, dy: np.ndarray, geo: WindowGeometry, w_shape) -> np.ndarray:
     """The gradient of `forward` in w for the upstream gradient dy."""
     p = plan(geo, w_shape, x.shape[0], x.itemsize, "weight_grad")
     if p.path == "empty":

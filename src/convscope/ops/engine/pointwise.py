@@ -6,11 +6,7 @@ import numpy as np
 from . import parallel
 from .chunks import balanced
 from .epilogue import NONE, Epilogue
-from .tuning import current, num_threads
-
-# Output bytes per matmul when a bias or an epilogue follows it: small enough that they find the
-# matmul's output still in cache (L2 is 512 KB a core here).
-CHUNK_BYTES = 1 << 19
+from .tuning import CHUNK_BYTES, current, num_threads
 
 
 def forward(x: np.ndarray, w: np.ndarray, groups: int, b=None, epilogue: Epilogue = NONE) -> np.ndarray:
@@ -34,16 +30,19 @@ def forward(x: np.ndarray, w: np.ndarray, groups: int, b=None, epilogue: Epilogu
     blocks = [(n, min(n + step, n_img), c0, min(c0 + cut, o)) for n in range(0, n_img, step) for c0 in range(0, o, cut)]
     bias = None if b is None else b.reshape(1, -1, *([1] * (x.ndim - 2)))
 
+    def finish(n0, n1, c0, c1):  # a block's bias and epilogue
+        index = (slice(n0, n1), slice(c0, c1))
+        if bias is not None:
+            y[index] += bias[:, c0:c1]
+        epilogue(y[index], index)
+
     def work(block, state):
         n0, n1, c0, c1 = block
         if parts == 1:
             np.matmul(wmat, xg[n0:n1], out=yg[n0:n1])
         else:
             np.matmul(wmat[:, c0:c1], xg[n0:n1], out=yg[n0:n1, :, c0:c1])
-        index = (slice(n0, n1), slice(c0, c1))
-        if bias is not None:
-            y[index] += bias[:, c0:c1]
-        epilogue(y[index], index)
+        finish(*block)
 
     if len(blocks) > 1 and threads > 1:
         with parallel.single_threaded_blas():
@@ -52,11 +51,8 @@ def forward(x: np.ndarray, w: np.ndarray, groups: int, b=None, epilogue: Epilogu
     # One matmul for all the images: BLAS's own threads, woken once (several small calls in a
     # row, each waking them, ran 1.7 -> 60 ms in the per-layer benchmark beside PyTorch's threads).
     np.matmul(wmat, xg, out=yg)
-    for n0, n1, c0, c1 in blocks:
-        index = (slice(n0, n1), slice(c0, c1))
-        if bias is not None:
-            y[index] += bias[:, c0:c1]
-        epilogue(y[index], index)
+    for block in blocks:
+        finish(*block)
     return y
 
 

@@ -13,20 +13,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry import ConvGeometry
+from ..geometry import WindowGeometry
 from ..windows import cell_steps, pad_into, prod, taps
 from . import parallel
 from .epilogue import Epilogue
 
 
-def applies(geo: ConvGeometry, w_shape, out_channels: int, min_in_channels: int) -> bool:
+def applies(geo: WindowGeometry, w_shape, out_channels: int, min_in_channels: int) -> bool:
     """Stride 1, one group, at most `out_channels` outputs and at least `min_in_channels` inputs
     (a shallow GEMM wastes the stacking), and a kernel of more than one tap."""
     return (all(s == 1 for s in geo.stride) and geo.groups == 1 and w_shape[0] <= out_channels
             and w_shape[1] >= min_in_channels and prod(geo.kernel) > 1)
 
 
-def forward(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, b, epilogue: Epilogue, chunk_bytes: int,
+def forward(x: np.ndarray, w: np.ndarray, geo: WindowGeometry, b, epilogue: Epilogue, chunk_bytes: int,
             threads: int) -> np.ndarray:
     n_img, c = x.shape[:2]
     o, nsp = w.shape[0], len(geo.kernel)

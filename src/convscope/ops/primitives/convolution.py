@@ -7,7 +7,7 @@ from ..conv import conv_backward, conv_transpose_backward
 from ..conv import conv as conv_forward
 from ..conv import conv_transpose as conv_transpose_forward
 from ..geometry import conv_geometry, transposed_geometry, transposed_output_size
-from ..registry import Aval, AxisMap, Window, define, keeps_input
+from ..registry import Aval, AxisMap, Window, define, keeps_input, onnx_pads
 
 
 def _conv_geometry(ins, out, a):
@@ -24,14 +24,10 @@ def _conv_macs(ins, out, a) -> int:
     return int(np.prod(out.shape[1:])) * int(np.prod(ins[1].shape[1:]))
 
 
-def _onnx_pads(geo) -> list:
-    return [p[0] for p in geo.pads] + [p[1] for p in geo.pads]
-
-
 def _conv_onnx(e, node):
     geo = node.geometry
     e.emit("Conv", e.inputs, e.output, kernel_shape=list(geo.kernel), strides=list(geo.stride),
-           dilations=list(geo.dilation), group=geo.groups, pads=_onnx_pads(geo))
+           dilations=list(geo.dilation), group=geo.groups, pads=onnx_pads(geo.pads))
 
 
 @define("conv", Window(_conv_geometry, learned=True), macs=_conv_macs, shape=_conv_shape, saved=keeps_input,
@@ -69,7 +65,7 @@ def _transposed_onnx(e, node):
     produced = tuple(transposed_output_size(i, k, s, p, d) for i, k, s, p, d in
                      zip(geo.out_size, geo.kernel, geo.stride, geo.pads, geo.dilation))
     e.emit("ConvTranspose", e.inputs, e.output, kernel_shape=list(geo.kernel), strides=list(geo.stride),
-           dilations=list(geo.dilation), group=geo.groups, pads=_onnx_pads(geo),
+           dilations=list(geo.dilation), group=geo.groups, pads=onnx_pads(geo.pads),
            output_padding=[o - p for o, p in zip(geo.in_size, produced)])
 
 

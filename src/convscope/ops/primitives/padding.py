@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry import ConvGeometry
-from ..registry import Aval, Window, define
+from ..geometry import WindowGeometry
+from ..registry import Aval, Window, define, onnx_pads
 
 MODES = ("constant", "reflect", "replicate", "circular")
 _ONNX_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge"}
@@ -58,13 +58,13 @@ def _source(i: int, lo: int, hi: int, mode: str) -> np.ndarray:
     return np.where(m < i, m, period - m)
 
 
-def _geometry(ins, out, a) -> ConvGeometry:
+def _geometry(ins, out, a) -> WindowGeometry:
     """Padding is a 1-cell window over the padded map: it shifts the field's start, nothing else
     (reflect, replicate and circular cells repeat input cells; the field is drawn as if outside)."""
     in_size = tuple(ins[0].shape[2:])
     pads = pairs(ins[0].shape, a["pad"], a.get("mode", "constant"))
     ones = (1,) * len(pads)
-    return ConvGeometry(in_size, ones, ones, ones, pads, tuple(i + lo + hi for i, (lo, hi) in zip(in_size, pads)), 1)
+    return WindowGeometry(in_size, ones, ones, ones, pads, tuple(out.shape[2:]))
 
 
 def _shape(x, *, pad, mode="constant", value=None):
@@ -79,7 +79,7 @@ def _onnx(e, node):
         raise ValueError("pad: mode 'circular' is ONNX Pad mode 'wrap', which needs opset 19; convscope writes "
                          "opset 17 (pad with 'reflect', 'replicate' or 'constant' to export)")
     pads = pairs(node.in_avals[0].shape, a["pad"], mode)
-    flat = [0, 0, *[p[0] for p in pads], 0, 0, *[p[1] for p in pads]]
+    flat = onnx_pads(((0, 0), (0, 0), *pads))
     inputs = [e.inputs[0], e.const(np.array(flat, np.int64))]
     if mode == "constant" and a.get("value"):
         inputs.append(e.const(np.array(a["value"], np.float32)))

@@ -4,9 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import pool
-from ..geometry import ConvGeometry
-from ..pool import pool_geometry
-from ..registry import GLOBAL, Aval, Op, Window, define, keeps_output, no_macs, register
+from ..geometry import WindowGeometry, pool_geometry
+from ..registry import GLOBAL, Aval, Op, Window, define, keeps_output, no_macs, onnx_pads, register
 
 
 def _geometry(op: str):
@@ -26,9 +25,8 @@ def _shape(op: str):
 def _pool_onnx(kind: str):
     def export(e, node):
         geo = node.geometry
-        ceil = int(any(p[1] != u[1] for p, u in zip(geo.pads, geo.user_pads)))
-        kw = dict(kernel_shape=list(geo.kernel), strides=list(geo.stride), ceil_mode=ceil,
-                  pads=[p[0] for p in geo.user_pads] + [p[1] for p in geo.user_pads])
+        kw = dict(kernel_shape=list(geo.kernel), strides=list(geo.stride), ceil_mode=int(bool(geo.ceil_extra)),
+                  pads=onnx_pads(geo.asked_pads))
         if kind == "MaxPool":
             kw["dilations"] = list(geo.dilation)
         else:
@@ -53,7 +51,7 @@ def _avg_pool_onnx(e, node):
     geo, c = node.geometry, node.in_avals[0].shape[1]
     w = np.full((c, 1, *geo.kernel), 1.0 / d, np.float32)
     e.emit("Conv", [e.inputs[0], e.const(w)], e.output, kernel_shape=list(geo.kernel), strides=list(geo.stride),
-           group=c, pads=[p[0] for p in geo.pads] + [p[1] for p in geo.pads])
+           group=c, pads=onnx_pads(geo.pads))
 
 
 @define("avg_pool", Window(_geometry("avg_pool")), shape=_shape("avg_pool"),
@@ -143,11 +141,11 @@ def _adaptive_rf(ins, a):
     return Window(_adaptive_geometry) if _regular(ins, a) and not _global(ins, a) else GLOBAL
 
 
-def _adaptive_geometry(ins, out, a) -> ConvGeometry:
+def _adaptive_geometry(ins, out, a) -> WindowGeometry:
     in_size = tuple(ins[0].shape[2:])
     size = _adaptive_size(ins[0].shape, a["output_size"])
     k = tuple(i // n for i, n in zip(in_size, size))
-    return ConvGeometry(in_size, k, k, (1,) * len(k), tuple((0, 0) for _ in k), size, 1)
+    return WindowGeometry(in_size, k, k, (1,) * len(k), tuple((0, 0) for _ in k), size)
 
 
 def _adaptive_axis(x, axis: int, n: int, kind: str):

@@ -17,19 +17,11 @@ import numbers
 
 import numpy as np
 
-from ..geometry import ConvGeometry
+from ..geometry import WindowGeometry, ntuple
 from ..registry import GLOBAL, Aval, Op, Window, no_macs, register
 
 LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}  # mode -> spatial axes, as PyTorch insists
 MODES = ("nearest", "nearest-exact", *LINEAR)
-
-
-def _per_axis(value, n: int, name: str):
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
-    if len(items) != n:
-        raise ValueError(f"interpolate: {name} {tuple(value)} has {len(items)} entries but the input has {n} "
-                         f"spatial axes")
-    return items
 
 
 def resolve(x_shape, size=None, scale_factor=None, mode="nearest", align_corners=None,
@@ -54,10 +46,10 @@ def resolve(x_shape, size=None, scale_factor=None, mode="nearest", align_corners
                          + ("neither" if size is None else f"size={size} and scale_factor={scale_factor}"))
     in_size = tuple(x_shape[2:])
     if size is not None:
-        out = tuple(_count(s, a) for a, s in enumerate(_per_axis(size, n, "size")))
+        out = tuple(_count(s, a) for a, s in enumerate(ntuple(size, n, "size", "interpolate")))
         scales = (None,) * n
     else:
-        factors = _per_axis(scale_factor, n, "scale_factor")
+        factors = ntuple(scale_factor, n, "scale_factor", "interpolate")
         for a, f in enumerate(factors):
             if isinstance(f, bool) or not isinstance(f, numbers.Real) or not f > 0:
                 raise ValueError(f"interpolate (spatial axis {a}): scale_factor must be a number > 0, got {f!r}")
@@ -150,23 +142,23 @@ def _rf(ins, a):
     return GLOBAL
 
 
-def _down_geometry(ins, out, a) -> ConvGeometry:
+def _down_geometry(ins, out, a) -> WindowGeometry:
     in_size = tuple(ins[0].shape[2:])
     size = resolve(ins[0].shape, **a)[0]
     n = len(size)
-    return ConvGeometry(in_size, (1,) * n, tuple(i // o for i, o in zip(in_size, size)), (1,) * n,
-                        ((0, 0),) * n, size, 1)
+    return WindowGeometry(in_size, (1,) * n, tuple(i // o for i, o in zip(in_size, size)), (1,) * n,
+                          ((0, 0),) * n, size)
 
 
-def _up_geometry(ins, out, a) -> ConvGeometry:
+def _up_geometry(ins, out, a) -> WindowGeometry:
     """The conv from the resized output back to the input (a transposed window's geometry)."""
     in_size = tuple(ins[0].shape[2:])
     size = resolve(ins[0].shape, **a)[0]
     f = tuple(o // i for i, o in zip(in_size, size))
     if a.get("mode", "nearest") == "nearest":
-        return ConvGeometry(size, f, f, (1,) * len(f), ((0, 0),) * len(f), in_size, 1)
-    return ConvGeometry(size, tuple(2 * s for s in f), f, (1,) * len(f),
-                        tuple(((s + 1) // 2, s // 2) for s in f), in_size, 1)
+        return WindowGeometry(size, f, f, (1,) * len(f), ((0, 0),) * len(f), in_size)
+    return WindowGeometry(size, tuple(2 * s for s in f), f, (1,) * len(f),
+                          tuple(((s + 1) // 2, s // 2) for s in f), in_size)
 
 
 def _onnx(e, node):

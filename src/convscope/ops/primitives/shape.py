@@ -155,13 +155,16 @@ def _reduce_onnx(kind):
     return export
 
 
+def _kept_axes(g, axis, keepdims):
+    """A reduction's gradient with its reduced axes back (size 1), to broadcast over the input."""
+    return np.expand_dims(g, axis) if not keepdims and axis is not None else g
+
+
 @define("sum", GLOBAL, shape=_reduce_shape, onnx=_reduce_onnx("ReduceSum"))
 def reduce_sum(x, *, axis=None, keepdims=False):
     # every summed cell gets the upstream gradient of its sum
     def backward(g):
-        if not keepdims and axis is not None:
-            g = np.expand_dims(g, axis)
-        return (np.broadcast_to(g, x.shape).copy(),)
+        return (np.broadcast_to(_kept_axes(g, axis, keepdims), x.shape).copy(),)
     return x.sum(axis=axis, keepdims=keepdims), backward
 
 
@@ -173,9 +176,7 @@ def reduce_max(x, *, axis=None, keepdims=False):
     share = mask / mask.sum(axis=axis, keepdims=True)
 
     def backward(g):
-        if not keepdims and axis is not None:
-            g = np.expand_dims(g, axis)
-        return (share * g,)
+        return (share * _kept_axes(g, axis, keepdims),)
     return (y if keepdims else (y.reshape(()) if axis is None else np.squeeze(y, axis))), backward
 
 
