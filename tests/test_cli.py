@@ -281,3 +281,16 @@ def test_a_trained_run_is_replaced_only_by_resume_or_overwrite(tmp_path, capsys)
 def test_an_empty_out_is_refused(capsys):
     assert cli.main(["train", "fc_digits", "--quiet", "--epochs", "1", "--out", ""]) == 2
     assert "--out is empty" in capsys.readouterr().err
+
+
+def test_explore_checks_its_image_first_and_keeps_files_it_did_not_write(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("not an image")
+    assert cli.main(["explore", "lenet5", "--image", "notes.txt"]) == 2
+    assert "--image notes.txt: not an image file Pillow can read" in capsys.readouterr().err
+    (tmp_path / "explore.html").write_text("<p>my page</p>")
+    assert cli.main(["explore", "lenet_digits"]) == 2
+    assert "explore.html exists and is not a page convscope wrote" in capsys.readouterr().err
+    assert (tmp_path / "explore.html").read_text() == "<p>my page</p>"
+    assert cli.main(["explore", "lenet_digits", "-o", "mine.html"]) == 0
+    assert cli.main(["explore", "lenet_digits", "-o", "mine.html"]) == 0  # its own page is replaced

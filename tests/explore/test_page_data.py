@@ -83,9 +83,11 @@ def test_saliency_maps_are_cs_saliency(lenet_page):
 
 
 def test_random_weights_show_analysis_only():
-    data = page_data("lenet5", sample=3)
+    data = page_data("lenet5")
     assert data["activations"] is None and not data["trained"]
-    assert "random weights" in data["status"] and "ignored" in data["status"]
+    assert "random weights" in data["status"]
+    with pytest.raises(ValueError, match="--sample shows what trained weights compute; this model's are random"):
+        page_data("lenet5", sample=3)  # an input that could not be shown is refused, not ignored
     # LeNet-5's classic count: C1 156, C3 2,416, C5 48,120, F6 10,164, output 850
     assert data["totals"]["params"] == 156 + 2416 + 48120 + 10164 + 850
 

@@ -14,6 +14,17 @@ SALIENCY_UNITS = 64  # per layer, on channel 0, spread evenly over the positions
 SMALL_INPUT = 4096   # larger inputs get the centre unit per layer and 3 classes (each costs a backward pass)
 
 
+def check_image(path) -> None:
+    """An image file Pillow can read, or one ValueError naming it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img.verify()
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        raise ValueError(f"--image {path}: not an image file Pillow can read ({type(err).__name__})") from None
+
+
 def image_input(path, input_shape) -> tuple[np.ndarray, str]:
     """An image file as one sample of `input_shape`: resized, grey for one channel, in [0, 1] like the
     bundled data, and inverted when its background is light (the digits are light ink on dark)."""

@@ -59,7 +59,12 @@ def page_data(spec=None, input_shape=None, *, weights=None, image=None, sample=N
             data set, else digits). Neither: sample 0 when the model has weights.
         trained: override whether the weights mean anything (activations are shown only if so).
     """
+    if image is not None:
+        act.check_image(image)  # before the model is built: a large one takes seconds
     model, has_weights, facts, weights_note = _resolve(spec, weights)
+    if not has_weights and trained is None and (image is not None or sample is not None):
+        raise ValueError(f"{'--image' if image is not None else '--sample'} shows what trained weights compute; "
+                         "this model's are random: give --weights FILE or a run folder")
     trained = has_weights if trained is None else trained
     if trained and spec is not None and not isinstance(spec, (str, Path)):
         weights_note = "trained weights"
@@ -73,10 +78,9 @@ def page_data(spec=None, input_shape=None, *, weights=None, image=None, sample=N
             "rows": rows, "totals": totals, "weights": weights_note, "trained": bool(trained), "checks": check_table(),
             "activations": None, "status": ""}
     if not trained:
-        ignored = " (--image and --sample are ignored without weights)" if image is not None or sample is not None else ""
         data["status"] = ("This model has random weights, so its activations would mean nothing: the page shows "
                           "the analysis (shapes, parameters, MACs, receptive fields, input boxes) only. Give "
-                          "--weights FILE or a run folder to see feature maps, saliency and the prediction" + ignored + ".")
+                          "--weights FILE or a run folder to see feature maps, saliency and the prediction.")
         return data
     dataset = dataset or facts.get("data") or (act.matching_dataset(shape) if image is None else None)
     if image is None and dataset is None and sample is None:
@@ -124,6 +128,10 @@ def explore(spec=None, input_shape=None, *, out="explore.html", **kwargs) -> Pat
     from .page import render
 
     path = Path(out)
+    if not str(out).strip() or path.is_dir():
+        raise ValueError(f"the page to write is {str(out)!r}: name an .html file")
+    if path.exists() and "<title>convscope explore:" not in path.read_text(errors="replace")[:2000]:
+        raise ValueError(f"{path} exists and is not a page convscope wrote: name another file (-o PAGE.html)")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(page_data(spec, input_shape, **kwargs)), encoding="utf-8")
     return path

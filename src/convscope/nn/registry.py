@@ -301,8 +301,9 @@ def arguments(layer) -> dict:
     """The normalised constructor arguments of a registered layer, defaults included: derived from the
     arguments it was built with (`Module.config()`, the one record of them)."""
     decl = declaration(layer)
-    defaults = {k: () if decl.variadic(k) else p.default for k, p in decl.signature.parameters.items()
-                if p.default is not p.empty or decl.variadic(k)}
+    if any(t.modules for t in decl.args.values()):
+        return {}  # a container's twin is built from its children (TorchTwin.build), not from arguments
+    defaults = {k: p.default for k, p in decl.signature.parameters.items() if p.default is not p.empty}
     return decl.bind({**defaults, **layer.config()})
 
 
