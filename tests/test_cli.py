@@ -294,3 +294,25 @@ def test_explore_checks_its_image_first_and_keeps_files_it_did_not_write(tmp_pat
     assert (tmp_path / "explore.html").read_text() == "<p>my page</p>"
     assert cli.main(["explore", "lenet_digits", "-o", "mine.html"]) == 0
     assert cli.main(["explore", "lenet_digits", "-o", "mine.html"]) == 0  # its own page is replaced
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["draw", "matrix", "--input", "1x40", "--kernel", "1000000000"], "--kernel makes 1,000,000,000,000,000,000 cells"),
+    (["draw", "conv", "--input", "5000x5000"], "--input makes 25,000,000 cells to draw"),
+    (["draw", "conv", "--input", "5x5", "--kernel", "9"], "kernel 9"),
+    (["size", "--input", "32x32", "--kernel", "3"], "--input 32x32 reads two ways: 32 channel(s) of a 1-D signal"),
+    (["train", "fc_digits", "--nproc", "100000"], "100000 processes on a machine with"),
+])
+def test_sizes_are_checked_before_anything_is_allocated(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = cli.main(argv)
+    except SystemExit as stop:  # argparse's own refusals
+        code = stop.code
+    assert code == 2 and message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_size_takes_a_1d_signal_when_told(capsys):
+    assert cli.main(["size", "--input", "32x32", "--kernel", "3", "--1d"]) == 0
+    assert "output shape: 1x30" in capsys.readouterr().out

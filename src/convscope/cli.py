@@ -8,6 +8,7 @@ claims. `convscope COMMAND --help` lists a command's options.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import numpy as np
@@ -155,6 +156,10 @@ def size_cmd(args) -> int:
     shape = parse_input(args.input)
     if not 2 <= len(shape) <= 4:
         raise UsageError(f"--input {args.input} must be channels and 1 to 3 spatial sizes, e.g. 3x32x32")
+    if len(shape) == 2 and not args.signal:
+        raise UsageError(f"--input {args.input} reads two ways: {shape[0]} channel(s) of a 1-D signal of length "
+                         f"{shape[1]} (add --1d), or a {shape[0]}x{shape[1]} image (give its channels: "
+                         f"--input 1x{shape[0]}x{shape[1]})")
     r = conv_arithmetic(shape, args.kernel, args.stride, parse_padding(args.padding), args.dilation,
                         args.filters, args.groups, args.transposed, args.output_padding)
     print(r["layer"])
@@ -245,6 +250,14 @@ def _at_least_1(text: str) -> int:
     return int(text)
 
 
+def _processes(text: str) -> int:
+    """A process count from 1 to the machine's cores: more processes than cores only wait on each other."""
+    n, cores = _at_least_1(text), os.cpu_count() or 1
+    if n > cores:
+        raise argparse.ArgumentTypeError(f"{n} processes on a machine with {cores} cores: give at most {cores}")
+    return n
+
+
 def explore_cmd(args) -> int:
     from .explore import explore
 
@@ -288,7 +301,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--engine", default="numpy", choices=["numpy", "torch"], help="torch: train on PyTorch "
                    "(pip install 'convscope[torch]'); several processes under torchrun or with --nproc")
     t.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="with --engine torch")
-    t.add_argument("--nproc", type=_at_least_1, default=1, help="start N local DistributedDataParallel processes")
+    t.add_argument("--nproc", type=_processes, default=1, help="start N local DistributedDataParallel processes")
     t.add_argument("--timeout", type=float, default=60.0, help="seconds a rank waits for the others")
     sm = sub.add_parser("summary", help="per-layer table: shapes, parameters, MACs, memory, receptive fields")
     sm.add_argument("model", help="a model file, a run folder, a zoo name (lenet5, alexnet, vgg16, resnet18, "
@@ -301,6 +314,7 @@ def parser() -> argparse.ArgumentParser:
     form.add_argument("--wide", action="store_true", help="every column, however wide the terminal")
     sz = sub.add_parser("size", help="one convolution's arithmetic, step by step")
     sz.add_argument("--input", required=True, help="one sample's shape, e.g. 3x32x32")
+    sz.add_argument("--1d", dest="signal", action="store_true", help="a 2-number --input is channels x length")
     sz.add_argument("--kernel", type=int, required=True)
     sz.add_argument("--stride", type=int, default=1)
     sz.add_argument("--padding", default="0", help="an int, or valid / same / full")

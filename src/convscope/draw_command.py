@@ -2,6 +2,8 @@
 kernels, feature maps, training curves), every mistake found before drawing."""
 from __future__ import annotations
 
+import math
+
 from .cli_args import UsageError, parse_input, parse_padding, sample_shape
 from .model_files import resolve_model
 
@@ -26,6 +28,23 @@ def add_parser(sub) -> None:
     dr.add_argument("--seed", type=int, default=0, help="rf: seed of the untrained model's weights")
 
 
+MAX_CELLS = 4096  # input cells (or kernel taps) a figure draws one by one: 64x64 is already small print
+
+
+def _check_drawable(what: str, spatial: tuple, args) -> None:
+    """Sizes a figure can show, checked by arithmetic before anything is allocated."""
+    from .ops.geometry import output_size
+
+    for name, cells in (("--input", math.prod(spatial)), ("--kernel", args.kernel ** len(spatial))):
+        if cells > MAX_CELLS:
+            raise UsageError(f"draw {what}: {name} makes {cells:,} cells to draw; the figure shows each one: "
+                             f"at most {MAX_CELLS:,}")
+    pad = parse_padding(args.padding)
+    if not args.transposed and isinstance(pad, int):
+        for i in spatial:  # the size rule's own message: kernel larger than the padded input, stride < 1, ...
+            output_size(i, args.kernel, args.stride, pad, args.dilation)
+
+
 def _check_draw(args) -> None:
     """Every `draw` mistake found before drawing, as one UsageError."""
     what = args.what
@@ -33,8 +52,10 @@ def _check_draw(args) -> None:
     if what in ("conv", "matrix"):
         if not args.input:
             raise UsageError(f"{what} needs --input, the spatial size, e.g. --input 5x5")
-        if len(parse_input(args.input)) > 3:
+        spatial = parse_input(args.input)
+        if len(spatial) > 3:
             raise UsageError(f"{what}: --input {args.input} has more than 3 spatial axes")
+        _check_drawable(what, spatial, args)
         return
     if not args.target:
         wants = "a model file or zoo name, e.g. lenet5" if what == "rf" else "a run folder of `convscope train`"
