@@ -278,9 +278,14 @@ def test_a_trained_run_is_replaced_only_by_resume_or_overwrite(tmp_path, capsys)
     assert cli.main(base + ["--epochs", "1", "--overwrite"]) == 0
 
 
-def test_an_empty_out_is_refused(capsys):
-    assert cli.main(["train", "fc_digits", "--quiet", "--epochs", "1", "--out", ""]) == 2
-    assert "--out is empty" in capsys.readouterr().err
+@pytest.mark.parametrize("argv", [["train", "fc_digits", "--quiet", "--epochs", "1", "--out", ""], ["tour", "--out", " "],
+                                  ["experiment", "stacking", "--out", ""], ["explore", "lenet5", "-o", ""]])
+def test_an_empty_output_is_refused(argv, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        cli.main(argv)
+    assert stop.value.code == 2 and "is empty: name the folder or file to write" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
 
 
 def test_explore_checks_its_image_first_and_keeps_files_it_did_not_write(tmp_path, monkeypatch, capsys):

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 from . import __version__, draw_command, lecture, optim
-from .cli_args import UsageError, check_axes, first_layer, parse_input, parse_padding, sample_shape
+from .cli_args import UsageError, check_axes, first_layer, named_path, parse_input, parse_padding, sample_shape
 from .model_files import resolve_model
 
 def _matrix(name: str, a: np.ndarray) -> str:
@@ -282,7 +282,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     tr = sub.add_parser("tour", help="the main job: the lecture run on the digits (training, summary, every "
                                      "figure) into one HTML page")
-    tr.add_argument("--out", default="tour", help="folder for the figures and index.html (default: tour)")
+    tr.add_argument("--out", type=named_path, default="tour",
+                    help="folder for the figures and index.html (default: tour)")
     tr.add_argument("--quick", action="store_true", help="3 epochs instead of 20")
     sub.add_parser("matrix", help="the lecture's 4x4 input, 3x3 kernel and its 4x16 matrix C, checked")
     t = sub.add_parser("train", help="train a model on a bundled data set; weights go to a run folder")
@@ -294,7 +295,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--optimizer", default="adam", choices=list(optim.OPTIMIZERS))
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--out", default="runs", help="the run folder is OUT/<model name>/")
+    t.add_argument("--out", type=named_path, default="runs", help="the run folder is OUT/<model name>/")
     t.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint.safetensors")
     t.add_argument("--overwrite", action="store_true", help="replace the run already in the run folder")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -331,7 +332,7 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("name", choices=["permutation", "translation", "order1d", "stacking", "bottleneck", "kernels"])
     ex.add_argument("--seed", type=int, default=0)
     ex.add_argument("--quick", action="store_true")
-    ex.add_argument("--out", default="experiments", help="folder for NAME.json and NAME.png")
+    ex.add_argument("--out", type=named_path, default="experiments", help="folder for NAME.json and NAME.png")
     xp = sub.add_parser("explore", help="one self-contained HTML page: a convolution playground and the model's "
                                         "layers, input boxes, feature maps, saliency and prediction")
     xp.add_argument("model", nargs="?", help="a model file, zoo name, torch:pkg.mod:factory or .onnx file "
@@ -342,7 +343,8 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument("--image", help="an image file, resized to the model's input")
     source.add_argument("--sample", type=int, help="test sample N of the data set (default 0)")
     xp.add_argument("--data", help="the data set of --sample (default: the run's, else digits)")
-    xp.add_argument("-o", "--output", default="explore.html", help="the page to write (default: explore.html)")
+    xp.add_argument("-o", "--output", type=named_path, default="explore.html",
+                    help="the page to write (default: explore.html)")
     return p
 
 

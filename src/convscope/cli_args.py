@@ -11,6 +11,16 @@ class UsageError(ValueError):
     """A mistake in the command line itself (missing or contradictory options)."""
 
 
+def named_path(text: str) -> str:
+    """An argparse type for --out and -o: a path that names something (an empty one would write into
+    the working folder, over files nobody named)."""
+    import argparse
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: name the folder or file to write")
+    return text
+
+
 def parse_input(text: str) -> tuple:
     return parse_shape(text, "--input")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .cli_args import UsageError, parse_input, parse_padding, sample_shape
+from .cli_args import UsageError, named_path, parse_input, parse_padding, sample_shape
 from .model_files import resolve_model
 
 
@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
     dr.add_argument("--layer", help="rf: the layer whose unit is drawn (default: the last spatial layer); "
                                     "kernels/maps: a layer name (default: the first convolution)")
     dr.add_argument("--index", type=int, default=0, help="maps: which test sample")
-    dr.add_argument("-o", "--output", help="file to write (.png, .svg, .pdf; .gif animates `draw conv`)")
+    dr.add_argument("-o", "--output", type=named_path, help="file to write (.png, .svg, .pdf; .gif animates `draw conv`)")
     dr.add_argument("--dpi", type=int, default=150, help="raster resolution (default 150; at most 4000 px a side)")
     dr.add_argument("--seed", type=int, default=0, help="rf: seed of the untrained model's weights")
 

@@ -29,8 +29,6 @@ class Run:
 
 
 def run_dir(out, name: str) -> Path:
-    if not str(out).strip():
-        raise ValueError("--out is empty: name the folder the run goes in (default: runs)")
     return Path(out) / name
 
 
