@@ -9,6 +9,7 @@ from . import activations as act
 from .analysis import boxes, kernels, layer_rows, spatial
 from .pack import pack
 from .playground import check_table
+from .units import unit_data
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[3] / "examples" / "lenet_digits.yaml"
 
@@ -106,14 +107,16 @@ def _activations(model, shape, rows, x, note, label) -> dict:
         entry = act.feature_maps(outputs[row["name"]], shape)
         if row["kernels"] is not None or row["kind"].startswith(("MaxPool", "AvgPool")):
             if spatial(row, shape):
-                entry["saliency"] = act.saliency_maps(model, x, row, shape, per_layer)
+                channels = entry["maps"]["shape"][0] if small else 1
+                entry["saliency"] = act.saliency_maps(model, x, row, shape, channels, per_layer)
         layers[row["name"]] = entry
     pred = act.prediction(y)
     classes = [] if pred is None else list(np.argsort(pred["probs"])[::-1][:10 if small else 3])
     return {"input": pack(x), "input_note": note, "label": label, "layers": layers, "prediction": pred,
             "class_saliency": act.class_saliency(model, x, classes) if pred else {},
-            "saliency_note": (f"saliency maps are precomputed for channel 0 at up to {per_layer} evenly spread "
-                              "positions of each convolution and pooling layer" if small else
+            "units": unit_data(model, x),
+            "saliency_note": (f"saliency maps are precomputed for every channel shown at up to {per_layer} evenly "
+                              "spread positions of each convolution and pooling layer" if small else
                               "saliency maps are precomputed for the centre unit of channel 0 of each convolution "
                               "and pooling layer (each map costs one backward pass)") +
                              f", and for the top {len(classes)} classes"}

@@ -6,7 +6,7 @@ import html
 import json
 from importlib import resources
 
-SCRIPTS = ("common.js", "arithmetic.js", "playground.js", "model.js")  # in dependency order
+SCRIPTS = ("common.js", "arithmetic.js", "playground.js", "unit.js", "views.js", "maps.js", "model.js")  # in dependency order
 
 
 def _static(name: str) -> str:
