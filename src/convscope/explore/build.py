@@ -115,9 +115,9 @@ def _activations(model, shape, rows, x, note, label) -> dict:
     return {"input": pack(x), "input_note": note, "label": label, "layers": layers, "prediction": pred,
             "class_saliency": act.class_saliency(model, x, classes) if pred else {},
             "units": unit_data(model, x),
-            "saliency_note": (f"saliency maps are precomputed for every channel shown at up to {per_layer} evenly "
+            "saliency_note": (f"Saliency maps are precomputed for every channel shown at up to {per_layer} evenly "
                               "spread positions of each convolution and pooling layer" if small else
-                              "saliency maps are precomputed for the centre unit of channel 0 of each convolution "
+                              "Saliency maps are precomputed for the centre unit of channel 0 of each convolution "
                               "and pooling layer (each map costs one backward pass)") +
                              f", and for the top {len(classes)} classes"}
 
