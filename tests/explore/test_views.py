@@ -192,6 +192,8 @@ for (let i = 0; i < els.length; i++) for (let j = i + 1; j < els.length; j++) {
   const w = Math.min(a.right, b.right) - Math.max(a.left, b.left), h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
   if (w > 1 && h > 1) bad.push([els[i].textContent.slice(0, 40), els[j].textContent.slice(0, 40)]);
 }
+// a caption wider than its figure runs under the next one
+for (const c of document.querySelectorAll('figcaption')) if (c.scrollWidth > c.clientWidth + 1) bad.push([c.textContent, 'overflows']);
 return bad;
 """
 
@@ -224,5 +226,10 @@ def test_no_captions_or_labels_overlap(browser, pages, width, tmp_path):
         for layer in ("conv2", "fc1"):
             select_layer(d, layer)
             assert d.execute_script(OVERLAP_JS) == [], layer
+        select_layer(d, "conv1")
+        d.find_elements("css selector", "#channels button")[-1].click()    # the longest caption: a late channel
+        click_cell(d, "map-stack", 3, 3, 8, 8)
+        d.find_elements("css selector", "#input-choices button")[3].click()  # another input: other captions
+        assert d.execute_script(OVERLAP_JS) == []
     finally:
         _set_width(d, 1280)

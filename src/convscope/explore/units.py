@@ -99,10 +99,10 @@ def _after(ran, k) -> dict | None:
     return {"name": name, "kind": kind, "output": out, **extra}
 
 
-def unit_data(model, x, budget: int = EXACT_BUDGET) -> dict:
-    """{"arrays": [float32 arrays], "layers": {name: the layer's rule and array references}}."""
+def unit_data(model, x, store: Store) -> dict:
+    """{layer name: its rule and references to its arrays in `store`} for the layers that fit."""
     ran = capture(model, x)
-    store, layers = Store(budget), {}
+    layers = {}
     for k, (name, m, inp, out) in enumerate(ran):
         r = rule(m, inp.shape)
         if r is None or name in layers:
@@ -117,4 +117,4 @@ def unit_data(model, x, budget: int = EXACT_BUDGET) -> dict:
         if after is not None:
             entry["after"] = {**after, "output": store.add(after["output"])}
         layers[name] = entry
-    return {"arrays": store.arrays, "layers": layers, "budget": budget}
+    return layers

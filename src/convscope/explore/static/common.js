@@ -110,6 +110,7 @@ function unpackEach(p, k) {
 // An exact array (pack.exact): float32 cells, decoded once.
 const EXACT_CACHE = new Map();
 function exactArray(p) {
+  if (p.data) return p;                       // computed in the page (forward.js)
   if (!EXACT_CACHE.has(p)) {
     const raw = atob(p.f32), bytes = new Uint8Array(raw.length);
     for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);

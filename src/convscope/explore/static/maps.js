@@ -150,8 +150,9 @@ function drawSaliency(row) {
     [packed, caption] = [found[0], `saliency of unit (${found[1].split(",").join(", ")})`];
     note.textContent = `d(unit) / d(input): orange pushes the unit up, purple down. ${ACT.saliency_note}.`;
   } else {
-    caption = "saliency: not precomputed";
-    note.textContent = `No saliency map for unit (${unitIndex(row).join(", ")})${spatialOf(row).length ? " (dots mark the units that have one)" : ""}. ${ACT.saliency_note}.`;
+    caption = M.input ? "saliency: page's input only" : "saliency: not precomputed";
+    note.textContent = M.input ? "Saliency maps are convscope's backward passes, computed when the page was written, for its own input. " +
+      "Choose \"page's input\" to see them." : `No saliency map for unit (${unitIndex(row).join(", ")})${spatialOf(row).length ? " (dots mark the units that have one)" : ""}. ${ACT.saliency_note}.`;
   }
   $("saliency-caption").textContent = caption;
   canvas.dataset.unit = found ? found[1] : M.classSaliency !== null ? `class ${M.classSaliency}` : "";

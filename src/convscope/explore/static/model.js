@@ -186,6 +186,7 @@ function initModel() {
       "2-D inputs only; the table's shapes, counts and receptive fields are exact.";
   } else drawInput();
   drawPrediction();
+  initInputs();
   $("map-stack").addEventListener("click", mapClick);
   $("map-stack").addEventListener("keydown", mapKey);
   for (const stack of document.querySelectorAll(".stack.hover")) stack.addEventListener("mousemove", showHover);

@@ -147,13 +147,16 @@ function drawArithmetic(row) {
     blocks.push(el("p", { class: "small", text: `... and ${res.groups.length - 4} more input channels, each summed the same way ` +
       `(channel sums: ${res.groups.map((g) => fmtNum(g.sum)).join(", ")}).` }));
   }
-  const verdict = `convscope's value: ${fmtNum(res.convscope)} (${res.agrees ? "agrees" : "DISAGREES"}, ` +
+  // on the page's own input the layer's output is convscope's; on another, the page's forward pass (forward.js)
+  const source = M.input ? "the page's forward pass" : "convscope's value";
+  const verdict = `${source}: ${fmtNum(res.convscope)} (${res.agrees ? "agrees" : "DISAGREES"}, ` +
     `|difference| ${Math.abs(res.value - res.convscope).toExponential(1)})`;
   body.append(...blocks, el("p", { id: "unit-sum", class: "mono", text: summaryLine(res, unit) }),
               el("p", { id: "unit-check", class: res.agrees ? "agree" : "disagree", text: verdict }));
   if (res.after) {
     body.append(el("p", { id: "unit-after", class: "mono", text: `then ${res.after.kind} (${res.after.name}): ` +
-      `${res.after.kind}(${fmtNum(res.value)}) = ${fmtNum(res.after.value)}; convscope: ${fmtNum(res.after.convscope)}` }));
+      `${res.after.kind}(${fmtNum(res.value)}) = ${fmtNum(res.after.value)}; ${M.input ? "forward pass" : "convscope"}: ` +
+      fmtNum(res.after.convscope) }));
     body.dataset.after = res.after.value;
   }
   Object.assign(body.dataset, { value: res.value, convscope: res.convscope, unit: unit.join(","), layer: row.name });
