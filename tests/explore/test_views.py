@@ -182,7 +182,7 @@ def test_headings_use_the_models_names_and_the_box_does_not_tint(browser, pages)
 # ------------------------------------------------------------------------------ layout
 
 OVERLAP_JS = """
-const sel = 'figcaption, svg text.label, h2, h3, .legend span, #pg-steps .eq, #pg-controls label, p.small, p.mono, .bar, #softmax-table td';
+const sel = 'figcaption, svg text.label, h2, h3, .legend span, .ov-head, .ov-kind, #pg-steps .eq, #pg-controls label, p.small, p.mono, .bar, #softmax-table td';
 const els = [...document.querySelectorAll(sel)].filter((e) => e.getClientRects().length && !e.closest('[hidden]'));
 const boxes = els.map((e) => e.getBoundingClientRect());
 const bad = [];
@@ -233,3 +233,32 @@ def test_no_captions_or_labels_overlap(browser, pages, width, tmp_path):
         assert d.execute_script(OVERLAP_JS) == []
     finally:
         _set_width(d, 1280)
+
+
+WINDOWS_JS = """
+const prev = document.querySelector('.ov-col[data-layer="' + arguments[0] + '"]'), [rows, cols] = arguments[1];
+const canvases = [...prev.querySelectorAll('canvas')], wins = [...document.querySelectorAll('#ov-links .ov-window')];
+return wins.map((w, k) => {
+  const b = canvases[k].getBoundingClientRect(), r = w.getBoundingClientRect();
+  return [Math.round((r.top - b.top) / b.height * rows), Math.round((r.bottom - b.top) / b.height * rows),
+          Math.round((r.left - b.left) / b.width * cols), Math.round((r.right - b.left) / b.width * cols)];
+});
+"""
+
+
+def test_overview_shows_every_layer_and_the_window_a_unit_reads(browser, pages):
+    """One column per layer in order; conv2's unit (4, 1, 2) linked to the window it reads on every
+    map shown of the layer before, that window being receptive_region of conv2 alone."""
+    model, shape, _ = pages["lenet"]
+    d = open_page(browser, pages, "lenet")
+    names = [c.get_attribute("data-layer") for c in d.find_elements("css selector", "#overview-body .ov-col")]
+    assert names == [n for n, m in model.named_modules() if n and not m._modules]
+    select_layer(d, "conv2")
+    _pick(d, _row(pages, "lenet", "conv2"), True, 1, 2, 4)
+    assert len(d.find_elements("css selector", "#ov-links .ov-unit")) == 1
+    rows = d.execute_script(WINDOWS_JS, "2", [4, 4])
+    want = cs.receptive_region(model.layer("conv2"), (16, 4, 4), (4, 1, 2))
+    assert len(rows) == 6 and all(w == [want[0].start, want[0].stop, want[1].start, want[1].stop] for w in rows), rows
+    d.find_elements("css selector", '#overview-body .ov-col[data-layer="5"] canvas')[3].click()
+    assert "selected" in d.find_element("css selector", '#layer-table tr[data-name="5"]').get_attribute("class")
+    assert d.find_element("id", "channel-label").text == "channel 3 of 32"

@@ -6,8 +6,8 @@ import html
 import json
 from importlib import resources
 
-SCRIPTS = ("common.js", "arithmetic.js", "playground.js", "unit.js", "views.js", "maps.js", "forward.js", "inputs.js",
-           "model.js")  # in dependency order
+SCRIPTS = ("common.js", "arithmetic.js", "playground.js", "unit.js", "views.js", "maps.js", "overview.js", "forward.js",
+           "inputs.js", "model.js")  # in dependency order
 
 
 def _static(name: str) -> str:

@@ -65,6 +65,7 @@ function chooseInput(button, run) {
   drawInput();
   drawPrediction();
   drawChannels(DATA.rows[M.row]);
+  drawOverview();
   drawUnit();
 }
 

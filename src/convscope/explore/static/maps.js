@@ -101,6 +101,7 @@ function drawUnit() {
   drawUnitMarker(row);
   drawSaliency(row);
   drawArithmetic(row);
+  markOverview();
 }
 
 // The precomputed saliency map of the chosen unit: [map, "c,i,j"], or null when it has none.

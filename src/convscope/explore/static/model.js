@@ -192,6 +192,7 @@ function initModel() {
   for (const stack of document.querySelectorAll(".stack.hover")) stack.addEventListener("mousemove", showHover);
   const first = DATA.rows.findIndex((r) => r.boxes) >= 0 ? DATA.rows.findIndex((r) => r.boxes)
                                                         : DATA.rows.findIndex((r) => !r.group);
+  drawOverview();
   if (first >= 0) selectRow(first);
 }
 
