@@ -7,7 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
 import convscope as cs
@@ -265,3 +265,59 @@ def test_screenshots_are_not_blank(browser, pages, tmp_path):
         if keep:
             os.makedirs(keep, exist_ok=True)
             shutil.copy(path, keep)
+
+
+def _numbers_oracle(g, x, w):
+    """torch's convolution (or transposed convolution) of one channel pair with these numbers."""
+    import torch
+    import torch.nn.functional as F
+
+    n = len(g["size"])
+    xt = torch.tensor(x, dtype=torch.float64).reshape(1, 1, *g["size"])
+    wt = torch.tensor(w, dtype=torch.float64).reshape(1, 1, *(g["kernel"],) * n)
+    if g["transposed"]:
+        conv_t = getattr(F, f"conv_transpose{n}d")
+        return conv_t(xt, wt, stride=g["stride"], padding=g["padding"], output_padding=g["output_padding"],
+                      dilation=g["dilation"])[0, 0].numpy()
+    pads = [_pads(g["padding"], i, g["kernel"], g["stride"], g["dilation"]) for i in g["size"]]
+    xt = F.pad(xt, [p for lo_hi in reversed(pads) for p in lo_hi])
+    return getattr(F, f"conv{n}d")(xt, wt, stride=g["stride"], dilation=g["dilation"])[0, 0].numpy()
+
+
+# small drawable settings, mostly possible ones: the point here is the numbers, not the errors
+small_geometries = st.fixed_dictionaries({
+    "size": st.lists(st.integers(2, 6), min_size=1, max_size=2), "kernel": st.integers(1, 3),
+    "stride": st.integers(1, 3), "dilation": st.integers(1, 2), "padding": st.integers(0, 2),
+    "transposed": st.booleans(), "output_padding": st.integers(0, 1)})
+
+
+@settings(max_examples=5, phases=(Phase.explicit, Phase.generate))
+@example(g={"size": [4, 5], "kernel": 3, "stride": 2, "dilation": 1, "padding": 1, "transposed": True,
+            "output_padding": 1}, typed=True)
+@example(g={"size": [5, 4], "kernel": 3, "stride": 1, "dilation": 2, "padding": "same", "transposed": False,
+            "output_padding": 0}, typed=False)
+@given(g=small_geometries, typed=st.booleans())
+def test_playground_with_numbers_is_torchs_convolution(browser, pages, g, typed):
+    """Every output cell's number is torch's convolution of the shown input and kernel (one channel
+    pair): the drawn picture of a transposed convolution, zeros inserted and the kernel flipped, too."""
+    d = browser.driver
+    if not d.current_url.endswith("lenet.html"):
+        open_page(browser, pages, "lenet")
+    g = dict(g, cin=1, cout=1, groups=1)
+    _set(d, g)
+    box = d.find_element("id", "pg-numbers")
+    if not box.is_selected():
+        box.click()
+    values = [int(v) for v in np.arange(np.prod(g["size"])) % 7 - 3]
+    _type(d, "pg-values", " ".join(map(str, values)) if typed else "")
+    texts = d.execute_script("return [...document.querySelectorAll('#pg-svg text.outnum')]"
+                             ".map((t) => [t.dataset.pos, t.textContent])")
+    if _expected(g)[1] is not None or not texts:   # an impossible setting, or one not drawn
+        return
+    x, w = d.execute_script("return [PG.numbers.x, PG.numbers.w]")
+    if typed:
+        assert x == values
+    want = _numbers_oracle(g, x, w)
+    got = {tuple(int(v) for v in pos.split(",")): float(text) for pos, text in texts}
+    assert got == {tuple(int(v) for v in idx): float(want[idx]) for idx in np.ndindex(*want.shape)}
+    assert d.find_element("id", "pg-sum").text.startswith("output (")

@@ -6,7 +6,7 @@ import html
 import json
 from importlib import resources
 
-SCRIPTS = ("common.js", "arithmetic.js", "playground.js", "unit.js", "views.js", "maps.js", "overview.js", "forward.js",
+SCRIPTS = ("common.js", "arithmetic.js", "playground.js", "pgnumbers.js", "unit.js", "views.js", "maps.js", "overview.js", "forward.js",
            "inputs.js", "model.js")  # in dependency order
 
 

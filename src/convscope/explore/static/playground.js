@@ -64,14 +64,15 @@ function scene(g, r) {
     const [lo, hi] = r.pads[a];
     if (!g.transposed) {
       const isInput = (c) => c >= lo && c < lo + i;
-      return { extent: i + lo + hi, isInput: isInput, isInner: isInput, step: g.stride };
+      return { extent: i + lo + hi, isInput: isInput, isInner: isInput, step: g.stride, index: (c) => c - lo };
     }
     const plo = d * (k - 1) - lo, phi = d * (k - 1) - hi + g.output_padding;
     if (plo < 0 || phi < 0) return null;
     const isInput = (c) => c >= plo && c <= plo + (i - 1) * g.stride && (c - plo) % g.stride === 0;
     // cells between the input's cells are the inserted zeros; outside them, the padding
     const isInner = (c) => c >= plo && c <= plo + (i - 1) * g.stride;
-    return { extent: (i - 1) * g.stride + 1 + plo + phi, isInput: isInput, isInner: isInner, step: 1 };
+    return { extent: (i - 1) * g.stride + 1 + plo + phi, isInput: isInput, isInner: isInner, step: 1,
+             index: (c) => (c - plo) / g.stride };
   });
   if (axes.some((a) => a === null)) {
     return { note: "The padding is larger than d(k-1), so the equivalent convolution crops its input: not drawn." };
@@ -131,11 +132,13 @@ function drawFrame() {
     }
   }
   svg.append(...overlay);
+  const numbers = withNumbers(g, sc, cell);
   for (let r = 0; r < outRows; r++) {
     for (let c = 0; c < outCols; c++) {
       const pos = two ? [r, c] : [c];
       const current = pos.every((p, a) => p === o[a]);
       svg.append(cellRect(ox + c * cell, r * cell, cell, `cell output${current ? " current" : ""}`));
+      if (numbers) svg.append(numberText(ox + c * cell, r * cell, cell, numbers.output(pos), "outnum", pos));
     }
   }
   const label = (x, y, text) => el("svg:text", { x: x, y: y, class: "label", text: text });
@@ -149,6 +152,7 @@ function drawFrame() {
   svg.setAttribute("width", Math.max(ox + outCols * cell + 4, a.width + 4, ox + outLabel.getBBox().width + 4));
   svg.setAttribute("height", h + (lineDown ? 52 : 30));
   $("pg-frame").textContent = `output cell (${o.join(", ")}), ${PG.frame + 1} of ${sc.frames}`;
+  if (numbers) numbersFor(svg, numbers, g, sc, o, rows, cols, cell);
   highlightRow(PG.frame);
 }
 
