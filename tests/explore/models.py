@@ -55,3 +55,13 @@ def rules():
                          nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2), nn.Tanh(),
                          nn.AvgPool2d(2, padding=1), nn.MaxPool2d(2, stride=1, padding=1, dilation=2),
                          nn.Flatten(), nn.Linear(6 * 3 * 3, 10), nn.Sigmoid())
+
+
+def blocks():
+    """A residual block (identity shortcut) and a concat of two branches, for 1x8x8 digits."""
+    nn = cs.nn
+    cs.manual_seed(2)
+    body = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Residual(body),
+                         nn.Concat(nn.Conv2d(4, 2, 1), nn.Sequential(nn.Conv2d(4, 2, 3, padding=1))),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 4 * 4, 10))

@@ -262,3 +262,26 @@ def test_overview_shows_every_layer_and_the_window_a_unit_reads(browser, pages):
     d.find_elements("css selector", '#overview-body .ov-col[data-layer="5"] canvas')[3].click()
     assert "selected" in d.find_element("css selector", '#layer-table tr[data-name="5"]').get_attribute("class")
     assert d.find_element("id", "channel-label").text == "channel 3 of 32"
+
+
+def test_overview_boxes_blocks_with_their_joins(browser, pages):
+    """A residual block and a concat: boxed with their layers and the add / concat that joins the
+    branches, foldable, and opened again when a layer inside is chosen. No program runs a branchy
+    model, so no windows are drawn (only chains get lines)."""
+    model, shape, _ = pages["blocks"]
+    d = open_page(browser, pages, "blocks")
+    layers = [n for n, m in model.named_modules() if n and not m._modules]
+    for group, inside in (("2", ["2.body.0", "2.body.1", "2.body.2", "add"]), ("3", ["3.0", "3.1.0", "concat"])):
+        box = d.find_element("css selector", f'#overview-body .ov-group[data-group="{group}"]')
+        assert box.get_attribute("data-kind") == type(model.layer(group)).__name__
+        got = [c.get_attribute("data-layer") or c.get_attribute("data-op") for c in box.find_elements("css selector", ".ov-col")]
+        assert got == inside
+    assert [c.get_attribute("data-layer") for c in d.find_elements("css selector", "#overview-body .ov-col[data-layer]")] == layers
+    toggle = d.find_element("css selector", '.ov-group[data-group="2"] > .ov-toggle')
+    toggle.click()
+    assert toggle.get_attribute("aria-expanded") == "false"
+    assert not d.find_element("css selector", '.ov-col[data-layer="2.body.0"]').is_displayed()
+    select_layer(d, "2.body.2")
+    assert toggle.get_attribute("aria-expanded") == "true"
+    assert d.find_elements("css selector", "#ov-links .ov-unit") and not d.find_elements("css selector", "#ov-links .ov-window")
+    assert d.execute_script("return DATA.activations.program") is None

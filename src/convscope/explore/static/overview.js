@@ -1,13 +1,10 @@
 // The whole network at a glance: one column per layer with its maps as small multiples (vectors as
-// grids of 16 a row), the chosen unit marked, and, in a chain the page runs itself, lines from the
-// unit to the window it reads in the layer before. Clicking a map picks that layer and channel.
+// grids of 16 a row), blocks boxed (collapsed in deep models) with the operations joining their
+// branches, the chosen unit marked, and, in a chain the page runs itself, lines from the unit to the
+// window it reads in the layer before. Clicking a map picks that layer and channel.
 "use strict";
 
 const OVERVIEW_CHANNELS = 6;   // maps per column: enough to see a layer's variety, few enough to scan
-
-function overviewColumns() {
-  return DATA.rows.map((row, k) => [row, k]).filter(([row]) => !row.group && layerAct(row));
-}
 
 function thumb(arr, offset, rows, cols, px, attrs) {
   const canvas = el("canvas", Object.assign({ class: "ov-map" }, attrs));
@@ -44,11 +41,61 @@ function overviewColumn(row, k) {
   return col;
 }
 
+const OVERVIEW_OPEN = 24;       // more columns than this: blocks start collapsed
+
+// The rows from `start` while deeper than `depth`, as a tree: layers with maps, the operations
+// joining branches (add, concat), and blocks with their children.
+function overviewTree(start, depth) {
+  const nodes = [];
+  let k = start;
+  while (k < DATA.rows.length && DATA.rows[k].depth >= depth) {
+    const row = DATA.rows[k];
+    let end = k + 1;
+    while (end < DATA.rows.length && DATA.rows[end].depth > row.depth) end++;
+    if (row.group) nodes.push({ row: row, k: k, children: overviewTree(k + 1, row.depth + 1) });
+    else if (layerAct(row)) nodes.push({ row: row, k: k });
+    else if (!row.module) nodes.push({ row: row, k: k, op: true });
+    k = row.group ? end : k + 1;
+  }
+  return nodes;
+}
+
+function countColumns(nodes) {
+  return nodes.reduce((n, node) => n + (node.children ? countColumns(node.children) : 1), 0);
+}
+
+function opColumn(row) {
+  const sign = row.kind === "add" ? "+" : row.kind === "concat" ? "\u29fa" : row.kind;
+  return el("div", { class: "ov-col ov-op", "data-op": row.name, title: `${row.name}: ${row.kind} (joins the branches)` },
+    el("div", { class: "ov-head", text: sign }), el("div", { class: "ov-kind", text: row.kind }));
+}
+
+function overviewNodes(nodes, collapsed) {
+  return nodes.map((node) => {
+    if (node.op) return opColumn(node.row);
+    if (!node.children) return overviewColumn(node.row, node.k);
+    const n = countColumns(node.children), group = el("div", { class: `ov-group${collapsed ? " collapsed" : ""}`,
+      "data-group": node.row.name, "data-kind": node.row.kind });
+    const toggle = el("button", { type: "button", class: "ov-toggle", "aria-expanded": String(!collapsed),
+      title: `${node.row.name} (${node.row.kind}): ${n} layers`, text: `${node.row.name.split(".").pop()} ${node.row.kind}`,
+      onclick: () => { setCollapsed(group, !group.classList.contains("collapsed")); markOverview(); } });
+    group.append(toggle, el("div", { class: "ov-children" }, ...overviewNodes(node.children, collapsed)),
+                 el("div", { class: "ov-folded", text: `${n} layers` }));
+    return group;
+  });
+}
+
+function setCollapsed(group, collapsed) {
+  group.classList.toggle("collapsed", collapsed);
+  group.querySelector(".ov-toggle").setAttribute("aria-expanded", String(!collapsed));
+}
+
 function drawOverview() {
   const body = $("overview-body");
   $("overview").hidden = !ACT || !DRAWN;
   if (!ACT || !DRAWN) return;
-  body.replaceChildren(...overviewColumns().map(([row, k]) => overviewColumn(row, k)),
+  const tree = overviewTree(0, 0);
+  body.replaceChildren(...overviewNodes(tree, countColumns(tree) > OVERVIEW_OPEN),
                        el("svg:svg", { id: "ov-links", class: "ov-links" }));
   markOverview();
 }
@@ -79,6 +126,8 @@ function markOverview() {
   for (const c of body.querySelectorAll(".ov-col")) c.classList.toggle("selected", c.dataset.layer === row.name);
   const col = body.querySelector(`.ov-col[data-layer="${CSS.escape(row.name)}"]`);
   if (!col) return;
+  // the chosen layer is always in view: open the blocks around it
+  for (let g = col.closest(".ov-group.collapsed"); g; g = g.parentElement.closest(".ov-group.collapsed")) setCollapsed(g, false);
   const sp = spatialOf(row), canvas = col.querySelector(`canvas[data-channel="${TWO_D && sp.length ? M.channel : 0}"]`);
   if (!canvas) return;
   const [rows, cols] = !sp.length ? mapGrid(row) : TWO_D ? sp : [channelsShown(row), sp[0]];
