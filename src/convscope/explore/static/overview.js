@@ -60,8 +60,9 @@ function overviewTree(start, depth) {
   return nodes;
 }
 
-function countColumns(nodes) {
-  return nodes.reduce((n, node) => n + (node.children ? countColumns(node.children) : 1), 0);
+// Columns drawn (layers and joins), or with `layersOnly` the layers alone.
+function countColumns(nodes, layersOnly) {
+  return nodes.reduce((n, node) => n + (node.children ? countColumns(node.children, layersOnly) : node.op && layersOnly ? 0 : 1), 0);
 }
 
 function opColumn(row) {
@@ -74,7 +75,7 @@ function overviewNodes(nodes, collapsed) {
   return nodes.map((node) => {
     if (node.op) return opColumn(node.row);
     if (!node.children) return overviewColumn(node.row, node.k);
-    const n = countColumns(node.children), group = el("div", { class: `ov-group${collapsed ? " collapsed" : ""}`,
+    const n = countColumns(node.children, true), group = el("div", { class: `ov-group${collapsed ? " collapsed" : ""}`,
       "data-group": node.row.name, "data-kind": node.row.kind });
     const toggle = el("button", { type: "button", class: "ov-toggle", "aria-expanded": String(!collapsed),
       title: `${node.row.name} (${node.row.kind}): ${n} layers`, text: `${node.row.name.split(".").pop()} ${node.row.kind}`,
