@@ -9,7 +9,8 @@ from tests.explore.models import blocks, branchy, cnn1d, conv3d, lenet, rules
 # name: (model factory, input shape, weights shown as trained). Random weights are shown as if
 # trained where the activation panels are under test: the mechanics do not depend on what they learned.
 PAGES = {"lenet": (lenet, (1, 8, 8), True), "branchy": (branchy, (1, 13, 13), False), "cnn1d": (cnn1d, (1, 40), True),
-         "conv3d": (conv3d, (1, 4, 4, 4), False), "rules": (rules, (1, 8, 8), True), "blocks": (blocks, (1, 8, 8), True)}
+         "conv3d": (conv3d, (1, 4, 4, 4), False), "rules": (rules, (1, 8, 8), True),
+         "blocks": (blocks, (1, 8, 8), True)}
 SAMPLE = 3
 
 

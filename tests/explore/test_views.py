@@ -160,12 +160,14 @@ def test_vectors_and_softmax_written_out(browser, pages):
     rows = d.find_elements("css selector", "#softmax-table tr[data-class]")
     assert len(rows) == 10
     for i, tr in enumerate(rows):
-        assert float(tr.find_element("css selector", "td[data-prob]").get_attribute("data-prob")) == pytest.approx(probs[i], abs=1e-6)
+        prob = float(tr.find_element("css selector", "td[data-prob]").get_attribute("data-prob"))
+        assert prob == pytest.approx(probs[i], abs=1e-6)
     top = int(np.argmax(probs))
     assert "predicted" in rows[top].text
     d.find_elements("css selector", "#prediction button.bar")[4].click()
     assert "chosen" in d.find_element("css selector", '#softmax-table tr[data-class="4"]').get_attribute("class")
-    assert d.find_element("css selector", '#prediction button.bar[data-class="4"]').get_attribute("aria-pressed") == "true"
+    bar = d.find_element("css selector", '#prediction button.bar[data-class="4"]')
+    assert bar.get_attribute("aria-pressed") == "true"
     assert d.find_element("id", "saliency-caption").text == "saliency of class 4"
 
 
@@ -182,18 +184,22 @@ def test_headings_use_the_models_names_and_the_box_does_not_tint(browser, pages)
 # ------------------------------------------------------------------------------ layout
 
 OVERLAP_JS = """
-const sel = 'figcaption, svg text.label, h2, h3, .legend span, .ov-head, .ov-kind, #pg-steps .eq, #pg-controls label, p.small, p.mono, .bar, #softmax-table td';
+const sel = 'figcaption, svg text.label, h2, h3, .legend span, .ov-head, .ov-kind, #pg-steps .eq, ' +
+            '#pg-controls label, p.small, p.mono, .bar, #softmax-table td';
 const els = [...document.querySelectorAll(sel)].filter((e) => e.getClientRects().length && !e.closest('[hidden]'));
 const boxes = els.map((e) => e.getBoundingClientRect());
 const bad = [];
 for (let i = 0; i < els.length; i++) for (let j = i + 1; j < els.length; j++) {
   if (els[i].contains(els[j]) || els[j].contains(els[i])) continue;
   const a = boxes[i], b = boxes[j];
-  const w = Math.min(a.right, b.right) - Math.max(a.left, b.left), h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+  const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+  const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
   if (w > 1 && h > 1) bad.push([els[i].textContent.slice(0, 40), els[j].textContent.slice(0, 40)]);
 }
 // a caption wider than its figure runs under the next one
-for (const c of document.querySelectorAll('figcaption')) if (c.scrollWidth > c.clientWidth + 1) bad.push([c.textContent, 'overflows']);
+for (const c of document.querySelectorAll('figcaption')) {
+  if (c.scrollWidth > c.clientWidth + 1) bad.push([c.textContent, 'overflows']);
+}
 return bad;
 """
 
@@ -274,14 +280,17 @@ def test_overview_boxes_blocks_with_their_joins(browser, pages):
     for group, inside in (("2", ["2.body.0", "2.body.1", "2.body.2", "add"]), ("3", ["3.0", "3.1.0", "concat"])):
         box = d.find_element("css selector", f'#overview-body .ov-group[data-group="{group}"]')
         assert box.get_attribute("data-kind") == type(model.layer(group)).__name__
-        got = [c.get_attribute("data-layer") or c.get_attribute("data-op") for c in box.find_elements("css selector", ".ov-col")]
+        columns = box.find_elements("css selector", ".ov-col")
+        got = [c.get_attribute("data-layer") or c.get_attribute("data-op") for c in columns]
         assert got == inside
-    assert [c.get_attribute("data-layer") for c in d.find_elements("css selector", "#overview-body .ov-col[data-layer]")] == layers
+    columns = d.find_elements("css selector", "#overview-body .ov-col[data-layer]")
+    assert [c.get_attribute("data-layer") for c in columns] == layers
     toggle = d.find_element("css selector", '.ov-group[data-group="2"] > .ov-toggle')
     toggle.click()
     assert toggle.get_attribute("aria-expanded") == "false"
     assert not d.find_element("css selector", '.ov-col[data-layer="2.body.0"]').is_displayed()
     select_layer(d, "2.body.2")
     assert toggle.get_attribute("aria-expanded") == "true"
-    assert d.find_elements("css selector", "#ov-links .ov-unit") and not d.find_elements("css selector", "#ov-links .ov-window")
+    assert d.find_elements("css selector", "#ov-links .ov-unit")
+    assert not d.find_elements("css selector", "#ov-links .ov-window")
     assert d.execute_script("return DATA.activations.program") is None

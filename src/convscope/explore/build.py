@@ -92,7 +92,8 @@ def page_data(spec=None, input_shape=None, *, weights=None, image=None, sample=N
         x, label, note = act.sample_input(dataset or "digits", 0 if sample is None else int(sample), shape)
     try:
         data["activations"] = _activations(model, shape, rows, np.asarray(x, np.float32), note, label)
-        data["activations"].update(_runnable(model, shape, np.asarray(x, np.float32), data, dataset if image is None else None))
+        runnable = _runnable(model, shape, np.asarray(x, np.float32), data, dataset if image is None else None)
+        data["activations"].update(runnable)
     except (ValueError, TypeError, RuntimeError, NotImplementedError) as err:
         data["status"] = f"The model could not run on this input, so only the analysis is shown: {err}"
     return data
