@@ -187,6 +187,7 @@ function initModel() {
   } else drawInput();
   drawPrediction();
   initInputs();
+  $("hover-value").hidden = !ACT;   // without activations there are no values to read
   $("map-stack").addEventListener("click", mapClick);
   $("map-stack").addEventListener("keydown", mapKey);
   for (const stack of document.querySelectorAll(".stack.hover")) stack.addEventListener("mousemove", showHover);
