@@ -205,7 +205,8 @@ return bad;
 
 
 def _set_width(d, width):
-    d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": 900, "deviceScaleFactor": 1,
+    # the height stays the browser's own (800): later tests' screenshots are 1280 x 800
+    d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": 800, "deviceScaleFactor": 1,
                                                              "mobile": False})
 
 
