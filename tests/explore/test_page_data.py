@@ -10,7 +10,7 @@ import torch
 
 import convscope as cs
 from convscope.explore import explore, page_data
-from convscope.explore.pack import pack, unexact, unpack, unpack_each
+from convscope.explore.pack import pack, pack_each, unexact, unpack, unpack_each
 from convscope.explore.playground import check_table
 from tests.explore.models import branchy, cnn1d, lenet, rules
 
@@ -43,6 +43,19 @@ def test_pack_round_trip_within_one_level():
     p = pack(x)
     assert np.abs(unpack(p) - x).max() <= (x.max() - x.min()) / 255 / 2 + 1e-12
     assert np.array_equal(unpack(pack(np.full((2, 2), 3.0))), np.full((2, 2), 3.0))
+
+
+def test_pack_each_round_trip_within_one_level_of_each_maps_range():
+    """Maps of scales 1e-6 to 1e2, a zero one and a constant one: each map's stored range (4 digits,
+    rounded outward) holds all its cells, and each cell comes back within half a level of it."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(40, 5, 6)) * np.logspace(-6, 2, 40)[:, None, None]
+    a[3], a[4] = 0.0, 2.5
+    p = pack_each(a)
+    lo, hi = np.asarray(p["lo"]), np.asarray(p["hi"])
+    flat = a.reshape(len(a), -1)
+    assert np.all(lo <= flat.min(1)) and np.all(hi >= flat.max(1))
+    assert np.all(np.abs(unpack_each(p) - a).reshape(len(a), -1).max(1) <= (hi - lo) / 510 + 1e-15)
 
 
 @pytest.fixture(scope="module")

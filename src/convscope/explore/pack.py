@@ -26,14 +26,27 @@ def unpack(p: dict) -> np.ndarray:
     return (p["lo"] + q / 255 * ((p["hi"] - p["lo"]) or 1.0) * (p["hi"] != p["lo"])).reshape(p["shape"])
 
 
+def _outward(v: float, up: bool) -> float:
+    """v to 4 significant digits, rounded away from the inside of the range (so every cell stays in it)."""
+    if v == 0 or not np.isfinite(v):
+        return 0.0
+    step = 10.0 ** (np.floor(np.log10(abs(v))) - 3)
+    return float(f"{(np.ceil(v / step) if up else np.floor(v / step)) * step:.4g}")
+
+
 def pack_each(a) -> dict:
     """Like `pack`, but each entry along the first axis quantised to its own range ("lo", "hi" lists):
-    a saliency map of a far unit is small, and one shared range would flatten it to one colour."""
+    a saliency map of a far unit is small, and one shared range would flatten it to one colour. The
+    ranges are written to 4 significant digits (rounded outward): thousands of them in full would
+    be a tenth of a page."""
     a = np.asarray(a, dtype=np.float64)
-    parts = [pack(m) for m in a]
-    q = b"".join(base64.b64decode(p["b64"]) for p in parts)
-    return {"shape": list(a.shape), "lo": [p["lo"] for p in parts], "hi": [p["hi"] for p in parts],
-            "b64": base64.b64encode(q).decode("ascii")}
+    flat = np.nan_to_num(a.reshape(len(a), -1))
+    lo = [_outward(v, False) for v in flat.min(1)] if flat.size else []
+    hi = [_outward(v, True) for v in flat.max(1)] if flat.size else []
+    scale = np.asarray(hi) - np.asarray(lo)
+    q = np.round((flat - np.asarray(lo)[:, None]) / np.where(scale > 0, scale, 1.0)[:, None] * 255)
+    return {"shape": list(a.shape), "lo": lo, "hi": hi,
+            "b64": base64.b64encode(np.clip(q, 0, 255).astype(np.uint8).tobytes()).decode("ascii")}
 
 
 def exact(a) -> dict:
