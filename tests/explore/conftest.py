@@ -1,8 +1,11 @@
 """The browser for the explore tests, and a plain line in pytest's summary saying whether the
 browser tests ran (they need Debian's chromium and chromium-driver; .ci/run installs them)."""
+import os
+
 import pytest
 
 from tests.explore.browser import Browser, find_browser
+from tests.explore.pages import build
 
 _RUN = {"why_not": find_browser(), "tests": 0, "seconds": 0.0}
 
@@ -10,10 +13,19 @@ _RUN = {"why_not": find_browser(), "tests": 0, "seconds": 0.0}
 @pytest.fixture(scope="session")
 def browser():
     if _RUN["why_not"]:
+        # CI must run them: there a missing browser is a failure, not a skip nobody reads
+        if os.environ.get("CI") or os.environ.get("CONVSCOPE_REQUIRE_BROWSER"):
+            pytest.fail(f"browser tests cannot run: {_RUN['why_not']}", pytrace=False)
         pytest.skip(f"browser tests skipped: {_RUN['why_not']}")
     b = Browser()
     yield b
     b.close()
+
+
+@pytest.fixture(scope="session")
+def pages(tmp_path_factory):
+    """The test pages (tests/explore/pages.py), written once for every browser test."""
+    return build(tmp_path_factory.mktemp("explore"))
 
 
 _BROWSER_TESTS = set()

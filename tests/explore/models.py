@@ -43,3 +43,25 @@ def torch_net():
     return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
                                torch.nn.Conv2d(4, 6, 3, stride=2, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
                                torch.nn.Linear(6 * 2 * 2, 10))
+
+
+def rules():
+    """Every rule the page's unit arithmetic redoes, for 1x8x8 digits: 'same' padding with dilation,
+    a strided grouped conv, average pooling counting its padding, a strided dilated max pool, and
+    LeakyReLU, Tanh and Sigmoid after them."""
+    nn = cs.nn
+    cs.manual_seed(1)
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding="same", dilation=2), nn.LeakyReLU(0.1),
+                         nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2), nn.Tanh(),
+                         nn.AvgPool2d(2, padding=1), nn.MaxPool2d(2, stride=1, padding=1, dilation=2),
+                         nn.Flatten(), nn.Linear(6 * 3 * 3, 10), nn.Sigmoid())
+
+
+def blocks():
+    """A residual block (identity shortcut) and a concat of two branches, for 1x8x8 digits."""
+    nn = cs.nn
+    cs.manual_seed(2)
+    body = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Residual(body),
+                         nn.Concat(nn.Conv2d(4, 2, 1), nn.Sequential(nn.Conv2d(4, 2, 3, padding=1))),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 4 * 4, 10))

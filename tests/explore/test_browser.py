@@ -7,27 +7,11 @@ import shutil
 
 import numpy as np
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
 import convscope as cs
-from convscope.explore import explore
-from tests.explore.models import branchy, cnn1d, conv3d, lenet
-
-PAGES = {"lenet": (lenet, (1, 8, 8), True), "branchy": (branchy, (1, 13, 13), False), "cnn1d": (cnn1d, (1, 40), True),
-         "conv3d": (conv3d, (1, 4, 4, 4), False)}
-
-
-@pytest.fixture(scope="module")
-def pages(tmp_path_factory):
-    """Each test model, its input shape and its page (random weights shown as if trained where the
-    activation panels are under test: the mechanics do not depend on what the weights learned)."""
-    out = tmp_path_factory.mktemp("explore")
-    built = {}
-    for name, (make, shape, trained) in PAGES.items():
-        model = make()
-        built[name] = (model, shape, explore(model, shape, out=out / f"{name}.html", trained=trained, sample=3))
-    return built
+from tests.explore.pages import click_cell, drawn_box, open_page, select_layer, spatial_rows
 
 
 @pytest.fixture(autouse=True)
@@ -35,13 +19,6 @@ def no_console_errors(browser):
     browser.console_errors()  # drop what earlier tests left
     yield
     assert browser.console_errors() == []
-
-
-def _open(browser, pages, name):
-    browser.open(pages[name][2])
-    d = browser.driver
-    assert d.find_element("id", "pg-check").get_attribute("data-mismatches") == "0"
-    return d
 
 
 # ------------------------------------------------------------------------------ the playground
@@ -123,7 +100,7 @@ geometries = st.fixed_dictionaries({
 def test_playground_sizes_and_errors_are_convscopes(browser, pages, g):
     d = browser.driver
     if not d.current_url.endswith("lenet.html"):
-        _open(browser, pages, "lenet")
+        open_page(browser, pages, "lenet")
     _set(d, g)
     shape, message = _expected(g)
     if message is None:
@@ -141,7 +118,7 @@ def _window(d):
 
 def test_the_drawn_window_follows_the_window_rule(browser, pages):
     """Output o reads padded cells o*s + t*d (the rule o*s + t*d - p in input coordinates)."""
-    d = _open(browser, pages, "lenet")
+    d = open_page(browser, pages, "lenet")
     _set(d, {"size": [7, 6], "kernel": 3, "stride": 2, "padding": 1, "dilation": 2, "cin": 1, "cout": 1, "groups": 1,
              "transposed": False, "output_padding": 0})
     out = [cs.ops.output_size(7, 3, 2, 1, 2), cs.ops.output_size(6, 3, 2, 1, 2)]
@@ -173,7 +150,7 @@ def _matrix(d):
 def test_matrix_c_is_conv_matrix(browser, pages, transposed):
     """Entry t of the drawn matrix is kernel weight w_t: conv_matrix with w = 1..9 has t + 1 there
     (for the transposed conv, the forward conv's C transposed)."""
-    d = _open(browser, pages, "lenet")
+    d = open_page(browser, pages, "lenet")
     size = (3, 4) if transposed else (4, 5)
     _set(d, {"size": list(size), "kernel": 3, "stride": 2 if transposed else 1, "padding": 1, "dilation": 1, "cin": 1,
              "cout": 1, "groups": 1, "transposed": transposed, "output_padding": 1 if transposed else 0})
@@ -190,55 +167,30 @@ def test_matrix_c_is_conv_matrix(browser, pages, transposed):
 
 # ------------------------------------------------------------------------------ the model explorer
 
-def _click_cell(d, stack_id, r, c, rows, cols):
-    from selenium.webdriver.common.action_chains import ActionChains
-
-    stack = d.find_element("id", stack_id)
-    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", stack)
-    w, h = stack.size["width"], stack.size["height"]
-    ActionChains(d).move_to_element_with_offset(stack, int((c + 0.5) * w / cols - w / 2),
-                                                int((r + 0.5) * h / rows - h / 2)).click().perform()
-
-
-def _drawn_box(d, two_d=True):
-    rect = d.find_element("id", "rf-box")
-    x, y, w, h = (int(float(rect.get_attribute(a))) for a in ("x", "y", "width", "height"))
-    return (slice(y, y + h), slice(x, x + w)) if two_d else (slice(x, x + w),)
-
-
-def _select_layer(d, name):
-    d.find_element("css selector", f'#layer-table tr[data-name="{name}"]').click()
-
-
-def _spatial_rows(model, shape):
-    return [r for r in cs.summary(model, shape).rows
-            if not r.group and len(r.output_shape) == len(shape) and r.name in dict(model.named_modules())]
-
-
 @pytest.mark.parametrize("name", ["lenet", "branchy"])
 def test_clicked_units_draw_receptive_region(browser, pages, name):
     model, shape, _ = pages[name]
-    d = _open(browser, pages, name)
+    d = open_page(browser, pages, name)
     rng = np.random.default_rng(0)
-    for row in _spatial_rows(model, shape):
-        _select_layer(d, row.name)
+    for row in spatial_rows(model, shape):
+        select_layer(d, row.name)
         channels = len(d.find_elements("css selector", "#channels button"))
         _, rows, cols = row.output_shape
         for _ in range(4):
             if channels:
                 d.find_elements("css selector", "#channels button")[int(rng.integers(channels))].click()
             r, c = int(rng.integers(rows)), int(rng.integers(cols))
-            _click_cell(d, "map-stack", r, c, rows, cols)
+            click_cell(d, "map-stack", r, c, rows, cols)
             unit = d.find_element("id", "unit-box")
             assert (int(float(unit.get_attribute("y"))), int(float(unit.get_attribute("x")))) == (r, c)
-            assert _drawn_box(d) == cs.receptive_region(model, shape, (0, r, c), layer=row.name), (row.name, r, c)
+            assert drawn_box(d) == cs.receptive_region(model, shape, (0, r, c), layer=row.name), (row.name, r, c)
 
 
 def test_keyboard_moves_the_unit_and_the_box(browser, pages):
     from selenium.webdriver.common.keys import Keys
 
     model, shape, _ = pages["lenet"]
-    d = _open(browser, pages, "lenet")
+    d = open_page(browser, pages, "lenet")
     first = d.find_element("css selector", '#layer-table tr[data-name="conv1"]')
     first.send_keys(Keys.ENTER)
     first.send_keys(Keys.ARROW_DOWN)
@@ -246,27 +198,27 @@ def test_keyboard_moves_the_unit_and_the_box(browser, pages):
     assert "selected" in d.find_element("css selector", '#layer-table tr[data-name="2"]').get_attribute("class")
     stack = d.find_element("id", "map-stack")
     stack.send_keys(Keys.ARROW_LEFT, Keys.ARROW_LEFT, Keys.ARROW_UP)   # from the centre (1, 1) of 4x4 to (0, 0)
-    assert _drawn_box(d) == cs.receptive_region(model, shape, (0, 0, 0), layer="2")
+    assert drawn_box(d) == cs.receptive_region(model, shape, (0, 0, 0), layer="2")
     stack.send_keys(*[Keys.ARROW_RIGHT] * 5, *[Keys.ARROW_DOWN] * 5)   # clamped at (3, 3)
-    assert _drawn_box(d) == cs.receptive_region(model, shape, (0, 3, 3), layer="2")
+    assert drawn_box(d) == cs.receptive_region(model, shape, (0, 3, 3), layer="2")
 
 
 def test_one_dimensional_model(browser, pages):
     model, shape, _ = pages["cnn1d"]
-    d = _open(browser, pages, "cnn1d")
-    for row in _spatial_rows(model, shape)[:4]:
-        _select_layer(d, row.name)
+    d = open_page(browser, pages, "cnn1d")
+    for row in spatial_rows(model, shape)[:4]:
+        select_layer(d, row.name)
         channels, length = row.output_shape
         shown = min(channels, 16)
         for c, pos in ((0, 0), (shown - 1, length - 1), (shown // 2, length // 2)):
-            _click_cell(d, "map-stack", c, pos, shown, length)
-            assert _drawn_box(d, two_d=False) == cs.receptive_region(model, shape, (c, pos), layer=row.name)
+            click_cell(d, "map-stack", c, pos, shown, length)
+            assert drawn_box(d, two_d=False) == cs.receptive_region(model, shape, (c, pos), layer=row.name)
 
 
 def test_layer_table_numbers_are_summarys(browser, pages):
     """Short forms (4.6K, 73.7K) for the projector, the exact number in each cell's title."""
     model, shape, _ = pages["lenet"]
-    d = _open(browser, pages, "lenet")
+    d = open_page(browser, pages, "lenet")
     scale = {"K": 1e3, "M": 1e6, "G": 1e9}
     for row in cs.summary(model, shape).rows:
         cells = d.find_elements("css selector", f'#layer-table tr[data-name="{row.name}"] td.num')
@@ -280,14 +232,14 @@ def test_layer_table_numbers_are_summarys(browser, pages):
 
 
 def test_three_dimensional_model_shows_the_table(browser, pages):
-    d = _open(browser, pages, "conv3d")
+    d = open_page(browser, pages, "conv3d")
     d.find_element("css selector", '#layer-table tr[data-name="2"]').click()
-    assert d.find_element("id", "layer-head").text.startswith("2 (MaxPool3d): output 2 x 2 x 2 x 2")
+    assert d.find_element("id", "layer-head").text.startswith("MaxPool3d, layer 2: output 2 x 2 x 2 x 2")
     assert "1-D and 2-D inputs only" in d.find_element("id", "unit-info").text
 
 
 def test_prediction_and_class_saliency(browser, pages):
-    d = _open(browser, pages, "lenet")
+    d = open_page(browser, pages, "lenet")
     bars = d.find_elements("css selector", "#prediction button.bar")
     assert len(bars) == 10
     bars[4].click()
@@ -303,7 +255,7 @@ def _not_blank(path):
 
 
 def test_screenshots_are_not_blank(browser, pages, tmp_path):
-    d = _open(browser, pages, "lenet")
+    d = open_page(browser, pages, "lenet")
     keep = os.environ.get("CONVSCOPE_SCREENSHOTS")
     for part in ("playground", "model"):
         d.execute_script(f"document.getElementById('{part}').scrollIntoView()")
@@ -313,3 +265,59 @@ def test_screenshots_are_not_blank(browser, pages, tmp_path):
         if keep:
             os.makedirs(keep, exist_ok=True)
             shutil.copy(path, keep)
+
+
+def _numbers_oracle(g, x, w):
+    """torch's convolution (or transposed convolution) of one channel pair with these numbers."""
+    import torch
+    import torch.nn.functional as F
+
+    n = len(g["size"])
+    xt = torch.tensor(x, dtype=torch.float64).reshape(1, 1, *g["size"])
+    wt = torch.tensor(w, dtype=torch.float64).reshape(1, 1, *(g["kernel"],) * n)
+    if g["transposed"]:
+        conv_t = getattr(F, f"conv_transpose{n}d")
+        return conv_t(xt, wt, stride=g["stride"], padding=g["padding"], output_padding=g["output_padding"],
+                      dilation=g["dilation"])[0, 0].numpy()
+    pads = [_pads(g["padding"], i, g["kernel"], g["stride"], g["dilation"]) for i in g["size"]]
+    xt = F.pad(xt, [p for lo_hi in reversed(pads) for p in lo_hi])
+    return getattr(F, f"conv{n}d")(xt, wt, stride=g["stride"], dilation=g["dilation"])[0, 0].numpy()
+
+
+# small drawable settings, mostly possible ones: the point here is the numbers, not the errors
+small_geometries = st.fixed_dictionaries({
+    "size": st.lists(st.integers(2, 6), min_size=1, max_size=2), "kernel": st.integers(1, 3),
+    "stride": st.integers(1, 3), "dilation": st.integers(1, 2), "padding": st.integers(0, 2),
+    "transposed": st.booleans(), "output_padding": st.integers(0, 1)})
+
+
+@settings(max_examples=5, phases=(Phase.explicit, Phase.generate))
+@example(g={"size": [4, 5], "kernel": 3, "stride": 2, "dilation": 1, "padding": 1, "transposed": True,
+            "output_padding": 1}, typed=True)
+@example(g={"size": [5, 4], "kernel": 3, "stride": 1, "dilation": 2, "padding": "same", "transposed": False,
+            "output_padding": 0}, typed=False)
+@given(g=small_geometries, typed=st.booleans())
+def test_playground_with_numbers_is_torchs_convolution(browser, pages, g, typed):
+    """Every output cell's number is torch's convolution of the shown input and kernel (one channel
+    pair): the drawn picture of a transposed convolution, zeros inserted and the kernel flipped, too."""
+    d = browser.driver
+    if not d.current_url.endswith("lenet.html"):
+        open_page(browser, pages, "lenet")
+    g = dict(g, cin=1, cout=1, groups=1)
+    _set(d, g)
+    box = d.find_element("id", "pg-numbers")
+    if not box.is_selected():
+        box.click()
+    values = [int(v) for v in np.arange(np.prod(g["size"])) % 7 - 3]
+    _type(d, "pg-values", " ".join(map(str, values)) if typed else "")
+    texts = d.execute_script("return [...document.querySelectorAll('#pg-svg text.outnum')]"
+                             ".map((t) => [t.dataset.pos, t.textContent])")
+    if _expected(g)[1] is not None or not texts:   # an impossible setting, or one not drawn
+        return
+    x, w = d.execute_script("return [PG.numbers.x, PG.numbers.w]")
+    if typed:
+        assert x == values
+    want = _numbers_oracle(g, x, w)
+    got = {tuple(int(v) for v in pos.split(",")): float(text) for pos, text in texts}
+    assert got == {tuple(int(v) for v in idx): float(want[idx]) for idx in np.ndindex(*want.shape)}
+    assert d.find_element("id", "pg-sum").text.startswith("output (")

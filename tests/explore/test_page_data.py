@@ -10,9 +10,9 @@ import torch
 
 import convscope as cs
 from convscope.explore import explore, page_data
-from convscope.explore.pack import pack, unpack
+from convscope.explore.pack import pack, pack_each, unexact, unpack, unpack_each
 from convscope.explore.playground import check_table
-from tests.explore.models import branchy, cnn1d, lenet
+from tests.explore.models import branchy, cnn1d, lenet, rules
 
 
 def _all_units(row, input_shape):
@@ -45,6 +45,19 @@ def test_pack_round_trip_within_one_level():
     assert np.array_equal(unpack(pack(np.full((2, 2), 3.0))), np.full((2, 2), 3.0))
 
 
+def test_pack_each_round_trip_within_one_level_of_each_maps_range():
+    """Maps of scales 1e-6 to 1e2, a zero one and a constant one: each map's stored range (4 digits,
+    rounded outward) holds all its cells, and each cell comes back within half a level of it."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(40, 5, 6)) * np.logspace(-6, 2, 40)[:, None, None]
+    a[3], a[4] = 0.0, 2.5
+    p = pack_each(a)
+    lo, hi = np.asarray(p["lo"]), np.asarray(p["hi"])
+    flat = a.reshape(len(a), -1)
+    assert np.all(lo <= flat.min(1)) and np.all(hi >= flat.max(1))
+    assert np.all(np.abs(unpack_each(p) - a).reshape(len(a), -1).max(1) <= (hi - lo) / 510 + 1e-15)
+
+
 @pytest.fixture(scope="module")
 def lenet_page():
     model = lenet()
@@ -69,17 +82,74 @@ def test_feature_maps_match_pytorch(lenet_page):
     assert act["label"] == int(cs.data.digits()[3][7])
 
 
+def _saliency_of(layer_data, channel, pos):
+    """The page's map of unit (channel, *pos): map k is channel k // positions at position k % positions."""
+    sal = layer_data["saliency"]
+    k = channel * len(sal["positions"]) + sal["positions"].index(",".join(map(str, pos)))
+    maps = sal["maps"]
+    return unpack_each(maps)[k], (maps["hi"][k] - maps["lo"][k]) / 255
+
+
 def test_saliency_maps_are_cs_saliency(lenet_page):
+    """Every channel shown has its own maps, each cs.saliency of that unit (one backward per unit)."""
     model, data = lenet_page
     x = cs.data.digits()[2][7]
-    sal = data["activations"]["layers"]["conv2"]["saliency"]
-    assert len(sal) == 16  # a 4x4 map: every unit (up to 64 per layer)
-    for key in ("0,0", "3,1"):
-        want = cs.saliency(model, x, (0, *map(int, key.split(","))), layer="conv2")[0]
-        assert np.abs(unpack(sal[key]) - want).max() <= (sal[key]["hi"] - sal[key]["lo"]) / 255
+    layer = data["activations"]["layers"]["conv2"]
+    assert layer["saliency"]["channels"] == 16 and len(layer["saliency"]["positions"]) == 16  # every unit of a 4x4 map
+    for channel, pos in ((0, (0, 0)), (0, (3, 1)), (5, (2, 3)), (15, (1, 1))):
+        got, tol = _saliency_of(layer, channel, pos)
+        want = cs.saliency(model, x, (channel, *pos), layer="conv2")[0]
+        assert np.abs(got - want).max() <= tol + 1e-7, (channel, pos)
     cls = data["activations"]["class_saliency"]
     assert len(cls) == 10
     assert np.abs(unpack(cls["3"]) - cs.saliency(model, x, (3,))[0]).max() <= (cls["3"]["hi"] - cls["3"]["lo"]) / 255
+
+
+def test_one_dimensional_saliency_per_channel():
+    """The 1-D page once showed channel 0's map for every channel: each channel's map is its own."""
+    model = cnn1d()
+    data = page_data(model, (1, 40), trained=True, sample=3)
+    x = cs.data.mnist1d()[2][3]
+    layer = data["activations"]["layers"]["0"]
+    maps = [_saliency_of(layer, c, (9,)) for c in (0, 7, 12)]
+    for c, (got, tol) in zip((0, 7, 12), maps):
+        assert np.abs(got - cs.saliency(model, x, (c, 9), layer="0")[0]).max() <= tol + 1e-7
+    assert not np.allclose(maps[0][0], maps[1][0])
+
+
+@pytest.mark.parametrize("make", [lenet, cnn1d, rules])
+def test_unit_rules_redo_every_layer_in_pytorch(make):
+    """What the page's arithmetic reads (each layer's input, weights, bias and rule) gives the layer's
+    output again when PyTorch computes it: the rule's padding, stride, dilation and groups are right."""
+    import torch.nn.functional as F
+
+    model = make()
+    shape = tuple(model.input_shape) if getattr(model, "input_shape", None) else (1, 8, 8)
+    units = page_data(model, shape, trained=True, sample=3)["activations"]["units"]
+    arrays = [torch.tensor(unexact(a).copy()) for a in units["arrays"]]
+    assert len(units["layers"]) >= 4
+    for name, e in units["layers"].items():
+        r, x, y = e["rule"], arrays[e["input"]][None], arrays[e["output"]]
+        n = x.ndim - 2
+        if r["op"] == "linear":
+            got = x.flatten(1) @ arrays[e["weight"]].T + arrays[e["bias"]]
+        else:
+            pads = [p for lo_hi in reversed(r["pads"]) for p in lo_hi]
+            kw = dict(stride=r["stride"])
+            if r["op"] == "conv":
+                conv = getattr(F, f"conv{n}d")
+                got = conv(F.pad(x, pads), arrays[e["weight"]], None if e["bias"] is None else arrays[e["bias"]],
+                           dilation=r["dilation"], groups=r["groups"], **kw)
+            elif r["op"] == "max":
+                got = getattr(F, f"max_pool{n}d")(F.pad(x, pads, value=-float("inf")), r["kernel"],
+                                                  dilation=r["dilation"], **kw)
+            else:
+                got = getattr(F, f"avg_pool{n}d")(F.pad(x, pads), r["kernel"], **kw)
+        assert torch.allclose(got[0].reshape(y.shape), y, atol=1e-5), name
+        if "after" in e:
+            act = {"ReLU": torch.relu, "Tanh": torch.tanh, "Sigmoid": torch.sigmoid,
+                   "LeakyReLU": lambda t: F.leaky_relu(t, e["after"]["slope"])}[e["after"]["kind"]]
+            assert torch.allclose(act(y), arrays[e["after"]["output"]], atol=1e-6), name
 
 
 def test_random_weights_show_analysis_only():

@@ -9,6 +9,8 @@ from . import activations as act
 from .analysis import boxes, kernels, layer_rows, spatial
 from .pack import pack
 from .playground import check_table
+from .program import program, samples
+from .units import EXACT_BUDGET, Store, unit_data
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[3] / "examples" / "lenet_digits.yaml"
 
@@ -94,6 +96,8 @@ def page_data(spec=None, input_shape=None, *, weights=None, image=None, sample=N
         x, label, note = act.sample_input(dataset or "digits", 0 if sample is None else int(sample), shape)
     try:
         data["activations"] = _activations(model, shape, rows, np.asarray(x, np.float32), note, label)
+        runnable = _runnable(model, shape, np.asarray(x, np.float32), data, dataset if image is None else None)
+        data["activations"].update(runnable)
     except (ValueError, TypeError, RuntimeError, NotImplementedError) as err:
         data["status"] = f"The model could not run on this input, so only the analysis is shown: {err}"
     return data
@@ -110,17 +114,29 @@ def _activations(model, shape, rows, x, note, label) -> dict:
         entry = act.feature_maps(outputs[row["name"]], shape)
         if row["kernels"] is not None or row["kind"].startswith(("MaxPool", "AvgPool")):
             if spatial(row, shape):
-                entry["saliency"] = act.saliency_maps(model, x, row, shape, per_layer)
+                channels = entry["maps"]["shape"][0] if small else 1
+                entry["saliency"] = act.saliency_maps(model, x, row, shape, channels, per_layer)
         layers[row["name"]] = entry
     pred = act.prediction(y)
     classes = [] if pred is None else list(np.argsort(pred["probs"])[::-1][:10 if small else 3])
     return {"input": pack(x), "input_note": note, "label": label, "layers": layers, "prediction": pred,
             "class_saliency": act.class_saliency(model, x, classes) if pred else {},
-            "saliency_note": (f"saliency maps are precomputed for channel 0 at up to {per_layer} evenly spread "
-                              "positions of each convolution and pooling layer" if small else
-                              "saliency maps are precomputed for the centre unit of channel 0 of each convolution "
+            "saliency_note": (f"Saliency maps are precomputed for every channel shown at up to {per_layer} evenly "
+                              "spread positions of each convolution and pooling layer" if small else
+                              "Saliency maps are precomputed for the centre unit of channel 0 of each convolution "
                               "and pooling layer (each map costs one backward pass)") +
                              f", and for the top {len(classes)} classes"}
+
+
+def _runnable(model, shape, x, data, dataset) -> dict:
+    """The exact numbers the page computes with: each layer's for the arithmetic of a unit, and the
+    whole chain (with test samples to switch between) when the page can run the model itself."""
+    store = Store(EXACT_BUDGET)
+    units = {"layers": unit_data(model, x, store), "budget": EXACT_BUDGET}
+    steps = program(model, x, data["totals"]["macs"], store)
+    units["arrays"] = store.arrays
+    return {"units": units, "program": steps if store.left >= 0 else None,
+            "samples": samples(dataset, shape) if steps and dataset else []}
 
 
 def explore(spec=None, input_shape=None, *, out="explore.html", **kwargs) -> Path:

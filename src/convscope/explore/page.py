@@ -6,7 +6,8 @@ import html
 import json
 from importlib import resources
 
-SCRIPTS = ("common.js", "arithmetic.js", "playground.js", "model.js")  # in dependency order
+SCRIPTS = ("common.js", "arithmetic.js", "playground.js", "pgnumbers.js", "unit.js", "views.js", "maps.js",
+           "overview.js", "forward.js", "inputs.js", "model.js")  # model.js last: it starts the page
 
 
 def _static(name: str) -> str:

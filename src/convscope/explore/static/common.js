@@ -98,3 +98,60 @@ function fraction(num, den) {
 function prod(xs) {
   return xs.reduce((a, b) => a * b, 1);
 }
+
+// Map k of an array packed per map (pack_each): the same interface as unpack, one map long.
+function unpackEach(p, k) {
+  const all = unpack({ shape: p.shape, lo: 0, hi: 0, b64: p.b64 }), n = prod(p.shape.slice(1));
+  const lo = p.lo[k], hi = p.hi[k], bytes = all.bytes.subarray(k * n, (k + 1) * n);
+  return { shape: p.shape.slice(1), lo: lo, hi: hi, bytes: bytes,
+           value: (i) => (hi === lo ? lo : lo + (bytes[i] / 255) * (hi - lo)) };
+}
+
+// An exact array (pack.exact): float32 cells, decoded once.
+const EXACT_CACHE = new Map();
+function exactArray(p) {
+  if (p.data) return p;                       // computed in the page (forward.js)
+  if (!EXACT_CACHE.has(p)) {
+    const raw = atob(p.f32), bytes = new Uint8Array(raw.length);
+    for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    EXACT_CACHE.set(p, { shape: p.shape, data: new Float32Array(bytes.buffer) });
+  }
+  return EXACT_CACHE.get(p);
+}
+
+// Numbers for people: 4 significant digits, no exponent for ordinary sizes, a true minus sign.
+function fmtNum(v) {
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  const t = a >= 1e4 || a < 1e-3 ? v.toExponential(2) : v.toPrecision(4).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+  return t.replace("-", "\u2212");
+}
+
+// A colour scale for an array as `paint` draws it: the gradient and its range in numbers.
+function legend(arr, lutName) {
+  const diverging = arr.lo < 0 && arr.hi > 0, m = Math.max(-arr.lo, arr.hi);
+  const lut = LUTS[lutName || (diverging ? "puor" : "viridis")];
+  const canvas = el("canvas", { class: "legend-bar", width: 128, height: 1 });
+  const ctx = canvas.getContext("2d"), img = ctx.createImageData(128, 1);
+  for (let i = 0; i < 128; i++) {
+    const q = Math.round((i / 127) * 255);
+    img.data.set([lut[q * 3], lut[q * 3 + 1], lut[q * 3 + 2], 255], i * 4);
+  }
+  ctx.putImageData(img, 0, 0);
+  const [lo, hi] = diverging ? [-m, m] : [arr.lo, arr.hi];
+  return el("div", { class: "legend", "data-lo": lo, "data-hi": hi },
+    el("span", { class: "legend-lo", text: fmtNum(lo) }), canvas, el("span", { class: "legend-hi", text: fmtNum(hi) }));
+}
+
+// A 1-D signal per row as a line: row r's values span the band [r, r + 1] of a viewBox rows high.
+function linePlot(svg, arr, offset, rows, cols, cls) {
+  const diverging = arr.lo < 0 && arr.hi > 0, m = Math.max(-arr.lo, arr.hi);
+  const [lo, hi] = diverging ? [-m, m] : [arr.lo, arr.hi];
+  for (let r = 0; r < rows; r++) {
+    const y = (v) => r + 0.92 - (hi === lo ? 0.42 : ((v - lo) / (hi - lo)) * 0.84);
+    if (diverging) svg.append(el("svg:line", { x1: 0, x2: cols, y1: y(0), y2: y(0), class: "zero-line" }));
+    const pts = [];
+    for (let c = 0; c < cols; c++) pts.push(`${c + 0.5},${y(arr.value(offset + r * cols + c)).toFixed(4)}`);
+    svg.append(el("svg:polyline", { points: pts.join(" "), class: cls || "signal", "data-row": r, "data-lo": lo, "data-hi": hi }));
+  }
+}

@@ -37,7 +37,7 @@ function update() {
   $("pg-layer").textContent = ok ? `${layerName(g)}(${g.in_channels}, ${g.out_channels}, kernel ${g.kernel}, ` +
     `stride ${g.stride}, padding ${JSON.stringify(g.padding)}, dilation ${g.dilation}, groups ${g.groups}` +
     `${g.transposed ? ", output_padding " + g.output_padding : ""}) on ${g.in_channels} x ${g.size.join(" x ")}` : "";
-  $("pg-steps").replaceChildren(...(ok ? r.steps.map((s, a) => el("li", { text: `axis ${a}: ${s}` })) : []));
+  $("pg-steps").replaceChildren(...(ok ? r.steps.map((s, a) => formulaItem(`axis ${a}:`, s)) : []));
   $("pg-out-shape").textContent = ok ? r.output_shape.join(" x ") : "-";
   $("pg-params").textContent = ok ? `${fmtInt(r.params)} (weights ${fmtInt(r.params - g.out_channels)} + bias ${g.out_channels})` : "-";
   $("pg-macs").textContent = ok ? fmtInt(r.macs) : "-";
@@ -50,6 +50,12 @@ function update() {
   drawMatrix();
 }
 
+// A formula that may wrap only between its "= ..." steps, never inside an expression.
+function formulaItem(head, text) {
+  const parts = text.split(" = ");
+  return el("li", {}, `${head} `, ...parts.map((p, i) => el("span", { class: "eq", text: (i ? "= " : "") + p })));
+}
+
 // What the animation draws, per axis: the grid's extent, which cells hold the input, and where
 // output o's window starts. A transposed conv is drawn as zero insertion then a stride-1 conv.
 function scene(g, r) {
@@ -58,14 +64,15 @@ function scene(g, r) {
     const [lo, hi] = r.pads[a];
     if (!g.transposed) {
       const isInput = (c) => c >= lo && c < lo + i;
-      return { extent: i + lo + hi, isInput: isInput, isInner: isInput, step: g.stride };
+      return { extent: i + lo + hi, isInput: isInput, isInner: isInput, step: g.stride, index: (c) => c - lo };
     }
     const plo = d * (k - 1) - lo, phi = d * (k - 1) - hi + g.output_padding;
     if (plo < 0 || phi < 0) return null;
     const isInput = (c) => c >= plo && c <= plo + (i - 1) * g.stride && (c - plo) % g.stride === 0;
     // cells between the input's cells are the inserted zeros; outside them, the padding
     const isInner = (c) => c >= plo && c <= plo + (i - 1) * g.stride;
-    return { extent: (i - 1) * g.stride + 1 + plo + phi, isInput: isInput, isInner: isInner, step: 1 };
+    return { extent: (i - 1) * g.stride + 1 + plo + phi, isInput: isInput, isInner: isInner, step: 1,
+             index: (c) => (c - plo) / g.stride };
   });
   if (axes.some((a) => a === null)) {
     return { note: "The padding is larger than d(k-1), so the equivalent convolution crops its input: not drawn." };
@@ -125,20 +132,27 @@ function drawFrame() {
     }
   }
   svg.append(...overlay);
+  const numbers = withNumbers(g, sc, cell);
   for (let r = 0; r < outRows; r++) {
     for (let c = 0; c < outCols; c++) {
       const pos = two ? [r, c] : [c];
       const current = pos.every((p, a) => p === o[a]);
       svg.append(cellRect(ox + c * cell, r * cell, cell, `cell output${current ? " current" : ""}`));
+      if (numbers) svg.append(numberText(ox + c * cell, r * cell, cell, numbers.output(pos), "outnum", pos));
     }
   }
   const label = (x, y, text) => el("svg:text", { x: x, y: y, class: "label", text: text });
   const h = Math.max(rows, outRows) * cell;
-  svg.append(label(0, h + 22, g.transposed ? "input, zeros inserted (light), padded (hatched)" : "input (hatched: padding)"),
-             label(ox, h + 22, "output"));
-  svg.setAttribute("width", ox + outCols * cell + 4);
-  svg.setAttribute("height", h + 30);
+  const inLabel = label(0, h + 22, g.transposed ? "input, zeros inserted (light), padded (hatched)" : "input (hatched: padding)");
+  const outLabel = label(ox, h + 22, "output");
+  svg.append(inLabel, outLabel);
+  // the captions never overlap: the output's moves a line down when the input's reaches it
+  const a = inLabel.getBBox(), lineDown = a.x + a.width + 10 > ox;
+  if (lineDown) outLabel.setAttribute("y", h + 44);
+  svg.setAttribute("width", Math.max(ox + outCols * cell + 4, a.width + 4, ox + outLabel.getBBox().width + 4));
+  svg.setAttribute("height", h + (lineDown ? 52 : 30));
   $("pg-frame").textContent = `output cell (${o.join(", ")}), ${PG.frame + 1} of ${sc.frames}`;
+  if (numbers) numbersFor(svg, numbers, g, sc, o, rows, cols, cell);
   highlightRow(PG.frame);
 }
 
@@ -167,6 +181,8 @@ function drawMatrix() {
   const svg = $("pg-matrix-svg"), g = PG.geometry, r = PG.result;
   svg.replaceChildren();
   const note = $("pg-matrix-note");
+  svg.setAttribute("width", 0);    // nothing drawn takes no room (an empty svg is 300 x 150 by default)
+  svg.setAttribute("height", 0);
   if (r.error !== undefined) {
     note.textContent = "";
     return;

@@ -1,0 +1,85 @@
+// Values everywhere: the value under the pointer on every map, and the prediction as numbers
+// (logits -> exponentials -> probabilities) with the chosen class marked.
+"use strict";
+
+// The value of cell [r, c] of a figure, with how exact it is: [text, value] or null.
+function hoverValue(what, r, c) {
+  const row = DATA.rows[M.row];
+  if (what === "input") {
+    if (!ACT) return null;
+    const [rows, cols] = inputGrid(), x = unpack(ACT.input);
+    return [`input (${(TWO_D ? [r, c] : [r, c]).join(", ")})`, x.value(r * cols + c), (x.hi - x.lo) / 510];
+  }
+  if (what === "saliency") {
+    const s = M.saliencyShown;
+    if (!s) return null;
+    const cols = TWO_D ? IN_SHAPE[2] : IN_SHAPE[1];
+    return [`saliency at input (${TWO_D ? `${r}, ${c}` : c})`, s.value((TWO_D ? r : 0) * cols + c), (s.hi - s.lo) / 510];
+  }
+  const [arr, offset] = shownMap(row), [rows, cols] = mapGrid(row), sp = spatialOf(row);
+  if (!arr) return null;
+  const unit = !sp.length ? [r * cols + c] : TWO_D ? [M.channel, r, c] : [r, c];
+  const i = !sp.length ? unit[0] : offset + r * cols + c;
+  if (!sp.length && i >= arr.shape[0]) return null;
+  const entry = ACT.units && ACT.units.layers[row.name];
+  if (entry) {   // the exact value when the page holds the layer's output
+    const y = exactArray(ACT.units.arrays[entry.output]);
+    return [`${row.name} unit (${unit.join(", ")})`, y.data[flatIndex(unit, y.shape)], 0];
+  }
+  return [`${row.name} unit (${unit.join(", ")})`, arr.value(i), (arr.hi - arr.lo) / 510];
+}
+
+function showHover(e) {
+  const stack = e.currentTarget, what = stack.dataset.what;
+  const [rows, cols] = what === "output" ? mapGrid(DATA.rows[M.row]) : what === "input" ? inputGrid()
+    : TWO_D ? [IN_SHAPE[1], IN_SHAPE[2]] : [1, IN_SHAPE[1]];
+  const [r, c] = cellAt(e, rows, cols), got = hoverValue(what, r, c);
+  if (!got) return;
+  const [label, v, err] = got;
+  $("hover-value").textContent = `${label} = ${fmtNum(v)}${err ? ` (\u00b1${fmtNum(err)}: stored to 1/255 of the range)` : ""}`;
+  $("hover-value").dataset.value = v;
+}
+
+// Softmax written out: each class's logit z, e^(z - max z), and that over the sum.
+function softmaxTable(p, chosen) {
+  const m = Math.max(...p.scores), exps = p.scores.map((z) => Math.exp(z - m)), total = exps.reduce((a, b) => a + b, 0);
+  const table = el("table", { class: "numbers softmax", id: "softmax-table" },
+    el("tr", {}, el("th", { text: "class" }), el("th", { text: "logit z" }), el("th", { text: `e^(z \u2212 ${fmtNum(m)})` }),
+       el("th", { text: "probability" })));
+  p.scores.forEach((z, i) => {
+    const cls = [i === p.top ? "top" : "", String(i) === chosen ? "chosen" : ""].join(" ").trim();
+    table.append(el("tr", { class: cls, "data-class": i }, el("td", { text: `${i}${i === p.top ? " \u2190 predicted" : ""}` }),
+      el("td", { text: fmtNum(z) }), el("td", { text: fmtNum(exps[i]) }),
+      el("td", { text: `${fmtNum(exps[i])} / ${fmtNum(total)} = ${(100 * exps[i] / total).toFixed(1)}%`, "data-prob": exps[i] / total })));
+  });
+  return table;
+}
+
+function drawPrediction() {
+  const box = $("prediction");
+  if (!ACT || !ACT.prediction) return;
+  const p = ACT.prediction, chosen = M.classSaliency;
+  const list = el("div", { class: "bars", role: "list" });
+  p.probs.forEach((prob, i) => {
+    const cls = `bar${i === p.top ? " top" : ""}${String(i) === chosen ? " chosen" : ""}`;
+    list.append(el("button", { type: "button", class: cls, "data-class": i, "aria-pressed": String(String(i) === chosen),
+                               onclick: () => chooseClass(i) },
+      el("span", { class: "bar-label", text: String(i) }),
+      el("span", { class: "bar-fill", style: `width:${(prob * 100).toFixed(1)}%` }),
+      el("span", { class: "bar-value", text: `${(prob * 100).toFixed(1)}%` })));
+  });
+  const label = ACT.label === null ? "" : ` (the true label is ${ACT.label})`;
+  box.replaceChildren(el("h3", { text: "Prediction: logits \u2192 exponentials \u2192 probabilities" }),
+    el("p", { id: "prediction-text", text: `The model says ${p.top} with probability ${(p.probs[p.top] * 100).toFixed(1)}%${label}. ` +
+              "Click a class to mark it and see the saliency of its score." }),
+    el("div", { class: "prediction-views" }, list, softmaxTable(p, chosen)));
+}
+
+function chooseClass(i) {
+  M.classSaliency = ACT.class_saliency[i] ? String(i) : null;
+  drawSaliency(DATA.rows[M.row]);
+  drawPrediction();
+  if (M.classSaliency === null) {
+    $("saliency-caption").textContent = `saliency of class ${i}: not precomputed`;
+  }
+}
