@@ -57,12 +57,12 @@ def rule(module, in_shape) -> dict | None:
         return {"op": "conv", "kernel": list(k), "stride": list(s), "dilation": list(d), "groups": module.groups,
                 "pads": [list(p) for p in resolve_padding(module.padding, size, k, s, d, type(module).__name__)]}
     if isinstance(module, _PoolNd):
-        if module.kind == "avg" and (module.ceil_mode or module.divisor_override):
+        if module.reduction == "avg" and (module.ceil_mode or module.divisor_override):
             return None
         k = module.kernel_size
         s = module.stride if module.stride is not None else k
         d = module.dilation
-        return {"op": module.kind, "kernel": list(k), "stride": list(s), "dilation": list(d),
+        return {"op": module.reduction, "kernel": list(k), "stride": list(s), "dilation": list(d),
                 "pads": [list(p) for p in resolve_padding(module.padding, size, k, s, d, type(module).__name__)],
                 "count_include_pad": bool(module.count_include_pad)}
     return None
