@@ -78,3 +78,14 @@ def test_a_model_file_that_is_not_utf8_names_the_byte(tmp_path):
 def test_aliases_within_the_bounds_still_work():
     model = cs.load_model("block: &b {type: ReLU}\nlayers: [*b, {type: Tanh}, *b]\n")
     assert [type(m).__name__ for m in model] == ["ReLU", "Tanh", "ReLU"]
+
+
+@pytest.mark.parametrize("value, message", [("{tuple: 5}", r"\{tuple: ...\} holds a list, got 5"),
+                                            ("{slice: [1, 2, 3, 4]}", r"\{slice: ...\} holds a list of 1 to 3 values"),
+                                            ("{ref: [1]}", r"\{ref: ...\} holds a step's name, got \[1\]"),
+                                            ("{dict: []}", r"\{dict: ...\} holds a mapping, got \[\]")])
+def test_a_graph_value_of_the_wrong_form_is_named(value, message, tmp_path):
+    path = tmp_path / "model.yaml"
+    path.write_text(GRAPH.replace("STEPS", f"[[x, input], [y, function, getitem, [{{ref: x}}, {value}]]]"))
+    with pytest.raises(ValueError, match=message):
+        cs.load_model(path)

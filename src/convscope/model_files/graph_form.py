@@ -187,16 +187,22 @@ def _decode(value, where: str, step: str, seen: set):
     if not isinstance(value, dict):
         return value
     value = {k: v for k, v in value.items() if k != "__line__"}
-    if len(value) == 1:
+    if len(value) == 1 and next(iter(value)) in TAGS:
         (tag, inner), = value.items()
+        if not isinstance(inner, TAGS[tag][0]) or (tag == "slice" and not 1 <= len(inner) <= 3):
+            raise ValueError(f"{where}: step {excerpt(step)}: {{{tag}: ...}} holds {TAGS[tag][1]}, got {excerpt(inner)}")
         if tag == "ref":
             if inner not in seen:
-                raise ValueError(f"{where}: step {step!r} reads {inner!r}, which no earlier step makes")
+                raise ValueError(f"{where}: step {excerpt(step)} reads {excerpt(inner)}, which no earlier step makes")
             return Ref(inner)
         if tag == "tuple":
             return tuple(_decode(v, where, step, seen) for v in inner)
         if tag == "slice":
             return slice(*(_decode(v, where, step, seen) for v in inner))
-        if tag == "dict":
-            return {k: _decode(v, where, step, seen) for k, v in inner.items() if k != "__line__"}
+        return {k: _decode(v, where, step, seen) for k, v in inner.items() if k != "__line__"}
     return {k: _decode(v, where, step, seen) for k, v in value.items()}
+
+
+# the mappings that stand for something else than a mapping: {tag: what it holds}
+TAGS = {"ref": (str, "a step's name"), "tuple": (list, "a list"), "slice": (list, "a list of 1 to 3 values"),
+        "dict": (dict, "a mapping")}
