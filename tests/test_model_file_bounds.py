@@ -89,3 +89,11 @@ def test_a_graph_value_of_the_wrong_form_is_named(value, message, tmp_path):
     path.write_text(GRAPH.replace("STEPS", f"[[x, input], [y, function, getitem, [{{ref: x}}, {value}]]]"))
     with pytest.raises(ValueError, match=message):
         cs.load_model(path)
+
+
+def test_a_huge_argument_value_is_shown_as_an_excerpt(tmp_path):
+    path = tmp_path / "model.yaml"
+    path.write_text("layers:\n - {type: Conv2d, in_channels: 1, out_channels: 2, kernel_size: " + "X" * 100_000 + "}")
+    with pytest.raises(ValueError, match="kernel_size must be an int, got 'XXXX") as err:
+        cs.load_model(path)
+    assert len(str(err.value)) < 400

@@ -2,15 +2,7 @@
 few dozen characters for an error message (whatever its size)."""
 from __future__ import annotations
 
-import reprlib
-
-_SHORT = reprlib.Repr()
-_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxtuple, _SHORT.maxstring, _SHORT.maxother = 3, 6, 6, 6, 60, 60
-
-
-def excerpt(value) -> str:
-    """repr(value), cut to a few dozen characters whatever its size."""
-    return _SHORT.repr(value)
+from ..messages import excerpt
 
 
 def parse_shape(text, what: str = "shape") -> tuple:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..messages import excerpt
 from ..ops.geometry import _check_int, ntuple
 from .registry import ArgType
 
@@ -12,7 +13,7 @@ def choice(*values: str) -> ArgType:
     """One of `values` (GELU's approximate, Upsample's mode, a conv's padding_mode)."""
     def check(layer, name, v, n):
         if v not in values:
-            raise ValueError(f"{layer}: {name} must be one of {', '.join(map(repr, values))}, got {v!r}")
+            raise ValueError(f"{layer}: {name} must be one of {', '.join(map(repr, values))}, got {excerpt(v)}")
         return v
     return ArgType(" | ".join(map(repr, values)), check, draw=lambda rnd, n: rnd.choice(values))
 
@@ -23,7 +24,7 @@ def shape() -> ArgType:
         items = (v,) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else tuple(v) \
             if isinstance(v, (tuple, list)) else None
         if not items:
-            raise TypeError(f"{layer}: {name} must be an int or a non-empty tuple of ints, got {v!r}")
+            raise TypeError(f"{layer}: {name} must be an int or a non-empty tuple of ints, got {excerpt(v)}")
         return tuple(_check_int(name, e, 1, layer, None) for e in items)
     return ArgType("int >= 1 or a tuple of them", check, draw=lambda rnd, n: rnd.randint(1, 4))
 

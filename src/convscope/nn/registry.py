@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..messages import excerpt
 from ..ops.geometry import _check_int, _pad_pair, ntuple
 from .init import building_meta, is_meta
 
@@ -63,7 +64,7 @@ def padding(*strings: str) -> ArgType:
         if isinstance(v, str):
             if v not in strings:
                 allowed = f"one of {', '.join(map(repr, strings))}, " if strings else ""
-                raise ValueError(f"{layer}: {name} {v!r} is not allowed; use {allowed}an int or a tuple")
+                raise ValueError(f"{layer}: {name} {excerpt(v)} is not allowed; use {allowed}an int or a tuple")
             return v
         per = ntuple(v, n, name, layer)
         pairs = [_pad_pair(p, layer, a) for a, p in enumerate(per)]
@@ -80,7 +81,7 @@ def padding(*strings: str) -> ArgType:
 def flag() -> ArgType:
     def check(layer, name, v, n):
         if not isinstance(v, (bool, np.bool_)) and v not in (0, 1):
-            raise TypeError(f"{layer}: {name} must be True or False, got {v!r}")
+            raise TypeError(f"{layer}: {name} must be True or False, got {excerpt(v)}")
         return bool(v)
     return ArgType("bool", check, draw=lambda rnd, n: rnd.random() < 0.5)
 
@@ -92,7 +93,7 @@ def real(low: float = -np.inf, high: float = np.inf, *, high_open: bool = False,
 
     def check(layer, name, v, n):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{layer}: {name} must be a number, got {v!r}")
+            raise TypeError(f"{layer}: {name} must be a number, got {excerpt(v)}")
         if v < low or v > high or (low_open and v == low) or (high_open and v == high):
             raise ValueError(f"{layer}: {name} must be in {lo_b}{low}, {high}{hi_b}, got {v}")
         return float(v)
@@ -107,7 +108,7 @@ def axis() -> ArgType:
     """An axis index (negative counts from the end)."""
     def check(layer, name, v, n):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-            raise TypeError(f"{layer}: {name} must be an int axis, got {v!r}")
+            raise TypeError(f"{layer}: {name} must be an int axis, got {excerpt(v)}")
         return int(v)
     return ArgType("int axis", check, draw=lambda rnd, n: rnd.choice([1, -1]))
 

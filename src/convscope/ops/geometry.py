@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..messages import excerpt
+
 MAX_SPATIAL = 3
 CONV_FORMULA = "o = floor((i + p_lo + p_hi - d(k-1) - 1)/s) + 1"
 CONV_FORMULA_CEIL = "o = ceil((i + p_lo + p_hi - d(k-1) - 1)/s) + 1"
@@ -23,7 +25,7 @@ def _prefix(op: str | None, axis: int | None) -> str:
 
 def _check_int(name: str, value, minimum: int, op: str | None, axis: int | None) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{_prefix(op, axis)}{name} must be an int, got {value!r}")
+        raise TypeError(f"{_prefix(op, axis)}{name} must be an int, got {excerpt(value)}")
     if value < minimum:
         raise ValueError(f"{_prefix(op, axis)}{name} must be >= {minimum}, got {value}")
     return int(value)
@@ -32,7 +34,7 @@ def _check_int(name: str, value, minimum: int, op: str | None, axis: int | None)
 def _pad_pair(padding, op: str | None, axis: int | None) -> tuple[int, int]:
     if isinstance(padding, (tuple, list)):
         if len(padding) != 2:
-            raise ValueError(f"{_prefix(op, axis)}padding per axis is an int or (lo, hi), got {padding!r}")
+            raise ValueError(f"{_prefix(op, axis)}padding per axis is an int or (lo, hi), got {excerpt(padding)}")
         lo, hi = padding
     else:
         lo = hi = padding
@@ -286,7 +288,7 @@ def transposed_geometry(y_shape, w_shape, stride, padding, output_padding, dilat
     if y_shape[1] % groups:
         raise ValueError(f"{op}: in_channels {y_shape[1]} must be divisible by groups {groups}")
     if isinstance(padding, str):
-        raise ValueError(f"{op}: padding must be an int, a tuple of ints or (lo, hi) pairs, got {padding!r}")
+        raise ValueError(f"{op}: padding must be an int, a tuple of ints or (lo, hi) pairs, got {excerpt(padding)}")
     kernel, in_size = tuple(w_shape[2:]), tuple(y_shape[2:])
     stride, dilation, pads = window_settings(in_size, kernel, stride, padding, dilation, op)
     out_pad = ntuple(output_padding, n, "output_padding", op)
