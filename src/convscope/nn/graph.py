@@ -15,6 +15,7 @@ import operator
 
 import numpy as np
 
+from ..messages import excerpt
 from ..ops import registry as op_registry
 from ..tensor import Tensor, apply, concat
 from . import functional as F
@@ -81,8 +82,23 @@ def interpret(model: Module, steps, output, inputs):
         if kind == "input":
             env[name] = next(feed)
         else:
-            env[name] = target(model, kind, path)(*resolve(args, env), **resolve(kwargs, env))
+            env[name] = call(name, kind, target(model, kind, path), resolve(args, env), resolve(kwargs, env))
     return resolve(output, env)
+
+
+def call(name: str, kind: str, fn, args, kwargs):
+    """fn(*args, **kwargs) for step `name`. A layer names itself in its errors; a graph function or an
+    op given values it cannot take (a number where a tensor belongs, an index past the end) raises
+    from inside Python or NumPy, which becomes one ValueError naming the step."""
+    try:
+        return fn(*args, **kwargs)
+    except (ValueError, TypeError) as err:
+        if kind in ("module", "onnx") or getattr(err, "labelled", False):
+            raise
+        raise ValueError(f"step {excerpt(name)} ({kind}): {err}") from None
+    except (AttributeError, IndexError, KeyError, ZeroDivisionError, OverflowError) as err:
+        raise ValueError(f"step {excerpt(name)} ({kind}): cannot take these values "
+                         f"({type(err).__name__}: {excerpt(str(err))})") from None
 
 
 def op_of(model: Module, kind: str, path):

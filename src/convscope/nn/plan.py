@@ -72,7 +72,7 @@ class Step:
         self.uses = graph.refs((args, kwargs))
 
     def __call__(self, env):
-        return self.fn(*graph.resolve(self.args, env), **graph.resolve(self.kwargs, env))
+        return graph.call(self.name, self.kind, self.fn, graph.resolve(self.args, env), graph.resolve(self.kwargs, env))
 
     def form(self, watch) -> forms.Form | None:
         """This step's eval form: its layer's (declared in the layer registry) or its op's."""
