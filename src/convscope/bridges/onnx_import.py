@@ -23,6 +23,7 @@ from ..nn.containers import GraphModel
 from ..nn.graph import Ref
 from .onnx_fold import TABLE, VARIABLE, fold
 from .onnx_load import is_shape_only, read, shape_only
+from . import onnx_rules_extended  # noqa: F401  (registers its rules beside onnx_rules')
 from .onnx_rules import NodeView, conversion
 
 
