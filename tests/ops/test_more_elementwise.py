@@ -1,5 +1,5 @@
 """The element-wise ops added for ONNX's and PyTorch's CNN op sets (abs, erf, softplus, softsign,
-maximum/minimum, threshold, shrink, the exponential units, prelu): values and gradients against
+maximum/minimum, the power of two tensors, threshold, shrink, hardmax, the exponential units, prelu): values and gradients against
 PyTorch in float64, over inputs with ties and kinks, and their ONNX export against onnxruntime."""
 import numpy as np
 import onnxruntime as ort
@@ -11,6 +11,7 @@ import convscope as cs
 from convscope.nn import functional as F
 from convscope.nn.module import Module
 from convscope.ops.primitives import elementwise as E
+from convscope.ops.primitives.activations import hardmax
 from convscope.tensor import apply
 from tests.nn.parity import check_function
 
@@ -55,6 +56,35 @@ def test_maximum_and_minimum_split_ties_and_sum_broadcast_gradients_as_torch(whi
     np.testing.assert_allclose(b.grad, t.grad.numpy(), rtol=1e-13)
 
 
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((3, 1), (1, 5))])
+def test_power_of_two_tensors_equals_torch_pow(shapes):
+    p = rng.uniform(-2, 2, shapes[0])
+    p.flat[:3] = [0.0, 1.0, -1.5]  # a zero, and a negative base (integer exponents there)
+    q = rng.integers(-2, 4, shapes[1]).astype(np.float64)
+    q.flat[:1] = [0.0]
+    a, b = cs.Tensor(p, requires_grad=True), cs.Tensor(q, requires_grad=True)
+    s, t = torch.tensor(p, requires_grad=True), torch.tensor(q, requires_grad=True)
+    y, z = apply(E.power_of_tensors, a, b), torch.pow(s, t)
+    np.testing.assert_allclose(y.data, z.detach().numpy(), rtol=1e-14)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    z.backward(torch.tensor(g))
+    np.testing.assert_allclose(a.grad, s.grad.numpy(), rtol=1e-13, equal_nan=True)
+    np.testing.assert_allclose(b.grad, t.grad.numpy(), rtol=1e-13, equal_nan=True)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_hardmax_is_the_one_hot_of_the_first_maximum_and_has_no_gradient(axis):
+    x = rng.integers(0, 3, (3, 4, 5)).astype(np.float64)  # ties everywhere
+    a = cs.Tensor(x, requires_grad=True)
+    y = apply(hardmax, a, axis=axis)
+    first = torch.tensor(x).argmax(dim=axis)  # PyTorch's argmax picks the first maximum
+    expected = tf.one_hot(first, x.shape[axis]).movedim(-1, axis).double().numpy()
+    np.testing.assert_array_equal(y.data, expected)
+    y.backward(rng.standard_normal(y.shape))
+    np.testing.assert_array_equal(a.grad, np.zeros_like(x))
+
+
 @pytest.mark.parametrize("slope_shape", [(), (1,), (5,), (4, 1, 1), (3, 4, 1, 5)])
 def test_prelu_op_broadcasts_its_slope_as_onnx_and_its_gradients_equal_torch(slope_shape):
     from convscope.ops.primitives.activations import prelu
@@ -82,6 +112,8 @@ class _Ops(Module):
         y = y + apply(E.softsign, x) + apply(E.threshold, x, threshold=0.2, value=0.0)
         y = y + apply(E.threshold, x, threshold=-0.3, value=self.value) + apply(E.shrink, x, lambd=0.4, bias=0.1)
         y = y + F.elu(x, 0.6) + F.selu(x) + F.celu(x, 1.3)
+        y = y + apply(E.power_of_tensors, apply(E.absolute, x) + 0.5, cs.Tensor(np.full((5,), 1.5, np.float32)))
+        y = y + apply(hardmax, x, axis=1)
         return apply(E.maximum, y, x * 0.5) + apply(E.minimum, y, x)
 
 

@@ -191,10 +191,9 @@ def _power(v):
         return Conversion(lambda x: x * -1.0)
     e = {"Sqrt": 0.5, "Reciprocal": -1.0}.get(v.op)
     if e is None:
-        exponent = v.const(1)
-        if exponent.size != 1:
-            raise ValueError(f"Pow with a non-scalar exponent of shape {exponent.shape} is not supported")
-        e = float(exponent.reshape(()))
+        if not v.is_const(1) or v.const(1).size != 1:  # a tensor exponent: the power of two tensors
+            return Conversion(lambda x, y: apply(op_registry.get("power"), x, y), (0, 1))
+        e = float(v.const(1).reshape(()))
     return Conversion(lambda x: x ** e)
 
 
@@ -370,59 +369,3 @@ def _reduce(v):
             return x.mean(ax, keep)
         return x.sum(ax, keep) if v.op == "ReduceSum" else x.max(ax, keep)
     return Conversion(run)
-
-
-# ------------------------------------------------------------------------------ resampling
-
-_RESIZE_MODES = {  # (ONNX mode, coordinate transformation) -> (PyTorch mode stem, align_corners)
-    ("nearest", "asymmetric"): ("nearest", None),  # floor(d r)
-    ("nearest", "half_pixel"): ("nearest-exact", None),  # round_prefer_ceil((d + 0.5) r - 0.5) = floor((d + 0.5) r)
-    ("linear", "half_pixel"): ("linear", False),
-    ("linear", "pytorch_half_pixel"): ("linear", False),
-    ("linear", "align_corners"): ("linear", True),
-}
-
-
-@rule("Resize", "Upsample")
-def _resize(v):
-    """ONNX Resize as PyTorch's interpolate (nearest; linear with and without align_corners)."""
-    text = lambda k, d: (lambda s: s.decode() if isinstance(s, bytes) else s)(v.attrs.get(k, d))  # noqa: E731
-    mode, ctm = text("mode", "nearest"), text("coordinate_transformation_mode", "half_pixel")
-    if v.op == "Upsample":
-        ctm = "asymmetric"
-    key = (mode, ctm)
-    rounding = {"asymmetric": "floor", "half_pixel": "round_prefer_ceil"}.get(ctm)
-    if key not in _RESIZE_MODES or (mode == "nearest" and text("nearest_mode", "round_prefer_floor") != rounding
-                                    and v.op == "Resize"):
-        raise ValueError(f"Resize mode {mode!r} with coordinate_transformation_mode {ctm!r}"
-                         + (f" and nearest_mode {text('nearest_mode', 'round_prefer_floor')!r}" if mode == "nearest"
-                            else "") + " is not supported (supported: linear with "
-                         + ", ".join(c for m, c in _RESIZE_MODES if m == "linear")
-                         + "; nearest asymmetric/floor and half_pixel/round_prefer_ceil)")
-    stem, align = _RESIZE_MODES[key]
-    for attr, default in (("antialias", 0), ("axes", None), ("exclude_outside", 0)):
-        if v.attrs.get(attr, default) != default:
-            raise ValueError(f"Resize with {attr}={v.attrs[attr]} is not supported")
-    if text("keep_aspect_ratio_policy", "stretch") != "stretch":
-        raise ValueError(f"Resize with keep_aspect_ratio_policy {text('keep_aspect_ratio_policy', '')!r} is not supported")
-    sizes = v.ints(3) if v.op == "Resize" and v.has(3) else None
-    scales = None if sizes else np.atleast_1d(v.const(2 if v.op == "Resize" else 1)).astype(float)
-
-    def run(x):
-        if (sizes or scales) is not None and list((sizes or scales)[:2]) != (list(x.shape[:2]) if sizes else [1, 1]):
-            raise ValueError(f"Resize of the batch or channel axis ({'sizes' if sizes else 'scales'} "
-                             f"{list(sizes or scales)}) is not supported")
-        m = stem if stem.startswith("nearest") else {1: "linear", 2: "bilinear", 3: "trilinear"}[x.ndim - 2]
-        kw = {} if align is None else {"align_corners": align}
-        size = sizes[2:] if sizes else [int(np.floor(i * r)) for i, r in zip(x.shape[2:], scales[2:])]
-        if ctm == "pytorch_half_pixel" and any(o == 1 < i for i, o in zip(x.shape[2:], size)):
-            raise ValueError("Resize pytorch_half_pixel to an axis of length 1 is not supported (ONNX samples its "
-                             "first cell, PyTorch its centre)")
-        if sizes:
-            return F.interpolate(x, size=tuple(size), mode=m, **kw)
-        if align and any(i * r != o for i, r, o in zip(x.shape[2:], scales[2:], size)):  # ONNX divides by i r - 1
-            raise ValueError(f"Resize align_corners with scales {list(scales[2:])} giving a fractional size is not "
-                             "supported (ONNX maps corners to the unrounded size)")
-        return F.interpolate(x, scale_factor=tuple(scales[2:]), mode=m, **kw)  # ONNX's coordinates use the scale
-    return Conversion(run)
-

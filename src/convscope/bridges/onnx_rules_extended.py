@@ -8,6 +8,7 @@ import functools
 import numpy as np
 
 from ..nn import functional as F
+from ..ops.primitives import activations as A
 from ..ops.primitives import elementwise as E
 from ..tensor import apply, concat
 from .onnx_rules import Conversion, _all, rule
@@ -52,6 +53,14 @@ def _thresholded(v):
 def _shrink(v):
     lambd, bias = v.attrs.get("lambd", 0.5), v.attrs.get("bias", 0.0)
     return Conversion(lambda x: apply(E.shrink, x, lambd=lambd, bias=bias))
+
+
+@rule("Hardmax")
+def _hardmax(v):
+    if v.opset < 13 and v.rank not in (None, 2):
+        raise ValueError(f"Hardmax before opset 13 (coerced to 2-D) on a rank-{v.rank} input is not supported")
+    axis = v.attrs.get("axis", -1 if v.opset >= 13 else 1)
+    return Conversion(lambda x: apply(A.hardmax, x, axis=axis % x.ndim))
 
 
 # ------------------------------------------------------------------------------ variadic
@@ -161,3 +170,120 @@ def _lp_pool(v):
         powered = x * x if p == 2 else apply(E.absolute, x) ** float(p)
         return F.avg_pool(powered, kernel, stride, pads, ceil, True, divisor_override=1) ** (1.0 / p)
     return Conversion(run)
+
+
+# ------------------------------------------------------------------------------ resampling
+
+_RESIZE_MODES = {  # (ONNX mode, coordinate transformation) -> (PyTorch mode stem, align_corners)
+    ("nearest", "asymmetric"): ("nearest", None),  # floor(d r)
+    ("nearest", "half_pixel"): ("nearest-exact", None),  # round_prefer_ceil((d + 0.5) r - 0.5) = floor((d + 0.5) r)
+    ("linear", "half_pixel"): ("linear", False),
+    ("linear", "pytorch_half_pixel"): ("linear", False),
+    ("linear", "align_corners"): ("linear", True),
+}
+
+
+@rule("Resize", "Upsample")
+def _resize(v):
+    """ONNX Resize as PyTorch's interpolate (nearest; linear with and without align_corners)."""
+    text = lambda k, d: (lambda s: s.decode() if isinstance(s, bytes) else s)(v.attrs.get(k, d))  # noqa: E731
+    mode, ctm = text("mode", "nearest"), text("coordinate_transformation_mode", "half_pixel")
+    if v.op == "Upsample":
+        ctm = "asymmetric"
+    key, nearest_mode = (mode, ctm), text("nearest_mode", "round_prefer_floor") if v.op == "Resize" else "floor"
+    rounding = {"asymmetric": "floor", "half_pixel": "round_prefer_ceil"}.get(ctm)
+    if mode == "nearest" and (key not in _RESIZE_MODES or nearest_mode != rounding) and ctm in _NEAREST_COORDINATES \
+            and nearest_mode in _ROUNDINGS:
+        key = ("nearest", "index")  # no interpolate mode computes it: the cells are picked by index
+    if key not in _RESIZE_MODES and key != ("nearest", "index") or (key[1] != "index" and mode == "nearest"
+                                                                      and nearest_mode != rounding):
+        raise ValueError(f"Resize mode {mode!r} with coordinate_transformation_mode {ctm!r}"
+                         + (f" and nearest_mode {nearest_mode!r}" if mode == "nearest" else "")
+                         + " is not supported (supported: linear with "
+                         + ", ".join(c for m, c in _RESIZE_MODES if m == "linear") + "; nearest with "
+                         + ", ".join(_NEAREST_COORDINATES) + " and any nearest_mode)")
+    stem, align = _RESIZE_MODES.get(key, ("nearest", None))
+    for attr, default in (("antialias", 0), ("exclude_outside", 0)):
+        if v.attrs.get(attr, default) != default:
+            raise ValueError(f"Resize with {attr}={v.attrs[attr]} is not supported")
+    policy = text("keep_aspect_ratio_policy", "stretch")
+    if policy not in ("stretch", "not_larger", "not_smaller"):
+        raise ValueError(f"Resize with keep_aspect_ratio_policy {policy!r} is not supported")
+    sizes = v.ints(3) if v.op == "Resize" and v.has(3) else None
+    scales = None if sizes else np.atleast_1d(v.const(2 if v.op == "Resize" else 1)).astype(float)
+    if v.attrs.get("axes") is not None:  # sizes or scales of these axes only: the others keep theirs
+        shape = v.shape(0)
+        if shape is None:
+            raise ValueError("Resize with axes needs the input's static shape (shape inference failed)")
+        full = list(shape) if sizes else [1.0] * len(shape)
+        for axis, value in zip(v.attrs["axes"], sizes or scales):
+            full[axis % len(shape)] = value
+        sizes, scales = (full, None) if sizes else (None, np.array(full))
+    aspect = _keep_aspect(v, sizes, policy) if sizes and policy != "stretch" else None
+    if aspect:
+        sizes, aspect = aspect
+
+    def run(x):
+        if (sizes or scales) is not None and list((sizes or scales)[:2]) != (list(x.shape[:2]) if sizes else [1, 1]):
+            raise ValueError(f"Resize of the batch or channel axis ({'sizes' if sizes else 'scales'} "
+                             f"{list(sizes or scales)}) is not supported")
+        m = stem if stem.startswith("nearest") else {1: "linear", 2: "bilinear", 3: "trilinear"}[x.ndim - 2]
+        kw = {} if align is None else {"align_corners": align}
+        size = sizes[2:] if sizes else [int(np.floor(i * r)) for i, r in zip(x.shape[2:], scales[2:])]
+        if ctm == "pytorch_half_pixel" and any(o == 1 < i for i, o in zip(x.shape[2:], size)):
+            raise ValueError("Resize pytorch_half_pixel to an axis of length 1 is not supported (ONNX samples its "
+                             "first cell, PyTorch its centre)")
+        if key[1] == "index":
+            return _nearest_by_index(x, size, aspect[2:] if aspect else None if sizes else scales[2:], ctm,
+                                     nearest_mode)
+        if aspect:  # sizes rounded from one scale, which sets the sampling positions
+            if any(int(np.floor(i * r)) != o for i, r, o in zip(x.shape[2:], aspect[2:], size)):
+                raise ValueError(f"Resize with keep_aspect_ratio_policy {policy!r} to sizes {list(size)} that the "
+                                 f"scale {aspect[2:]} does not give by rounding down is not supported")
+            return F.interpolate(x, scale_factor=tuple(aspect[2:]), mode=m, **kw)
+        if sizes:
+            return F.interpolate(x, size=tuple(size), mode=m, **kw)
+        if align and any(i * r != o for i, r, o in zip(x.shape[2:], scales[2:], size)):  # ONNX divides by i r - 1
+            raise ValueError(f"Resize align_corners with scales {list(scales[2:])} giving a fractional size is not "
+                             "supported (ONNX maps corners to the unrounded size)")
+        return F.interpolate(x, scale_factor=tuple(scales[2:]), mode=m, **kw)  # ONNX's coordinates use the scale
+    return Conversion(run)
+
+
+def _keep_aspect(v, sizes, policy):
+    """(sizes, scales) of ONNX's keep_aspect_ratio_policy: one scale for the resized axes, the smallest
+    (not_larger) or largest (not_smaller) of sizes / input, and sizes rounded half up from it."""
+    shape = v.shape(0)
+    if shape is None:
+        raise ValueError(f"Resize with keep_aspect_ratio_policy {policy!r} needs the input's static shape")
+    axes = [a % len(shape) for a in v.attrs.get("axes", range(len(shape)))]
+    pick = min if policy == "not_larger" else max
+    scale = pick(sizes[a] / shape[a] for a in axes)
+    return ([int(scale * n + 0.5) if a in axes else n for a, n in enumerate(shape)],
+            [scale if a in axes else 1.0 for a in range(len(shape))])
+
+
+# ONNX's nearest Resize in general: source coordinate x of output cell d (scale r = o / i, or the
+# given scale), rounded by nearest_mode and clamped to the input; the output picks those cells.
+_NEAREST_COORDINATES = {
+    "half_pixel": lambda d, i, o, r: (d + 0.5) / r - 0.5,
+    "pytorch_half_pixel": lambda d, i, o, r: (d + 0.5) / r - 0.5 if o > 1 else 0 * d,
+    "asymmetric": lambda d, i, o, r: d / r,
+    "align_corners": lambda d, i, o, r: d * (i - 1) / (o - 1) if o > 1 else 0 * d,
+}
+_ROUNDINGS = {
+    "round_prefer_floor": lambda x: np.where(x - np.floor(x) == 0.5, np.floor(x), np.round(x)),
+    "round_prefer_ceil": lambda x: np.where(x - np.floor(x) == 0.5, np.ceil(x), np.round(x)),
+    "floor": np.floor,
+    "ceil": np.ceil,
+}
+
+
+def _nearest_by_index(x, size, scales, ctm, nearest_mode):
+    """The input cells ONNX's nearest Resize picks, axis by axis, computed in float64 as ONNX's reference."""
+    for a, (i, o) in enumerate(zip(x.shape[2:], size)):
+        r = o / i if scales is None else float(scales[a])
+        source = _ROUNDINGS[nearest_mode](_NEAREST_COORDINATES[ctm](np.arange(o, dtype=np.float64), i, o, r))
+        index = np.clip(source, 0, i - 1).astype(np.int64)
+        x = x[(slice(None),) * (a + 2) + (index,)]
+    return x

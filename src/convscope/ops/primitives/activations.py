@@ -1,6 +1,6 @@
 """The activation functions of modern CNNs (MobileNet v3, EfficientNet, ConvNeXt, RegNet, ...):
 clamp (ReLU6, Hardtanh), hard swish, hard sigmoid, SiLU (swish), GELU (erf and tanh forms), Mish,
-the exponential units (ELU, SELU, CELU) and PReLU.
+the exponential units (ELU, SELU, CELU), PReLU and ONNX's Hardmax.
 
 Each is element-wise; the ONNX rules write opset-17 nodes (GELU and Mish have no single op there,
 so they are written out from Erf, Tanh, Softplus and products).
@@ -12,6 +12,7 @@ from scipy import special
 
 from ..registry import ELEMENTWISE, define, keeps_input
 from .elementwise import unbroadcast as _unbroadcast
+from .shape import _over_space, _softmax_onnx
 
 
 def _sigmoid(x):
@@ -159,3 +160,12 @@ def prelu(x, slope):
     y = np.where(pos, x, slope * x).astype(x.dtype, copy=False)
     return y, lambda g: (np.where(pos, g, g * slope).astype(x.dtype, copy=False),
                          _unbroadcast(np.where(pos, 0, g * x), np.shape(slope)).astype(slope.dtype, copy=False))
+
+
+@define("hardmax", _over_space, onnx=_softmax_onnx("Hardmax"))
+def hardmax(x, *, axis):
+    """1 at the first maximum along `axis`, 0 elsewhere (ONNX's Hardmax); piecewise constant, so its
+    gradient is 0."""
+    y = np.zeros_like(x)
+    np.put_along_axis(y, np.expand_dims(x.argmax(axis=axis), axis), 1, axis=axis)
+    return y, lambda g: (np.zeros_like(x),)

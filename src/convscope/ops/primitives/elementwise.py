@@ -40,6 +40,22 @@ def power(x, *, exponent):
     return x ** exponent, lambda g: (g * exponent * x ** (exponent - 1),)
 
 
+@define("power", ELEMENTWISE, saved=keeps_input, onnx="Pow")
+def power_of_tensors(x, y):
+    """x ** y element-wise, the exponent a tensor broadcast against x (ONNX's Pow; torch.pow of two tensors)."""
+    # d(x^y) = y x^(y-1) dx + x^y log(x) dy; the first is 0 where y = 0, the second where x = 0 and
+    # y >= 0 (as PyTorch)
+    e = np.asarray(y).astype(x.dtype, copy=False)  # an integer exponent too (ONNX allows it)
+    out = np.power(x, e)
+
+    def backward(g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dy = np.where((x == 0) & (e >= 0), 0, g * out * np.log(x))
+            dx = np.where(e == 0, 0, g * e * np.power(x, e - 1))  # x^0 is flat, even at x = 0
+            return unbroadcast(dx, x.shape), unbroadcast(dy, np.shape(y)).astype(e.dtype)
+    return out, backward
+
+
 @define("exp", ELEMENTWISE, saved=keeps_output(), torch=("exp",), onnx="Exp")
 def exp(x):
     y = np.exp(x)
