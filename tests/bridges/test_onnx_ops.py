@@ -195,3 +195,11 @@ def test_resize_to_sizes(tmp_path):
     consts = {"sizes": np.array([2, 4, 9, 11], np.int64)}
     check(graph_file(tmp_path, [node("Resize", ["x", "", "", "sizes"], mode="linear",
                                      coordinate_transformation_mode="half_pixel")], consts))
+
+
+@pytest.mark.parametrize("value", [None, np.array([2.5], np.float32), np.array([3], np.int64)])
+def test_constant_of_shape_folds_with_its_value(tmp_path, value):
+    kw = {} if value is None else {"value": numpy_helper.from_array(value)}
+    nodes = [node("Shape", ["x"], "s"), node("ConstantOfShape", ["s"], "c", **kw), node("Cast", ["c"], "f", to=1),
+             node("Add", ["x", "f"])]
+    check(graph_file(tmp_path, nodes))
