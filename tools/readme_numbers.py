@@ -144,6 +144,24 @@ SLOW = {"bench": "run `make bench` (long) for its table", "models": "run tools/m
         "torchvision sweep, minutes) for its table"}
 
 
+def onnx_conformance(tmp) -> str:
+    out, _ = _python(str(ROOT / "tests" / "bridges" / "onnx_conformance.py"), "none", cwd=tmp)
+    counts = dict((k, int(v)) for v, k in re.findall(r"(\d+) (pass|wrong|refused|raises)", out.splitlines()[-1]))
+    total = sum(counts.values())
+    return (f"On {datetime.now(timezone.utc).strftime('%Y-%m-%d')}, with onnx {_onnx_version()}: {counts['pass']} of "
+            f"{total} cases pass ({100 * counts['pass'] / total:.0f}%), {counts['wrong']} give other numbers, "
+            f"{counts['refused']} are refused and {counts['raises']} crash.")
+
+
+def _onnx_version() -> str:
+    import onnx
+
+    return onnx.__version__
+
+
+SECTIONS["onnx-conformance"] = onnx_conformance
+
+
 def fill(text: str, values: dict) -> str:
     """Replace the body of every marker whose name has a value; leave the others as they are."""
     return MARKER.sub(lambda m: m.group(1) + values[m["name"]] + m.group(4) if m["name"] in values else m.group(0), text)

@@ -211,6 +211,14 @@ def test_resize_to_sizes(tmp_path):
                                      coordinate_transformation_mode="half_pixel")], consts))
 
 
+@pytest.mark.parametrize("value", [None, np.array([2.5], np.float32), np.array([3], np.int64)])
+def test_constant_of_shape_folds_with_its_value(tmp_path, value):
+    kw = {} if value is None else {"value": numpy_helper.from_array(value)}
+    nodes = [node("Shape", ["x"], "s"), node("ConstantOfShape", ["s"], "c", **kw), node("Cast", ["c"], "f", to=1),
+             node("Add", ["x", "f"])]
+    check(graph_file(tmp_path, nodes))
+
+
 # ------------------------------------------------------------------------------ windows
 
 @pytest.mark.parametrize("attrs, message", [

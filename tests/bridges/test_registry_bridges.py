@@ -55,9 +55,10 @@ ONNX_BUILT = [name for name, d in registry.declarations().items() if d.onnx]
 
 def test_the_onnx_built_layers_are_the_weighted_ones():
     assert {op for d in registry.declarations().values() for op in (i.op for i in d.onnx)} == \
-        {"Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization"}
+        {"Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "InstanceNormalization", "PRelu"}
     assert set(ONNX_BUILT) == {"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
-                               "Linear", "BatchNorm1d", "BatchNorm2d"}
+                               "Linear", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "PReLU", "InstanceNorm1d",
+                               "InstanceNorm2d", "InstanceNorm3d"}
 
 
 @pytest.mark.parametrize("name", ONNX_BUILT)
@@ -73,7 +74,8 @@ def test_onnx_import_builds_the_layer(name, tmp_path):
     assert [type(m) for m in built] == [type(layer)]
     ours, theirs = registry.arguments(layer), registry.arguments(built[0])
     ours.pop("padding", None), theirs.pop("padding", None)  # ONNX stores (lo, hi) pairs; outputs agree above
-    for arg in ("momentum", "affine"):  # not in ONNX's inference graph (scale and shift are always there)
+    for arg in ("momentum", "affine", "init"):  # not in ONNX's inference graph (scale and shift are always
+        # there; a PReLU's initial slope is replaced by its weight)
         ours.pop(arg, None), theirs.pop(arg, None)
     if "eps" in ours:  # an ONNX float attribute is a float32
         assert theirs.pop("eps") == pytest.approx(ours.pop("eps"), rel=1e-6)

@@ -144,17 +144,17 @@ class Unknown(torch.nn.Module):
     def __init__(self):
         super().__init__()
         self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
-        self.act = torch.nn.PReLU(4)
+        self.act = torch.nn.RMSNorm(6)
         self.shuffle = torch.nn.PixelShuffle(2)
-        self.act2 = torch.nn.PReLU(1)
+        self.act2 = torch.nn.RMSNorm(12)
 
     def forward(self, x):
-        return self.act2(self.shuffle(self.act(torch.erf(self.conv(x))) + torch.erf(x)))
+        return self.act2(self.shuffle(self.act(torch.sin(self.conv(x))) + torch.sin(x)))
 
 
 def test_refusals_are_counted_per_kind():
-    with pytest.raises(ValueError, match=r"(?s)unsupported operations:\n  function erf x2 \(erf, erf_1\)\n"
-                                         r"  module PReLU x2 \(act, act2\)\n  module PixelShuffle x1 \(shuffle\)\n"):
+    with pytest.raises(ValueError, match=r"(?s)unsupported operations:\n  function sin x2 \(sin, sin_1\)\n"
+                                         r"  module RMSNorm x2 \(act, act2\)\n  module PixelShuffle x1 \(shuffle\)\n"):
         from_torch(Unknown())
 
 
@@ -168,12 +168,12 @@ def test_analysis_never_fails_on_what_convscope_cannot_run():
     s = cs.summary(module, (1, 6, 6))
     rows = {r.name: r for r in s.rows}
     assert {n: rows[n].output_shape for n in shapes} == shapes
-    assert rows["act"].params == 4 and rows["act2"].params == 1 and rows["act"].kind == "PReLU"
+    assert rows["act"].params == 6 and rows["act2"].params == 12 and rows["act"].kind == "RMSNorm"
     assert s.totals["params"] == sum(p.numel() for p in module.parameters())
     assert s.totals["macs"] == 6 * 6 * 4 * 9  # the conv's; the unknown ops count nothing and say so
-    assert s.totals["not_counted"] == ["torch.PReLU", "torch.PixelShuffle", "torch.erf"]
+    assert s.totals["not_counted"] == ["torch.PixelShuffle", "torch.RMSNorm", "torch.sin"]
     assert any("not counted" in note for note in rows["shuffle"].notes)
-    assert "not counted (known by shape only): torch.PReLU, torch.PixelShuffle, torch.erf" in s.to_markdown()
+    assert "not counted (known by shape only): torch.PixelShuffle, torch.RMSNorm, torch.sin" in s.to_markdown()
 
 
 def test_stochastic_depth_is_the_identity_in_evaluation():

@@ -33,6 +33,9 @@ CATALOGUE = {
     "Dropout": (lambda: nn.Dropout(0.3), (2, 3, 4)),
     "BatchNorm1d": (lambda: nn.BatchNorm1d(3, eps=1e-3, momentum=0.2), (4, 3, 5)),
     "BatchNorm2d": (lambda: nn.BatchNorm2d(3, affine=False), (4, 3, 5, 4)),
+    "BatchNorm3d": (lambda: nn.BatchNorm3d(2, eps=1e-4), (2, 2, 3, 4, 3)),
+    "Dropout2d": (lambda: nn.Dropout2d(0.4), (2, 3, 4, 5)),
+    "Dropout3d": (lambda: nn.Dropout3d(0.2), (2, 3, 2, 4, 3)),
     "ReLU6": (lambda: nn.ReLU6(), (2, 3, 4)),
     "Hardtanh": (lambda: nn.Hardtanh(-0.5, 2.0), (2, 3, 4)),
     "Hardswish": (lambda: nn.Hardswish(), (2, 3, 4)),
@@ -40,8 +43,15 @@ CATALOGUE = {
     "SiLU": (lambda: nn.SiLU(), (2, 3, 4)),
     "GELU": (lambda: nn.GELU(approximate="tanh"), (2, 3, 4)),
     "Mish": (lambda: nn.Mish(), (2, 3, 4)),
+    "ELU": (lambda: nn.ELU(0.7), (2, 3, 4)),
+    "SELU": (lambda: nn.SELU(), (2, 3, 4)),
+    "CELU": (lambda: nn.CELU(1.5), (2, 3, 4)),
+    "PReLU": (lambda: nn.PReLU(3, init=0.1), (2, 3, 4, 5)),
     "LayerNorm": (lambda: nn.LayerNorm((4, 5), eps=1e-6, bias=False), (2, 3, 4, 5)),
     "GroupNorm": (lambda: nn.GroupNorm(2, 6, eps=1e-4), (2, 6, 3, 4)),
+    "InstanceNorm1d": (lambda: nn.InstanceNorm1d(3, eps=1e-4), (2, 3, 7)),
+    "InstanceNorm2d": (lambda: nn.InstanceNorm2d(3, affine=True), (2, 3, 5, 4)),
+    "InstanceNorm3d": (lambda: nn.InstanceNorm3d(2, affine=True), (2, 2, 3, 4, 3)),
     "AdaptiveAvgPool1d": (lambda: nn.AdaptiveAvgPool1d(4), (2, 3, 10)),
     "AdaptiveAvgPool2d": (lambda: nn.AdaptiveAvgPool2d((3, None)), (2, 3, 7, 5)),
     "AdaptiveAvgPool3d": (lambda: nn.AdaptiveAvgPool3d((2, 3, 1)), (1, 2, 5, 6, 4)),
@@ -64,10 +74,10 @@ def example(name, seed=0):
     layer = make().eval()
     rng = np.random.default_rng(seed)
     for m in layer.modules():
-        if isinstance(m, (nn.LayerNorm, nn.GroupNorm)):  # not the ones and zeros they start from
-            for p in m.parameters():
+        if isinstance(m, (nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm2d, nn.InstanceNorm3d, nn.PReLU)):
+            for p in m.parameters():  # not the ones and zeros (or the one slope) they start from
                 p.data[...] = rng.standard_normal(p.shape)
-        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
             m.running_mean[...] = rng.standard_normal(m.num_features)
             m.running_var[...] = rng.uniform(0.5, 2, m.num_features)
     return layer, rng.standard_normal(shape).astype(np.float32)

@@ -1,4 +1,5 @@
-"""The layers of modern CNNs (activations, LayerNorm, GroupNorm, adaptive pools) against their PyTorch
+"""The layers of modern CNNs (activations, LayerNorm, GroupNorm, InstanceNorm, BatchNorm3d, channel dropout,
+adaptive pools) against their PyTorch
 twins: values and gradients of input and parameters in float64, conversion with cs.from_torch, and
 export with cs.to_onnx checked by onnxruntime; bad arguments refused with the layer and the rule."""
 import numpy as np
@@ -31,6 +32,25 @@ PAIRS = {
     "GroupNorm instance 1-D": (lambda: nn.GroupNorm(4, 4, eps=1e-3), lambda: tnn.GroupNorm(4, 4, eps=1e-3), (2, 4, 7)),
     "GroupNorm no affine 3-D": (lambda: nn.GroupNorm(1, 2, affine=False), lambda: tnn.GroupNorm(1, 2, affine=False),
                                 (2, 2, 3, 4, 2)),
+    "ELU": (lambda: nn.ELU(), lambda: tnn.ELU(), (2, 3, 5)),
+    "ELU alpha": (lambda: nn.ELU(0.3), lambda: tnn.ELU(0.3), (2, 3, 5)),
+    "SELU": (lambda: nn.SELU(), lambda: tnn.SELU(), (2, 3, 5)),
+    "CELU": (lambda: nn.CELU(), lambda: tnn.CELU(), (2, 3, 5)),
+    "CELU alpha": (lambda: nn.CELU(2.5), lambda: tnn.CELU(2.5), (2, 3, 5)),
+    "PReLU": (lambda: nn.PReLU(), lambda: tnn.PReLU(), (2, 3, 5)),
+    "PReLU per channel": (lambda: nn.PReLU(3, 0.1), lambda: tnn.PReLU(3, 0.1), (2, 3, 4, 5)),
+    "PReLU per channel 3-D": (lambda: nn.PReLU(2), lambda: tnn.PReLU(2), (2, 2, 3, 4, 3)),
+    "PReLU per channel (N, C)": (lambda: nn.PReLU(4), lambda: tnn.PReLU(4), (5, 4)),
+    "InstanceNorm1d": (lambda: nn.InstanceNorm1d(3), lambda: tnn.InstanceNorm1d(3), (2, 3, 7)),
+    "InstanceNorm1d unbatched affine": (lambda: nn.InstanceNorm1d(3, affine=True, eps=1e-3),
+                                        lambda: tnn.InstanceNorm1d(3, affine=True, eps=1e-3), (3, 6)),
+    "InstanceNorm2d affine": (lambda: nn.InstanceNorm2d(4, affine=True), lambda: tnn.InstanceNorm2d(4, affine=True),
+                              (2, 4, 5, 3)),
+    "InstanceNorm3d": (lambda: nn.InstanceNorm3d(2, affine=True), lambda: tnn.InstanceNorm3d(2, affine=True),
+                       (2, 2, 3, 4, 3)),
+    "InstanceNorm3d unbatched": (lambda: nn.InstanceNorm3d(2), lambda: tnn.InstanceNorm3d(2), (2, 3, 4, 3)),
+    "BatchNorm3d training": (lambda: nn.BatchNorm3d(3, momentum=0.3), lambda: tnn.BatchNorm3d(3, momentum=0.3),
+                             (3, 3, 2, 4, 3)),
     "AdaptiveAvgPool1d": (lambda: nn.AdaptiveAvgPool1d(4), lambda: tnn.AdaptiveAvgPool1d(4), (2, 3, 10)),
     "AdaptiveAvgPool2d": (lambda: nn.AdaptiveAvgPool2d((3, None)), lambda: tnn.AdaptiveAvgPool2d((3, None)),
                           (2, 3, 7, 5)),
@@ -61,6 +81,31 @@ def test_layer_values_and_gradients_equal_torch_in_float64(name):
     check_module(ours, theirs, x, rtol=rtol, atol=1e-11)
 
 
+def test_batch_norm_3d_in_eval_uses_and_in_training_updates_the_running_statistics_as_torch():
+    ours, theirs, x = _pair("BatchNorm3d training")
+    check_module(ours, theirs, x, rtol=1e-9, atol=1e-11)  # one training step: the statistics moved
+    np.testing.assert_allclose(ours.running_var, theirs.running_var.detach().numpy(), rtol=1e-12)
+    check_module(ours.eval(), theirs.eval(), x, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("layer,shape", [(lambda: nn.Dropout2d(0.4), (6, 5, 3, 4)),
+                                         (lambda: nn.Dropout3d(0.25), (4, 6, 2, 3, 2)),
+                                         (lambda: nn.Dropout2d(0.5), (8, 3, 4))])  # unbatched (C, H, W)
+def test_channel_dropout_zeroes_whole_channels_scales_the_rest_and_is_the_identity_in_eval(layer, shape):
+    layer = layer()
+    p, n = layer.p, layer.n
+    x = cs.Tensor(rng.uniform(1, 2, shape), requires_grad=True)  # no zeros of its own
+    y = layer(x)
+    ratio = (y.data / x.data).reshape(*shape[:len(shape) - n], -1)  # one row per channel
+    kept = ratio[..., 0] > 0
+    np.testing.assert_allclose(ratio, np.where(kept, 1 / (1 - p), 0.0)[..., None] * np.ones_like(ratio), rtol=1e-12)
+    assert 0 < kept.mean() < 1  # both happen over these channels (the draws are seeded)
+    g = rng.standard_normal(shape)
+    y.backward(g)
+    np.testing.assert_allclose(x.grad, g * y.data / x.data, rtol=1e-12)  # the gradient is the same mask
+    np.testing.assert_array_equal(layer.eval()(x).data, x.data)
+
+
 @pytest.mark.parametrize("name", PAIRS)
 def test_from_torch_converts_the_layer_in_a_sequential(name):
     _, theirs, x = _pair(name)
@@ -80,6 +125,13 @@ ONNX = {
                                           nn.Mish()), (2, 6, 6)),
     "norms": (lambda: nn.Sequential(nn.Conv2d(2, 6, 3), nn.GroupNorm(3, 6), nn.LayerNorm((4, 4), eps=1e-4),
                                     nn.LayerNorm(4, bias=False), nn.GroupNorm(2, 6, affine=False)), (2, 6, 6)),
+    "exponential units and PReLU": (lambda: nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ELU(0.5), nn.SELU(),
+                                                          nn.CELU(1.7), nn.PReLU(4), nn.PReLU()), (2, 6, 6)),
+    "instance norms": (lambda: nn.Sequential(nn.Conv1d(2, 3, 1), nn.InstanceNorm1d(3), nn.PReLU(3)), (2, 7)),
+    "3-D norms": (lambda: nn.Sequential(nn.Conv3d(2, 3, 1), nn.InstanceNorm3d(3, affine=True), nn.BatchNorm3d(3),
+                                        nn.Dropout3d(), nn.InstanceNorm3d(3)), (2, 3, 4, 3)),
+    "2-D norms": (lambda: nn.Sequential(nn.Conv2d(2, 3, 1), nn.InstanceNorm2d(3, affine=True), nn.Dropout2d()),
+                  (2, 5, 4)),
     "adaptive 1-D": (lambda: nn.Sequential(nn.Conv1d(2, 3, 1), nn.AdaptiveAvgPool1d(4), nn.AdaptiveMaxPool1d(2)),
                      (2, 12)),
     "adaptive 2-D": (lambda: nn.Sequential(nn.Conv2d(2, 3, 1), nn.AdaptiveMaxPool2d((3, None)),
@@ -95,9 +147,11 @@ def test_layers_export_to_onnx_and_agree_with_onnxruntime(name, tmp_path):
     cs.manual_seed(0)
     model = make().eval()
     for m in model.modules():
-        if isinstance(m, (nn.LayerNorm, nn.GroupNorm)):
+        if isinstance(m, (nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm2d, nn.InstanceNorm3d, nn.PReLU, nn.BatchNorm3d)):
             for p in m.parameters():
                 p.data[...] = rng.standard_normal(p.shape)
+        if isinstance(m, nn.BatchNorm3d):
+            m.running_mean[...], m.running_var[...] = rng.standard_normal(3), rng.uniform(0.5, 2, 3)
     x = rng.standard_normal((3, *shape)).astype(np.float32)
     cs.to_onnx(model, shape, tmp_path / "m.onnx")
     got = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
@@ -114,6 +168,26 @@ BAD = [
     (lambda: nn.LayerNorm((3, 4))(cs.Tensor(np.ones((2, 4, 3)))), ValueError,
      r"layer_norm: input of shape \(2, 4, 3\) does not end in normalized_shape \(3, 4\)"),
     (lambda: nn.GELU("fast"), ValueError, r"GELU: approximate must be one of 'none', 'tanh', got 'fast'"),
+    (lambda: nn.InstanceNorm2d(3, track_running_stats=True), ValueError,
+     r"InstanceNorm2d: track_running_stats=True is not supported .*use False, PyTorch's default"),
+    (lambda: nn.InstanceNorm3d(2)(cs.Tensor(np.ones((1, 2, 3, 4)))), ValueError,
+     r"InstanceNorm3d: expected input \(N, 2, \*S\) or unbatched \(2, \*S\) with 3 spatial axes, got shape \(1, 2, 3, 4\)"),
+    (lambda: cs.from_torch(tnn.Sequential(tnn.InstanceNorm1d(2, track_running_stats=True))), ValueError,
+     r"track_running_stats=True is not supported"),
+    (lambda: nn.InstanceNorm2d(2)(cs.Tensor(np.ones((3, 2, 1, 1)))), ValueError,
+     r"instance_norm: input \(3, 2, 1, 1\) has one position per channel, which normalises to 0"),
+    (lambda: nn.GroupNorm(2, 2)(cs.Tensor(np.ones((1, 2)))), ValueError,
+     r"group_norm: input \(1, 2\) holds one value per group, which normalises to 0"),
+    (lambda: nn.Upsample(size=4, recompute_scale_factor=True), ValueError,
+     r"Upsample: recompute_scale_factor is for scale_factor only, not with size"),
+    (lambda: cs.to_torch(nn.MaxPool1d(3, padding=((0, 1),))), ValueError,
+     r"to_torch: MaxPool1d with \(lo, hi\) padding \(\(0, 1\),\) has no PyTorch equivalent"),
+    (lambda: nn.PReLU(3)(cs.Tensor(np.ones((2, 4, 5)))), ValueError,
+     r"prelu: 3 slopes for 4 channels \(input shape \(2, 4, 5\)\); give one slope or one per channel"),
+    (lambda: nn.CELU(-1.0), ValueError, r"CELU: alpha must be in \(0, inf\], got -1.0"),
+    (lambda: nn.Dropout2d(1.0), ValueError, r"Dropout2d: p must be in \[0, 1\), got 1.0"),
+    (lambda: nn.Dropout3d()(cs.Tensor(np.ones((2, 3, 4)))), ValueError,
+     r"dropout3d: expected input \(N, C, \*S\) or unbatched \(C, \*S\) with 3 spatial axes, got shape \(2, 3, 4\)"),
     (lambda: nn.Hardtanh(1.0, -1.0), ValueError, r"Hardtanh: min_val 1.0 must be below max_val -1.0"),
     (lambda: nn.AdaptiveAvgPool2d((2, 3, 4)), ValueError, r"AdaptiveAvgPool2d: output_size \(2, 3, 4\) has 3 entries"),
     (lambda: nn.AdaptiveMaxPool1d(0), ValueError, r"AdaptiveMaxPool1d \(spatial axis 0\): output_size must be >= 1"),

@@ -100,7 +100,7 @@ def randomise_state(model, rnd):
     """Running statistics and affine parameters away from their initial ones and zeros."""
     gen = np.random.default_rng(rnd.randrange(2**32))
     for m in model.modules():
-        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
             m.running_mean[...] = gen.standard_normal(m.num_features)
             m.running_var[...] = gen.uniform(0.3, 3, m.num_features)
         for name, p in m._parameters.items():

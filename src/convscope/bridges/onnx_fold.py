@@ -63,6 +63,14 @@ def _cast(x, to):
     return x.astype(helper.tensor_dtype_to_np_dtype(to))
 
 
+def _constant_of_shape(shape, value):
+    """ONNX's ConstantOfShape: `value` (a one-element TensorProto; float 0 when absent) everywhere."""
+    from onnx import numpy_helper
+
+    one = np.zeros(1, np.float32) if value is None else numpy_helper.to_array(value).reshape(-1)
+    return np.full(tuple(int(s) for s in np.atleast_1d(shape)), one[0], one.dtype)
+
+
 # op type -> f(attrs, *inputs) with inputs as NumPy arrays (None for an absent optional input)
 TABLE = {
     "Identity": lambda a, x: x,
@@ -92,9 +100,7 @@ TABLE = {
     "Reshape": lambda a, x, shape: _reshape(x, shape, a.get("allowzero", 0)),
     "Transpose": lambda a, x: np.transpose(x, a.get("perm")),
     "Range": lambda a, start, limit, delta: np.arange(start, limit, delta).astype(np.result_type(start)),
-    "ConstantOfShape": lambda a, shape: np.full(tuple(int(s) for s in shape),
-                                                a["value"].item() if "value" in a else 0.0,
-                                                a["value"].dtype if "value" in a else np.float32),
+    "ConstantOfShape": lambda a, shape: _constant_of_shape(shape, a.get("value")),
     "Expand": lambda a, x, shape: x * np.ones(tuple(int(s) for s in shape), x.dtype),
     "ReduceProd": lambda a, x, axes=None: np.prod(x, axis=None if axes is None and "axes" not in a else
                                                   _axes(a["axes"] if axes is None else axes, x.ndim),

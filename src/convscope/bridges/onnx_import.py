@@ -23,6 +23,7 @@ from ..nn.containers import GraphModel
 from ..nn.graph import Ref
 from .onnx_fold import TABLE, VARIABLE, fold
 from .onnx_load import is_shape_only, read, shape_only
+from . import onnx_rules_extended  # noqa: F401  (registers its rules beside onnx_rules')
 from .onnx_rules import NodeView, conversion
 
 
@@ -69,9 +70,11 @@ class _Node:
 
 def from_onnx(path, meta: bool = False) -> GraphModel:
     """A convscope model from an ONNX file: Conv, ConvTranspose, Gemm/MatMul, BatchNormalization,
-    pools, activations (Relu, Clip, HardSwish, HardSigmoid, Sigmoid, Tanh, LeakyRelu, Softmax, the
-    Erf form of GELU), element-wise arithmetic, Concat, Split, Slice, Gather, Transpose, Reshape,
-    Flatten, Squeeze/Unsqueeze, ReduceMean/Sum/Max, LayerNormalization, Pad and Resize; shape
+    InstanceNormalization, PRelu, pools (LpPool too), activations (Relu, Clip, HardSwish, HardSigmoid,
+    Sigmoid, Tanh, LeakyRelu, Elu, Selu, Celu, Softplus, Softsign, Mish, Softmax, Hardmax, the Erf
+    form of GELU, ...), element-wise and variadic arithmetic, Concat, Split, Slice, Gather, Transpose,
+    Reshape, Flatten, Squeeze/Unsqueeze, Tile, Expand, DepthToSpace/SpaceToDepth, ReduceMean/Sum/Max,
+    Layer- and GroupNormalization, Pad and Resize (docs/bridges.md lists them); shape
     subgraphs (Shape, Gather, Concat, ...) are folded to constants when the input shape is static.
 
     `meta=True` (what the analysis entry points use) reads no weights: layers are shape-only, and

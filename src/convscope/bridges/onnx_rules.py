@@ -3,6 +3,7 @@
 A rule reads a `NodeView` (attributes, constant inputs, static shapes) and returns a `Conversion`:
 a function of the values of some of the node's inputs (`used`), built from registered ops. Layers
 (Conv, Gemm, BatchNormalization, ...) are not here: the layer registry's `OnnxImport`s build them.
+More rules are in onnx_rules_extended, which the importer loads with this module.
 An op type without a rule, whose ONNX twin is a registered op (`Op.onnx`), applies that op.
 """
 from __future__ import annotations
@@ -139,8 +140,11 @@ def _pad(v):
     p = v.ints(1, "pads")
     value = v.const(2)
     value = 0.0 if value is None or value.size == 0 else float(value)
-    rank = len(p) // 2
-    axes = [a % rank for a in (v.ints(3) or range(rank))]
+    given = v.ints(3)  # pads for these axes only (opset 18)
+    rank = v.rank if given and v.rank else len(p) // 2
+    if given and not v.rank:
+        raise ValueError("Pad with axes needs the input's rank (shape inference failed)")
+    axes = [a % rank for a in (given or range(rank))]
     full = [0] * 2 * rank
     for j, a in enumerate(axes):
         full[a], full[a + rank] = p[j], p[j + len(axes)]
@@ -166,6 +170,10 @@ def _pad(v):
 
 @rule("Identity", "Dropout", "Cast")
 def _identity(v):
+    if v.op == "Dropout" and (v.attrs.get("training_mode") or (v.has(2) and (not v.is_const(2) or v.const(2)))):
+        raise ValueError("Dropout in training mode (random masks) is not supported; it is the identity in inference")
+    if v.op == "Dropout" and len(v.outputs) > 1 and v.outputs[1]:
+        raise ValueError("Dropout's mask output is not supported")
     if v.op == "Cast" and v.file.dtypes.get(v.outputs[0]) not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"Cast of a graph value to {v.file.dtypes.get(v.outputs[0])} is not supported")
     return Conversion(lambda x: x)
@@ -182,10 +190,9 @@ def _power(v):
         return Conversion(lambda x: x * -1.0)
     e = {"Sqrt": 0.5, "Reciprocal": -1.0}.get(v.op)
     if e is None:
-        exponent = v.const(1)
-        if exponent.size != 1:
-            raise ValueError(f"Pow with a non-scalar exponent of shape {exponent.shape} is not supported")
-        e = float(exponent.reshape(()))
+        if not v.is_const(1) or v.const(1).size != 1:  # a tensor exponent: the power of two tensors
+            return Conversion(lambda x, y: apply(op_registry.get("power"), x, y), (0, 1))
+        e = float(v.const(1).reshape(()))
     return Conversion(lambda x: x ** e)
 
 
@@ -229,21 +236,45 @@ def _softmax(v):
 @rule("LayerNormalization")
 def _layer_norm(v):
     axis, eps = v.attrs.get("axis", -1), v.attrs.get("epsilon", 1e-5)
-    if len(v.outputs) > 1 and any(v.outputs[1:]):
-        raise ValueError("LayerNormalization's mean and inverse deviation outputs are not supported")
-    has_bias = v.has(2)
+    if v.attrs.get("stash_type", 1) != 1:
+        raise ValueError(f"LayerNormalization with stash_type {v.attrs['stash_type']} is not supported (1: float)")
+    has_bias, outputs = v.has(2), len(v.outputs)
 
     def norm(x, w, b=None):
-        return F.layer_norm(x, x.shape[axis % x.ndim:], w, b, eps)
-    return Conversion(norm, (0, 1, 2) if has_bias else (0, 1))
+        shape = x.shape[axis % x.ndim:]
+        w = w if tuple(w.shape) == tuple(shape) else w + np.zeros(shape, np.float32)  # ONNX broadcasts them
+        b = b if b is None or tuple(b.shape) == tuple(shape) else b + np.zeros(shape, np.float32)
+        y = F.layer_norm(x, shape, w, b, eps)
+        if outputs == 1:
+            return y
+        axes = tuple(range(axis % x.ndim, x.ndim))  # the statistics, kept as axes of size 1
+        mean = x.mean(axes, True)
+        centred = x - mean
+        inv = ((centred * centred).mean(axes, True) + eps) ** -0.5
+        return (y, mean, inv)[:outputs]
+    return Conversion(norm, (0, 1, 2) if has_bias else (0, 1), outputs)
 
 
 # ------------------------------------------------------------------------------ shapes and reductions
 
+@rule("MatMul")  # of two graph values (a constant weight builds a Linear)
+def _matmul(v):
+    def run(p, q):  # a 1-D operand is a row on the left, a column on the right, its axis dropped after
+        lp, lq = p.ndim == 1, q.ndim == 1
+        y = (p.reshape(1, -1) if lp else p) @ (q.reshape(-1, 1) if lq else q)
+        drop = [a for a, gone in ((y.ndim - 2, lp), (y.ndim - 1, lq)) if gone]
+        return y.reshape(*(n for a, n in enumerate(y.shape) if a not in drop)) if drop else y
+    return Conversion(run, (0, 1))
+
+
 @rule("Flatten")
 def _flatten(v):
-    axis = v.attrs.get("axis", 1)
-    return Conversion(lambda x: x.reshape(int(np.prod(x.shape[:axis % (x.ndim + 1)])), -1))
+    axis = v.attrs.get("axis", 1)  # in [-rank, rank]: a negative axis counts from the end once
+
+    def run(x):
+        lead = int(np.prod(x.shape[:axis + x.ndim if axis < 0 else axis]))
+        return x.reshape(lead, int(np.prod(x.shape)) // lead if lead else 0)
+    return Conversion(run)
 
 
 def _int_list(value) -> list:
@@ -324,6 +355,7 @@ def _gather(v):
 def _reduce(v):
     axes = v.ints(1, None) if v.opset >= 18 or (v.op == "ReduceSum" and v.opset >= 13) else v.ints(None, "axes")
     keep = bool(v.attrs.get("keepdims", 1))
+    axes = axes or None  # no axes, or an empty list of them: every axis
     if axes is None and v.attrs.get("noop_with_empty_axes", 0):
         return Conversion(lambda x: x)
 
@@ -335,41 +367,4 @@ def _reduce(v):
         if v.op == "ReduceMean":
             return x.mean(ax, keep)
         return x.sum(ax, keep) if v.op == "ReduceSum" else x.max(ax, keep)
-    return Conversion(run)
-
-
-# ------------------------------------------------------------------------------ resampling
-
-_RESIZE_MODES = {  # (ONNX mode, coordinate transformation) -> (PyTorch mode stem, align_corners)
-    ("nearest", "asymmetric"): ("nearest", None),
-    ("linear", "half_pixel"): ("linear", False),
-    ("linear", "pytorch_half_pixel"): ("linear", False),
-    ("linear", "align_corners"): ("linear", True),
-}
-
-
-@rule("Resize", "Upsample")
-def _resize(v):
-    """ONNX Resize as PyTorch's interpolate (nearest; linear with and without align_corners)."""
-    text = lambda k, d: (lambda s: s.decode() if isinstance(s, bytes) else s)(v.attrs.get(k, d))  # noqa: E731
-    mode, ctm = text("mode", "nearest"), text("coordinate_transformation_mode", "half_pixel")
-    if v.op == "Upsample":
-        ctm = "asymmetric"
-    key = (mode, ctm)
-    if key not in _RESIZE_MODES or (mode == "nearest" and text("nearest_mode", "round_prefer_floor") != "floor"
-                                    and v.op == "Resize"):
-        raise ValueError(f"Resize mode {mode!r} with coordinate_transformation_mode {ctm!r} is not supported "
-                         f"(supported: {', '.join(f'{m}/{c}' for m, c in _RESIZE_MODES)})")
-    stem, align = _RESIZE_MODES[key]
-    sizes = v.ints(3) if v.op == "Resize" and v.has(3) else None
-    scales = None if sizes else np.atleast_1d(v.const(2 if v.op == "Resize" else 1)).astype(float)
-    interpolate = getattr(F, "interpolate", None)
-    if interpolate is None:
-        raise ValueError("Resize needs convscope's interpolate op, which this version does not have")
-
-    def run(x):
-        size = sizes[2:] if sizes else [int(np.floor(i * s)) for i, s in zip(x.shape[2:], scales[2:])]
-        m = stem if stem == "nearest" else {1: "linear", 2: "bilinear", 3: "trilinear"}[x.ndim - 2]
-        kw = {} if align is None else {"align_corners": align}
-        return interpolate(x, size=tuple(size), mode=m, **kw)
     return Conversion(run)

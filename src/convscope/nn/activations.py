@@ -1,12 +1,13 @@
-"""The activation layers of modern CNNs (MobileNet v2/v3, EfficientNet, ConvNeXt, YOLO): ReLU6,
-Hardtanh, Hardswish, Hardsigmoid, SiLU, GELU and Mish, each a thin shell over one registered op
-with PyTorch's name, arguments and twin."""
+"""The activation layers of modern CNNs (MobileNet v2/v3, EfficientNet, ConvNeXt, YOLO, 3-D UNets): ReLU6,
+Hardtanh, Hardswish, Hardsigmoid, SiLU, GELU, Mish, ELU, SELU, CELU and PReLU, each a thin shell over
+one registered op with PyTorch's name, arguments and twin."""
 from __future__ import annotations
 
 from . import functional as F
 from .arg_types import choice
-from .module import Module
-from .registry import TorchTwin, bind, real, register
+from .init import constant
+from .module import Module, Parameter
+from .registry import OnnxImport, TorchTwin, bind, count, real, register
 
 _SHAPE = """
     Shape:
@@ -101,3 +102,93 @@ class Mish(Module):
 
     def forward(self, x):
         return F.mish(x)
+
+
+@register(dict(alpha=real()), torch=TorchTwin("ELU"))
+class ELU(Module):
+    """x for x > 0, alpha * (exp(x) - 1) at and below 0, element-wise (Clevert et al. 2016).
+
+    Args:
+        alpha: the negative saturation value's magnitude (default 1).
+
+    Shape:
+        output shape = input shape, any shape.
+    """
+
+    def __init__(self, alpha=1.0):
+        super().__init__()
+        bind(self, locals())
+
+    def forward(self, x):
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+@register(torch=TorchTwin("SELU"))
+class SELU(Module):
+    __doc__ = ("scale * elu(x, alpha), alpha = 1.6733 and scale = 1.0507, element-wise (self-normalising "
+               "networks, Klambauer et al. 2017).\n" + _SHAPE)
+
+    def forward(self, x):
+        return F.selu(x)
+
+
+@register(dict(alpha=real(0, low_open=True)), torch=TorchTwin("CELU"))
+class CELU(Module):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)) element-wise (Barron 2017).
+
+    Args:
+        alpha: the negative saturation value's magnitude, > 0 (default 1). Note: unlike PyTorch, a
+            negative alpha is refused (exp(x / alpha) then overflows for negative x).
+
+    Shape:
+        output shape = input shape, any shape.
+    """
+
+    def __init__(self, alpha=1.0):
+        super().__init__()
+        bind(self, locals())
+
+    def forward(self, x):
+        return F.celu(x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+def _prelu_slopes(node):
+    """ONNX PRelu's slope as PyTorch's weight: one value, or one per channel shaped (C, 1, ...)."""
+    slope, rank = node.const(1), node.rank
+    per_channel = rank is not None and slope.ndim == rank - 1 and all(s == 1 for s in slope.shape[1:])
+    return slope.reshape(-1) if slope.size == 1 or per_channel else None
+
+
+@register(dict(num_parameters=count(), init=real()), torch=TorchTwin("PReLU"),
+          onnx=(OnnxImport("PRelu", lambda node: (dict(num_parameters=_prelu_slopes(node).size),
+                                                  {"weight": _prelu_slopes(node)}),
+                           lambda node: node.is_const(1) and _prelu_slopes(node) is not None),))
+class PReLU(Module):
+    """x for x >= 0, a * x below, element-wise, with a learned slope a (He et al. 2015).
+
+    Args:
+        num_parameters: 1 (one slope for every channel; default) or C (one slope per channel, axis 1).
+        init: the slopes' initial value (default 0.25).
+
+    Shape:
+        output shape = input shape; with num_parameters C the channels are axis 1 of (N, C, *S) or (N, C),
+        axis 0 of (C,), as in PyTorch.
+        weight (num_parameters,).
+    """
+
+    def __init__(self, num_parameters=1, init=0.25):
+        super().__init__()
+        bind(self, locals())
+        self.weight = Parameter(constant((num_parameters,), init, what="PReLU weight"))
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"

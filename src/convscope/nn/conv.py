@@ -132,6 +132,32 @@ def _to_torch(layer, args, convert, t, blocks):
     return cls(padding=pad, **kw) if ints else blocks.padded_conv(cls, pad)(**kw)
 
 
+def _transposed_pads(node, kernel, stride, dilation, extra):
+    """ConvTranspose's (pads, output_padding) from pads, auto_pad or output_shape, as ONNX defines them:
+    the full output is s (i - 1) + output_padding + d (k - 1) + 1; auto_pad SAME trims it to i s (or
+    to output_shape), the odd cell at the end (SAME_UPPER) or the start; output_shape with explicit
+    pads adds the missing cells at the end (as output_padding does)."""
+    shape, same = node.attrs.get("output_shape"), node.auto_pad in ("SAME_UPPER", "SAME_LOWER")
+    if shape is None and not same:
+        return node.pads(kernel, stride, dilation), extra
+    if node.spatial is None:
+        raise ValueError(f"ConvTranspose with {'output_shape' if shape else 'auto_pad ' + node.auto_pad} needs the "
+                         "input's spatial size (shape inference failed)")
+    shape = tuple(shape[-len(kernel):]) if shape is not None else tuple(i * s for i, s in zip(node.spatial, stride))
+    full = [s * (i - 1) + e + d * (k - 1) + 1 for i, s, e, d, k in zip(node.spatial, stride, extra, dilation, kernel)]
+    if same:
+        total = [f - o for f, o in zip(full, shape)]
+        if min(total) < 0:
+            raise ValueError(f"ConvTranspose output_shape {list(shape)} is larger than the full output {full}")
+        upper = node.auto_pad == "SAME_UPPER"
+        return tuple((t // 2, t - t // 2) if upper else (t - t // 2, t // 2) for t in total), extra
+    pads = node.pads(kernel, stride, dilation)
+    more = [o - (f - lo - hi) for o, f, (lo, hi) in zip(shape, full, pads)]
+    if min(more) < 0:
+        raise ValueError(f"ConvTranspose output_shape {list(shape)} is smaller than its padded output")
+    return pads, tuple(e + m for e, m in zip(extra, more))
+
+
 def _from_onnx(n: int, transposed: bool):
     """ONNX Conv/ConvTranspose: weight (and bias) are constant inputs 1 (and 2); pads or auto_pad."""
     def build(node):
@@ -139,14 +165,13 @@ def _from_onnx(n: int, transposed: bool):
         kernel = tuple(a.get("kernel_shape", w.shape[2:]))
         stride, dilation = tuple(a.get("strides", [1] * n)), tuple(a.get("dilations", [1] * n))
         group = a.get("group", 1)
-        if transposed and node.auto_pad not in ("NOTSET", "VALID"):
-            raise ValueError("ConvTranspose with auto_pad SAME is not supported; give explicit pads")
         b = node.const(2)
-        kw = dict(kernel_size=kernel, stride=stride, padding=node.pads(kernel, stride, dilation), dilation=dilation,
-                  groups=group, bias=b is not None)
+        extra = tuple(a.get("output_padding", [0] * n))
+        pads, extra = _transposed_pads(node, kernel, stride, dilation, extra) if transposed else \
+            (node.pads(kernel, stride, dilation), extra)
+        kw = dict(kernel_size=kernel, stride=stride, padding=pads, dilation=dilation, groups=group, bias=b is not None)
         if transposed:
-            kw.update(in_channels=w.shape[0], out_channels=w.shape[1] * group,
-                      output_padding=tuple(a.get("output_padding", [0] * n)))
+            kw.update(in_channels=w.shape[0], out_channels=w.shape[1] * group, output_padding=extra)
         else:
             kw.update(in_channels=w.shape[1] * group, out_channels=w.shape[0])
         return kw, {"weight": w, **({"bias": b} if b is not None else {})}

@@ -150,6 +150,31 @@ def mish(x) -> Tensor:
     return apply(A.mish, _t(x))
 
 
+def elu(x, alpha=1.0) -> Tensor:
+    return apply(A.elu, _t(x), alpha=alpha)
+
+
+def selu(x) -> Tensor:
+    return apply(A.selu, _t(x))
+
+
+def celu(x, alpha=1.0) -> Tensor:
+    return apply(A.celu, _t(x), alpha=alpha)
+
+
+def prelu(x, weight) -> Tensor:
+    """PyTorch's prelu: `weight` holds one slope, or one per channel (axis 1; axis 0 of a 1-D input)."""
+    x, weight = _t(x), _t(weight)
+    count = int(np.prod(weight.shape))
+    if count != 1:
+        channel = 1 if x.ndim >= 2 else 0
+        if x.shape[channel] != count:
+            raise ValueError(f"prelu: {count} slopes for {x.shape[channel]} channels (input shape "
+                             f"{tuple(x.shape)}); give one slope or one per channel")
+        weight = weight.reshape(-1, *([1] * (x.ndim - channel - 1)))  # (C, 1, ...) against (N, C, *S)
+    return apply(A.prelu, x, weight)
+
+
 def log_softmax(x, dim=-1) -> Tensor:
     """x - logsumexp(x), computed after subtracting the max (stable for large logits)."""
     x = _t(x)
@@ -166,6 +191,20 @@ def dropout(x, p=0.5, training=True) -> Tensor:
     if not training or p == 0:
         return x
     keep = (random.generator().random(x.shape) >= p).astype(x.dtype) / (1.0 - p)
+    return apply(E.dropout, x, keep=keep)
+
+
+def channel_dropout(x, p=0.5, training=True, spatial=2) -> Tensor:
+    """PyTorch's dropout2d/dropout3d (Tompson et al. 2015): in training, zero whole channels of
+    (N, C, *S), or of unbatched (C, *S), with probability p, scaling the rest by 1/(1-p)."""
+    x = _t(x)
+    if x.ndim not in (spatial + 1, spatial + 2):
+        raise ValueError(f"dropout{spatial}d: expected input (N, C, *S) or unbatched (C, *S) with {spatial} "
+                         f"spatial axes, got shape {tuple(x.shape)}")
+    if not training or p == 0:
+        return x
+    shape = x.shape[:x.ndim - spatial] + (1,) * spatial  # one draw per channel
+    keep = (random.generator().random(shape) >= p).astype(x.dtype) / (1.0 - p)
     return apply(E.dropout, x, keep=keep)
 
 
@@ -204,8 +243,21 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5) -> Tensor:
 
 
 def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5) -> Tensor:
+    x = _t(x)
+    if x.ndim >= 2 and x.shape[0] * x.shape[1] // num_groups * int(np.prod(x.shape[2:])) == 1:
+        raise ValueError(f"group_norm: input {tuple(x.shape)} holds one value per group, which normalises to 0 "
+                         "(PyTorch refuses it too)")
     return apply(N.group_norm, *_inputs(x, weight, bias), num_groups=num_groups, eps=eps,
                  affine=(weight is not None, bias is not None))
+
+
+def instance_norm(x, weight=None, bias=None, eps=1e-5) -> Tensor:
+    """Normalise each channel of each sample over its positions: group_norm with a group per channel."""
+    x = _t(x)
+    if int(np.prod(x.shape[2:])) == 1:
+        raise ValueError(f"instance_norm: input {tuple(x.shape)} has one position per channel, which normalises "
+                         "to 0 (PyTorch refuses it too)")
+    return group_norm(x, x.shape[1], weight, bias, eps)
 
 
 # ------------------------------------------------------------------------------ losses

@@ -1,5 +1,5 @@
-"""Layers that are not windows: Linear, activations, Flatten, Dropout and BatchNorm, each a thin shell
-over one function, declared once in the layer registry (arguments, PyTorch twin, ONNX import).
+"""Layers that are not windows: Linear, activations, Flatten, Dropout (of elements or channels) and
+BatchNorm, each a thin shell over one function, declared once in the layer registry (arguments, PyTorch twin, ONNX import).
 Convolutions live in conv.py, pools in pooling.py; this module re-exports them."""
 from __future__ import annotations
 
@@ -18,18 +18,26 @@ from .pooling import (AvgPool1d, AvgPool2d, AvgPool3d, GlobalAvgPool, GlobalMaxP
 from .registry import OnnxImport, TorchTwin, axis, bind, count, flag, has_bias, real, register
 
 
+def _gemm_is_linear(node):
+    """Gemm is a Linear when A is not transposed, B is a constant and C a constant per output (or
+    absent); any other Gemm is the ONNX rule's matrix product."""
+    if node.attrs.get("transA", 0) or not node.is_const(1) or (node.has(2) and not node.is_const(2)):
+        return False
+    out = node.const(1).shape[0 if node.attrs.get("transB", 0) else 1]
+    c = node.const(2)
+    return c is None or c.size == 1 or c.shape in ((out,), (1, out))
+
+
 def _linear_from_gemm(node):
-    """Gemm: y = alpha * A B' + beta * C, with B' = B^T when transB; A must not be transposed."""
+    """Gemm: y = alpha * A B' + beta * C, with B' = B^T when transB."""
     a = node.attrs
-    if a.get("transA", 0):
-        raise ValueError("transA=1 is not supported")
     alpha = a.get("alpha", 1.0)
     w = node.const(1) if alpha == 1 else node.const(1) * alpha  # no copy of a large weight for nothing
     w = w if a.get("transB", 0) else w.T  # (out_features, in_features)
     c = node.const(2)
     state = {"weight": w}
     if c is not None:
-        state["bias"] = np.broadcast_to(c * a.get("beta", 1.0), (w.shape[0],))
+        state["bias"] = np.broadcast_to(c * a.get("beta", 1.0), (1, w.shape[0]))[0]
     return dict(in_features=w.shape[1], out_features=w.shape[0], bias=c is not None), state
 
 
@@ -57,7 +65,7 @@ class DenseForm(forms.Form):
           torch=TorchTwin("Linear", read={"bias": has_bias}),
           form=lambda layer, watch: DenseForm(watch(layer, "weight"), watch(layer, "bias") if layer.bias is not None
                                               else None),
-          onnx=(OnnxImport("Gemm", _linear_from_gemm),
+          onnx=(OnnxImport("Gemm", _linear_from_gemm, _gemm_is_linear),
                 OnnxImport("MatMul", _linear_from_matmul, lambda node: node.is_const(1) and node.const(1).ndim == 2)))
 class Linear(Module):
     """Fully connected layer: y = x W^T + b, PyTorch's `Linear` (same layout and initialisation).
@@ -223,7 +231,47 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
+class _ChannelDropout(Module):
+    n = 0  # spatial axes
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        bind(self, locals())
+
+    def forward(self, x):
+        return F.channel_dropout(x, self.p, self.training, self.n)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+_CHANNEL_DROPOUT_DOC = """Zeroes each whole channel of each sample with probability p in training and scales the rest
+    by 1/(1-p); the identity in eval mode (spatial dropout, Tompson et al. 2015), PyTorch's `{name}`.
+
+    Args:
+        p: probability of zeroing a channel, in [0, 1) (default 0.5).
+
+    Shape:
+        input {shape} or unbatched without N; output the same.
+"""
+
+
+@register(dict(p=real(0, 1, high_open=True)), torch=TorchTwin("Dropout2d"))
+class Dropout2d(_ChannelDropout):
+    __doc__ = _CHANNEL_DROPOUT_DOC.format(name="Dropout2d", shape="(N, C, H, W)")
+    n = 2
+
+
+@register(dict(p=real(0, 1, high_open=True)), torch=TorchTwin("Dropout3d"))
+class Dropout3d(_ChannelDropout):
+    __doc__ = _CHANNEL_DROPOUT_DOC.format(name="Dropout3d", shape="(N, C, D, H, W)")
+    n = 3
+
+
 def _batch_norm_from_onnx(node):
+    if node.attrs.get("training_mode", 0) or any(node.outputs[1:]):
+        raise ValueError("BatchNormalization in training mode (batch statistics, running-statistic outputs) is not "
+                         "supported; inference mode is")
     scale, shift, mean, var = (node.const(i) for i in range(1, 5))
     kw = dict(num_features=len(scale), eps=node.attrs.get("epsilon", 1e-5))
     return kw, {"weight": scale, "bias": shift, "running_mean": mean, "running_var": var}
@@ -300,3 +348,10 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     __doc__ = _BN_DOC.format(shape="(N, C, H, W)", name="BatchNorm2d")
     dims = (4,)
+
+
+@register(_BN_ARGS, torch=_batch_norm_twin("BatchNorm3d"), form=_batch_norm_form,
+          onnx=(OnnxImport("BatchNormalization", _batch_norm_from_onnx, lambda node: node.rank == 5),))
+class BatchNorm3d(_BatchNorm):
+    __doc__ = _BN_DOC.format(shape="(N, C, D, H, W)", name="BatchNorm3d")
+    dims = (5,)

@@ -75,12 +75,22 @@ class MaxPoolForm(forms.Form):
                                                 p.label))
 
 
+def _pool_to_torch(layer, args, convert, t, blocks):
+    """PyTorch's pools pad symmetrically by ints: a (lo, hi) pair with lo == hi is that int, any other
+    pair is refused."""
+    pads = tuple(p[0] if isinstance(p, tuple) and p[0] == p[1] else p for p in args["padding"])
+    if not all(isinstance(p, int) for p in pads):
+        raise ValueError(f"to_torch: {type(layer).__name__} with (lo, hi) padding {args['padding']} has no PyTorch "
+                         "equivalent (PyTorch pads symmetrically)")
+    return getattr(t, type(layer).__name__)(**dict(args, padding=pads))
+
+
 def _pool_class(n: int, kind: str):
     name = f"{kind.capitalize()}Pool{n}d"
     common = dict(kernel_size=per_axis(), stride=optional(per_axis()), padding=padding())
     if kind == "max":
         args = dict(common, dilation=per_axis(), ceil_mode=flag())
-        twin = TorchTwin(name, refuse={"return_indices": False})
+        twin = TorchTwin(name, refuse={"return_indices": False}, build=_pool_to_torch)
 
         class Pool(_PoolNd):
             def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
@@ -88,7 +98,7 @@ def _pool_class(n: int, kind: str):
         extra = "        dilation: d, spacing between window taps (default 1).\n"
     else:
         args = dict(common, ceil_mode=flag(), count_include_pad=flag())
-        twin = TorchTwin(name)
+        twin = TorchTwin(name, build=_pool_to_torch)
         if n == 1:  # PyTorch's AvgPool1d has no divisor_override
             class Pool(_PoolNd):
                 def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):

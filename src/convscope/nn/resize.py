@@ -13,6 +13,8 @@ def _size_or_scale(layer, a):
     if (a["size"] is None) == (a["scale_factor"] is None):
         raise ValueError(f"{layer}: give exactly one of size and scale_factor, got size={a['size']} and "
                          f"scale_factor={a['scale_factor']}")
+    if a["recompute_scale_factor"] and a["size"] is not None:
+        raise ValueError(f"{layer}: recompute_scale_factor is for scale_factor only, not with size (as in PyTorch)")
     if a["align_corners"] is not None and a["mode"] not in LINEAR:
         raise ValueError(f"{layer}: align_corners is for the linear modes only, not {a['mode']!r}; leave it None")
 

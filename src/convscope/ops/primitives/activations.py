@@ -1,5 +1,6 @@
 """The activation functions of modern CNNs (MobileNet v3, EfficientNet, ConvNeXt, RegNet, ...):
-clamp (ReLU6, Hardtanh), hard swish, hard sigmoid, SiLU (swish), GELU (erf and tanh forms), Mish.
+clamp (ReLU6, Hardtanh), hard swish, hard sigmoid, SiLU (swish), GELU (erf and tanh forms), Mish,
+the exponential units (ELU, SELU, CELU), PReLU and ONNX's Hardmax.
 
 Each is element-wise; the ONNX rules write opset-17 nodes (GELU and Mish have no single op there,
 so they are written out from Erf, Tanh, Softplus and products).
@@ -10,6 +11,8 @@ import numpy as np
 from scipy import special
 
 from ..registry import ELEMENTWISE, define, keeps_input
+from .elementwise import unbroadcast as _unbroadcast
+from .shape import _over_space, _softmax_onnx
 
 
 def _sigmoid(x):
@@ -103,3 +106,66 @@ def mish(x):
     # x tanh(softplus(x)); derivative tanh(sp) + x s(x) (1 - tanh(sp)^2)
     t = np.tanh(np.logaddexp(0, x))
     return x * t, lambda g: (g * (t + x * _sigmoid(x) * (1 - t * t)),)
+
+
+# The exponential linear units: ELU (Clevert et al. 2016), SELU (Klambauer et al. 2017) and CELU
+# (Barron 2017) are one curve, scale * (x if x > 0 else alpha (exp(x input_scale) - 1)), as in ATen.
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def _exponential_unit(x, alpha, scale=1.0, input_scale=1.0):
+    # derivative scale for x > 0, scale alpha input_scale exp(x input_scale) at and below 0 (PyTorch's side)
+    neg = x <= 0
+    e = np.exp(np.minimum(x, 0) * input_scale)  # no overflow where the positive branch is taken
+    y = (scale * np.where(neg, alpha * (e - 1), x)).astype(x.dtype, copy=False)
+    slope = (scale * np.where(neg, alpha * input_scale * e, 1.0)).astype(x.dtype, copy=False)
+    return y, lambda g: (g * slope,)
+
+
+def _elu_onnx(e, node):
+    e.emit("Elu", e.inputs, e.output, alpha=float(node.attrs["alpha"]))
+
+
+@define("elu", ELEMENTWISE, saved=keeps_input, torch=("elu",), onnx=_elu_onnx, activation=True)
+def elu(x, *, alpha=1.0):
+    """x for x > 0, alpha (exp(x) - 1) at and below 0."""
+    return _exponential_unit(x, alpha)
+
+
+@define("selu", ELEMENTWISE, saved=keeps_input, torch=("selu",), onnx="Selu", activation=True)
+def selu(x):
+    """scale * elu(x, alpha) with SELU's fixed point constants (alpha 1.6733, scale 1.0507)."""
+    return _exponential_unit(x, _SELU_ALPHA, _SELU_SCALE)
+
+
+def _celu_onnx(e, node):
+    e.emit("Celu", e.inputs, e.output, alpha=float(node.attrs["alpha"]))
+
+
+@define("celu", ELEMENTWISE, saved=keeps_input, torch=("celu",), onnx=_celu_onnx, activation=True)
+def celu(x, *, alpha=1.0):
+    """max(0, x) + min(0, alpha (exp(x / alpha) - 1)): ELU whose slope is 1 at 0 for every alpha."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (it divides x)")
+    return _exponential_unit(x, alpha, 1.0, 1.0 / alpha)
+
+
+@define("prelu", ELEMENTWISE, saved=keeps_input, onnx="PRelu", activation=True)
+def prelu(x, slope):
+    """x for x > 0, slope * x below, `slope` broadcast against x as NumPy (and ONNX's PRelu) do;
+    PyTorch's per-channel weight is reshaped to (C, 1, ...) by the caller (`nn.functional.prelu`)."""
+    # d/dx = 1 or slope; d/dslope = 0 or x, summed over the axes the slope was broadcast along
+    pos = x > 0
+    y = np.where(pos, x, slope * x).astype(x.dtype, copy=False)
+    return y, lambda g: (np.where(pos, g, g * slope).astype(x.dtype, copy=False),
+                         _unbroadcast(np.where(pos, 0, g * x), np.shape(slope)).astype(slope.dtype, copy=False))
+
+
+@define("hardmax", _over_space, onnx=_softmax_onnx("Hardmax"))
+def hardmax(x, *, axis):
+    """1 at the first maximum along `axis`, 0 elsewhere (ONNX's Hardmax); piecewise constant, so its
+    gradient is 0."""
+    y = np.zeros_like(x)
+    np.put_along_axis(y, np.expand_dims(x.argmax(axis=axis), axis), 1, axis=axis)
+    return y, lambda g: (np.zeros_like(x),)

@@ -5,6 +5,7 @@ Each forward computes in NumPy and returns the local backward: the chain rule fo
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 
 from ..registry import ELEMENTWISE, define, keeps_input, keeps_output
 
@@ -37,6 +38,22 @@ def _pow_onnx(e, node):
 def power(x, *, exponent):
     # d(x^a) = a x^(a-1) dx
     return x ** exponent, lambda g: (g * exponent * x ** (exponent - 1),)
+
+
+@define("power", ELEMENTWISE, saved=keeps_input, onnx="Pow")
+def power_of_tensors(x, y):
+    """x ** y element-wise, the exponent a tensor broadcast against x (ONNX's Pow; torch.pow of two tensors)."""
+    # d(x^y) = y x^(y-1) dx + x^y log(x) dy; the first is 0 where y = 0, the second where x = 0 and
+    # y >= 0 (as PyTorch)
+    e = np.asarray(y).astype(x.dtype, copy=False)  # an integer exponent too (ONNX allows it)
+    out = np.power(x, e)
+
+    def backward(g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dy = np.where((x == 0) & (e >= 0), 0, g * out * np.log(x))
+            dx = np.where(e == 0, 0, g * e * np.power(x, e - 1))  # x^0 is flat, even at x = 0
+            return unbroadcast(dx, x.shape), unbroadcast(dy, np.shape(y)).astype(e.dtype)
+    return out, backward
 
 
 @define("exp", ELEMENTWISE, saved=keeps_output(), torch=("exp",), onnx="Exp")
@@ -85,3 +102,88 @@ def leaky_relu(x, *, negative_slope=0.01):
 def dropout(x, *, keep):
     """`keep` is the scaled mask: 0 where dropped, 1/(1-p) elsewhere (drawn by the caller's generator)."""
     return x * keep, lambda g: (g * keep,)
+
+
+# ------------------------------------------------------------------------------ more of ONNX's and torch's element-wise ops
+
+@define("abs", ELEMENTWISE, saved=keeps_input, torch=("abs",), onnx="Abs")
+def absolute(x):
+    # d|x| = sign(x) dx (0 at 0, as PyTorch)
+    return np.abs(x), lambda g: (g * np.sign(x),)
+
+
+@define("erf", ELEMENTWISE, saved=keeps_input, torch=("erf",), onnx="Erf")
+def erf(x):
+    # d erf = 2 / sqrt(pi) exp(-x^2) dx
+    return special.erf(x).astype(x.dtype, copy=False), \
+        lambda g: (g * (2 / np.sqrt(np.pi) * np.exp(-x * x)).astype(x.dtype, copy=False),)
+
+
+def _softplus_onnx(e, node):
+    beta = float(node.attrs["beta"])
+    if beta == 1:
+        e.emit("Softplus", e.inputs, e.output)
+        return
+    scaled = e.emit("Softplus", [e.emit("Mul", [e.inputs[0], e.const(np.array(beta, np.float32))])])
+    e.emit("Div", [scaled, e.const(np.array(beta, np.float32))], e.output)
+
+
+@define("softplus", ELEMENTWISE, saved=keeps_input, torch=("softplus",), onnx=_softplus_onnx, activation=True)
+def softplus(x, *, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold, as PyTorch."""
+    # derivative sigmoid(beta x) (1 where linear)
+    bx = beta * x
+    linear = bx > threshold
+    y = np.where(linear, x, np.logaddexp(0, bx) / beta).astype(x.dtype, copy=False)
+    slope = np.where(linear, 1.0, 0.5 * (1 + np.tanh(0.5 * bx))).astype(x.dtype, copy=False)
+    return y, lambda g: (g * slope,)
+
+
+@define("softsign", ELEMENTWISE, saved=keeps_input, torch=("softsign",), onnx="Softsign", activation=True)
+def softsign(x):
+    # x / (1 + |x|); derivative 1 / (1 + |x|)^2
+    d = 1 + np.abs(x)
+    return x / d, lambda g: (g / (d * d),)
+
+
+def _extremum(name, pick, onnx):
+    @define(name, ELEMENTWISE, saved=keeps_input, torch=(name,), onnx=onnx)
+    def forward(x, y):
+        # the gradient goes to the operand picked; ties split it in halves (as PyTorch)
+        out = pick(x, y)
+        share = np.where(x == y, 0.5, 1.0)
+        return out, lambda g: (unbroadcast(g * share * (out == x), x.shape), unbroadcast(g * share * (out == y), y.shape))
+    return forward
+
+
+maximum = _extremum("maximum", np.maximum, "Max")
+minimum = _extremum("minimum", np.minimum, "Min")
+
+
+def _threshold_onnx(e, node):
+    t, value = float(node.attrs["threshold"]), float(node.attrs["value"])
+    if value == 0:
+        e.emit("ThresholdedRelu", e.inputs, e.output, alpha=t)
+        return
+    above = e.emit("Greater", [e.inputs[0], e.const(np.array(t, np.float32))])
+    e.emit("Where", [above, e.inputs[0], e.const(np.array(value, np.float32))], e.output)
+
+
+@define("threshold", ELEMENTWISE, saved=keeps_input, torch=("threshold",), onnx=_threshold_onnx, activation=True)
+def threshold(x, *, threshold, value):  # noqa: A002  (torch's argument names)
+    """x where x > threshold, else value (ONNX's ThresholdedRelu is value 0)."""
+    above = x > threshold
+    return np.where(above, x, value).astype(x.dtype, copy=False), lambda g: (g * above,)
+
+
+def _shrink_onnx(e, node):
+    e.emit("Shrink", e.inputs, e.output, lambd=float(node.attrs["lambd"]), bias=float(node.attrs["bias"]))
+
+
+@define("shrink", ELEMENTWISE, saved=keeps_input, torch=("hardshrink",), onnx=_shrink_onnx, activation=True)
+def shrink(x, *, lambd=0.5, bias=0.0):
+    """ONNX's Shrink: x - bias above lambd, x + bias below -lambd, 0 between (hardshrink: bias 0;
+    softshrink: bias lambd)."""
+    above, below = x > lambd, x < -lambd
+    y = np.where(above, x - bias, np.where(below, x + bias, 0)).astype(x.dtype, copy=False)
+    return y, lambda g: (g * (above | below),)

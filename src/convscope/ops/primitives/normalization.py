@@ -96,6 +96,12 @@ def _group_norm_onnx(e, node):
     # opset 17 has no GroupNormalization: (N, G, -1) through InstanceNormalization, then the affine
     a, x = node.attrs, e.inputs[0]
     n_groups, c = a["num_groups"], node.shape[1]
+    if n_groups == c:  # instance normalisation: ONNX's own op, its scale and bias per channel
+        params = list(e.inputs[1:])
+        scale = params.pop(0) if a["affine"][0] else e.const(np.ones(c, np.float32))
+        shift = params.pop(0) if a["affine"][1] else e.const(np.zeros(c, np.float32))
+        e.emit("InstanceNormalization", [x, scale, shift], e.output, epsilon=float(a["eps"]))
+        return
     grouped = e.emit("Reshape", [x, e.const(np.array([0, n_groups, -1], np.int64))])
     normed = e.emit("InstanceNormalization", [grouped, e.const(np.ones(n_groups, np.float32)),
                                               e.const(np.zeros(n_groups, np.float32))], epsilon=float(a["eps"]))
@@ -114,7 +120,7 @@ def _group_norm_onnx(e, node):
         torch=("group_norm",), onnx=_group_norm_onnx, grad_mask=True)
 def group_norm(x, *params, num_groups, eps=1e-5, affine=(True, True)):
     """Normalise each of `num_groups` channel groups over its channels and positions, then scale and
-    shift per channel."""
+    shift per channel; with one group per channel it is instance normalisation."""
     n, c = x.shape[:2]
     if c % num_groups:
         raise ValueError(f"group_norm: {c} channels are not divisible into {num_groups} groups")
