@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as tf
 
-from ..ops.geometry import resolve_padding
+from ..ops.geometry import resolve_padding, torch_pad_list
 
 
 class Residual(torch.nn.Module):
@@ -56,8 +56,7 @@ def padded_conv(base, padding):
 
         def forward(self, x):
             pads = resolve_padding(padding, tuple(x.shape[2:]), self.kernel_size, self.stride, self.dilation, "conv")
-            flat = [p for lo_hi in reversed(pads) for p in lo_hi]
-            return self._conv_forward(tf.pad(x, flat), self.weight, self.bias)
+            return self._conv_forward(tf.pad(x, list(torch_pad_list(pads))), self.weight, self.bias)
 
     PaddedConv.__name__ = f"Padded{base.__name__}"
     return PaddedConv

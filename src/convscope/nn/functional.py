@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import random
+from ..ops.geometry import torch_pad_list
 from ..ops.primitives import activations as A
 from ..ops.primitives import convolution as C
 from ..ops.primitives import elementwise as E
@@ -50,7 +51,7 @@ def pad(x, pad, mode="constant", value=None) -> Tensor:
     Note: unlike PyTorch, the batch and channel axes are never padded and pads are not negative."""
     pad = tuple(pad)
     if pad and all(isinstance(p, (tuple, list)) for p in pad):  # (lo, hi) per axis, first axis first
-        pad = tuple(int(e) for lo, hi in reversed(pad) for e in (lo, hi))
+        pad = torch_pad_list(pad)
     return apply(Pd.pad, _t(x), pad=pad, mode=mode, value=value)
 
 

@@ -115,6 +115,11 @@ def ntuple(value, n: int, name: str, op: str | None = None) -> tuple:
     return (value,) * n
 
 
+def torch_pad_list(pairs) -> tuple:
+    """(lo, hi) per spatial axis, first axis first, as PyTorch's F.pad takes it: flat, last axis first."""
+    return tuple(int(e) for lo, hi in reversed(tuple(pairs)) for e in (lo, hi))
+
+
 def resolve_padding(padding, in_size, kernel, stride, dilation, op: str) -> tuple[tuple[int, int], ...]:
     """Turn any padding spec into one (lo, hi) pair per spatial axis.
 
