@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import inspect
 import operator
-import re
 import sys
-from collections import Counter
 
 import numpy as np
 
 from ..nn import registry
 from ..nn.module import Module, Parameter
 from ..ops import registry as op_registry
-from ..tensor import Tensor, apply
+from ..tensor import apply
 from ..nn.containers import GraphModel
 from ..nn.graph import FUNCTIONS, OPS, Ref
 

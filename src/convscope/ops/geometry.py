@@ -224,7 +224,7 @@ def window_settings(in_size, kernel, stride, padding, dilation, op: str) -> tupl
 
 def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, op="conv") -> WindowGeometry:
     """Check a conv's input (N, C, *S) against its weight (O, C/groups, *K) and resolve the sizes."""
-    n = _spatial_axes(x_shape, w_shape, op, "(out_channels, in_channels/groups, *kernel)")
+    _spatial_axes(x_shape, w_shape, op, "(out_channels, in_channels/groups, *kernel)")
     groups = _check_int("groups", groups, 1, op, None)
     c_in, c_out, c_w = x_shape[1], w_shape[0], w_shape[1]
     if c_out < 1:  # as in PyTorch; zero input channels are fine (the sum over them is 0)

@@ -29,7 +29,7 @@ def applies(geo: WindowGeometry, w_shape, out_channels: int, min_in_channels: in
 def forward(x: np.ndarray, w: np.ndarray, geo: WindowGeometry, b, epilogue: Epilogue, chunk_bytes: int,
             threads: int) -> np.ndarray:
     n_img, c = x.shape[:2]
-    o, nsp = w.shape[0], len(geo.kernel)
+    o = w.shape[0]
     padded, out0 = geo.padded_size, geo.out_size[0]
     steps = cell_steps(padded)
     shifts = [sum(t * d * s for t, d, s in zip(tap, geo.dilation, steps)) for tap in taps(geo.kernel)]
