@@ -129,6 +129,8 @@ class Concat(Container):
     def __init__(self, *branches, dim=1):
         super().__init__()
         bind(self, locals())
+        if not branches:
+            raise ValueError("Concat: give at least one branch")
         for i, branch in enumerate(branches):
             setattr(self, str(i), branch)
 

@@ -82,23 +82,24 @@ def interpret(model: Module, steps, output, inputs):
         if kind == "input":
             env[name] = next(feed)
         else:
-            env[name] = call(name, kind, target(model, kind, path), resolve(args, env), resolve(kwargs, env))
+            env[name] = call(name, kind, path, target(model, kind, path), resolve(args, env), resolve(kwargs, env))
     return resolve(output, env)
 
 
-def call(name: str, kind: str, fn, args, kwargs):
+def call(name: str, kind: str, path, fn, args, kwargs):
     """fn(*args, **kwargs) for step `name`. A layer names itself in its errors; a graph function or an
     op given values it cannot take (a number where a tensor belongs, an index past the end) raises
-    from inside Python or NumPy, which becomes one ValueError naming the step."""
+    from inside Python or NumPy, which becomes one ValueError naming the step and what it calls."""
     try:
         return fn(*args, **kwargs)
     except (ValueError, TypeError) as err:
         if kind in ("module", "onnx") or getattr(err, "labelled", False):
             raise
-        raise ValueError(f"step {excerpt(name)} ({kind}): {err}") from None
+        raise ValueError(f"step {excerpt(name)} ({kind} {excerpt(path)}): {err}") from None
     except (AttributeError, IndexError, KeyError, ZeroDivisionError, OverflowError) as err:
-        raise ValueError(f"step {excerpt(name)} ({kind}): cannot take these values "
-                         f"({type(err).__name__}: {excerpt(str(err))})") from None
+        given = ", ".join(type(a).__name__ for a in args)
+        raise ValueError(f"step {excerpt(name)} ({kind} {excerpt(path)}) cannot take its arguments ({given}): "
+                         f"it raised {type(err).__name__}") from None
 
 
 def op_of(model: Module, kind: str, path):

@@ -66,13 +66,14 @@ class Step:
     each Ref replaced by its value."""
 
     def __init__(self, owner, name, kind, path, args, kwargs):
-        self.name, self.kind, self.args, self.kwargs = name, kind, args, kwargs
+        self.name, self.kind, self.path, self.args, self.kwargs = name, kind, path, args, kwargs
         self.fn = None if kind == "input" else graph.target(owner, kind, path)
         self.op = graph.op_of(owner, kind, path)
         self.uses = graph.refs((args, kwargs))
 
     def __call__(self, env):
-        return graph.call(self.name, self.kind, self.fn, graph.resolve(self.args, env), graph.resolve(self.kwargs, env))
+        return graph.call(self.name, self.kind, self.path, self.fn, graph.resolve(self.args, env),
+                          graph.resolve(self.kwargs, env))
 
     def form(self, watch) -> forms.Form | None:
         """This step's eval form: its layer's (declared in the layer registry) or its op's."""
