@@ -73,6 +73,17 @@ def test_receptive_field_1d_colours_exactly_the_region():
     assert drawn == fig.coloured["input"]
 
 
+def test_receptive_field_1d_numbers_layers_as_the_erratum_does():
+    """The lecture's table is corrected to layers 1, 2, 3 (the input is layer 0): the figure agrees."""
+    fig = viz.receptive_field_1d(nn.Sequential(*[nn.Conv1d(1, 1, 3) for _ in range(3)]), 0)
+    rows = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert rows == ["input", "layer 1: Conv1d 3", "layer 2: Conv1d 3", "layer 3: Conv1d 3"]
+    fields = cs.lecture.erratum("receptive field table").true
+    coloured = list(fig.coloured.values())  # bottom row first: the input, then layers 1, 2, 3
+    assert all(f"layer {d}: {s}x{s}" in fields and len(coloured[d]) == 1 + 2 * (3 - d)
+               for d, s in ((1, 3), (2, 5), (3, 7)))
+
+
 def test_receptive_field_2d_boxes_and_saliency():
     model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.MaxPool2d(2), nn.Conv2d(2, 2, 3))
     fig = viz.receptive_field_2d(model, (1, 12, 12), (0, 1, 2))

@@ -155,9 +155,20 @@ def test_conv_values_show_the_kernel_weights_and_the_outputs_so_far():
     y = cs.ops.conv(x[None, None], w[None, None]).ravel()
     for i, ax in enumerate(fig.axes):
         weights = [t.get_text() for t in ax.texts if t.get_gid() == "weight"]
-        assert weights == [f"x{v:g}" for v in w.ravel()]
+        assert weights == [f"w={v:g}" for v in w.ravel()]
         outputs = [float(t.get_text()) for t in ax.texts if t.get_gid() == "output value"]
         np.testing.assert_allclose(outputs, y[: i + 1])
+
+
+def test_weights_and_input_cells_have_distinct_symbols_in_every_figure():
+    """w names a kernel weight and x an input cell, in the sliding kernel and in the matrix C alike."""
+    x, w = np.arange(16.0).reshape(4, 4), np.arange(1.0, 10.0).reshape(3, 3)
+    steps, matrix = viz.conv_steps(x, w), viz.conv_matrix((1, 4, 4), w[None, None])
+    weights = [t.get_text() for t in steps.axes[0].texts if t.get_gid() == "weight"]
+    weights += [t.get_text() for t in matrix.axes[0].get_legend().get_texts()]
+    inputs = [t.get_text() for t in matrix.axes[0].get_xticklabels()]
+    assert weights and all(t.startswith("w") for t in weights)
+    assert inputs == [f"x{j}" for j in range(16)]
 
 
 # ------------------------------------------------------------------------------ receptive fields
@@ -169,8 +180,8 @@ def test_rf_2d_legend_gives_the_full_field_and_the_clipped_part():
     field = cs.receptive_field(model, (1, 8, 8)).size
     box = cs.receptive_region(model, (1, 8, 8), (1, 1))
     inside = f"{box[0].stop - box[0].start}x{box[1].stop - box[1].start}"
-    assert labels[-1] == f"layer 3: MaxPool2d 2x2 stride 2: field {field[0]}x{field[1]}, {inside} inside the input"
-    assert labels[0].startswith("layer 0: Conv2d 3x3")
+    assert labels[-1] == f"layer 4: MaxPool2d 2x2 stride 2: field {field[0]}x{field[1]}, {inside} inside the input"
+    assert labels[0].startswith("layer 1: Conv2d 3x3")
     assert f"field {field[0]}x{field[1]} ({inside} inside the input)" in fig._suptitle.get_text().replace("\n", " ")
     rects = [(p.get_x(), p.get_y(), p.get_width(), p.get_height()) for p in fig.axes[0].patches]
     assert len(set(rects)) == len(rects)  # equal regions are drawn apart, none hidden under another

@@ -217,7 +217,8 @@ def _draw(ax, spec, frame) -> None:
         ax.add_patch(Rectangle((c + 0.08, -r + 0.08), 0.84, 0.84, facecolor="none", edgecolor=style.WINDOW, lw=2.5,
                                gid="window"))
         if weights is not None:
-            ax.text(c + 0.95, -r + 0.08, f"x{weights[i]:g}", ha="right", va="bottom", fontsize=style.FONT["cell"] - 1,
+            # w for weights, as in the matrix C's legend; x names the input cells there
+            ax.text(c + 0.95, -r + 0.08, f"w={weights[i]:g}", ha="right", va="bottom", fontsize=style.FONT["cell"] - 1,
                     color="#7f3f00", gid="weight")
     left, top = spec["layout"]["output"]
     for r, c in itertools.product(range(out[0]), range(out[1])):
