@@ -91,7 +91,7 @@ def test_svg_when_asked_is_vector(tmp_path, figures):
 
 # ------------------------------------------------------------------------------ matrix C
 
-@pytest.mark.parametrize("shape,k", [((1, 4, 4), 3), ((1, 6), 3), ((1, 5, 5), 5), ((1, 7, 7), 2)])
+@pytest.mark.parametrize("shape,k", [((1, 4, 4), 3), ((1, 6), 3), ((1, 5, 5), 5), ((1, 5, 5), 2)])
 def test_matrix_gives_every_weight_its_own_colour_and_readable_text(shape, k):
     w = np.arange(1.0, k ** (len(shape) - 1) + 1).reshape(1, 1, *([k] * (len(shape) - 1)))
     fig = viz.conv_matrix(shape, w)
@@ -116,6 +116,25 @@ def test_large_matrix_draws_the_pattern_with_a_note_and_stays_under_4000_pixels(
     assert not [t for t in fig.axes[0].texts]  # no labelled cells
     assert "too large to label" in fig.axes[0].get_title()
     assert (np.asarray(fig.axes[0].images[0].get_array()) != 0).sum() == 14 * 14 * 9
+
+
+@pytest.mark.parametrize("make", [
+    lambda: viz.conv_steps((4, 4), 3, stride=2, transposed=True),  # 81 output positions
+    lambda: viz.conv_steps((9, 9), 3),
+    lambda: viz.conv_steps(np.arange(49.0).reshape(7, 7), np.ones((3, 3))),
+    lambda: viz.conv_steps((40,), 3),
+    lambda: viz.conv_matrix((1, 7, 7), np.ones((1, 1, 2, 2))),
+    lambda: viz.conv_matrix((1, 8, 8), np.ones((1, 1, 3, 3))),
+    lambda: viz.conv_matrix((1, 40), np.ones((1, 1, 3))),
+])
+def test_large_inputs_still_fit_a_slide_as_do_their_animation_frames(make):
+    fig = make()
+    assert_slide_ready(fig)
+    if hasattr(fig, "frames"):
+        assert_slide_ready(fig.frame_figure(fig.frames[-1]))
+        assert len(fig.axes) >= min(len(fig.frames), 4)  # as many frames as fit, not one giant grid
+        if len(fig.axes) < len(fig.frames):
+            assert f"first {len(fig.axes)} of {len(fig.frames)} frames" in fig._suptitle.get_text().replace("\n", " ")
 
 
 def test_big_figures_are_capped_at_4000_pixels_a_side(tmp_path):
