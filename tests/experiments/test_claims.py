@@ -32,6 +32,11 @@ def test_permutation_fc_does_not_care_cnn_does(runs):
     assert np.mean(fc) - np.mean(cnn) >= 0.01  # the CNN loses (measured: 2-6 points; the FC: 0-0.6)
     assert all(r.numbers["cnn_cross"] < 0.3 for r in results)  # trained on the original order, lost on another
     assert all(row[-1] == 0.1 and "chance" in results[0].columns[-1] for row in results[0].rows)
+    for r in results:  # the cross column is the share of right guesses among the class counts reported
+        for kind in ("fc", "cnn"):
+            counts = r.numbers[f"{kind}_cross_predicted_classes"]
+            assert sum(counts) == 359 and len(counts) == 10
+            assert max(counts) > 359 / 10 * 2  # scrambled digits pile into a few classes: not a random guess
 
 
 def test_translation_global_pooling_finds_the_digit_anywhere(runs):

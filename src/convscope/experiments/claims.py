@@ -41,7 +41,7 @@ def permutation(seed: int = 0, quick: bool = False) -> Result:
     perm = np.random.default_rng(seed + 1).permutation(64)
     shuffle = lambda x: x.reshape(len(x), -1)[:, perm].reshape(x.shape)  # noqa: E731
     epochs = 8 if quick else 25
-    rows, acc = [], {}
+    rows, acc, guesses = [], {}, {}
     for kind in ("fc", "cnn"):
         for order in ("original", "permuted"):
             manual_seed(seed)
@@ -50,15 +50,18 @@ def permutation(seed: int = 0, quick: bool = False) -> Result:
             acc[kind, order], _ = _train(model, (fix(x_train), y_train), (fix(x_test), y_test), epochs, seed)
             if order == "original":
                 acc[kind, "cross"] = evaluate(model, shuffle(x_test), y_test)[1]
+                guesses[kind] = np.bincount(predict(model, shuffle(x_test)).argmax(axis=1), minlength=10).tolist()
         rows.append([kind, acc[kind, "original"], acc[kind, "permuted"], acc[kind, "permuted"] - acc[kind, "original"],
                      acc[kind, "cross"], 1 / 10])
     fig = figures.permutation(acc)
     # the last-but-one column: a net trained on the original order, shown permuted test images; it can
-    # fall below chance because it does not guess at random but maps the scrambled images to a few classes
+    # fall below chance because it does not guess at random but maps the scrambled images to a few
+    # classes (how many it puts in each class: numbers["<kind>_cross_predicted_classes"])
     return Result("permutation", "an FC net does not care about pixel order; a CNN does",
                   ["model", "accuracy original", "accuracy permuted", "accuracy change (permuted - original)",
                    "accuracy, trained on original, tested on permuted", "chance accuracy"],
-                  rows, {f"{k}_{o}": v for (k, o), v in acc.items()}, fig)
+                  rows, {**{f"{k}_{o}": v for (k, o), v in acc.items()},
+                         **{f"{k}_cross_predicted_classes": g for k, g in guesses.items()}}, fig)
 
 
 # ------------------------------------------------------------------------------ translation
