@@ -125,7 +125,7 @@ def _kernel_weights(c_in: int = STACKING_CHANNELS, f: int = 5) -> Erratum:
     return Erratum(
         key="weights per kernel", section="stacking beats larger kernels",
         writes="that each kernel of a 2-D layer holds '(n_(l-1) x f_l)' weights",
-        states=f"{c_in * f} weights for a {f}x{f} kernel over {c_in} input channels",
+        states=f"a count that gives a {f}x{f} kernel over {c_in} input channels {c_in * f} weights",
         true=f"n_(l-1) x f_l^2 = {c_in} x {f}^2 = {kernel.size:,} weights",
         why="A 2-D kernel spans f_l x f_l cells of every input channel; the lecture's own counts just "
             "below it (n_l n_(l-1) f^2) use the square.",
