@@ -45,3 +45,21 @@ def test_errata_leave_the_random_stream_alone():
 def test_unknown_erratum_names_the_known_ones():
     with pytest.raises(ValueError, match="unknown key 'nope'; known: receptive field table"):
         lecture.erratum("nope")
+
+
+def test_weights_per_kernel_are_channels_times_area():
+    e = lecture.erratum("weights per kernel")
+    kernel = torch.nn.Conv2d(lecture.STACKING_CHANNELS, 1, 5, bias=False).weight[0]  # one kernel, every input channel
+    assert e.value == kernel.numel() == lecture.STACKING_CHANNELS * 25 and f"{e.value:,} weights" in e.true
+
+
+def test_stacking_arithmetic_is_written_once():
+    """analysis.stacking holds the arithmetic; the errata and the experiment ask it, never redo it."""
+    import inspect
+
+    from convscope.experiments import claims
+
+    for module in (lecture, claims):
+        source = inspect.getsource(module)
+        assert "(f - 1) //" not in source and "f * f * channels" not in source, module.__name__
+    assert f"with {lecture.STACKING_CHANNELS} channels in and out" in lecture.erratum("stacking 5x5").true

@@ -57,3 +57,26 @@ def test_results_read_as_tables_and_sentences(committed):
     assert "| 3 | 7x7 |" in text and "25/18 = 1.39" in text and "49/27 = 1.81" in text
     markdown = [c for c in committed.cells if c.cell_type == "markdown"]
     assert len(markdown) >= 20 and all(len(c.source) > 40 for c in markdown)  # prose around every result
+
+
+def test_the_lecture_topics_come_with_their_numbers(committed):
+    """Each claim the notebook makes in words has convscope's numbers beside it."""
+    text = "\n".join(t for texts in _texts(committed) for t in texts)
+    assert "costs the FC net -" not in text and "points (training noise" in text  # a signed change, read as one
+    assert "| FC | " in text and "| CNN | " in text  # where the permuted digits went: why below chance
+    assert "map of the digit, moved: True" in text and "the two are equal:" in text  # translation, both steps
+    assert "(359 images)" in text and "shift 4: 359" in text  # every point of the curve on the whole test set
+    assert f"| {512 * 7 * 7:,} | {512 * 7 * 7 * 4096 + 4096:,} |" in text  # VGG-16's head, flattened
+    assert f"| 512 | {512 * 4096 + 4096:,} |" in text  # and after global average pooling
+    fc6 = 512 * 7 * 7 * 4096 + 4096  # of VGG-16's 138,357,544 (the count PyTorch's VGG-16 holds)
+    assert f"| fc6 | 4096 | {fc6:,} | {fc6 / 138_357_544:.1%} |" in text and "| conv1_2 | 64x224x224 |" in text
+    assert "| vgg16 | 138,357,544 | 15.47 G | 212x212 |" in text  # fields beside parameters and MACs
+    assert "16 x 5^2 = 400 weights" in text  # the lecture's n x f slip, flagged
+
+
+def test_stacking_is_shown_with_one_channel_count():
+    from convscope import lecture
+
+    source = pathlib.Path(make_notebook.__file__).read_text()
+    assert "channels=lecture.STACKING_CHANNELS" in source and "channels=64" not in source
+    assert lecture.STACKING_CHANNELS == 16  # the erratum's "16 x 5^2" above and the experiment's 6,400 weights

@@ -1,8 +1,11 @@
 """The tour's page: introduction, one section per figure with the numbers behind it, the errata, links."""
+import io
 from html.parser import HTMLParser
 
+import pytest
+
 from convscope import lecture
-from convscope.tour import _write_index
+from convscope.tour import _write_index, comparison_note
 
 VOID = {"meta", "img", "br", "hr", "link"}
 
@@ -40,3 +43,59 @@ def test_page_has_intro_numbers_errata_and_links(tmp_path):
     assert page.index('src="a.png"') < page.index('src="b.gif"') < page.index('id="errata"') < page.index("explore.html")
     for e in lecture.errata():
         assert e.sentence() in parser.text  # each erratum is one list item, word for word
+
+
+# ------------------------------------------------------------------------------ the quick tour, run once
+
+SERIES = ("LeNet", "dense net")  # the runs the tour trains: a caption that names one promises its curve
+
+
+@pytest.fixture(scope="module")
+def quick_tour(tmp_path_factory):
+    from rich.console import Console
+
+    from convscope import tour
+
+    out = tmp_path_factory.mktemp("tour")
+    return tour.run(out, quick=True, console=Console(file=io.StringIO()))
+
+
+def _plotted(fig) -> set:
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    return {t.get_text() for legend in legends for t in legend.get_texts()}
+
+
+def test_a_caption_naming_a_series_has_it_plotted(quick_tour):
+    checked = 0
+    for f in quick_tour["figures"]:
+        labels = _plotted(f["figure"])
+        if not labels:
+            continue  # no plotted series: a picture of one model, not a comparison
+        for name in SERIES:
+            if name in f["title"] + f["text"]:
+                assert any(label.startswith(name) for label in labels), f"{f['file']}: {name!r} promised, not plotted"
+                checked += 1
+    assert checked >= 2  # the history figure names and plots both nets
+
+
+def test_every_tour_figure_fits_a_slide(quick_tour):
+    from .viz.slides import assert_fits_a_slide
+
+    for f in quick_tour["figures"]:
+        assert_fits_a_slide(f["figure"])
+
+
+def test_a_dense_net_ahead_of_the_lenet_is_explained(quick_tour):
+    n = quick_tour["numbers"]
+    history = next(f for f in quick_tour["figures"] if f["file"] == "history.png")
+    note = comparison_note(n["lenet_accuracy"], n["fc_accuracy"], 3, True)
+    assert (note in history["text"]) and (bool(note) == (n["fc_accuracy"] >= n["lenet_accuracy"]))
+    assert comparison_note(0.95, 0.96, 3, True).startswith("Here the dense net is ahead (96.00% against 95.00%)")
+    assert "--quick" in comparison_note(0.95, 0.96, 3, True) and "--quick" not in comparison_note(0.95, 0.96, 20, False)
+    assert comparison_note(0.97, 0.96, 3, True) == ""
+
+
+def test_rf_1d_weights_come_from_the_stacking_arithmetic(quick_tour):
+    rf = next(f for f in quick_tour["figures"] if f["file"] == "rf_1d.png")["numbers"]
+    assert rf["weights per channel pair, 1-D"] == "2 x 3-wide: 6, one 5-wide: 5"  # 2 * 3 and 5
+    assert rf["weights per channel pair, 2-D"] == "2 x 3x3: 18, one 5x5: 25"  # 2 * 3 * 3 and 5 * 5

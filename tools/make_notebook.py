@@ -72,9 +72,17 @@ image changes nothing for it; a CNN relies on neighbours being neighbours. The e
 on the original digits and on digits whose pixels were shuffled by one fixed permutation:"""),
     ("code", """r = cs.experiments.run("permutation", quick=True)
 display(Markdown(r.to_markdown()))
-fc_drop, cnn_drop = (r.numbers[f"{k}_original"] - r.numbers[f"{k}_permuted"] for k in ("fc", "cnn"))
-print(f"Shuffling the pixels costs the FC net {fc_drop:.1%} and the CNN {cnn_drop:.1%} of test accuracy.")
+fc_change, cnn_change = (r.numbers[f"{k}_permuted"] - r.numbers[f"{k}_original"] for k in ("fc", "cnn"))
+print(f"Trained and tested on shuffled pixels, the FC net's test accuracy moves by {fc_change * 100:+.1f} points "
+      f"(training noise: it is the same problem for it) and the CNN's by {cnn_change * 100:+.1f} points.")
 r.figure"""),
+    ("md", """The column *trained on original, tested on permuted* asks something else: a net trained on the
+ordinary digits is shown shuffled ones. Both nets fail, and they can even fall below chance (10%, a
+random guess among ten classes): a trained net does not guess at random, it sends the scrambled
+images to the few classes whose patterns they happen to resemble, and most of those guesses are wrong.
+How many of the 359 shuffled test digits each net put in each class:"""),
+    ("code", """table(["model", *(f"class {c}" for c in range(10))],
+      [[k.upper(), *r.numbers[f"{k}_cross_predicted_classes"]] for k in ("fc", "cnn")])"""),
 
     ("md", """## 2. A kernel is a dot product with every window
 
@@ -177,6 +185,30 @@ table(["map", "global average", "global max"], [[i, f"{a:g}", f"{m:g}"] for i, (
     ("code", """print("k-max pooling (k = 2) of 3 1 4 1 5 9 keeps", " ".join(f"{v:g}" for v in cs.ops.kmax_pool(row, 2).ravel()))
 note('global average pooling')"""),
 
+    ("md", """### Translation: the same kernel everywhere
+
+The lecture counts *translational invariance* among a CNN's advantages: a feature can be anywhere. The
+argument has two steps. A convolution applies the same kernel at every position, so shifting the input
+shifts its feature map by the same amount and changes nothing else (the layer is *equivariant*). A
+global pooling then forgets where the response was, so the network's output no longer depends on the
+shift (it is *invariant*). A dense layer has neither property: each pixel has its own weight. Both
+steps, computed on a digit moved 2 cells right on a 16x16 canvas:"""),
+    ("code", """canvas = np.zeros((2, 1, 16, 16))
+canvas[0, 0, 4:12, 4:12] = canvas[1, 0, 4:12, 6:14] = x_test[0, 0]  # the digit, then the same digit 2 cells right
+kernel = np.random.default_rng(0).standard_normal((4, 1, 3, 3))
+maps = cs.ops.conv(canvas, kernel, padding=1)  # (2, 4, 16, 16)
+print("the map of the moved digit is the map of the digit, moved:", np.allclose(maps[1, :, :, 2:], maps[0, :, :, :-2]))
+print("after global max pooling the two are equal:              ", np.allclose(*cs.ops.global_max_pool(maps)))
+dense = np.random.default_rng(1).standard_normal((4, 256))
+print("a dense layer gives the two different outputs:          ", not np.allclose(*(canvas.reshape(2, -1) @ dense.T)))"""),
+    ("md", """Real networks are not exactly invariant (borders, strides and pooling windows break the symmetry), so
+the experiment measures it: three nets are trained on digits centred on a 16x16 canvas and tested with
+every test digit moved 0 to 4 cells. Each point of the curve is the whole test set at that shift:"""),
+    ("code", """r = cs.experiments.run("translation", quick=True)
+display(Markdown(r.to_markdown()))
+print("test images behind each shift:", ", ".join(f"shift {d}: {n}" for d, n in enumerate(r.numbers["count_by_shift"])))
+r.figure"""),
+
     ("md", """## 9. Size of the output
 
 Along each axis, an input of size $i$, kernel $k$, padding $p$ on each side, stride $s$ and dilation $d$ give
@@ -201,6 +233,18 @@ for size in (8, 32, 224):
     rows.append([f"{size}x{size}", f"{s.totals['params']:,}", f"{s.totals['macs']:,}"])
 print(f"5 * 5 * 3 * 16 + 16 = {5 * 5 * 3 * 16 + 16:,}")
 table(["input", "parameters", "MACs"], rows)"""),
+    ("md", """The image size comes back where the convolutions meet the classifier. Flattening the last feature
+maps, $n_1$ channels of $n_2 \\times n_3$, gives $n_1 n_2 n_3$ inputs, and a dense layer of $n$ units on
+them holds $n \\cdot n_1 n_2 n_3$ weights. Global average pooling first leaves one number per channel,
+$n \\cdot n_1$ weights. VGG-16's head (512 maps of 7x7, 4096 units), from the layer shapes:"""),
+    ("code", """vgg16 = cs.zoo.load("vgg16")
+vgg = cs.summary(vgg16, (3, 224, 224))
+last = [r for r in vgg.rows if r.rf_size and r.rf_size[0] is not None][-1]  # the last spatial layer
+fc1 = next(r for r in vgg.rows if r.kind == "Linear")
+gap = cs.summary(nn.Sequential(nn.GlobalAvgPool(), nn.Linear(last.output_shape[0], fc1.output_shape[0])), last.output_shape)
+table(["head", "inputs to the dense layer", "its weights and biases"],
+      [[f"flatten {'x'.join(map(str, last.output_shape))}", f"{int(np.prod(last.output_shape)):,}", f"{fc1.params:,}"],
+       ["global average pooling", f"{last.output_shape[0]:,}", f"{gap.totals['params']:,}"]])"""),
 
     ("md", """## 11. Why stacking small kernels beats one large kernel
 
@@ -213,11 +257,12 @@ $$\\frac{f^2}{n\\, g^2}$$
 times as many weights — and the stack has $n$ non-linearities instead of one."""),
     ("code", """rows = []
 for f in (5, 7):
-    r = cs.analysis.stacking(f, 3, channels=64)
+    r = cs.analysis.stacking(f, 3, channels=lecture.STACKING_CHANNELS)  # the channels used everywhere
     rows.append([f"one {f}x{f}", f"{r['single']['params']:,}", f"{r['stack']['layers']} x 3x3", f"{r['stack']['params']:,}",
                  f"{r['ratio'].numerator}/{r['ratio'].denominator} = {float(r['ratio']):.2f}"])
+print(f"with {lecture.STACKING_CHANNELS} channels in and out")
 table(["single layer", "weights", "stack", "weights", "ratio"], rows)"""),
-    ("code", "display(note('stacking 5x5'))\nnote('stacking 7x7')"),
+    ("code", "display(note('weights per kernel'))\ndisplay(note('stacking 5x5'))\nnote('stacking 7x7')"),
     ("md", "Trained on the digits, the two designs reach similar accuracy with the stack's fewer weights:"),
     ("code", """r = cs.experiments.run("stacking", quick=True)
 Markdown(r.to_markdown())"""),
@@ -238,12 +283,31 @@ print(f"A 3x3 from 256 to 256 channels on 14x14 maps: {b['direct']['params']:,} 
     ("md", """## 13. Time versus number of parameters
 
 Parameters are fixed by the kernels; time is set by the MACs, which grow with the size of the maps.
-VGG-16 spends its weights in the FC layers and its time in the large early maps; ResNet-18 and
-MobileNet reach larger fields with far fewer of both."""),
-    ("code", """c = cs.compare(cs.zoo.load("resnet18"), cs.zoo.load("vgg16"), cs.zoo.load("mobilenet_v1"), input_shape=(3, 224, 224),
+The lecture's example is VGG-16: it spends its weights in the dense layers of its head and its time in
+the convolutions on the large early maps. Layer by layer, from convscope's summary of its shapes
+(percentages of the whole network):"""),
+    ("code", """total = vgg.totals
+layers = [r for r in vgg.rows if r.params]
+share = lambda part, whole: f"{part / whole:.1%}"
+display(table(["layer", "output", "parameters", "share", "MACs", "share", "receptive field"],
+              [[r.name, "x".join(map(str, r.output_shape)), f"{r.params:,}", share(r.params, total["params"]),
+                f"{r.macs:,}", share(r.macs, total["macs"]), "x".join(map(str, r.rf_size)) if r.rf_size[0] else "all"]
+               for r in layers]))
+head = sum(r.params for r in layers if r.kind == "Linear")
+large = sum(r.macs for r in layers if r.kind == "Conv2d" and r.output_shape[1] >= 56)
+print(f"The 3 dense layers hold {share(head, total['params'])} of the weights; the convolutions on maps of 56x56 "
+      f"and larger do {share(large, total['macs'])} of the multiply-adds.")"""),
+    ("md", """ResNet-18 and MobileNet v1 against VGG-16: the receptive field of each one's last spatial layer
+(the input square one of its units sees) beside its parameters and MACs:"""),
+    ("code", """c = cs.compare(cs.zoo.load("resnet18"), vgg16, cs.zoo.load("mobilenet_v1"), input_shape=(3, 224, 224),
                names=["resnet18", "vgg16", "mobilenet_v1"])
-table(["model", "parameters", "MACs per image", "non-linear layers"],
-      [[r["name"], f"{r['params']:,}", f"{r['macs'] / 1e9:.2f} G", r["depth"]] for r in c.rows])"""),
+table(["model", "parameters", "MACs per image", "receptive field (last spatial layer)", "non-linear layers"],
+      [[r["name"], f"{r['params']:,}", f"{r['macs'] / 1e9:.2f} G", "x".join(map(str, r["rf_size"])), r["depth"]]
+       for r in c.rows])"""),
+    ("code", """v = c.rows[1]
+for r in (c.rows[0], c.rows[2]):
+    print(f"{r['name']}: field {r['rf_size'][0]} against VGG-16's {v['rf_size'][0]}, "
+          f"{v['params'] / r['params']:.0f} times fewer parameters, {v['macs'] / r['macs']:.0f} times fewer MACs")"""),
 
     ("md", """## 14. Convolution as matrix multiplication
 

@@ -58,12 +58,6 @@ def machine(tmp) -> str:
             f"Python {platform.python_version()}, NumPy {numpy.__version__}; load average {load:.1f} when started")
 
 
-def tests(tmp) -> str:
-    out, seconds = _python("-m", "pytest", "-x", "-p", "no:cacheprovider", str(ROOT / "tests"), cwd=ROOT)  # -q is in addopts
-    passed = re.search(r"(\d+) passed", out)
-    return f"{int(passed.group(1)):,} tests, {seconds / 60:.1f} minutes on the machine below"
-
-
 def tour(tmp) -> str:
     out, seconds = _python("-m", "convscope", "tour", "--out", str(Path(tmp) / "tour"), cwd=tmp)
     lenet, dense = re.findall(r"test accuracy (\d+\.\d+%)", out)[:2]
@@ -138,7 +132,7 @@ def models(tmp) -> str:
 
 
 SECTIONS = {"machine": machine, "errata": errata, "errata-short": errata_short, "analysis": analysis,
-            "experiments": experiments, "training": training, "tour": tour, "tests": tests, "bench": bench,
+            "experiments": experiments, "training": training, "tour": tour, "bench": bench,
             "models": models}
 SLOW = {"bench": "run `make bench` (long) for its table", "models": "run tools/model_table.py (the full-size "
         "torchvision sweep, minutes) for its table"}

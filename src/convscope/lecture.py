@@ -60,11 +60,15 @@ def _params(*layers) -> int:
     return sum(p.data.size for layer in layers for p in layer.parameters())
 
 
-def _stacking(f: int, g: int = 3, channels: int = 8) -> Erratum:
-    n = (f - 1) // (g - 1)  # g x g layers needed for an f x f field: each adds g - 1
-    one = _params(nn.Conv2d(channels, channels, f, bias=False))
-    stack = _params(*[nn.Conv2d(channels, channels, g, bias=False) for _ in range(n)])
-    true, written = Fraction(one, stack), Fraction(f * f, 2 * g)
+STACKING_CHANNELS = 16  # the channels in and out with which the stacking comparison is shown everywhere
+
+
+def _stacking(f: int, g: int = 3, channels: int = STACKING_CHANNELS) -> Erratum:
+    from .analysis import stacking
+
+    r = stacking(f, g, channels)
+    n, one, stack, true = r["stack"]["layers"], r["single"]["params"], r["stack"]["params"], r["ratio"]
+    written = Fraction(f * f, 2 * g)  # the lecture's formula, evaluated as it stands
     stated = {5: "'almost 3 times (25/9)'", 7: "'almost 5+ times (49/9)'"}[f]
     return Erratum(
         key=f"stacking {f}x{f}", section="stacking beats larger kernels",
@@ -116,11 +120,24 @@ def _one_by_one(c_in: int = 64, c_out: int = 16) -> Erratum:
         value=weights)
 
 
+def _kernel_weights(c_in: int = STACKING_CHANNELS, f: int = 5) -> Erratum:
+    kernel = nn.Conv2d(c_in, 1, f, bias=False).weight.data[0]  # one kernel: (C_in, f, f)
+    return Erratum(
+        key="weights per kernel", section="stacking beats larger kernels",
+        writes="that each kernel of a 2-D layer holds '(n_(l-1) x f_l)' weights",
+        states=f"a count that gives a {f}x{f} kernel over {c_in} input channels {c_in * f} weights",
+        true=f"n_(l-1) x f_l^2 = {c_in} x {f}^2 = {kernel.size:,} weights",
+        why="A 2-D kernel spans f_l x f_l cells of every input channel; the lecture's own counts just "
+            "below it (n_l n_(l-1) f^2) use the square.",
+        value=kernel.size)
+
+
 def errata() -> list[Erratum]:
     """Every erratum of the lecture, each computed with convscope (in the lecture's order)."""
     state = random.get_state()  # the layers built to count weights must not move a seeded run's draws
     try:
-        return [_receptive_table(), _global_average(), _stacking(5), _stacking(7), _one_by_one()]
+        return [_receptive_table(), _global_average(), _kernel_weights(), _stacking(5), _stacking(7),
+                _one_by_one()]
     finally:
         random.set_state(state)
 

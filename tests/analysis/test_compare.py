@@ -70,3 +70,27 @@ def test_cli_summary_size_and_compare(capsys, tmp_path):
     assert "Conv2d 'C3'" in capsys.readouterr().err
     assert cli.main(["summary", "nosuchnet"]) == 2
     assert "unknown zoo model 'nosuchnet'" in capsys.readouterr().err
+
+
+def test_conv_arithmetic_states_the_formula_of_ops_geometry_and_types_no_copy():
+    import inspect
+
+    from convscope.analysis import compare
+    from convscope.ops.geometry import CONV_FORMULA, TRANSPOSED_FORMULA
+
+    r = cs.analysis.conv_arithmetic((3, 9, 9), 3, stride=2, dilation=2, filters=4)
+    t = cs.analysis.conv_arithmetic((4, 7), 3, stride=2, padding=1, filters=2, transposed=True, output_padding=1)
+    assert r["steps"][0].startswith(CONV_FORMULA + " = ") and t["steps"][0].startswith(TRANSPOSED_FORMULA + " = ")
+    source = inspect.getsource(compare)
+    assert "o = floor((i" not in source and "o = (i-1)s" not in source  # the rule lives in ops.geometry only
+
+
+def test_stacking_in_one_and_two_dimensions_counts_what_torch_layers_hold():
+    import torch
+
+    for dims, conv in ((1, torch.nn.Conv1d), (2, torch.nn.Conv2d)):
+        for f, g, n in ((5, 3, 2), (7, 3, 3), (9, 5, 2)):
+            r = cs.analysis.stacking(f, g, 4, bias=True, dims=dims)
+            assert r["single"]["params"] == sum(p.numel() for p in conv(4, 4, f).parameters())
+            assert r["stack"]["params"] == sum(p.numel() for _ in range(n) for p in conv(4, 4, g).parameters())
+            assert r["stack"]["layers"] == n

@@ -31,6 +31,12 @@ def test_permutation_fc_does_not_care_cnn_does(runs):
     assert max(abs(d) for d in fc) <= 0.02  # unchanged up to training noise
     assert np.mean(fc) - np.mean(cnn) >= 0.01  # the CNN loses (measured: 2-6 points; the FC: 0-0.6)
     assert all(r.numbers["cnn_cross"] < 0.3 for r in results)  # trained on the original order, lost on another
+    assert all(row[-1] == 0.1 and "chance" in results[0].columns[-1] for row in results[0].rows)
+    for r in results:  # the cross column is the share of right guesses among the class counts reported
+        for kind in ("fc", "cnn"):
+            counts = r.numbers[f"{kind}_cross_predicted_classes"]
+            assert sum(counts) == 359 and len(counts) == 10
+            assert max(counts) > 359 / 10 * 2  # scrambled digits pile into a few classes: not a random guess
 
 
 def test_translation_global_pooling_finds_the_digit_anywhere(runs):
@@ -39,6 +45,17 @@ def test_translation_global_pooling_finds_the_digit_anywhere(runs):
         assert shifted["CNN + global pooling"] >= 0.5
         assert shifted["CNN + global pooling"] >= max(shifted["fully connected"], shifted["CNN + flatten + dense"]) + 0.3
         assert r.figure is not None and len(r.figure.axes[0].get_lines()) == 3
+
+
+def test_translation_rests_every_point_on_at_least_200_test_images_and_says_so(runs):
+    r = runs("translation")[0]
+    counts = r.numbers["count_by_shift"]
+    assert len(counts) == len(r.numbers["by_shift"]["CNN + global pooling"]) == 5  # shifts 0 .. 4 on the canvas
+    assert min(counts) >= 200
+    assert r.columns[1] == f"accuracy unshifted ({counts[0]:,} images)"
+    assert r.columns[2] == f"accuracy shifted >= 2 ({sum(counts[2:]):,} images)"
+    for name, accs in r.numbers["by_shift"].items():  # an accuracy over n images is a multiple of 1/n
+        assert all(abs(a * n - round(a * n)) < 1e-6 for a, n in zip(accs, counts)), name
 
 
 def test_order1d_bag_of_values_is_at_chance_cnn_is_not(runs):
@@ -55,6 +72,8 @@ def test_stacking_same_field_fewer_weights_similar_accuracy(runs):
         one, two = rows["one 5x5"], rows["2 x 3x3"]
         assert one[3] == two[3]  # same receptive field after the block
         assert one[1] * 18 == two[1] * 25  # parameters in the true ratio 25/18
+        # counted with the channels the erratum and the notebook use: 5 * 5 * C * C for the single layer
+        assert one[1] == 25 * cs.lecture.STACKING_CHANNELS ** 2
         assert abs(one[4] - two[4]) <= 0.05
 
 
@@ -63,6 +82,7 @@ def test_bottleneck_saves_parameters_and_macs_at_similar_accuracy(runs):
         full, cheap = r.rows
         assert cheap[1] < 0.3 * full[1] and cheap[2] < 0.3 * full[2]
         assert abs(full[3] - cheap[3]) <= 0.05
+        assert "s/epoch" not in r.columns  # counts, not a wall time that a busy machine can reverse
 
 
 def test_kernels_figure_shows_hand_and_learned_kernels_with_their_maps(runs):

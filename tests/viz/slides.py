@@ -6,6 +6,9 @@ from matplotlib.colors import to_rgb
 from matplotlib.text import Text
 
 
+SLIDE_INCHES = (13.33, 7.5)  # a 16:9 slide: a figure larger than this is shrunk on it until its text is unreadable
+
+
 def luminance(colour) -> float:
     """WCAG 2 relative luminance."""
     r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour))
@@ -41,8 +44,15 @@ def texts(fig):
     return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and id(t) not in unused]
 
 
+def assert_fits_a_slide(fig):
+    width, height = fig.get_size_inches()
+    assert width <= SLIDE_INCHES[0] + 1e-6 and height <= SLIDE_INCHES[1] + 1e-6, \
+        f"figure of {width:.2f} x {height:.2f} in is larger than a slide ({SLIDE_INCHES[0]} x {SLIDE_INCHES[1]} in)"
+
+
 def assert_slide_ready(fig):
-    """A title; every piece of text inside the canvas; no legend over any axes."""
+    """The size of a slide at most; a title; every piece of text inside the canvas; no legend over any axes."""
+    assert_fits_a_slide(fig)
     canvas_ = FigureCanvasAgg(fig)
     canvas_.draw()  # lays the figure out as it is saved
     renderer = canvas_.get_renderer()

@@ -40,7 +40,8 @@ def test_stacking_shows_accuracy_beside_parameters():
 
 
 @pytest.mark.parametrize("make", [
-    lambda: figures.translation({"fully connected": [0.9, 0.5, 0.2, 0.1], "CNN + global pooling": [0.95, 0.9, 0.85, 0.8]}),
+    lambda: figures.translation({"fully connected": [0.9, 0.5, 0.2, 0.1], "CNN + global pooling": [0.95, 0.9, 0.85, 0.8]},
+                                [359] * 4),
     lambda: figures.bottleneck(BOTTLENECK),
     lambda: figures.grouped("order", ["motif order", "MNIST-1D"], {"bag": [0.5, 0.3], "CNN": [0.99, 0.7]}, "test accuracy",
                             percent=True),
@@ -57,3 +58,19 @@ def test_kernels_figure_scales_each_row_with_a_colour_bar():
     for ax in fig.axes:
         for image in ax.images:
             assert image.get_clim() == (-1, 1) and np.abs(image.get_array()).max() == 1
+
+
+def test_translation_says_how_many_test_images_each_point_rests_on():
+    fig = figures.translation({"fully connected": [0.9, 0.5, 0.2], "CNN + global pooling": [0.95, 0.9, 0.85]},
+                              [359, 359, 359])
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert ticks == ["0\n359 images", "1\n359 images", "2\n359 images"]
+
+
+def test_bottleneck_shows_counts_not_wall_time():
+    """Wall time depends on the machine's load (it reversed the lesson on a busy machine): the bars
+    are the counted parameters and MACs, equal on every machine."""
+    fig = figures.bottleneck(BOTTLENECK)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["parameters", "MACs"]
+    np.testing.assert_allclose(sorted(bar_heights(ax)), sorted([1, 1, 10320 / 36928, 655360 / 2359296]))

@@ -23,12 +23,13 @@ def patches(ax, gid):
 def test_conv_steps_one_frame_per_output_each_window_at_its_receptive_region(shape, k, s, p, d):
     fig = viz.conv_steps(shape, k, s, p, d)
     out = [cs.ops.output_size(i, k, s, p, d) for i in shape]
-    assert len(fig.frames) == int(np.prod(out)) == len(fig.axes)
+    assert len(fig.frames) == int(np.prod(out)) >= len(fig.axes)  # the figure draws the frames a slide holds
     layer = (nn.Conv1d if len(shape) == 1 else nn.Conv2d)(1, 1, k, stride=s, padding=p, dilation=d)
-    for ax, frame in zip(fig.axes, fig.frames):
+    for ax in fig.axes:
         window = patches(ax, "window")
         assert len(window) == k ** len(shape)  # prod(kernel) cells under the kernel
         assert len(patches(ax, "current")) == 1
+    for frame in fig.frames:
         o = frame["output"][-len(shape):]
         box = cs.receptive_region(layer, (1, *shape), o)
         rows = [r for r, _ in frame["inputs"]] if len(shape) == 2 else [0]
@@ -71,6 +72,17 @@ def test_receptive_field_1d_colours_exactly_the_region():
     drawn = sorted(int(p.get_gid().split(":")[1]) for p in fig.axes[0].patches
                    if p.get_gid() and p.get_gid().startswith("input:"))
     assert drawn == fig.coloured["input"]
+
+
+def test_receptive_field_1d_numbers_layers_as_the_erratum_does():
+    """The lecture's table is corrected to layers 1, 2, 3 (the input is layer 0): the figure agrees."""
+    fig = viz.receptive_field_1d(nn.Sequential(*[nn.Conv1d(1, 1, 3) for _ in range(3)]), 0)
+    rows = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert rows == ["input", "layer 1: Conv1d 3", "layer 2: Conv1d 3", "layer 3: Conv1d 3"]
+    fields = cs.lecture.erratum("receptive field table").true
+    coloured = list(fig.coloured.values())  # bottom row first: the input, then layers 1, 2, 3
+    assert all(f"layer {d}: {s}x{s}" in fields and len(coloured[d]) == 1 + 2 * (3 - d)
+               for d, s in ((1, 3), (2, 5), (3, 7)))
 
 
 def test_receptive_field_2d_boxes_and_saliency():

@@ -91,7 +91,7 @@ def test_svg_when_asked_is_vector(tmp_path, figures):
 
 # ------------------------------------------------------------------------------ matrix C
 
-@pytest.mark.parametrize("shape,k", [((1, 4, 4), 3), ((1, 6), 3), ((1, 5, 5), 5), ((1, 7, 7), 2)])
+@pytest.mark.parametrize("shape,k", [((1, 4, 4), 3), ((1, 6), 3), ((1, 5, 5), 5), ((1, 5, 5), 2)])
 def test_matrix_gives_every_weight_its_own_colour_and_readable_text(shape, k):
     w = np.arange(1.0, k ** (len(shape) - 1) + 1).reshape(1, 1, *([k] * (len(shape) - 1)))
     fig = viz.conv_matrix(shape, w)
@@ -116,6 +116,25 @@ def test_large_matrix_draws_the_pattern_with_a_note_and_stays_under_4000_pixels(
     assert not [t for t in fig.axes[0].texts]  # no labelled cells
     assert "too large to label" in fig.axes[0].get_title()
     assert (np.asarray(fig.axes[0].images[0].get_array()) != 0).sum() == 14 * 14 * 9
+
+
+@pytest.mark.parametrize("make", [
+    lambda: viz.conv_steps((4, 4), 3, stride=2, transposed=True),  # 81 output positions
+    lambda: viz.conv_steps((9, 9), 3),
+    lambda: viz.conv_steps(np.arange(49.0).reshape(7, 7), np.ones((3, 3))),
+    lambda: viz.conv_steps((40,), 3),
+    lambda: viz.conv_matrix((1, 7, 7), np.ones((1, 1, 2, 2))),
+    lambda: viz.conv_matrix((1, 8, 8), np.ones((1, 1, 3, 3))),
+    lambda: viz.conv_matrix((1, 40), np.ones((1, 1, 3))),
+])
+def test_large_inputs_still_fit_a_slide_as_do_their_animation_frames(make):
+    fig = make()
+    assert_slide_ready(fig)
+    if hasattr(fig, "frames"):
+        assert_slide_ready(fig.frame_figure(fig.frames[-1]))
+        assert len(fig.axes) >= min(len(fig.frames), 4)  # as many frames as fit, not one giant grid
+        if len(fig.axes) < len(fig.frames):
+            assert f"first {len(fig.axes)} of {len(fig.frames)} frames" in fig._suptitle.get_text().replace("\n", " ")
 
 
 def test_big_figures_are_capped_at_4000_pixels_a_side(tmp_path):
@@ -155,9 +174,20 @@ def test_conv_values_show_the_kernel_weights_and_the_outputs_so_far():
     y = cs.ops.conv(x[None, None], w[None, None]).ravel()
     for i, ax in enumerate(fig.axes):
         weights = [t.get_text() for t in ax.texts if t.get_gid() == "weight"]
-        assert weights == [f"x{v:g}" for v in w.ravel()]
+        assert weights == [f"w={v:g}" for v in w.ravel()]
         outputs = [float(t.get_text()) for t in ax.texts if t.get_gid() == "output value"]
         np.testing.assert_allclose(outputs, y[: i + 1])
+
+
+def test_weights_and_input_cells_have_distinct_symbols_in_every_figure():
+    """w names a kernel weight and x an input cell, in the sliding kernel and in the matrix C alike."""
+    x, w = np.arange(16.0).reshape(4, 4), np.arange(1.0, 10.0).reshape(3, 3)
+    steps, matrix = viz.conv_steps(x, w), viz.conv_matrix((1, 4, 4), w[None, None])
+    weights = [t.get_text() for t in steps.axes[0].texts if t.get_gid() == "weight"]
+    weights += [t.get_text() for t in matrix.axes[0].get_legend().get_texts()]
+    inputs = [t.get_text() for t in matrix.axes[0].get_xticklabels()]
+    assert weights and all(t.startswith("w") for t in weights)
+    assert inputs == [f"x{j}" for j in range(16)]
 
 
 # ------------------------------------------------------------------------------ receptive fields
@@ -169,8 +199,8 @@ def test_rf_2d_legend_gives_the_full_field_and_the_clipped_part():
     field = cs.receptive_field(model, (1, 8, 8)).size
     box = cs.receptive_region(model, (1, 8, 8), (1, 1))
     inside = f"{box[0].stop - box[0].start}x{box[1].stop - box[1].start}"
-    assert labels[-1] == f"layer 3: MaxPool2d 2x2 stride 2: field {field[0]}x{field[1]}, {inside} inside the input"
-    assert labels[0].startswith("layer 0: Conv2d 3x3")
+    assert labels[-1] == f"layer 4: MaxPool2d 2x2 stride 2: field {field[0]}x{field[1]}, {inside} inside the input"
+    assert labels[0].startswith("layer 1: Conv2d 3x3")
     assert f"field {field[0]}x{field[1]} ({inside} inside the input)" in fig._suptitle.get_text().replace("\n", " ")
     rects = [(p.get_x(), p.get_y(), p.get_width(), p.get_height()) for p in fig.axes[0].patches]
     assert len(set(rects)) == len(rects)  # equal regions are drawn apart, none hidden under another

@@ -40,19 +40,20 @@ def compare(*models, input_shape, names=None) -> Comparison:
     return Comparison(rows)
 
 
-def stacking(f: int, g: int, channels: int, bias: bool = False) -> dict:
+def stacking(f: int, g: int, channels: int, bias: bool = False, dims: int = 2) -> dict:
     """One f x f convolution versus a stack of n = (f-1)/(g-1) g x g convolutions (same receptive field).
 
     Parameters with C channels in and out: f^2 C^2 versus n g^2 C^2, so the true ratio is
-    f^2 / (n g^2): 25/18 for a 5x5 versus two 3x3, 49/27 for a 7x7 versus three 3x3. The lecture's
-    f^2 / (2g) divides by the kernel's side instead of its area and always assumes two layers; what
-    it writes and states is in `convscope.lecture.errata()`.
+    f^2 / (n g^2): 25/18 for a 5x5 versus two 3x3, 49/27 for a 7x7 versus three 3x3. `dims` is the
+    number of spatial axes (1: f C^2 versus n g C^2). The lecture's f^2 / (2g) divides by the
+    kernel's side instead of its area and always assumes two layers; what it writes and states is
+    in `convscope.lecture.errata()`. This is the one place the stacking arithmetic is written.
     """
     if f <= g or (f - 1) % (g - 1):
         raise ValueError(f"stacking: a stack of {g}x{g} layers reaches {f}x{f} only if (f-1) is a multiple of (g-1)")
-    n = (f - 1) // (g - 1)
-    one = f * f * channels * channels + (channels if bias else 0)
-    stack = n * (g * g * channels * channels + (channels if bias else 0))
+    n = (f - 1) // (g - 1)  # each g-wide layer widens the field by g - 1
+    one = f ** dims * channels * channels + (channels if bias else 0)
+    stack = n * (g ** dims * channels * channels + (channels if bias else 0))
     return {"single": {"kernel": f, "layers": 1, "params": one, "receptive_field": f},
             "stack": {"kernel": g, "layers": n, "params": stack, "receptive_field": 1 + n * (g - 1)},
             "ratio": Fraction(one, stack), "nonlinearities": {"single": 1, "stack": n}}
@@ -79,7 +80,7 @@ def conv_arithmetic(input_shape, kernel, stride=1, padding=0, dilation=1, filter
     parameters, MACs per sample and the layer's own receptive field (size, jump, start)."""
     from ..nn import layers
     from ..nn.init import meta
-    from ..ops.geometry import resolve_padding
+    from ..ops.geometry import CONV_FORMULA, TRANSPOSED_FORMULA, resolve_padding
 
     c, *spatial = (int(v) for v in input_shape)
     n = len(spatial)
@@ -100,11 +101,10 @@ def conv_arithmetic(input_shape, kernel, stride=1, padding=0, dilation=1, filter
         o = row.output_shape[1 + a]
         if transposed:
             q = layer.output_padding[a]
-            text = (f"o = (i-1)s - p_lo - p_hi + d(k-1) + output_padding + 1 = ({i}-1)*{st[a]} - {lo} - {hi} + "
-                    f"{d[a]}*({k[a]}-1) + {q} + 1 = {o}")
+            values = f"({i}-1)*{st[a]} - {lo} - {hi} + {d[a]}*({k[a]}-1) + {q} + 1"
         else:
-            text = (f"o = floor((i + p_lo + p_hi - d(k-1) - 1)/s) + 1 = floor(({i} + {lo} + {hi} - {d[a]}*({k[a]}-1) - 1)"
-                    f"/{st[a]}) + 1 = {o}")
+            values = f"floor(({i} + {lo} + {hi} - {d[a]}*({k[a]}-1) - 1)/{st[a]}) + 1"
+        text = f"{TRANSPOSED_FORMULA if transposed else CONV_FORMULA} = {values} = {o}"  # the rule, then its values
         geo_steps.append(text)
     return {"layer": repr(layer), "output_shape": row.output_shape, "steps": geo_steps, "params": s.totals["params"],
             "macs": s.totals["macs"], "rf_size": row.rf_size, "rf_jump": row.rf_jump, "rf_start": row.rf_start,

@@ -79,14 +79,17 @@ def conv_steps(input_shape, kernel_size=None, stride=1, padding=0, dilation=1, t
     spec = build(lift(input_shape, 1), lift(kernel, 1), lift(strides, 1), lift(dilations, 1), lift(pads, (0, 0)))
     spec.update(values=_values(x, spec) if x is not None else None, kernel_values=w, rank=rank)
     frames = _frames(spec, x, w)
-    shown = frames[:max_frames]
     layout = _layout(spec)
-    columns = columns or min(len(shown), 4 if spec["rank"] == 2 else 2)
+    full = (1.2 + 0.42 * layout["width"], 1.0 + 0.42 * layout["height"])  # one frame at full size, inches
+    count, columns, scale = _arrange(full, min(len(frames), max_frames), columns, SCALES if x is not None else BARE_SCALES)
+    shown = frames[:count]
     rows = -(-len(shown) // columns)
-    grid, out = spec["grid"], spec["out"]
-    frame_size = (1.2 + 0.42 * layout["width"], 1.0 + 0.42 * layout["height"])
-    fig = StepsFigure(figsize=(frame_size[0] * columns, frame_size[1] * rows + 1.1), layout="constrained")
-    fig.frames, fig.frame_size, fig.spec = frames, (max(frame_size[0], 6.5), frame_size[1] + 1.3), spec
+    frame_size = (full[0] * scale, full[1] * scale)
+    fig = StepsFigure(figsize=(max(frame_size[0] * columns, 6.0), frame_size[1] * rows + TITLE_AND_LEGEND),
+                      layout="constrained")
+    alone = (max(full[0], 6.5), full[1] + 1.3)  # one frame of the animation, with its title and legend
+    shrink = min(1.0, style.SLIDE[0] / alone[0], style.SLIDE[1] / alone[1])
+    fig.frames, fig.frame_size, fig.spec = frames, (alone[0] * shrink, alone[1] * shrink), spec
     fig.draw_frame = lambda ax, frame: _draw(ax, spec, frame)
     for i, frame in enumerate(shown):
         _draw(fig.add_subplot(rows, columns, i + 1), spec, frame)
@@ -96,6 +99,27 @@ def conv_steps(input_shape, kernel_size=None, stride=1, padding=0, dilation=1, t
     fig.suptitle(fig.title, fontsize=style.FONT["title"])
     _legend(fig, spec)
     return fig
+
+
+TITLE_AND_LEGEND = 1.3  # inches above and below the frames
+SCALES = (1.0, 0.85, 0.7)  # how far a frame may shrink to fit more of them: the values in its cells stay readable
+BARE_SCALES = SCALES + (0.55, 0.4)  # cells without values may shrink further
+
+
+def _arrange(frame, wanted: int, columns: int | None, scales=SCALES) -> tuple[int, int, float]:
+    """(frames shown, columns, scale) that fit a slide (style.SLIDE): the most frames, then the
+    largest scale; the animation (`save_animation`) always has every frame at full size."""
+    width, height = style.SLIDE
+    best = (1, 1, scales[-1])
+    for scale in scales:
+        fits_rows = max(1, int((height - TITLE_AND_LEGEND) // (frame[1] * scale)))
+        for c in ([columns] if columns else range(1, wanted + 1)):
+            if c > 1 and c * frame[0] * scale > width:
+                break
+            count = min(wanted, c * fits_rows)
+            if count > best[0] or (count == best[0] and scale > best[2]):
+                best = (count, min(c, count), scale)
+    return best
 
 
 def _title(spec, shape, kernel, strides, pads, dilations, transposed) -> str:
@@ -214,7 +238,8 @@ def _draw(ax, spec, frame) -> None:
         ax.add_patch(Rectangle((c + 0.08, -r + 0.08), 0.84, 0.84, facecolor="none", edgecolor=style.WINDOW, lw=2.5,
                                gid="window"))
         if weights is not None:
-            ax.text(c + 0.95, -r + 0.08, f"x{weights[i]:g}", ha="right", va="bottom", fontsize=style.FONT["cell"] - 1,
+            # w for weights, as in the matrix C's legend; x names the input cells there
+            ax.text(c + 0.95, -r + 0.08, f"w={weights[i]:g}", ha="right", va="bottom", fontsize=style.FONT["cell"] - 1,
                     color="#7f3f00", gid="weight")
     left, top = spec["layout"]["output"]
     for r, c in itertools.product(range(out[0]), range(out[1])):

@@ -8,9 +8,9 @@ from matplotlib.patches import Patch
 from .. import ops
 from . import style
 
-MAX_LABELLED = 64  # above this many rows or columns, cells are too small to name: draw the pattern
-CELL = 0.42  # inches per labelled cell
-MAX_SIDE = 8.0  # inches: a sparsity pattern is drawn at most this large
+CELL = 0.42  # inches per labelled cell, at most
+MIN_LABELLED = 0.3  # inches: a cell smaller than this on a slide is too small to name; draw the pattern
+MARGIN = (2.5, 1.8)  # inches around the matrix: the weights' legend and axis labels, the title
 
 
 def _weight_names(shape) -> list:
@@ -25,22 +25,21 @@ def _weight_names(shape) -> list:
 
 def conv_matrix(input_shape, w, *, stride=1, padding=0, dilation=1, groups=1, labels: bool | None = None):
     """C (rows: output units, columns: input cells) as a picture: white where C is 0, otherwise the
-    colour of the kernel weight that sits there, one distinct colour per weight. Up to 64 rows and
-    columns every cell is labelled; larger matrices are drawn as their sparsity pattern."""
+    colour of the kernel weight that sits there, one distinct colour per weight. The figure fits a
+    slide (style.SLIDE); when its cells can be drawn large enough to read, each is labelled, otherwise
+    the matrix is drawn as its sparsity pattern."""
     w = np.asarray(w)
     ids = np.arange(1, w.size + 1, dtype=float).reshape(w.shape)  # which weight sits in each entry
     which = ops.conv_matrix(input_shape, ids, stride=stride, padding=padding, dilation=dilation, groups=groups)
     values = ops.conv_matrix(input_shape, w, stride=stride, padding=padding, dilation=dilation, groups=groups)
     rows, cols = which.shape
-    small = rows <= MAX_LABELLED and cols <= MAX_LABELLED
+    # the largest cell with which the matrix and its margins still fit a slide
+    cell = min(CELL, (style.SLIDE[0] - MARGIN[0]) / cols, (style.SLIDE[1] - MARGIN[1]) / rows)
+    small = cell >= MIN_LABELLED
     labels = small if labels is None else labels and small
     colours = style.distinct_colours(w.size)
     names = _weight_names(w.shape)
-    if small:
-        width, height = max(6.0, CELL * cols + 2.5), max(3.0, CELL * rows + 1.8)
-    else:
-        scale = MAX_SIDE / max(rows, cols)
-        width, height = max(6.0, scale * cols + 2.5), max(3.0, scale * rows + 1.8)
+    width, height = max(6.0, cell * cols + MARGIN[0]), max(3.0, cell * rows + MARGIN[1])
     fig = style.figure(width, height)
     ax = fig.add_subplot()
     ax.imshow(which, cmap=ListedColormap(["white", *colours]), vmin=-0.5, vmax=w.size + 0.5, interpolation="nearest")
@@ -62,7 +61,7 @@ def conv_matrix(input_shape, w, *, stride=1, padding=0, dilation=1, groups=1, la
     title = (f"The matrix C of a {kernel} kernel on a {on} input: {rows}x{cols}, "
              f"{int((which != 0).sum())} non-zeros\nC @ x = conv(x) and C.T @ y = conv_transpose(y)")
     if not small:
-        title += f"\ntoo large to label cells (over {MAX_LABELLED} rows or columns): each coloured dot is one non-zero"
+        title += "\ntoo large to label its cells on a slide: each coloured dot is one non-zero"
     ax.set_title(style.wrap(title, width - 0.5, style.FONT["title"]), fontsize=style.FONT["title"])
     fig.matrix = which
     fig.colours = colours

@@ -106,7 +106,8 @@ def receptive_field_1d(model, index: int, input_length: int | None = None, chann
 
 
 def _describe(graph, node) -> str:
-    """'conv2: Conv2d 3x3' or, for layers without a name of their own, 'layer 2: MaxPool2d 2x2 stride 2'."""
+    """'conv2: Conv2d 3x3' or, for layers without a name of their own, 'layer 2: MaxPool2d 2x2 stride 2'
+    (the second layer of a Sequential, whose index is 1)."""
     module = node.modules[-1] if node.modules else None
     if module is None:
         return node.op
@@ -118,6 +119,8 @@ def _describe(graph, node) -> str:
         text += f" {style.shape_text(geo.kernel)}"
         if any(s != 1 for s in geo.stride):
             text += f" stride {geo.stride[0] if len(set(geo.stride)) == 1 else style.shape_text(geo.stride)}"
+    if name.isdigit():  # a Sequential's index: layers count from 1, the input being layer 0, as the lecture does
+        return f"layer {int(name) + 1}: {text}"
     return f"layer {name}: {text}" if name.replace(".", "").isdigit() else f"{name}: {text}"
 
 

@@ -27,6 +27,7 @@ DIVERGING = "RdBu_r"  # signed values (kernels, gradients, pre-activation maps)
 FONT = {"title": 11, "label": 9, "cell": 7}
 DPI = 150  # slides and pages; `savefig(dpi=...)` overrides it
 MAX_PIXELS = 4000  # no side of a raster image is larger
+SLIDE = (13.33, 7.5)  # inches: a 16:9 slide; every figure fits it, so none is shrunk past reading on a slide
 SALT = "convscope"  # SVG element ids derive from it instead of from a random number
 
 

@@ -116,29 +116,49 @@ def kernels(model, layer, columns: int = 8):
     return fig
 
 
+def _epochs(h) -> list:
+    return h.epochs if hasattr(h, "epochs") else h["epochs"]
+
+
 def history(h):
-    """Loss and accuracy per epoch, train and test (a History, its dict, or its JSON's dict)."""
-    epochs = h.epochs if hasattr(h, "epochs") else h["epochs"]
-    fig = style.figure(9, 3.8)
+    """Loss and accuracy per epoch, train and test (a History, its dict, or its JSON's dict); or
+    several runs side by side, given as {name: history}: one colour per run, train dashed, test solid."""
+    runs = {"": h} if hasattr(h, "epochs") or "epochs" in h else dict(h)
+    fig = style.figure(9, 3.8 + 0.25 * (len(runs) > 1))
     axes = fig.subplots(1, 2)
-    x = [e["epoch"] for e in epochs]
+    colours = style.distinct_colours(len(runs)) if len(runs) > 1 else [None]
+    for (name, run), colour in zip(runs.items(), colours):
+        epochs = _epochs(run)
+        x = [e["epoch"] for e in epochs]
+        for ax, key in zip(axes, ("loss", "accuracy")):
+            ax.plot(x, [e[key] for e in epochs], marker="o", ms=3, color=colour, ls="--" if name else "-",
+                    label=f"{name} train".strip())
+            if f"val_{key}" in epochs[0]:
+                ax.plot(x, [e[f"val_{key}"] for e in epochs], marker="o", ms=3, color=colour,
+                        label=f"{name} test".strip())
     for ax, key in zip(axes, ("loss", "accuracy")):
-        ax.plot(x, [e[key] for e in epochs], marker="o", ms=3, label="train")
-        if f"val_{key}" in epochs[0]:
-            ax.plot(x, [e[f"val_{key}"] for e in epochs], marker="o", ms=3, label="test")
         ax.set_xlabel("epoch", fontsize=style.FONT["label"])
         ax.set_ylabel("cross-entropy loss" if key == "loss" else "accuracy", fontsize=style.FONT["label"])
         style.integer_ticks(ax.xaxis)
         ax.grid(alpha=0.3)
     axes[1].yaxis.set_major_formatter(PercentFormatter(1.0))
     # one legend for both panels, below them, where it cannot cover a curve
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2,
-               fontsize=style.FONT["label"], frameon=False)
-    final = epochs[-1]
-    test = f"final test accuracy {final['val_accuracy']:.2%}, " if "val_accuracy" in final else ""
-    fig.suptitle(f"Training over {len(epochs)} epochs: {test}final train accuracy {final['accuracy']:.2%}",
-                 fontsize=style.FONT["title"])
+    handles = axes[0].get_legend_handles_labels()
+    fig.legend(*handles, loc="outside lower center", ncols=min(4, len(handles[0])), fontsize=style.FONT["label"],
+               frameon=False)
+    fig.suptitle(_history_title(runs), fontsize=style.FONT["title"])
     return fig
+
+
+def _history_title(runs: dict) -> str:
+    count = len(_epochs(next(iter(runs.values()))))
+    if len(runs) == 1:
+        final = _epochs(next(iter(runs.values())))[-1]
+        test = f"final test accuracy {final['val_accuracy']:.2%}, " if "val_accuracy" in final else ""
+        return f"Training over {count} epochs: {test}final train accuracy {final['accuracy']:.2%}"
+    key = "val_accuracy" if all("val_accuracy" in _epochs(r)[-1] for r in runs.values()) else "accuracy"
+    finals = ", ".join(f"{name} {_epochs(r)[-1][key]:.2%}" for name, r in runs.items())
+    return f"Training over {count} epochs: final {'test' if key == 'val_accuracy' else 'train'} accuracy {finals}"
 
 
 def confusion(model, x, y, classes=None):
