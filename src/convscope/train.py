@@ -19,6 +19,7 @@ import numpy as np
 
 from . import io, optim, random
 from .analysis.memory import require_fits
+from .data.standard import rows
 from .nn.loss import CrossEntropyLoss
 from .tensor import Tensor, no_grad
 
@@ -66,7 +67,7 @@ class History:
 
 def predict(model, x, batch_size: int = 256) -> np.ndarray:
     """The model's outputs (logits) for x, in batches, in eval mode, without a graph."""
-    x = np.asarray(x)
+    x = rows(x)
     if len(x):
         require_fits(model, x.shape[1:], min(batch_size, len(x)), training=False, what=_name(model))
     was_training = model.training
@@ -165,7 +166,7 @@ def fit(model, train, val=None, *, epochs: int, lr: float = 1e-3, batch_size: in
         TrainingDiverged: the loss became NaN/inf (names epoch and batch; the checkpoint is kept).
         TrainingInterrupted: a KeyboardInterrupt after Ctrl-C, once the checkpoint is saved.
     """
-    x, y = (np.asarray(a) for a in train)
+    x, y = rows(train[0]), np.asarray(train[1])
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"fit: {len(x)} inputs but {len(y)} targets")
     for name, value, least in (("epochs", epochs, 0), ("batch_size", batch_size, 1)):
