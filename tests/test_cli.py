@@ -84,6 +84,8 @@ MISTAKES = [
     ("draw maps RUN --index 5000", "0 <= index <= 358"),
     ("draw maps RUN --index -1", "not a test sample"),
     ("draw kernels RUN --layer fc1", "its convolutions are conv1, conv2"),
+    ("draw cam RUN --index 400", "0 <= index <= 358"),
+    ("draw cam RUN --layer conv9", "--layer 'conv9' is not"),
     ("draw history RUN", "no finished epoch"),
     ("draw conv --input 5x5 --padding wide", "--padding 'wide'"),
     ("draw conv --input 5x5 --kernel 9", "kernel 9"),
@@ -259,3 +261,17 @@ def test_a_run_folder_and_a_bundled_example_name_are_models(run_folder, capsys):
     model = cs.load_model(ROOT / "examples" / "lenet_digits.yaml")
     assert from_run["totals"]["params"] == by_name["totals"]["params"] == sum(p.data.size for p in model.parameters())
     assert from_run["input_shape"] == by_name["input_shape"] == [1, 8, 8]
+
+
+def test_draw_cam_lays_each_method_over_the_test_image(run_folder, tmp_path):
+    """The figure shows, for class --label, the very maps cs.analysis.cam computes."""
+    out = tmp_path / "cam.png"
+    assert cli.main(["draw", "cam", str(run_folder), "--index", "2", "--label", "7", "-o", str(out)]) == 0
+    assert out.stat().st_size > 0
+    run = cs.load_run(run_folder)
+    x = cs.data.digits()[2][2]
+    fig = cs.viz.class_activation(run.model, x, "conv2", 7)
+    for ax, method in zip(fig.axes[1:4], ("gradcam", "layercam", "eigencam")):
+        assert ax.get_title() == method
+        np.testing.assert_array_equal(ax.images[-1].get_array(), cs.analysis.cam(run.model, x[None], "conv2", [7],
+                                                                                  method=method)[0])
