@@ -275,3 +275,27 @@ def test_draw_cam_lays_each_method_over_the_test_image(run_folder, tmp_path):
         assert ax.get_title() == method
         np.testing.assert_array_equal(ax.images[-1].get_array(), cs.analysis.cam(run.model, x[None], "conv2", [7],
                                                                                   method=method)[0])
+
+
+def test_predict_lists_each_image_most_probable_classes(run_folder, tmp_path, capsys):
+    """--json gives, per file, the top classes of the run's model for the image as decoded to its input."""
+    import json
+
+    from PIL import Image
+
+    from convscope.data.files import _image
+    from convscope.train import predict
+
+    files = []
+    for i, img in enumerate(cs.data.digits()[2][:2, 0]):
+        files.append(tmp_path / f"digit{i}.png")
+        Image.fromarray((img * 255).astype(np.uint8)).resize((20, 12)).save(files[-1])  # any size: resized
+    assert cli.main(["predict", str(run_folder), *map(str, files), "--top", "3", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    logits = predict(cs.load_run(run_folder).model, np.stack([_image(f, (1, 8, 8)) for f in files])).astype(np.float64)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    for item, f, p in zip(result, files, probs):
+        assert item["image"] == str(f) and [c["class"] for c in item["top"]] == list(np.argsort(-p)[:3])
+        np.testing.assert_allclose([c["probability"] for c in item["top"]], np.sort(p)[::-1][:3], rtol=1e-9)
+    assert cli.main(["predict", str(run_folder), str(files[0]), "--top", "0"]) == 2
+    assert "convscope predict: --top must be >= 1, got 0" in capsys.readouterr().err

@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from . import __version__, draw_command, lecture
+from . import __version__, draw_command, lecture, predict_command
 from .specs import parse_shape, resolve_model
 
 PADDINGS = ("same", "valid", "full")
@@ -369,6 +369,7 @@ def parser() -> argparse.ArgumentParser:
     cp.add_argument("models", nargs="+", help="model files or zoo names")
     cp.add_argument("--input", help="one sample's shape for all of them, e.g. 3x224x224")
     draw_command.add_parser(sub)
+    predict_command.add_parser(sub)
     ex = sub.add_parser("experiment", help="re-run one of the lecture's claims on real data")
     ex.add_argument("name", choices=["permutation", "translation", "order1d", "stacking", "bottleneck", "kernels"])
     ex.add_argument("--seed", type=int, default=0)
@@ -389,7 +390,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"train": train, "summary": summary_cmd, "size": size_cmd, "compare": compare_cmd, "tour": tour_cmd,
-            "draw": draw_command.run, "experiment": experiment_cmd, "explore": explore_cmd, "matrix": lambda args: show_matrix_example()}
+            "draw": draw_command.run, "predict": predict_command.run, "experiment": experiment_cmd, "explore": explore_cmd, "matrix": lambda args: show_matrix_example()}
 
 
 def _one_line(err: BaseException) -> str:
