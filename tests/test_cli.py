@@ -84,6 +84,8 @@ MISTAKES = [
     ("draw maps RUN --index 5000", "0 <= index <= 358"),
     ("draw maps RUN --index -1", "not a test sample"),
     ("draw kernels RUN --layer fc1", "its convolutions are conv1, conv2"),
+    ("draw cam RUN --index 400", "0 <= index <= 358"),
+    ("draw cam RUN --layer conv9", "--layer 'conv9' is not"),
     ("draw history RUN", "no finished epoch"),
     ("draw conv --input 5x5 --padding wide", "--padding 'wide'"),
     ("draw conv --input 5x5 --kernel 9", "kernel 9"),
@@ -321,3 +323,41 @@ def test_sizes_are_checked_before_anything_is_allocated(argv, message, capsys, t
 def test_size_takes_a_1d_signal_when_told(capsys):
     assert cli.main(["size", "--input", "32x32", "--kernel", "3", "--1d"]) == 0
     assert "output shape: 1x30" in capsys.readouterr().out
+
+
+def test_draw_cam_lays_each_method_over_the_test_image(run_folder, tmp_path):
+    """The figure shows, for class --label, the very maps cs.analysis.cam computes."""
+    out = tmp_path / "cam.png"
+    assert cli.main(["draw", "cam", str(run_folder), "--index", "2", "--label", "7", "-o", str(out)]) == 0
+    assert out.stat().st_size > 0
+    run = cs.load_run(run_folder)
+    x = cs.data.digits()[2][2]
+    fig = cs.viz.class_activation(run.model, x, "conv2", 7)
+    for ax, method in zip(fig.axes[1:4], ("gradcam", "layercam", "eigencam")):
+        assert ax.get_title() == method
+        np.testing.assert_array_equal(ax.images[-1].get_array(), cs.analysis.cam(run.model, x[None], "conv2", [7],
+                                                                                  method=method)[0])
+
+
+def test_predict_lists_each_image_most_probable_classes(run_folder, tmp_path, capsys):
+    """--json gives, per file, the top classes of the run's model for the image as decoded to its input."""
+    import json
+
+    from PIL import Image
+
+    from convscope.data.files import _image
+    from convscope.train import predict
+
+    files = []
+    for i, img in enumerate(cs.data.digits()[2][:2, 0]):
+        files.append(tmp_path / f"digit{i}.png")
+        Image.fromarray((img * 255).astype(np.uint8)).resize((20, 12)).save(files[-1])  # any size: resized
+    assert cli.main(["predict", str(run_folder), *map(str, files), "--top", "3", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    logits = predict(cs.load_run(run_folder).model, np.stack([_image(f, (1, 8, 8)) for f in files])).astype(np.float64)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    for item, f, p in zip(result, files, probs):
+        assert item["image"] == str(f) and [c["class"] for c in item["top"]] == list(np.argsort(-p)[:3])
+        np.testing.assert_allclose([c["probability"] for c in item["top"]], np.sort(p)[::-1][:3], rtol=1e-9)
+    assert cli.main(["predict", str(run_folder), str(files[0]), "--top", "0"]) == 2
+    assert "convscope predict: --top must be >= 1, got 0" in capsys.readouterr().err

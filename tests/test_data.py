@@ -136,7 +136,7 @@ def test_download_verifies_then_saves(server, fake_mnist, tmp_path):
 def test_failed_downloads_leave_no_file(server, fake_mnist, tmp_path):
     _, _, sums = fake_mnist
     dest = tmp_path / "dl"
-    with pytest.raises(ValueError, match="returned an HTML page, not a gzip file; nothing was saved"):
+    with pytest.raises(ValueError, match="returned an HTML page, not the file train-images-idx3-ubyte.gz; nothing was saved"):
         cs.data.mnist(dest, download=True, base_url=server + "html/", checksums=sums)
     with pytest.raises(ValueError, match="has SHA-256"):
         cs.data.mnist(dest, download=True, base_url=server, checksums={k: "0" * 64 for k in sums})

@@ -128,3 +128,18 @@ def test_python_numbers_default_to_float32_and_ints_cannot_require_grad():
     assert cs.Tensor(np.zeros(2)).dtype == np.float64
     with pytest.raises(TypeError, match="floating-point"):
         cs.Tensor(np.arange(3), requires_grad=True)
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 5), (4, 1, 3)])
+def test_retain_grad_keeps_a_computed_value_gradient_as_torch_does(shape):
+    """A value used twice (its gradient is the sum of both uses) and a leaf: both equal torch's."""
+    a = np.random.default_rng(len(shape)).standard_normal(shape)
+    ours, theirs = cs.Tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    grads = []
+    for t, tanh in ((ours, lambda v: v.tanh()), (theirs, torch.tanh)):
+        y = t * 3.0
+        y.retain_grad()
+        ((tanh(y) * y).sum() + (y * y).mean()).backward()
+        grads.append((np.asarray(y.grad), np.asarray(t.grad)))
+    for g, h in zip(*grads):
+        np.testing.assert_allclose(g, h, rtol=1e-12)

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 MARKER = re.compile(r"(<!-- numbers:(?P<name>[a-z][a-z0-9-]*) -->)(?P<body>.*?)(<!-- /numbers -->)", re.S)
 BENCH = ["make", "-s", "bench"]  # prints one Markdown table (the last table of its output is taken)
+FASHION = ["train", "cnn_fashion", "--data", "fashion-mnist", "--epochs", "5", "--lr", "1e-3", "--seed", "0"]
 TRAINING = [("lenet_digits", "digits", "CNN"), ("fc_digits", "digits", "dense"), ("cnn1d_mnist1d", "mnist1d", "1-D CNN")]
 
 
@@ -82,6 +83,17 @@ def training(tmp) -> str:
     return "\n" + "\n".join(rows) + "\n"
 
 
+def fashion(tmp) -> str:
+    """The real Fashion-MNIST (downloaded once, or from Debian's dataset-fashion-mnist) with a small CNN."""
+    runs = Path(tmp) / "runs"
+    _, seconds = _python("-m", "convscope", *FASHION, "--out", str(runs), "--quiet", cwd=tmp)
+    epochs = json.loads(next(runs.glob("*cnn_fashion*/history.json")).read_text())["epochs"]
+    per_epoch = sum(e["seconds"] for e in epochs) / len(epochs)
+    return (f"`convscope {' '.join(FASHION)}` reaches {epochs[-1]['val_accuracy']:.2%} test accuracy after "
+            f"{len(epochs)} epochs in {seconds / 60:.1f} minutes for the whole command ({per_epoch:.0f} s of training "
+            f"per epoch; {machine(tmp)})")
+
+
 def experiments(tmp) -> str:
     code = ("import convscope as cs\nfor name in cs.experiments.EXPERIMENTS:\n"
             "    print(cs.experiments.run(name, seed=0, quick=True).to_markdown(), end='\\n\\n')")
@@ -133,8 +145,9 @@ def models(tmp) -> str:
 
 SECTIONS = {"machine": machine, "errata": errata, "errata-short": errata_short, "analysis": analysis,
             "experiments": experiments, "training": training, "tour": tour, "bench": bench,
-            "models": models}
-SLOW = {"bench": "run `make bench` (long) for its table", "models": "run tools/model_table.py (the full-size "
+            "models": models, "fashion": fashion}
+SLOW = {"fashion": "train a CNN on the real Fashion-MNIST (minutes) for its numbers",
+        "bench": "run `make bench` (long) for its table", "models": "run tools/model_table.py (the full-size "
         "torchvision sweep, minutes) for its table"}
 
 

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from . import __version__, draw_command, lecture, optim
+from . import __version__, draw_command, lecture, optim, predict_command
 from .cli_args import UsageError, check_axes, first_layer, named_path, parse_input, parse_padding, sample_shape
 from .model_files import resolve_model
 
@@ -44,14 +44,14 @@ def train(args) -> int:
     from .model_files.runs import CHECKPOINT, check_new_run, run_dir, write_run
     from .train import TrainingInterrupted
 
-    if (args.engine, args.device, args.nproc) != ("numpy", "cpu", 1) or args.data not in data.DATASETS:
+    if (args.engine, args.device, args.nproc) != ("numpy", "cpu", 1) or args.data not in {**data.DATASETS, **data.SETS}:
         from .scale import command  # PyTorch, several processes, or your own data files
 
         return command.train(args)
     manual_seed(args.seed)
     model = resolve_model(args.model)
     name = getattr(model, "name", None) or "model"
-    x_train, y_train, x_test, y_test = data.DATASETS[args.data]()
+    x_train, y_train, x_test, y_test = data.load_data(args.data, quiet=args.quiet)
     _check_data(model, name, args.data, x_train.shape[1:], int(y_train.max()) + 1)
     out = run_dir(args.out, name)
     check_new_run(out, args.resume, args.overwrite)
@@ -275,7 +275,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    from .data import DATASETS
+    from .data import DATASETS, SETS
 
     p = _Parser(prog="convscope", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"convscope {__version__}")
@@ -287,9 +287,10 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--quick", action="store_true", help="3 epochs instead of 20")
     sub.add_parser("matrix", help="the lecture's 4x4 input, 3x3 kernel and its 4x16 matrix C, checked")
     t = sub.add_parser("train", help="train a model on a bundled data set; weights go to a run folder")
-    t.add_argument("model", help="a model file, or a bundled one: lenet_digits, fc_digits, cnn1d_mnist1d")
-    t.add_argument("--data", default="digits", help=f"{', '.join(sorted(DATASETS))} (default: digits), a folder of "
-                                                    "class sub-folders of images, or a .npz file with arrays x, y")
+    t.add_argument("model", help="a model file, or a bundled one: lenet_digits, fc_digits, cnn1d_mnist1d, cnn_fashion")
+    t.add_argument("--data", default="digits", help=f"{', '.join(sorted(DATASETS))} (default: digits), "
+                   f"{', '.join(SETS)} (downloaded once into $CONVSCOPE_DATA, default ~/.cache/convscope), "
+                   "a folder of class sub-folders of images, or a .npz file with arrays x, y")
     t.add_argument("--epochs", type=_at_least_1, default=20)
     t.add_argument("--lr", type=float, default=3e-3)
     t.add_argument("--batch-size", type=int, default=64)
@@ -328,6 +329,7 @@ def parser() -> argparse.ArgumentParser:
     cp.add_argument("models", nargs="+", help="model files or zoo names")
     cp.add_argument("--input", help="one sample's shape for all of them, e.g. 3x224x224")
     draw_command.add_parser(sub)
+    predict_command.add_parser(sub)
     ex = sub.add_parser("experiment", help="re-run one of the lecture's claims on real data")
     ex.add_argument("name", choices=["permutation", "translation", "order1d", "stacking", "bottleneck", "kernels"])
     ex.add_argument("--seed", type=int, default=0)
@@ -349,7 +351,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"train": train, "summary": summary_cmd, "size": size_cmd, "compare": compare_cmd, "tour": tour_cmd,
-            "draw": draw_command.run, "experiment": experiment_cmd, "explore": explore_cmd, "matrix": lambda args: show_matrix_example()}
+            "draw": draw_command.run, "predict": predict_command.run, "experiment": experiment_cmd, "explore": explore_cmd, "matrix": lambda args: show_matrix_example()}
 
 
 def _one_line(err: BaseException) -> str:

@@ -1,5 +1,5 @@
 """`convscope draw`: one figure (a kernel sliding over its input, a receptive field, the matrix C, learned
-kernels, feature maps, training curves), every mistake found before drawing."""
+kernels, feature maps, class-activation maps, training curves), every mistake found before drawing."""
 from __future__ import annotations
 
 import math
@@ -9,8 +9,8 @@ from .model_files import resolve_model
 
 
 def add_parser(sub) -> None:
-    dr = sub.add_parser("draw", help="one figure: conv, rf, matrix, kernels, maps, history")
-    dr.add_argument("what", choices=["conv", "rf", "matrix", "kernels", "maps", "history"])
+    dr = sub.add_parser("draw", help="one figure: conv, rf, matrix, kernels, maps, cam, history")
+    dr.add_argument("what", choices=["conv", "rf", "matrix", "kernels", "maps", "cam", "history"])
     dr.add_argument("target", nargs="?", help="rf: a model file or zoo name; kernels/maps/history: a run folder")
     dr.add_argument("--input", help="conv/matrix: the spatial size, e.g. 5x5; rf: one sample's shape, e.g. 1x32x32 "
                                     "(default: the model's input_shape)")
@@ -21,8 +21,10 @@ def add_parser(sub) -> None:
     dr.add_argument("--transposed", action="store_true")
     dr.add_argument("--unit", help="rf: the unit of --layer, e.g. 0,3,3 (channel, row, column; default: the centre)")
     dr.add_argument("--layer", help="rf: the layer whose unit is drawn (default: the last spatial layer); "
-                                    "kernels/maps: a layer name (default: the first convolution)")
-    dr.add_argument("--index", type=int, default=0, help="maps: which test sample")
+                                    "kernels/maps: a layer name (default: the first convolution); cam: a module path "
+                                    "(default: the last convolution)")
+    dr.add_argument("--index", type=int, default=0, help="maps/cam: which test sample")
+    dr.add_argument("--label", type=int, help="cam: the class to explain (default: the model's prediction)")
     dr.add_argument("-o", "--output", type=named_path, help="file to write (.png, .svg, .pdf; .gif animates `draw conv`)")
     dr.add_argument("--dpi", type=int, default=150, help="raster resolution (default 150; at most 4000 px a side)")
     dr.add_argument("--seed", type=int, default=0, help="rf: seed of the untrained model's weights")
@@ -74,12 +76,15 @@ def _check_draw(args) -> None:
     if what == "history":
         return
     convs = [n for n, m in run.model.named_modules() if hasattr(m, "kernel_size") and hasattr(m, "weight")]
+    if what == "cam" and args.layer is not None:
+        convs = [n for n, _ in run.model.named_modules() if n]  # any module path
     if args.layer is not None and args.layer not in convs:
-        raise UsageError(f"--layer {args.layer!r} is not a convolution of {args.target}; "
-                         f"its convolutions are {', '.join(convs) or 'none'}")
+        kind = "module" if what == "cam" else "convolution"
+        raise UsageError(f"--layer {args.layer!r} is not a {kind} of {args.target}; "
+                         f"its {kind}s are {', '.join(convs) or 'none'}")
     if not convs:
         raise UsageError(f"{args.target}'s model has no convolution to draw")
-    if what == "maps":
+    if what in ("maps", "cam"):
         from . import data
 
         n = len(data.load_data(run.facts.get("data", "digits"), getattr(run.model, "input_shape", None))[2])
@@ -122,7 +127,7 @@ def run(args) -> int:
         else:
             fig = viz.receptive_field_2d(model, shape, unit, layer=args.layer)
         fig.savefig(out, dpi=args.dpi)
-    elif what in ("kernels", "maps", "history"):
+    elif what in ("kernels", "maps", "cam", "history"):
         if not args.target:
             raise ValueError(f"draw {what}: give a run folder written by `convscope train`, e.g. runs/lenet_digits")
         run = load_run(args.target)
@@ -135,7 +140,9 @@ def run(args) -> int:
                 fig = viz.kernels(model, layer)
             else:
                 x = data.load_data(facts.get("data", "digits"), getattr(model, "input_shape", None))[2][args.index]
-                fig = viz.feature_maps(model, x, layer)
+                fig = viz.feature_maps(model, x, layer) if what == "maps" else viz.class_activation(
+                    model, x, args.layer or [n for n, m in model.named_modules() if hasattr(m, "kernel_size")
+                                             and hasattr(m, "weight")][-1], args.label)
         fig.savefig(out, dpi=args.dpi)
     print(f"wrote {out}")
     return 0

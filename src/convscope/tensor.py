@@ -84,6 +84,7 @@ class Tensor:
     """An array with an optional gradient. `requires_grad=True` makes it a leaf that collects .grad."""
 
     __array_priority__ = 100  # make `ndarray + Tensor` call Tensor.__radd__
+    _retains_grad = False
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         self.data = _as_array(data, dtype)
@@ -110,8 +111,9 @@ class Tensor:
             g = grads.pop(id(node), None)
             if g is None:
                 continue
-            if node._backward is None:  # a leaf
+            if node._backward is None or node._retains_grad:  # a leaf, or a value asked to keep its gradient
                 node.grad = g.copy() if node.grad is None else node.grad + g
+            if node._backward is None:
                 continue
             for parent, pg in zip(node._parents, node._backward(g)):
                 if pg is None or not parent.requires_grad:
@@ -120,6 +122,10 @@ class Tensor:
                 grads[key] = pg if key not in grads else grads[key] + pg
             if not retain_graph:
                 node._parents, node._backward = (), None
+
+    def retain_grad(self) -> None:
+        """Keep this computed (non-leaf) tensor's gradient in .grad at the next backward, as PyTorch's."""
+        self._retains_grad = True
 
     def _topological_order(self) -> list:
         order, seen, stack = [], {id(self)}, [(self, False)]

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import checkpoints, optim, random
 from .analysis.memory import require_fits
+from .data.standard import rows
 from .nn.loss import CrossEntropyLoss
 from .tensor import Tensor, no_grad
 
@@ -65,7 +66,7 @@ class History:
 
 def predict(model, x, batch_size: int = 256) -> np.ndarray:
     """The model's outputs (logits) for x, in batches, in eval mode, without a graph."""
-    x = np.asarray(x)
+    x = rows(x)
     if len(x):
         require_fits(model, x.shape[1:], min(batch_size, len(x)), training=False, what=_name(model))
     was_training = model.training
@@ -167,7 +168,7 @@ def fit(model, train, val=None, *, epochs: int, lr: float = 1e-3, batch_size: in
         TrainingInterrupted: a KeyboardInterrupt after Ctrl-C, once the checkpoint is saved.
     """
     engine = engine or NumpyEngine()
-    x, y = train
+    x, y = rows(train[0]), np.asarray(train[1])
     _check_sizes(engine.name, x, y, epochs, batch_size)
     opt = _optimizer(optimizer, model, lr, weight_decay, engine.name)
     engine.prepare(model, opt, x, batch_size, loss)

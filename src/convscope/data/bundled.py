@@ -65,3 +65,7 @@ def _mnist1d_arrays(seed: int):
 def mnist1d(seed: int = 42):
     """MNIST-1D (Greydanus 2020), generated procedurally: (N, 1, 40), 4000 train / 1000 test."""
     return tuple(a.copy() for a in _mnist1d_arrays(seed))
+
+
+# the bundled sets by name (`convscope train --data NAME`)
+DATASETS = {"digits": digits, "mnist1d": mnist1d, "translated_digits": translated_digits}

@@ -17,29 +17,34 @@ from pathlib import Path
 
 import numpy as np
 
+from .bundled import DATASETS
+from .standard import SETS, data_home, load
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 TEST_FRACTION = 0.2
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 
 
-def load_data(spec: str, input_shape=None, *, seed: int = 0):
+def load_data(spec: str, input_shape=None, *, seed: int = 0, quiet: bool = False):
     """(x_train, y_train, x_test, y_test) for a bundled set's name, an image folder or a .npz file.
 
     Args:
-        spec: "digits", "mnist1d", "translated_digits", a folder of class sub-folders, or FILE.npz.
+        spec: a bundled set ("digits", "mnist1d", "translated_digits"), a standard one ("mnist",
+            "fashion-mnist", "cifar10": downloaded once, see `load`), a folder of class sub-folders, or FILE.npz.
         input_shape: one sample's shape (C, H, W); image folders are converted to it, arrays checked.
         seed: the train/test split of an image folder without train/ and test/ sub-folders.
+        quiet: no download progress bar.
     """
-    from . import DATASETS
-
     if spec in DATASETS:
         return DATASETS[spec]()
+    if spec in SETS:
+        return load(spec, quiet=quiet)
     path = Path(spec)
     if path.is_dir():
         return image_folder(path, input_shape, seed=seed)
     if path.suffix == ".npz":
         return npz_file(path, input_shape)
-    raise ValueError(f"--data {spec!r}: not a bundled data set ({', '.join(DATASETS)}), an existing folder of "
+    raise ValueError(f"--data {spec!r}: not a bundled data set ({', '.join(DATASETS)}), a standard one ({', '.join(SETS)}), an existing folder of "
                      "class sub-folders, or a .npz file")
 
 
@@ -143,7 +148,7 @@ def image_folder(root, input_shape, *, seed: int = 0, cache_dir=None):
         n_test = int(round(len(files) * TEST_FRACTION))
         test, train = [files[i] for i in order[:n_test]], [files[i] for i in order[n_test:]]
     every = train + test
-    x = _decoded(every, tuple(input_shape), Path(cache_dir) if cache_dir else _cache_home())
+    x = _decoded(every, tuple(input_shape), Path(cache_dir) if cache_dir else data_home())
     y = np.array([label for _, label in every], np.int64)
     n = len(train)
     return x[:n], y[:n], x[n:], y[n:]
@@ -157,10 +162,6 @@ def _listing(folder: Path):
         raise ValueError(f"{folder}: no images in class sub-folders (expected {folder}/<class>/<image>"
                          f"{'|'.join(IMAGE_SUFFIXES[:3])}...)")
     return files, classes
-
-
-def _cache_home() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "convscope"
 
 
 def _decoded(files, shape, cache: Path) -> np.ndarray:
