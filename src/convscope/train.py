@@ -124,7 +124,8 @@ class NumpyEngine:
 
     def start(self, model, opt, x, y, seed: int) -> None:
         """Set up the steps on the training data, from the model's and optimizer's current state."""
-        self.model, self.opt, self.x, self.y = model, opt, np.asarray(x), np.asarray(y)
+        # x may be memory-mapped images (`data.Images`): each batch is converted as it is read
+        self.model, self.opt, self.x, self.y = model, opt, x, np.asarray(y)
         model.train()
 
     def step(self, idx: np.ndarray, stop: dict) -> tuple[float, int, bool]:
