@@ -7,7 +7,7 @@ import pytest
 
 import convscope as cs
 from convscope.analysis.cam import METHODS
-from convscope.models import example_model
+from convscope.model_files.examples import example_model
 
 from ..bridges.torchvision_models import build, builders
 
