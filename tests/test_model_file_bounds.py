@@ -105,3 +105,10 @@ def test_a_step_given_what_it_cannot_take_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"step 'y' \(function 'flatten'\) cannot take its arguments \(int, int\): "
                                          r"it raised AttributeError"):
         cs.summary(path, (2, 3))
+
+
+def test_a_layer_name_with_a_dot_is_refused(tmp_path):
+    path = tmp_path / "model.yaml"
+    path.write_text("layers:\n - {type: ReLU, name: ../../etc/passwd}\n")
+    with pytest.raises(ValueError, match=r"layer name '../../etc/passwd' must be a non-empty name without '\.'"):
+        cs.load_model(path)

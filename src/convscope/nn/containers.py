@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from ..messages import excerpt
 from . import plan
 from .graph import Ref, interpret
 from .module import Module
@@ -65,7 +66,10 @@ class Sequential(Container):
             items = [(str(i), layer) for i, layer in enumerate(layers)]
         for name, layer in items:
             if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: item {name!r} is a {type(layer).__name__}, not a Module")
+                raise TypeError(f"Sequential: item {excerpt(name)} is a {type(layer).__name__}, not a Module")
+            if not isinstance(name, str) or not name or "." in name:
+                raise ValueError(f"Sequential: layer name {excerpt(name)} must be a non-empty name without '.' "
+                                 "(dots join the names of a path, as in PyTorch)")
             setattr(self, name, layer)
 
     def graph(self):
