@@ -95,11 +95,14 @@ def call(name: str, kind: str, path, fn, args, kwargs):
     except (ValueError, TypeError) as err:
         if kind in ("module", "onnx") or getattr(err, "labelled", False):
             raise
-        raise ValueError(f"step {excerpt(name)} ({kind} {excerpt(path)}): {err}") from None
+        if isinstance(err, ValueError):
+            raise ValueError(f"step {excerpt(name)} ({kind} {excerpt(path)}): {err}") from None
+        failed = err  # a TypeError: often Python's own words about a value of the wrong type
     except (AttributeError, IndexError, KeyError, ZeroDivisionError, OverflowError) as err:
-        given = ", ".join(type(a).__name__ for a in args)
-        raise ValueError(f"step {excerpt(name)} ({kind} {excerpt(path)}) cannot take its arguments ({given}): "
-                         f"it raised {type(err).__name__}") from None
+        failed = err
+    given = ", ".join(type(a).__name__ for a in args) + "".join(f", {k}={type(v).__name__}" for k, v in kwargs.items())
+    raise ValueError(f"step {excerpt(name)} ({kind} {excerpt(path)}) cannot take its arguments ({given}): "
+                     f"it raised {type(failed).__name__}")
 
 
 def op_of(model: Module, kind: str, path):
