@@ -112,3 +112,18 @@ def test_a_layer_name_with_a_dot_is_refused(tmp_path):
     path.write_text("layers:\n - {type: ReLU, name: ../../etc/passwd}\n")
     with pytest.raises(ValueError, match=r"layer name '../../etc/passwd' must be a non-empty name without '\.'"):
         cs.load_model(path)
+
+
+def test_memory_checks_respect_an_address_space_limit():
+    """A process limited with `ulimit -v` is refused what it could not map, before allocating."""
+    import subprocess
+    import sys
+
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
+            "import convscope as cs\n"
+            "try:\n"
+            "    cs.load_model('layers:\\n - {type: BatchNorm2d, num_features: 1000000000}')\n"
+            "except ValueError as err:\n"
+            "    print('refused:', err)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "refused:" in out.stdout, out.stderr[-500:]

@@ -299,6 +299,8 @@ def command_line(rnd: random.Random):
         from convscope import cli
 
         return cli.main(argv)
+    if "--resume" in argv or "--overwrite" in argv:  # the user named the run folder's run as theirs to replace
+        outputs.add(next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--out"), "runs"))
     return Case(f"cli: convscope {' '.join(argv)}", run, tuple(o for o in outputs if o and o != "."),
                 ("runs", "explore.html", "tour", "experiments"), _a_trained_run)
 

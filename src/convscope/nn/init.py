@@ -52,7 +52,12 @@ class TooBig(MemoryError, ValueError):
 
 
 def available_memory() -> int:
-    """Bytes of physical memory available now (Linux MemAvailable; else all physical memory)."""
+    """Bytes this process can still allocate: the physical memory available now (Linux MemAvailable;
+    else all physical memory), or less where the process's address space is limited (ulimit -v)."""
+    return min(_physical_available(), _address_space_left())
+
+
+def _physical_available() -> int:
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -64,6 +69,21 @@ def available_memory() -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return 1 << 62  # unknown: do not refuse
+
+
+def _address_space_left() -> int:
+    """The address-space limit minus what the process maps already (1 << 62 without a limit)."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit == resource.RLIM_INFINITY:
+            return 1 << 62
+        with open("/proc/self/statm") as f:
+            mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        return max(0, limit - mapped)
+    except (ImportError, OSError, ValueError, IndexError):
+        return 1 << 62
 
 
 def require_memory(nbytes: int, what: str) -> None:

@@ -211,6 +211,8 @@ class Declaration:
         out = {}
         for name, arg_type in self.args.items():
             v = values[name]
+            if self.variadic(name) and not isinstance(v, (tuple, list)):
+                raise TypeError(f"{self.name}: {name} is a list of values, got {excerpt(v)}")
             out[name] = tuple(arg_type.check(self.name, f"{name}[{i}]", e, self.n) for i, e in enumerate(v)) \
                 if self.variadic(name) else arg_type.check(self.name, name, v, self.n)
         for check in self.checks:  # a check may also fill in a derived value (a pool's stride)

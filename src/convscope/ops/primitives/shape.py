@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...messages import excerpt
 from ..registry import ELEMENTWISE, GLOBAL, RESHAPE, Aval, AxisMap, define, keeps_axes, keeps_input, keeps_output
 from .elementwise import unbroadcast
 
@@ -13,8 +14,18 @@ def _meta(a: Aval) -> np.ndarray:
     return np.broadcast_to(np.zeros((), a.dtype), a.shape)
 
 
+def _target(in_shape, shape) -> tuple:
+    """The shape `reshape` gives (NumPy's rule: one -1 takes what the others leave), or a ValueError
+    naming both shapes when their sizes differ."""
+    try:
+        return np.broadcast_to(np.zeros((), np.int8), in_shape).reshape(shape).shape  # the rule, on no data
+    except (ValueError, TypeError):
+        raise ValueError(f"reshape: {tuple(in_shape)} ({int(np.prod(in_shape)):,} values) cannot become "
+                         f"{excerpt(shape)}") from None
+
+
 def _reshape_shape(x, *, shape):
-    return Aval(_meta(x).reshape(shape).shape, x.dtype)
+    return Aval(_target(x.shape, shape), x.dtype)
 
 
 def _reshape_onnx(e, node):
@@ -23,7 +34,7 @@ def _reshape_onnx(e, node):
 
 @define("reshape", lambda ins, a: AxisMap(keeps_axes), shape=_reshape_shape, torch=("reshape", "view"), onnx=_reshape_onnx)
 def reshape(x, *, shape):
-    return x.reshape(shape), lambda g: (g.reshape(x.shape),)
+    return x.reshape(_target(x.shape, shape)), lambda g: (g.reshape(x.shape),)
 
 
 def _transpose_shape(x, *, perm):
