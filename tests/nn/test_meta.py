@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import convscope as cs
+from convscope import machine
 from convscope import zoo
 from convscope.nn import init
 from tests.analysis.torch_zoo import REFERENCES
@@ -93,7 +94,7 @@ def test_what_does_not_fit_is_refused_before_allocating(monkeypatch):
     with pytest.raises(init.TooBig, match=r"Conv2d weight \(100000, 100000, 3, 3\) float32 needs 360.0 GB "
                                           r"\(360,000,000,000 bytes\) but this machine has .* meta=True"):
         nn.Conv2d(100_000, 100_000, 3)
-    monkeypatch.setattr(init, "available_memory", lambda: 100_000_000)
+    monkeypatch.setattr(machine, "available_memory", lambda: 100_000_000)
     with pytest.raises(ValueError, match=r"Linear weight \(10000, 10000\) float32 needs 0.4 GB"):
         nn.Linear(10_000, 10_000)
     with pytest.raises(ValueError, match=r"line 2, layer 0 \(Linear\): Linear weight \(10000, 20000\) float32 needs"):

@@ -94,3 +94,16 @@ def test_bad_input_gets_a_clear_error(call, exc, pattern):
     with pytest.raises(exc, match=pattern) as info:
         call()
     assert not re.search(r"-\d+ (spatial )?axes", str(info.value)), "no negative axis counts"
+
+
+def test_a_window_op_that_cannot_fit_is_refused_before_it_allocates():
+    """An absurd padding (an ONNX file's, say) is refused from the sizes; shapes alone still trace."""
+    x, w = np.zeros((1, 4, 8, 8), np.float32), np.zeros((4, 4, 3, 3), np.float32)
+    with pytest.raises(ValueError, match=r"conv: its padded input and output take [\d,]+ bytes .* but [\d,]+ are"):
+        ops.conv(x, w, padding=((0, 2 ** 40), (0, 0)))
+    import convscope as cs
+
+    model = cs.nn.Sequential(cs.nn.Conv2d(4, 4, 3, padding=10 ** 6))
+    assert cs.summary(model, (4, 8, 8)).rows[-1].output_shape[-1] == 2 * 10 ** 6 + 6  # analysed from shapes
+    with pytest.raises(ValueError, match=r"Conv2d '0': conv: its padded input and output take"):
+        model(cs.Tensor(x))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..nn.init import TooBig, available_memory
+from ..machine import available_memory
+from ..nn.init import TooBig
 from .trace import trace
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..ops import engine
 from ..ops.engine.epilogue import Epilogue
-from ..ops.geometry import CONV_FORMULA, TRANSPOSED_FORMULA, conv_geometry, resolve_padding
+from ..ops.geometry import CONV_FORMULA, TRANSPOSED_FORMULA, conv_geometry, require_room, resolve_padding
 from . import forms
 from . import functional as F
 from .init import bias_uniform, kaiming_uniform
@@ -102,6 +102,7 @@ class ConvForm(forms.Form):
         if x.dtype != self.w.dtype or x.ndim != conv.n + 2:
             return None
         geo = conv_geometry(x.shape, self.w.shape, conv.stride, conv.padding, conv.dilation, conv.groups, conv.label)
+        require_room(conv.label, x.shape, len(self.w), geo)
         residual = others[0] if self.residual else None
         if residual is not None and (residual.shape != (len(x), len(self.w), *geo.out_size) or residual.dtype != x.dtype):
             return None

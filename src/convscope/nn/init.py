@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 
 import numpy as np
 
 from .. import random
+from ..machine import too_big
 from ..tensor import meta as _meta_array
 
 _building = [False]  # inside `meta()`: layers get shape-only parameters
@@ -51,48 +51,11 @@ class TooBig(MemoryError, ValueError):
     """An array this machine cannot hold (a ValueError too, so command lines report it in one line)."""
 
 
-def available_memory() -> int:
-    """Bytes this process can still allocate: the physical memory available now (Linux MemAvailable;
-    else all physical memory), or less where the process's address space is limited (ulimit -v)."""
-    return min(_physical_available(), _address_space_left())
-
-
-def _physical_available() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 1 << 62  # unknown: do not refuse
-
-
-def _address_space_left() -> int:
-    """The address-space limit minus what the process maps already (1 << 62 without a limit)."""
-    try:
-        import resource
-
-        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
-        if limit == resource.RLIM_INFINITY:
-            return 1 << 62
-        with open("/proc/self/statm") as f:
-            mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-        return max(0, limit - mapped)
-    except (ImportError, OSError, ValueError, IndexError):
-        return 1 << 62
-
-
 def require_memory(nbytes: int, what: str) -> None:
     """Refuse, before allocating, an array larger than the memory available now. Linux overcommits,
     so a too-large allocation may succeed and the process be killed later: decide from the size."""
-    if nbytes < 1 << 26:  # 64 MB: not worth reading /proc for
-        return
-    free = available_memory()
-    if nbytes > free:
+    free = too_big(nbytes)
+    if free is not None:
         raise TooBig(f"{what} needs {_gb(nbytes)} ({nbytes:,} bytes) but this machine has {_gb(free)} of memory "
                      "available; analyse it shape-only instead: load_model(..., meta=True), zoo.load(..., meta=True) "
                      "or build it inside `with convscope.nn.init.meta():`")

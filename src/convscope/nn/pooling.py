@@ -3,7 +3,7 @@ declared in the layer registry with PyTorch's arguments and twin."""
 from __future__ import annotations
 
 from ..ops.engine import maxpool
-from ..ops.geometry import CONV_FORMULA, CONV_FORMULA_CEIL, check_pool_padding
+from ..ops.geometry import CONV_FORMULA, CONV_FORMULA_CEIL, check_pool_padding, require_room
 from ..ops.pool import pool_geometry
 from . import forms
 from . import functional as F
@@ -71,8 +71,9 @@ class MaxPoolForm(forms.Form):
         p = self.layer
         if x.ndim != p.n + 2 or x.dtype.kind != "f" or 0 in x.shape:
             return None
-        return maxpool.forward(x, pool_geometry(x.shape, p.kernel_size, p.stride, p.padding, p.dilation, p.ceil_mode,
-                                                p.label))
+        geo = pool_geometry(x.shape, p.kernel_size, p.stride, p.padding, p.dilation, p.ceil_mode, p.label)
+        require_room(p.label, x.shape, x.shape[1], geo)
+        return maxpool.forward(x, geo)
 
 
 def _pool_to_torch(layer, args, convert, t, blocks):

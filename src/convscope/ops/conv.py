@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import engine
-from .geometry import check_array, conv_geometry, transposed_geometry
+from .geometry import check_array, conv_geometry, require_room, transposed_geometry
 from .windows import flip_kernel
 
 
@@ -61,6 +61,7 @@ def conv(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, flip=False)
     x = check_array(x, "conv")
     w, b = _operands(x, w, b, "conv", "(out_channels, in_channels/groups, *kernel)")
     geo = conv_geometry(x.shape, w.shape, stride, padding, dilation, groups, "conv")
+    require_room("conv", x.shape, w.shape[0], geo)
     _check_bias(b, w.shape[0], "conv")
     return engine.forward(x, flip_kernel(w) if flip else w, geo, b)
 

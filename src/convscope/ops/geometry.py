@@ -6,10 +6,12 @@ the numbers and the rule.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..machine import too_big
 from ..messages import excerpt
 
 MAX_SPATIAL = 3
@@ -248,6 +250,17 @@ def pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode, op
                           ceil_mode=ceil_mode)
     check_pool_padding(geo.kernel, geo.asked_pads, op)
     return geo
+
+
+def require_room(op: str, x_shape, c_out: int, geo) -> None:
+    """Before a window op computes (not when shapes alone are traced): its padded input and output
+    must fit in memory, float32 at least; an absurd padding or size is refused, nothing allocated."""
+    n, c_in = x_shape[0], x_shape[1]
+    need = 4 * n * (c_in * math.prod(geo.padded_size) + c_out * math.prod(geo.out_size))
+    free = too_big(need)
+    if free is not None:
+        raise ValueError(f"{op}: its padded input and output take {need:,} bytes (pads {geo.pads}, output "
+                         f"{geo.out_size}) but {free:,} are available")
 
 
 def window_geometry(in_size, kernel, stride, padding, dilation, op: str, *, ceil_mode=False,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .geometry import WindowGeometry, check_array, pool_geometry, window_cell
+from .geometry import WindowGeometry, check_array, pool_geometry, require_room, window_cell
 from .windows import cell_steps, crop, pad, prod, scatter_windows, tap_slices, taps
 
 
@@ -55,6 +55,7 @@ def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
     """
     x = _pool_input(x, "max_pool", spatial_dims)
     geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode, "max_pool")
+    require_room("max_pool", x.shape, x.shape[1], geo)
     xp = pad(x, geo.pads, -np.inf)
     y = _combine_taps(xp, geo, np.maximum)  # propagates NaN, like PyTorch
     if not return_indices:
@@ -138,6 +139,7 @@ def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_incl
     """
     x = _pool_input(x, "avg_pool", spatial_dims)
     geo = pool_geometry(x.shape, kernel_size, stride, padding, 1, ceil_mode, "avg_pool")
+    require_room("avg_pool", x.shape, x.shape[1], geo)
     y = _combine_taps(pad(x, geo.pads, 0.0), geo, np.add)
     y /= _divisor(geo, count_include_pad).astype(x.dtype)
     return y
