@@ -2,6 +2,8 @@
 pytorch-grad-cam (GradCAM, GradCAM++, LayerCAM, EigenCAM, ScoreCAM) and captum (IntegratedGradients),
 on a torchvision ResNet-18 (random weights, non-trivial BatchNorm statistics) converted to convscope,
 and on a convscope layer model handed to PyTorch."""
+import zlib
+
 import numpy as np
 import pytest
 
@@ -38,7 +40,7 @@ def _reference(method, model, module, x, targets):
 
 def _close(got, ref, method):
     assert got.shape == ref.shape and got.dtype == np.float32
-    err = np.abs(got - ref).max() / np.abs(ref).max()
+    err = np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-6)  # a map can be all zeros (ReLU)
     if method == "eigencam" and err > TOLERANCE:  # a principal direction's sign is arbitrary
         pytest.fail(f"eigencam differs by {err:.2e} (its sign may differ: compare with the negated projection)")
     assert err <= TOLERANCE, f"{method}: max |delta| / max |ref| = {err:.2e}"
@@ -53,7 +55,7 @@ GEOMETRIES = [("layer4.1", lambda m: m.layer4[1], (40, 48), 2), ("layer3", lambd
 @pytest.mark.parametrize("layer,module,size,n", GEOMETRIES, ids=[g[0] for g in GEOMETRIES])
 def test_cam_equals_pytorch_grad_cam_on_resnet18(resnet, method, layer, module, size, n):
     m, converted = resnet
-    x = np.random.default_rng(hash((layer, size)) % 2**32).standard_normal((n, 3, *size)).astype(np.float32)
+    x = np.random.default_rng(zlib.crc32(f"{layer}{size}".encode())).standard_normal((n, 3, *size)).astype(np.float32)
     targets = np.arange(n) * 97 % 1000
     _close(cs.analysis.cam(converted, x, layer, targets, method=method), _reference(method, m, module(m), x, targets),
            method)
