@@ -216,3 +216,18 @@ def test_checkpoints_written_by_earlier_versions_resume_to_the_uninterrupted_wei
     h = cs.fit(resumed, tiny_data(), tiny_data(32, 1), epochs=3, checkpoint=ckpt, resume=True, **kw)
     assert_same(weights(full), weights(resumed))
     assert untimed(h) == untimed(h_full)
+
+
+@pytest.mark.parametrize("engine", ["numpy", "torch"])
+def test_fit_refuses_a_model_with_fewer_outputs_than_classes_for_every_engine(engine):
+    """Decided from shapes before any step (the PyTorch engine used to fail inside torch on the first batch)."""
+    x, y = np.zeros((6, 1, 4, 4), np.float32), np.array([0, 1, 2, 3, 4, 5])
+    model = cs.nn.Sequential(cs.nn.Flatten(), cs.nn.Linear(16, 3))
+    kw = {}
+    if engine == "torch":
+        pytest.importorskip("torch")
+        from convscope.scale import TorchEngine
+
+        kw["engine"] = TorchEngine("cpu", 60.0)
+    with pytest.raises(ValueError, match=r"gives outputs of shape 3 per sample but the targets have 6 classes"):
+        cs.fit(model, (x, y), epochs=1, quiet=True, **kw)

@@ -173,6 +173,8 @@ def fit(model, train, val=None, *, epochs: int, lr: float = 1e-3, batch_size: in
     _check_sizes(engine.name, x, y, epochs, batch_size)
     opt = _optimizer(optimizer, model, lr, weight_decay, engine.name)
     engine.prepare(model, opt, x, batch_size, loss)
+    if loss is None:
+        _check_classes(engine.name, model, x, y)
     random.manual_seed(seed)
     shuffle = np.random.default_rng(seed)
     history, pos = History(), checkpoints.Position()
@@ -268,6 +270,21 @@ def _check_sizes(name: str, x, y, epochs, batch_size) -> None:
     for what, value, least in (("epochs", epochs, 0), ("batch_size", batch_size, 1)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
             raise ValueError(f"{name}: {what} must be an int >= {least}, got {value!r}")
+
+
+def _check_classes(name: str, model, x, y) -> None:
+    """For the cross-entropy loss: integer targets, and one output per class for each sample (decided
+    from shapes alone, before any step, for every engine)."""
+    from .analysis import trace
+
+    y = np.asarray(y)
+    if y.dtype.kind not in "iu" or y.ndim != 1:
+        raise ValueError(f"{name}: the cross-entropy loss takes one integer class per sample, got targets of "
+                         f"dtype {y.dtype} and shape {y.shape}")
+    out, classes = trace(model, tuple(x.shape[1:])).output.shape, int(y.max()) + 1
+    if len(out) != 2 or out[1] < classes:
+        raise ValueError(f"{name}: {_name(model)} gives outputs of shape {'x'.join(map(str, out[1:]))} per sample "
+                         f"but the targets have {classes} classes: the last layer needs {classes} outputs")
 
 
 def _name(model) -> str:

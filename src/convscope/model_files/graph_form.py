@@ -171,14 +171,14 @@ def _check_target(kind: str, target, at: str, model: GraphModel) -> None:
             model.get(str(target))
         except KeyError:
             what = "modules" if kind == "module" else "parameters"
-            raise ValueError(f"{at}: {kind} {target!r} is not in the file's {what}") from None
+            raise ValueError(f"{at}: {kind} {excerpt(target)} is not in the file's {what}") from None
     elif kind == "op":
         try:
             op_registry.get(str(target))
         except ValueError:
-            raise ValueError(f"{at}: no registered op {target!r}") from None
+            raise ValueError(f"{at}: no registered op {excerpt(target)}") from None
     elif target not in FUNCTIONS:
-        raise ValueError(f"{at}: no graph function {target!r}; known: {', '.join(sorted(FUNCTIONS))}")
+        raise ValueError(f"{at}: no graph function {excerpt(target)}; known: {', '.join(sorted(FUNCTIONS))}")
 
 
 def _decode(value, where: str, step: str, seen: set):
