@@ -3,7 +3,7 @@
 Random chains of registered layers, each built from its declaration's argument types (`ArgType.draw`),
 with residual and concat blocks, 1-D to 3-D, run in eval mode twice: layer by layer (gradients on,
 so no plan) and from the plan (no_grad). They agree within max|d|/max|ref| <= 1e-5 (an output that
-cancels to zero: 1e-8), and the plan gives the same bytes every call. A layer registered later is drawn without editing this file; the
+cancels to zero: 1e-6), and the plan gives the same bytes every call. A layer registered later is drawn without editing this file; the
 converted-graph test runs the same chains through PyTorch and back (`from_torch`).
 
 The budget: 1,000 chains and 150 converted graphs in CI (derandomised); `HYPOTHESIS_PROFILE=long`
@@ -127,9 +127,9 @@ def assert_plan_equals_layers(model, x):
         again = model(cs.Tensor(x)).numpy()
     assert planned.shape == ref.shape and planned.dtype == ref.dtype
     assert np.array_equal(planned, again)  # the same bytes from call to call
-    # relative to the output's size; an output that cancels to zero (a mean of normalised values) is held
-    # to 1e-8, the float32 rounding of values of size 1e-3 and more
-    scale = max(float(np.abs(ref).max()), 1e-3)
+    # relative to the output's size; an output that cancels to zero (the mean of normalised values) is
+    # held to 1e-6, a few float32 roundings of the unit-size values it was computed from
+    scale = max(float(np.abs(ref).max()), 0.1)
     assert np.abs(planned - ref).max() <= 1e-5 * scale, f"plan differs from the layers:\n{model}"
 
 
