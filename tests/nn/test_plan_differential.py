@@ -3,8 +3,9 @@
 Random chains of registered layers, each built from its declaration's argument types (`ArgType.draw`),
 with residual and concat blocks, 1-D to 3-D, run in eval mode twice: layer by layer (gradients on,
 so no plan) and from the plan (no_grad). They agree within max|d|/max|ref| <= 1e-5 (an output that
-cancels to zero: 1e-6), and the plan gives the same bytes every call. A layer registered later is drawn without editing this file; the
-converted-graph test runs the same chains through PyTorch and back (`from_torch`).
+cancels to zero: 1e-6), and the plan gives the same bytes every call. A layer registered later is
+drawn without editing this file; the converted-graph test runs the same chains through PyTorch and
+back (`from_torch`).
 
 The budget: 1,000 chains and 150 converted graphs in CI (derandomised); `HYPOTHESIS_PROFILE=long`
 runs 100,000 and 10,000 with fresh random examples.
