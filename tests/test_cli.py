@@ -361,3 +361,28 @@ def test_predict_lists_each_image_most_probable_classes(run_folder, tmp_path, ca
         np.testing.assert_allclose([c["probability"] for c in item["top"]], np.sort(p)[::-1][:3], rtol=1e-9)
     assert cli.main(["predict", str(run_folder), str(files[0]), "--top", "0"]) == 2
     assert "convscope predict: --top must be >= 1, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["draw", "conv", "--input", "3x3", "--kernel", "5"], "convscope draw: conv --input 3x3 (spatial axis 0): kernel 5"),
+    (["draw", "rf", "lenet5", "--unit", "0,99,99"], "convscope draw: unit (99, 99) is not a position of the layer's "
+                                                    "output: its spatial shape is (1, 1)"),
+])
+def test_messages_speak_of_the_options_not_of_internal_functions(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv + ["-o", "f.png"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "output_size" not in err and "receptive_region" not in err
+
+
+def test_onnx_initializer_with_an_unknown_data_type_is_one_line(tmp_path, capsys):
+    onnx = pytest.importorskip("onnx")
+    model = cs.load_model(Path(__file__).parent / "fixtures" / "model_files_2026_12" / "layers.yaml").eval()
+    path = tmp_path / "m.onnx"
+    cs.to_onnx(model, (1, 8, 8), path)
+    proto = onnx.load(path)
+    proto.graph.initializer[0].data_type = 999
+    onnx.save(proto, path)
+    assert cli.main(["summary", str(path), "--input", "1x8x8"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot be read: its data_type is not one ONNX defines" in err

@@ -127,3 +127,10 @@ def test_memory_checks_respect_an_address_space_limit():
             "    print('refused:', err)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "refused:" in out.stdout, out.stderr[-500:]
+
+
+def test_concat_branches_that_are_not_a_list_are_named(tmp_path):
+    path = tmp_path / "model.yaml"
+    path.write_text("layers:\n - {type: Concat, branches: true}\n")
+    with pytest.raises(ValueError, match=r"layer 0 \(Concat\): branches is a list \(of layers or layer lists\), got True"):
+        cs.load_model(path)

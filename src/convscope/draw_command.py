@@ -43,8 +43,8 @@ def _check_drawable(what: str, spatial: tuple, args) -> None:
                              f"at most {MAX_CELLS:,}")
     pad = parse_padding(args.padding)
     if not args.transposed and isinstance(pad, int):
-        for i in spatial:  # the size rule's own message: kernel larger than the padded input, stride < 1, ...
-            output_size(i, args.kernel, args.stride, pad, args.dilation)
+        for a, i in enumerate(spatial):  # the size rule's own message: kernel larger than the padded input, stride < 1, ...
+            output_size(i, args.kernel, args.stride, pad, args.dilation, op=f"{what} --input {args.input}", axis=a)
 
 
 def _check_draw(args) -> None:

@@ -187,7 +187,8 @@ def regions(graph: Graph, node_index: int, index) -> dict:
     if len(index) == len(spatial) + 1:
         index = index[1:]  # (channel, *spatial): the channel does not change the box
     if len(index) != len(spatial) or any(not 0 <= i < n for i, n in zip(index, spatial)):
-        raise ValueError(f"receptive_region: index {index} is not a position in the output's spatial shape {spatial}")
+        raise ValueError(f"unit {index} is not a position of the layer's output: its spatial shape is {spatial}"
+                         + (" (no spatial axes left: the layer is past flattening or global pooling)" if not spatial else ""))
     pending, done = {node_index: tuple((i, i) for i in index)}, {}
     for node in reversed(graph.nodes[: node_index + 1]):
         box = pending.pop(node.index, None)
@@ -203,7 +204,7 @@ def region(graph: Graph, node_index: int, index) -> tuple:
     """Slices of the input that can influence unit `index` (spatial) of node `node_index`."""
     box = regions(graph, node_index, index).get(0)
     if box is None:
-        raise ValueError("receptive_region: the unit does not depend on the input (its window is all padding)")
+        raise ValueError(f"unit {index} does not depend on the input (its window is all padding)")
     if box == "all":
         return tuple(slice(0, n) for n in _spatial(graph.input))
     return tuple(slice(lo, hi + 1) for lo, hi in box)

@@ -95,7 +95,9 @@ def build_layer(spec, where, index):
             if not decl.args[arg].modules:
                 kwargs[arg] = _tuples(value)
             elif decl.variadic(arg):  # Concat's branches: one layer or a layer list each
-                positional = [_branch(b, where, line, i) for i, b in enumerate(value or [])]
+                if not isinstance(value, list):
+                    raise ValueError(f"{arg} is a list (of layers or layer lists), got {excerpt(value)}")
+                positional = [_branch(b, where, line, i) for i, b in enumerate(value)]
             else:  # Residual's body and shortcut
                 kwargs[arg] = None if value is None else _branch(value, where, line, 0)
         decl.signature.bind(*positional, **kwargs)  # "missing a required argument: 'out_features'"
