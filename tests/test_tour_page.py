@@ -99,3 +99,10 @@ def test_rf_1d_weights_come_from_the_stacking_arithmetic(quick_tour):
     rf = next(f for f in quick_tour["figures"] if f["file"] == "rf_1d.png")["numbers"]
     assert rf["weights per channel pair, 1-D"] == "2 x 3-wide: 6, one 5-wide: 5"  # 2 * 3 and 5
     assert rf["weights per channel pair, 2-D"] == "2 x 3x3: 18, one 5x5: 25"  # 2 * 3 * 3 and 5 * 5
+
+
+def test_the_explorer_link_comes_first_in_the_page(tmp_path):
+    figures = [{"file": "a.png", "title": "A", "text": "t", "numbers": {}}]
+    numbers = {"lenet_accuracy": 0.9, "fc_accuracy": 0.8, "lenet_params": 1, "lenet_macs": 1}
+    page = _write_index(tmp_path, figures, numbers, explorer="explore.html").read_text()
+    assert page.index('href="explore.html"') < page.index('src="a.png"')  # in the introduction, not at the end

@@ -136,14 +136,11 @@ def run(out="tour", quick: bool = False, console=None) -> dict:
         console.print(f"- {e.sentence()}")
     numbers = {"lenet_accuracy": acc, "fc_accuracy": fc_acc, "lenet_params": s.totals["params"],
                "lenet_macs": s.totals["macs"], "rf_last_spatial": pool2.rf_size, "seconds": time.perf_counter() - started}
-    index = _write_index(out, figures, numbers)
     from .explore import explore
 
     page = explore(lenet, (1, 8, 8), out=out / "explore.html", trained=True, sample=0)
-    index.write_text(index.read_text().replace(
-        "</body>", f'<p><a href="{page.name}">Explore this LeNet interactively</a>: its layers, feature maps, '
-        "receptive fields and saliency, and a convolution playground.</p>\n</body>"))
     console.print(f"  wrote {page}")
+    index = _write_index(out, figures, numbers, explorer=page.name)
     console.print(f"tour written to {index} in {numbers['seconds']:.1f} s")
     return {"figures": figures, "numbers": numbers, "index": index}
 
@@ -183,12 +180,16 @@ def _section(title: str, body: str, anchor: str) -> str:
     return f'<section id="{html.escape(anchor)}"><h2>{html.escape(title)}</h2>{body}</section>'
 
 
-def _write_index(out: Path, figures, numbers, links=()) -> Path:
-    """Write OUT/index.html: the introduction, one section per figure, the errata, then `links` (href, text)."""
+def _write_index(out: Path, figures, numbers, links=(), explorer=None) -> Path:
+    """Write OUT/index.html: the introduction (with the link to the `explorer` page, first thing a
+    student can click), one section per figure, the errata, then `links` (href, text)."""
     summary = {"LeNet test accuracy": f"{numbers['lenet_accuracy']:.2%}",
                "dense net test accuracy": f"{numbers['fc_accuracy']:.2%}",
                "LeNet parameters": f"{numbers['lenet_params']:,}", "LeNet MACs per image": f"{numbers['lenet_macs']:,}"}
-    sections = [_section("What this page shows", f"<p>{INTRO}</p>" + _table(summary), "intro")]
+    explore = (f'<p class="explore"><a href="{html.escape(explorer)}">Explore this LeNet interactively</a>: click any '
+               "unit to see its arithmetic, every layer at a glance, feature maps, receptive fields and saliency, "
+               "draw your own digit, and a convolution playground.</p>") if explorer else ""
+    sections = [_section("What this page shows", f"<p>{INTRO}</p>" + explore + _table(summary), "intro")]
     for f in figures:
         image = (f'<img src="{html.escape(f["file"])}" alt="{html.escape(f["title"])}">')
         sections.append(_section(f["title"], image + f"<p>{html.escape(f['text'])}</p>" + _table(f["numbers"]),

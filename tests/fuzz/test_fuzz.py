@@ -4,7 +4,7 @@ import pytest
 
 from . import runner
 
-BUDGET = {"model_file": 50, "weights": 30, "onnx": 30, "cli": 30}
+BUDGET = {"model_file": 200, "weights": 100, "onnx": 100, "cli": 100}
 
 
 @pytest.mark.parametrize("family", BUDGET)
