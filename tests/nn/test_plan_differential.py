@@ -67,12 +67,17 @@ def _draw_layer(rnd, decl, shape):
     return layer, tuple(out)
 
 
-def random_layer(rnd, shape, tries=40):
+def random_layer(rnd, shape, tries=12, draws=8):
+    """A layer drawn by declaration (weighted), then its arguments drawn until they fit the input: so
+    a layer with many constraints (a convolution's groups, dilation and padding) is drawn as often
+    as its weight says, not as often as random arguments happen to fit."""
     decls, weights = _declarations()
     for _ in range(tries):
-        found = _draw_layer(rnd, rnd.choices(decls, weights)[0], shape)
-        if found is not None:
-            return found
+        decl = rnd.choices(decls, weights)[0]
+        for _ in range(draws):
+            found = _draw_layer(rnd, decl, shape)
+            if found is not None:
+                return found
     return nn.Identity(), shape
 
 
@@ -113,7 +118,7 @@ def random_model(rnd):
     rank = rnd.choice([3, 4, 4, 5])
     sizes = [rnd.randint(3, 9 if rank < 5 else 5) for _ in range(rank - 2)]
     shape = (rnd.randint(1, 3), rnd.randint(1, 4), *sizes)
-    layers, _ = random_chain(rnd, shape, rnd.randint(1, 5))
+    layers, _ = random_chain(rnd, shape, rnd.randint(1, 6))
     model = nn.Sequential(*layers)
     randomise_state(model, rnd)
     x = np.random.default_rng(rnd.randrange(2**32)).standard_normal(shape).astype(np.float32)
