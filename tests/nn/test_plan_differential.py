@@ -8,7 +8,8 @@ drawn without editing this file; the converted-graph test runs the same chains t
 back (`from_torch`).
 
 The budget: 1,000 chains and 150 converted graphs in CI (derandomised); `HYPOTHESIS_PROFILE=long`
-runs 100,000 and 10,000 with fresh random examples.
+runs 100,000 and 10,000 with fresh random examples, and `tools/plan_sweep.py` runs the same generator
+and check by seed, without hypothesis's overhead (100,000 chains in a few minutes).
 """
 import os
 import random
