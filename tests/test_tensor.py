@@ -143,3 +143,10 @@ def test_retain_grad_keeps_a_computed_value_gradient_as_torch_does(shape):
         grads.append((np.asarray(y.grad), np.asarray(t.grad)))
     for g, h in zip(*grads):
         np.testing.assert_allclose(g, h, rtol=1e-12)
+
+
+def test_relu_of_infinities_and_nan_is_pytorchs():
+    """max(x, 0): -inf gives 0 (x * mask gave NaN; the plan's epilogue gave 0), NaN stays NaN."""
+    torch = pytest.importorskip("torch")
+    x = np.array([-np.inf, -1.0, -0.0, 0.0, 2.0, np.inf, np.nan], np.float32)
+    np.testing.assert_array_equal(cs.nn.functional.relu(cs.Tensor(x)).numpy(), torch.relu(torch.tensor(x)).numpy())

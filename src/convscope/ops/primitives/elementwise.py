@@ -84,8 +84,9 @@ def sigmoid(x):
 @define("relu", ELEMENTWISE, saved=keeps_output(1), torch=("relu",), onnx="Relu", activation=True,
         epilogue="relu")
 def relu(x):
+    # max(x, 0), as PyTorch: 0 for -inf (x * mask would give -inf * 0 = NaN) and NaN kept
     mask = x > 0
-    return x * mask, lambda g: (g * mask,)
+    return np.maximum(x, 0, dtype=x.dtype), lambda g: (g * mask,)
 
 
 def _leaky_onnx(e, node):
