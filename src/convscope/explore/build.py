@@ -141,12 +141,12 @@ def _runnable(model, shape, x, data, dataset) -> dict:
 
 def explore(spec=None, input_shape=None, *, out="explore.html", **kwargs) -> Path:
     """Write the explore page for a model (arguments as `page_data`); returns its path."""
-    from .page import render
+    from .page import render, written_here
 
     path = Path(out)
     if not str(out).strip() or path.is_dir():
         raise ValueError(f"the page to write is {str(out)!r}: name an .html file")
-    if path.exists() and "<title>convscope explore:" not in path.read_text(errors="replace")[:2000]:
+    if path.exists() and not written_here(path):
         raise ValueError(f"{path} exists and is not a page convscope wrote: name another file (-o PAGE.html)")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(page_data(spec, input_shape, **kwargs)), encoding="utf-8")

@@ -14,6 +14,15 @@ def _static(name: str) -> str:
     return resources.files(__package__).joinpath("static", name).read_text(encoding="utf-8")
 
 
+def written_here(path) -> bool:
+    """Whether the file at `path` is a page `render` wrote: it starts as the template does, up to its
+    title (read from the file's first bytes only)."""
+    template = _static("page.html")
+    head = template[:template.index("$TITLE")].encode("utf-8")
+    with open(path, "rb") as f:
+        return f.read(len(head)) == head
+
+
 def render(data: dict) -> str:
     """The page's HTML for `page_data(...)`'s dict."""
     # "</" inside a script element would end it early; JSON allows the escaped form

@@ -44,11 +44,9 @@ class Epilogue(Form):
 RELU, ADD = Epilogue("relu"), Epilogue("add")
 
 
-def of_op(op, attrs: dict) -> Form | None:
-    """The form of a registered op applied with `attrs`: its declared epilogue, if it has one."""
-    if op.epilogue is None or attrs:
-        return None
-    return {"relu": RELU, "add": ADD}[op.epilogue]
+def of_op(op) -> Form | None:
+    """The form of a registered op applied with its default attributes: its declared epilogue, if any."""
+    return None if op.epilogue is None else {"relu": RELU, "add": ADD}[op.epilogue]
 
 
 class ChannelAffine(Form):

@@ -108,7 +108,7 @@ class Identity(Module):
         return x
 
 
-@register(torch=TorchTwin("ReLU"), form=lambda layer, watch: forms.of_op(relu_op, {}))
+@register(torch=TorchTwin("ReLU"), form=lambda layer, watch: forms.of_op(relu_op))
 class ReLU(Module):
     """max(x, 0) element-wise.
 

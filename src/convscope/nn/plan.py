@@ -81,7 +81,7 @@ class Step:
             return None  # only steps that take graph values as they come
         if isinstance(self.fn, module_mod.Module):
             return layer_form(self.fn, watch)
-        return forms.of_op(self.op, {}) if self.op is not None else None
+        return forms.of_op(self.op) if self.op is not None else None
 
 
 def layer_form(layer, watch) -> forms.Form | None:
@@ -130,42 +130,32 @@ def _inline(owner, steps, output, prefix="", fed=None):
     """`owner`'s graph as plan Steps, with the graph of each nested container (a Sequential, Residual,
     Concat or converted graph in eval mode, called on graph values) put in the place of its step,
     its values named `<step>/<value>`, its inputs the values the step took. Returns (steps, output)."""
-    out, names, fed = [], {}, iter(fed or ())
-    rename = lambda v: _renamed(v, names)  # noqa: E731
+    out, fed = [], iter(fed or ())
+    names = {}  # a local value's name -> the Ref to it in the plan (graph.resolve renames through it)
     for name, kind, path, args, kwargs in steps:
         if kind == "input" and prefix:
             names[name] = next(fed)
             continue
-        args, kwargs = rename(args), rename(kwargs)
+        args, kwargs = graph.resolve(args, names), graph.resolve(kwargs, names)
         sub = owner.get(path) if kind == "module" else None
-        if _inlinable(sub, args, kwargs):
-            sub_steps, sub_output = sub.graph()
-            inner, result = _inline(sub, sub_steps, sub_output, f"{prefix}{name}/", graph.refs(args))
+        inner_graph = _inlined_graph(sub, args, kwargs) if sub is not None else None
+        if inner_graph is not None:
+            inner, names[name] = _inline(sub, *inner_graph, f"{prefix}{name}/", args)
             out += inner
-            names[name] = result.name
             continue
-        names[name] = prefix + name
+        names[name] = graph.Ref(prefix + name)
         out.append(Step(owner, prefix + name, kind, path, args, kwargs))
-    return out, rename(output)
+    return out, graph.resolve(output, names)
 
 
-def _inlinable(sub, args, kwargs) -> bool:
-    """A module whose forward is its graph (a container's, marked `runs_graph`), called on graph values."""
-    return (getattr(getattr(type(sub), "forward", None), "runs_graph", False) and not sub.training and not kwargs
-            and all(isinstance(a, graph.Ref) for a in args) and isinstance(sub.graph()[1], graph.Ref))
-
-
-def _renamed(value, names):
-    """`value` with each Ref to a local name made a Ref to its name in the plan."""
-    if isinstance(value, graph.Ref):
-        return graph.Ref(names.get(value.name, value.name))
-    if isinstance(value, dict):
-        return {k: _renamed(v, names) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_renamed(v, names) for v in value)
-    if isinstance(value, slice):
-        return slice(*(_renamed(v, names) for v in (value.start, value.stop, value.step)))
-    return value
+def _inlined_graph(sub, args, kwargs):
+    """The graph of a module whose forward is its graph (a container's, marked `runs_graph`), called on
+    graph values and returning one, or None."""
+    if not getattr(getattr(type(sub), "forward", None), "runs_graph", False) or sub.training or kwargs \
+            or not all(isinstance(a, graph.Ref) for a in args):
+        return None
+    steps, output = sub.graph()
+    return (steps, output) if isinstance(output, graph.Ref) else None
 
 
 def _last_uses(steps, outputs) -> list[list[str]]:
