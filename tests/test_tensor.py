@@ -1,6 +1,8 @@
 """Tensor autograd against PyTorch autograd and float64 finite differences."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 
 import convscope as cs
@@ -150,3 +152,31 @@ def test_relu_of_infinities_and_nan_is_pytorchs():
     torch = pytest.importorskip("torch")
     x = np.array([-np.inf, -1.0, -0.0, 0.0, 2.0, np.inf, np.nan], np.float32)
     np.testing.assert_array_equal(cs.nn.functional.relu(cs.Tensor(x)).numpy(), torch.relu(torch.tensor(x)).numpy())
+
+
+UNARY = (lambda t: t.tanh(), lambda t: t * 2.0, lambda t: t.relu(), lambda t: t.sigmoid())
+BINARY = (lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 99), st.integers(0, 99)), min_size=1, max_size=12),
+       st.lists(st.integers(0, 99), min_size=1, max_size=5))
+def test_gradients_of_random_graphs_with_shared_values_match_torch(steps, outputs):
+    """Values reused at any depth (x beside f(x), a block's input beside its output) in random
+    graphs of unary and binary ops, joined by a concat: every path's gradient arrives."""
+    data = np.random.default_rng(len(steps)).standard_normal((2, 3))
+
+    def build(lib, x):
+        values = [x]
+        for op, i, j in steps:
+            a, b = values[i % len(values)], values[j % len(values)]
+            values.append(UNARY[op](a) if op < len(UNARY) else BINARY[op - len(UNARY)](a, b))
+        picked = [values[k % len(values)] for k in outputs]
+        return (cs.concat(picked, axis=1) if lib is cs else torch.cat(picked, dim=1)) * 1.5
+
+    ours, theirs = cs.Tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    y, ref = build(cs, ours), build(torch, theirs)
+    g = np.random.default_rng(1).standard_normal(y.shape)
+    y.backward(g)
+    ref.backward(torch.tensor(g))
+    np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)

@@ -128,17 +128,20 @@ class Tensor:
         self._retains_grad = True
 
     def _topological_order(self) -> list:
-        order, seen, stack = [], {id(self)}, [(self, False)]
+        """Every node after all of its parents. A node is marked when it is expanded, not when it is
+        pushed: marked on push, a value used twice (x and f(x) both into one concat) could be
+        finished before a node that depends on it, and lose that node's gradient."""
+        order, expanded, stack = [], set(), [(self, False)]
         while stack:
             node, done = stack.pop()
             if done:
                 order.append(node)
                 continue
+            if id(node) in expanded:
+                continue
+            expanded.add(id(node))
             stack.append((node, True))
-            for p in node._parents:
-                if p.requires_grad and id(p) not in seen:
-                    seen.add(id(p))
-                    stack.append((p, False))
+            stack.extend((p, False) for p in node._parents if p.requires_grad and id(p) not in expanded)
         return order
 
     def detach(self) -> "Tensor":
