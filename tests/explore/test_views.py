@@ -273,8 +273,8 @@ def test_overview_shows_every_layer_and_the_window_a_unit_reads(browser, pages):
 
 def test_overview_boxes_blocks_with_their_joins(browser, pages):
     """A residual block and a concat: boxed with their layers and the add / concat that joins the
-    branches, foldable, and opened again when a layer inside is chosen. No program runs a branchy
-    model, so no windows are drawn (only chains get lines)."""
+    branches, foldable, and opened again when a layer inside is chosen; arcs from each branch's
+    source to its join, and the window a unit reads drawn on its own input's column."""
     model, shape, _ = pages["blocks"]
     d = open_page(browser, pages, "blocks")
     layers = [n for n, m in model.named_modules() if n and not m._modules]
@@ -293,5 +293,10 @@ def test_overview_boxes_blocks_with_their_joins(browser, pages):
     select_layer(d, "2.body.2")
     assert toggle.get_attribute("aria-expanded") == "true"
     assert d.find_elements("css selector", "#ov-links .ov-unit")
-    assert not d.find_elements("css selector", "#ov-links .ov-window")
-    assert d.execute_script("return DATA.activations.program") is None
+    # the window is drawn on the column of the layer's own input, inside the block
+    windows = d.find_elements("css selector", "#ov-links .ov-window")
+    assert windows and len(windows) == len(d.find_elements("css selector", '.ov-col[data-layer="2.body.1"] canvas'))
+    # arcs: the residual's skip from the block's input to the add, each concat branch to the concat
+    arcs = {(a.get_attribute("data-from"), a.get_attribute("data-to"))
+            for a in d.find_elements("css selector", "#ov-links .ov-arc")}
+    assert arcs == {("1", "2"), ("3.0", "3")}, arcs

@@ -7,9 +7,9 @@ import numpy as np
 
 from . import activations as act
 from .analysis import boxes, kernels, layer_rows, spatial
-from .pack import pack
+from .pack import exact, pack
 from .playground import check_table
-from .program import program, samples
+from .program import flow, program, samples
 from .units import EXACT_BUDGET, Store, unit_data
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[3] / "examples" / "lenet_digits.yaml"
@@ -97,7 +97,7 @@ def page_data(spec=None, input_shape=None, *, weights=None, image=None, sample=N
     try:
         data["activations"] = _activations(model, shape, rows, np.asarray(x, np.float32), note, label)
         runnable = _runnable(model, shape, np.asarray(x, np.float32), data, dataset if image is None else None)
-        data["activations"].update(runnable)
+        data["activations"].update(runnable, flow=flow(model, np.asarray(x, np.float32)))
     except (ValueError, TypeError, RuntimeError, NotImplementedError) as err:
         data["status"] = f"The model could not run on this input, so only the analysis is shown: {err}"
     return data
@@ -135,7 +135,7 @@ def _runnable(model, shape, x, data, dataset) -> dict:
     units = {"layers": unit_data(model, x, store), "budget": EXACT_BUDGET}
     steps = program(model, x, data["totals"]["macs"], store)
     units["arrays"] = store.arrays
-    return {"units": units, "program": steps if store.left >= 0 else None,
+    return {"units": units, "program": steps if store.left >= 0 else None, "exact_input": exact(x),
             "samples": samples(dataset, shape) if steps and dataset else []}
 
 

@@ -29,6 +29,7 @@ function restoreOriginal() {
   for (const [name, a] of Object.entries(o.layers)) ACT.layers[name] = Object.assign({}, a);
   ACT.units.arrays = o.arrays.slice();
   M.input = null;
+  M.trace = null;
 }
 
 // Run x through the model and put its numbers where every view reads them.
@@ -42,7 +43,6 @@ function useInput(x, label, note) {
     } else if (a && a.vector) {
       a.vector = packArray(t.output.subarray(0, a.vector.shape[0]), a.vector.shape);
     }
-    if (a) a.saliency = null;
     if (entry) {
       arrays[entry.input] = { shape: t.inputShape, data: t.input };
       arrays[entry.output] = { shape: t.shape, data: t.output };
@@ -56,6 +56,7 @@ function useInput(x, label, note) {
   Object.assign(ACT, { input: packArray(x, IN_SHAPE), input_note: note, label: label, class_saliency: {},
                        prediction: z.length > 1 ? { scores: z, probs: probs, top: probs.indexOf(Math.max(...probs)) } : null });
   M.input = x;
+  M.trace = trace;
 }
 
 function chooseInput(button, run) {
@@ -129,5 +130,5 @@ function initInputs() {
   const canDraw = TWO_D && IN_SHAPE[0] === 1;
   box.append(el("p", { class: "small", text: "Other inputs, run through the model by this page (it agrees with convscope " +
     "to 1e-5): a test sample of each class" + (canDraw ? ", or draw your own (white on black)." : ".") +
-    " Saliency maps are convscope's, for the page's input only." }), choices, canDraw ? drawingPad() : null);
+    " Saliency maps follow: the page differentiates its own forward pass." }), choices, canDraw ? drawingPad() : null);
 }

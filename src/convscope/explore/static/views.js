@@ -76,7 +76,7 @@ function drawPrediction() {
 }
 
 function chooseClass(i) {
-  M.classSaliency = ACT.class_saliency[i] ? String(i) : null;
+  M.classSaliency = ACT.class_saliency[i] || ACT.program ? String(i) : null;
   drawSaliency(DATA.rows[M.row]);
   drawPrediction();
   if (M.classSaliency === null) {
