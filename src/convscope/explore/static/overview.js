@@ -125,11 +125,11 @@ function markOverview() {
   // the overlay scrolls with the columns: coordinates are from the start of the scrolled content
   const o = { left: origin.left - body.scrollLeft, top: origin.top - body.scrollTop };
   for (const c of body.querySelectorAll(".ov-col")) c.classList.toggle("selected", c.dataset.layer === row.name);
-  drawJoinArcs(body, o, svg);
   const col = body.querySelector(`.ov-col[data-layer="${CSS.escape(row.name)}"]`);
-  if (!col) return;
+  if (!col) return drawJoinArcs(body, o, svg);
   // the chosen layer is always in view: open the blocks around it
   for (let g = col.closest(".ov-group.collapsed"); g; g = g.parentElement.closest(".ov-group.collapsed")) setCollapsed(g, false);
+  drawJoinArcs(body, o, svg);
   const sp = spatialOf(row), canvas = col.querySelector(`canvas[data-channel="${TWO_D && sp.length ? M.channel : 0}"]`);
   if (!canvas) return;
   const [rows, cols] = !sp.length ? mapGrid(row) : TWO_D ? sp : [channelsShown(row), sp[0]];
@@ -164,6 +164,7 @@ function drawJoinArcs(body, o, svg) {
   const columns = [...body.querySelectorAll(".ov-col")];
   for (const [step, target] of joins) {
     const t = target.getBoundingClientRect(), before = columns[columns.indexOf(target) - 1];
+    if (!t.width) continue;                 // inside a folded block
     for (const name of step.inputs) {
       const source = shownColumn(body, name, joins);
       if (!source || source === target || source === before) continue;   // the column just before: read left to right
