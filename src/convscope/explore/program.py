@@ -22,8 +22,8 @@ MODEL_INPUT = ".input"    # the program's name for the model's input (no layer's
 
 def _windowed(name, m, shape, store):
     r = rule(m, shape)
-    if r is None or len(r.get("kernel", ())) > 2:
-        return None           # the page's windows are 1-D and 2-D
+    if r is None or len(r.get("kernel", ())) > 2 or r["op"] == "linear" and len(shape) != 1:
+        return None           # the page's windows are 1-D and 2-D, its dense layers read vectors
     if r["op"] in ("conv", "linear"):
         r["weight"] = store.add(m.weight.data)
         r["bias"] = None if m.bias is None else store.add(m.bias.data)

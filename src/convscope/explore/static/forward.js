@@ -185,8 +185,8 @@ function forwardStep(step, xs, shapes, arrays) {
 
 // Run the program on input x (Float32Array of the model's input shape):
 // [{name, shape, inputs, inputShapes, input, inputShape, output}], the last the model's output.
-function runProgram(steps, arrays, x) {
-  const values = new Map([[MODEL_INPUT, { data: x, shape: IN_SHAPE }]]), trace = [];
+function runProgram(steps, arrays, x, inShape) {
+  const values = new Map([[MODEL_INPUT, { data: x, shape: inShape || IN_SHAPE }]]), trace = [];
   for (const step of steps) {
     const ins = step.inputs.map((n) => values.get(n));
     const out = forwardStep(step, ins.map((v) => v.data), ins.map((v) => v.shape), arrays);
