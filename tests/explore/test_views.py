@@ -300,3 +300,32 @@ def test_overview_boxes_blocks_with_their_joins(browser, pages):
     arcs = {(a.get_attribute("data-from"), a.get_attribute("data-to"))
             for a in d.find_elements("css selector", "#ov-links .ov-arc")}
     assert arcs == {("1", "2"), ("3.0", "3")}, arcs
+
+
+CAM_JS = """
+const cam = ACT.cam, maps = unpack(ACT.camMaps === undefined ? cam.maps : ACT.camMaps), n = prod(IN_SHAPE.slice(1));
+const at = cam.classes.indexOf(arguments[0]);
+return Array.from({ length: n }, (_, i) => maps.value(at * n + i));
+"""
+
+
+def test_class_view_shows_grad_cam_of_the_chosen_class(browser, pages):
+    """The class view's overlay is convscope.analysis.cam (Grad-CAM) of the clicked class at the last
+    spatial layer, for the page's input and for a sample switched to, and its caption says so."""
+    from convscope.analysis.cam import cam
+
+    model, shape, _ = pages["lenet"]
+    d = open_page(browser, pages, "lenet")
+    layer = [r for r in cs.summary(model, shape).rows if not r.group and len(r.output_shape) == 3][-1].name
+    x = _sample(shape)
+    for button in (None, d.find_elements("css selector", "#input-choices button[data-sample]")[5]):
+        if button is not None:
+            button.click()
+            x = cs.data.digits()[2][int(button.get_attribute("data-sample"))]
+        bar = d.find_element("css selector", '#prediction .bar[data-class="2"]')
+        d.execute_script("arguments[0].scrollIntoView({block: 'center'})", bar)
+        bar.click()
+        caption = d.find_element("id", "cam-caption")
+        assert caption.text.startswith("Grad-CAM of class 2 at") and caption.get_attribute("data-layer") == layer
+        got = np.asarray(d.execute_script(CAM_JS, 2)).reshape(shape[1:])
+        assert np.abs(got - cam(model, x[None], layer, [2])[0]).max() <= 1 / 510 + 1e-6

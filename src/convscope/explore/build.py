@@ -7,7 +7,7 @@ import numpy as np
 
 from . import activations as act
 from .analysis import boxes, kernels, layer_rows, spatial
-from .pack import exact, pack
+from .pack import exact, pack, unexact
 from .playground import check_table
 from .program import flow, program, samples
 from .units import EXACT_BUDGET, Store, unit_data
@@ -119,8 +119,11 @@ def _activations(model, shape, rows, x, note, label) -> dict:
         layers[row["name"]] = entry
     pred = act.prediction(y)
     classes = [] if pred is None else list(np.argsort(pred["probs"])[::-1][:10 if small else 3])
+    where = act.cam_layer(rows, shape) if pred else None
     return {"input": pack(x), "input_note": note, "label": label, "layers": layers, "prediction": pred,
             "class_saliency": act.class_saliency(model, x, classes) if pred else {},
+            "cam": None if where is None else {**where, "classes": [int(k) for k in classes],
+                                               "maps": act.class_cams(model, x[None], where["layer"], classes)[0]},
             "saliency_note": (f"Saliency maps are precomputed for every channel shown at up to {per_layer} evenly "
                               "spread positions of each convolution and pooling layer" if small else
                               "Saliency maps are precomputed for the centre unit of channel 0 of each convolution "
@@ -135,8 +138,14 @@ def _runnable(model, shape, x, data, dataset) -> dict:
     units = {"layers": unit_data(model, x, store), "budget": EXACT_BUDGET}
     steps = program(model, x, data["totals"]["macs"], store)
     units["arrays"] = store.arrays
+    chosen = samples(dataset, shape) if steps and dataset else []
+    cam = data["activations"].get("cam")
+    if cam and chosen:      # Grad-CAM of every class for each sample, in one batch
+        xs = np.stack([unexact(c["input"]) for c in chosen])
+        for c, maps in zip(chosen, act.class_cams(model, xs, cam["layer"], cam["classes"])):
+            c["cam"] = maps
     return {"units": units, "program": steps if store.left >= 0 else None, "exact_input": exact(x),
-            "samples": samples(dataset, shape) if steps and dataset else []}
+            "samples": chosen}
 
 
 def explore(spec=None, input_shape=None, *, out="explore.html", **kwargs) -> Path:

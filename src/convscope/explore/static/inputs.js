@@ -30,10 +30,11 @@ function restoreOriginal() {
   ACT.units.arrays = o.arrays.slice();
   M.input = null;
   M.trace = null;
+  delete ACT.camMaps;
 }
 
 // Run x through the model and put its numbers where every view reads them.
-function useInput(x, label, note) {
+function useInput(x, label, note, cam) {
   const trace = runProgram(ACT.program, ACT.units.arrays, x), arrays = ACT.units.arrays;
   for (const t of trace) {
     const a = ACT.layers[t.name], entry = ACT.units.layers[t.name];
@@ -57,6 +58,7 @@ function useInput(x, label, note) {
                        prediction: z.length > 1 ? { scores: z, probs: probs, top: probs.indexOf(Math.max(...probs)) } : null });
   M.input = x;
   M.trace = trace;
+  ACT.camMaps = cam || null;
 }
 
 function chooseInput(button, run) {
@@ -125,7 +127,7 @@ function initInputs() {
   for (const s of ACT.samples) {
     choices.append(el("button", { type: "button", "aria-pressed": "false", "data-sample": s.index, title: `test sample ${s.index}`,
       onclick: (e) => chooseInput(e.currentTarget, () => useInput(exactArray(s.input).data, s.label,
-        `test sample ${s.index} (label ${s.label}), run by this page`)) }, String(s.label)));
+        `test sample ${s.index} (label ${s.label}), run by this page`, s.cam)) }, String(s.label)));
   }
   const canDraw = TWO_D && IN_SHAPE[0] === 1;
   box.append(el("p", { class: "small", text: "Other inputs, run through the model by this page (it agrees with convscope " +

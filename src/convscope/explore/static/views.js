@@ -72,7 +72,34 @@ function drawPrediction() {
   box.replaceChildren(el("h3", { text: "Prediction: logits \u2192 exponentials \u2192 probabilities" }),
     el("p", { id: "prediction-text", text: `The model says ${p.top} with probability ${(p.probs[p.top] * 100).toFixed(1)}%${label}. ` +
               "Click a class to mark it and see the saliency of its score." }),
-    el("div", { class: "prediction-views" }, list, softmaxTable(p, chosen)));
+    el("div", { class: "prediction-views" }, list, softmaxTable(p, chosen), camFigure(chosen === null ? p.top : Number(chosen))));
+}
+
+// Grad-CAM of class k over the input (precomputed by convscope.analysis.cam for the page's input and
+// the embedded samples): the input in grey, the map in viridis on top, half transparent.
+function camFigure(k) {
+  const cam = ACT.cam;
+  if (!cam || !DRAWN || !TWO_D) return null;
+  const maps = ACT.camMaps === undefined ? cam.maps : ACT.camMaps, at = cam.classes.indexOf(k);
+  const [rows, cols] = inputGrid(), fig = el("figure", { id: "cam-figure" });
+  const where = `${cam.method} of class ${k} at ${layerTitle(DATA.rows.find((r) => r.name === cam.layer))}`;
+  if (!maps || at < 0) {
+    fig.append(el("figcaption", { id: "cam-caption", text: `${cam.method}: not precomputed for ${maps ? `class ${k}` : "this input"}` }),
+      el("p", { class: "small", text: `${cam.method} maps are computed when the page is written, for its input and the test ` +
+        `samples, classes ${cam.classes.join(", ")}.` }));
+    return fig;
+  }
+  const arr = unpack(maps), base = el("canvas", { class: "cam-base" }), over = el("canvas", { class: "cam-over" });
+  const x = unpack(ACT.input);
+  if (IN_SHAPE[0] === 1) paint(base, x, 0, rows, cols, "grey"); else blank(base, rows, cols, "#888888");
+  paint(over, arr, at * rows * cols, rows, cols, "viridis");
+  const stack = el("div", { class: "stack cam-stack" }, base, over);
+  sizeStack(stack, rows, cols, 160);
+  fig.append(el("figcaption", { id: "cam-caption", text: where, "data-class": k, "data-layer": cam.layer }), stack,
+    legend(Object.assign({}, arr, { lo: 0, hi: 1 }), "viridis"),
+    el("p", { class: "small", text: "Where the layer's evidence for the class lies: its maps weighted by the mean " +
+      "gradient of the class score, summed, ReLU, scaled to [0, 1] and resized to the input (yellow: most)." }));
+  return fig;
 }
 
 function chooseClass(i) {
