@@ -148,7 +148,7 @@ def test_unit_rules_redo_every_layer_in_pytorch(make):
         assert torch.allclose(got[0].reshape(y.shape), y, atol=1e-5), name
         if "after" in e:
             act = {"ReLU": torch.relu, "Tanh": torch.tanh, "Sigmoid": torch.sigmoid,
-                   "LeakyReLU": lambda t: F.leaky_relu(t, e["after"]["slope"])}[e["after"]["kind"]]
+                   "LeakyReLU": lambda t: F.leaky_relu(t, e["after"]["negative_slope"])}[e["after"]["kind"]]
             assert torch.allclose(act(y), arrays[e["after"]["output"]], atol=1e-6), name
 
 

@@ -210,6 +210,19 @@ def _set_width(d, width):
                                                              "mobile": False})
 
 
+def _keep_screenshots(d, width, parts):
+    """With CONVSCOPE_SCREENSHOTS=DIR, the parts of the page at this width, as PNG files in DIR."""
+    import os
+
+    keep = os.environ.get("CONVSCOPE_SCREENSHOTS")
+    if not keep:
+        return
+    os.makedirs(keep, exist_ok=True)
+    for part in parts:
+        d.execute_script(f"document.getElementById('{part}').scrollIntoView()")
+        d.save_screenshot(os.path.join(keep, f"explore_{part}_{width}.png"))
+
+
 @pytest.mark.parametrize("width", [1400, 800])
 def test_no_captions_or_labels_overlap(browser, pages, width, tmp_path):
     """Transposed playground (its long input caption), a 12 x 12 input (no matrix C: no blank space),
@@ -238,6 +251,9 @@ def test_no_captions_or_labels_overlap(browser, pages, width, tmp_path):
         click_cell(d, "map-stack", 3, 3, 8, 8)
         d.find_elements("css selector", "#input-choices button")[3].click()  # another input: other captions
         assert d.execute_script(OVERLAP_JS) == []
+        d.find_element("css selector", '#prediction .bar[data-class="1"]').click()   # the class view, Grad-CAM
+        assert d.execute_script(OVERLAP_JS) == []
+        _keep_screenshots(d, width, ("overview", "viewer", "prediction"))
     finally:
         _set_width(d, 1280)
 

@@ -96,6 +96,7 @@ function drawOverview() {
   $("overview").hidden = !ACT || !DRAWN;
   if (!ACT || !DRAWN) return;
   const tree = overviewTree(0, 0);
+  body.classList.toggle("joins", (ACT.flow || []).some((s) => s.op === "add" || s.op === "concat"));   // room for arcs
   body.replaceChildren(...overviewNodes(tree, countColumns(tree) > OVERVIEW_OPEN),
                        el("svg:svg", { id: "ov-links", class: "ov-links" }));
   markOverview();
