@@ -101,13 +101,29 @@ def test_one_dimensional_saliency_follows_the_clicked_channel(browser, pages):
         assert np.abs(got - want).max() <= span / 255 + span * 1e-3, c
 
 
-def test_two_dimensional_saliency_for_every_channel_shown(browser, pages):
-    d = open_page(browser, pages, "lenet")
-    select_layer(d, "conv1")
-    for c, (r, col) in ((3, (2, 5)), (11, (7, 0))):
-        _pick(d, _row(pages, "lenet", "conv1"), True, r, col, c)
+SHOWN_JS = """
+const s = M.saliencyShown, n = prod(IN_SHAPE.slice(1));
+return [Array.from({ length: n }, (_, i) => s.value(i)), s.hi - s.lo];
+"""
+
+
+@pytest.mark.parametrize("name", ["lenet", "lenet_precomputed"])
+def test_two_dimensional_saliency_for_every_channel_shown(browser, pages, name):
+    """Computed by the page (its backward pass) or precomputed by convscope: the caption names the
+    unit drawn, the note says which, and the map drawn is cs.saliency of that unit (to 1/255 of its range)."""
+    model, shape, _ = pages[name]
+    d = open_page(browser, pages, name)
+    x = _sample(shape)
+    for layer, c, (r, col) in (("conv1", 3, (2, 5)), ("conv1", 11, (7, 0)), ("conv2", 5, (1, 3))):
+        select_layer(d, layer)
+        _pick(d, _row(pages, name, layer), True, r, col, c)
         assert d.find_element("id", "saliency-caption").text == f"saliency of unit ({c}, {r}, {col})"
         assert d.find_element("id", "saliency-canvas").get_attribute("data-unit") == f"{c},{r},{col}"
+        note = d.find_element("id", "saliency-note").text
+        assert ("this page's own backward pass" in note) == (name == "lenet"), note
+        got, span = d.execute_script(SHOWN_JS)
+        want = cs.saliency(model, x, (c, r, col), layer=layer)[0]
+        assert np.abs(np.reshape(got, want.shape) - want).max() <= span / 255 + 1e-6
 
 
 def _row(pages, name, layer):
