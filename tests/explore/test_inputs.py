@@ -96,3 +96,5 @@ def test_a_drawn_digit_runs_through_the_model(browser, pages):
     assert x[0, 2:6, 3:5].min() > 0.3 and x[0, :, :2].max() == 0 and x[0, :, 6:].max() == 0
     assert "your drawing" in d.find_element("id", "input-note").text
     assert np.abs(_page_probs(d) - _probs(model, x)).max() <= 1e-5
+    # Grad-CAM of a drawing: computed by the page (precomputed maps are for the embedded inputs only)
+    assert d.find_element("id", "cam-caption").text.endswith("(computed by this page)")

@@ -7,7 +7,7 @@ import pytest
 
 import convscope as cs
 from convscope.explore.activations import forward
-from tests.explore.pages import SAMPLE, click_cell, open_page, select_layer
+from tests.explore.pages import SAMPLE, click_cell, open_page, select_layer, spatial_rows
 
 
 @pytest.fixture(autouse=True)
@@ -269,7 +269,7 @@ def test_no_captions_or_labels_overlap(browser, pages, width, tmp_path):
         assert d.execute_script(OVERLAP_JS) == []
         d.find_element("css selector", '#prediction .bar[data-class="1"]').click()   # the class view, Grad-CAM
         assert d.execute_script(OVERLAP_JS) == []
-        _keep_screenshots(d, width, ("overview", "viewer", "prediction"))
+        _keep_screenshots(d, width, ("overview", "viewer", "unit-cam", "prediction"))
     finally:
         _set_width(d, 1280)
 
@@ -361,3 +361,28 @@ def test_class_view_shows_grad_cam_of_the_chosen_class(browser, pages):
         assert caption.text.startswith("Grad-CAM of class 2 at") and caption.get_attribute("data-layer") == layer
         got = np.asarray(d.execute_script(CAM_JS, 2)).reshape(shape[1:])
         assert np.abs(got - cam(model, x[None], layer, [2])[0]).max() <= 1 / 510 + 1e-6
+
+
+PAGE_CAM_JS = """
+return Array.from(gradCam(currentTrace(), ACT.units.arrays, arguments[0], arguments[1]));
+"""
+
+
+@pytest.mark.parametrize("name", ["lenet", "cnn1d", "blocks"])
+def test_grad_cam_computed_in_the_page_is_cams(browser, pages, name):
+    """The page's own Grad-CAM (its backward pass to a layer, the weighting, ReLU, scaling and linear
+    resize) equals convscope.analysis.cam at every layer with maps, for two classes; the unit view
+    shows the chosen layer's, captioned with the class and layer."""
+    from convscope.analysis.cam import cam
+
+    model, shape, _ = pages[name]
+    d = open_page(browser, pages, name)
+    x = _sample(shape)
+    for layer in [r.name for r in spatial_rows(model, shape)]:
+        for k in (0, 7):
+            got = np.asarray(d.execute_script(PAGE_CAM_JS, layer, k)).reshape(shape[1:])
+            assert np.abs(got - cam(model, x[None], layer, [k])[0]).max() <= 1e-4, (layer, k)
+    select_layer(d, spatial_rows(model, shape)[-1].name)
+    caption = d.find_element("id", "unit-cam-caption")
+    assert caption.text.startswith("Grad-CAM of class") and caption.get_attribute("data-layer") == \
+        spatial_rows(model, shape)[-1].name

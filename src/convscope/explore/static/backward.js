@@ -71,11 +71,17 @@ function backwardStep(t, dy, arrays) {
 
 // d(output `unit` of step `name`)/d(input), shaped as the input (C, *spatial), for a forward trace.
 function gradientOf(trace, arrays, name, unit) {
+  return backprop(trace, arrays, name, unit, -1).get(MODEL_INPUT) || new Float64Array(trace[0].input.length);
+}
+
+// The gradients of output `unit` of step `name` with respect to every value computed after step
+// `stop` (an index into the trace; -1: down to the input), by value name.
+function backprop(trace, arrays, name, unit, stop) {
   const at = trace.findIndex((t) => t.name === name), grads = new Map();
   const seed = new Float64Array(trace[at].output.length);
   seed[unit] = 1;
   grads.set(name, seed);
-  for (let k = at; k >= 0; k--) {
+  for (let k = at; k > stop; k--) {
     const t = trace[k], dy = grads.get(t.name);
     if (!dy) continue;
     backwardStep(t, dy, arrays).forEach((d, i) => {
@@ -84,7 +90,7 @@ function gradientOf(trace, arrays, name, unit) {
       else for (let j = 0; j < d.length; j++) have[j] += d[j];
     });
   }
-  return grads.get(MODEL_INPUT) || new Float64Array(prod(IN_SHAPE));
+  return grads;
 }
 
 // A gradient as the page draws it: one input channel as is, several by their largest magnitude
@@ -95,4 +101,42 @@ function saliencyMap(g) {
     map[i] = c === 1 ? g[i] : Math.max(...Array.from({ length: c }, (_, k) => Math.abs(g[k * n + i])));
   }
   return unpack(packArray(map, sp));
+}
+
+// Grad-CAM of class `cls` at step `layer` (convscope.analysis.cam's "gradcam"): the layer's maps A
+// weighted by the mean over space of d(score)/dA, summed over channels, ReLU, scaled to [0, 1],
+// resized to the input (linear, half-pixel centres), ReLU and scaled again. Float32 like cam().
+function gradCam(trace, arrays, layer, cls) {
+  const k = trace.findIndex((t) => t.name === layer), a = trace[k].output, [c, ...sp] = trace[k].shape;
+  const last = trace[trace.length - 1].name, g = backprop(trace, arrays, last, cls, k).get(layer) || new Float64Array(a.length);
+  const n = prod(sp), map = new Float32Array(n);
+  for (let ch = 0; ch < c; ch++) {
+    let w = 0;
+    for (let i = 0; i < n; i++) w += g[ch * n + i];
+    w /= n;
+    for (let i = 0; i < n; i++) map[i] += w * a[ch * n + i];
+  }
+  const size = IN_SHAPE.slice(1), same = sp.every((v, i) => v === size[i]);
+  const once = unitScale(map.map((v) => Math.max(v, 0)));
+  return unitScale((same ? once : resizeLinear(once, sp, size)).map((v) => Math.max(v, 0)));
+}
+
+function unitScale(m) {   // (m - min) / (1e-7 + max of the shifted map), as cam()'s _unit
+  const lo = Math.min(...m), shifted = m.map((v) => v - lo), hi = Math.max(...shifted);
+  return shifted.map((v) => v / (1e-7 + hi));
+}
+
+// Linear resize of a 1-D or 2-D map, PyTorch's interpolate with align_corners=False.
+function resizeLinear(m, from, to) {
+  const axis = (i, o) => [...Array(o).keys()].map((d) => {
+    const src = Math.max(0, ((d + 0.5) * i) / o - 0.5), lo = Math.min(Math.floor(src), i - 1);
+    return [lo, Math.min(lo + 1, i - 1), src - lo];
+  });
+  const [fh, fw] = from.length === 2 ? from : [1, from[0]], [th, tw] = to.length === 2 ? to : [1, to[0]];
+  const rows = axis(fh, th), cols = axis(fw, tw), out = new Float32Array(th * tw);
+  rows.forEach(([r0, r1, a], y) => cols.forEach(([c0, c1, b], x) => {
+    const top = m[r0 * fw + c0] * (1 - b) + m[r0 * fw + c1] * b, bottom = m[r1 * fw + c0] * (1 - b) + m[r1 * fw + c1] * b;
+    out[y * tw + x] = top * (1 - a) + bottom * a;
+  }));
+  return out;
 }

@@ -100,6 +100,7 @@ function drawUnit() {
   $("unit-info").textContent = text;
   drawUnitMarker(row);
   drawSaliency(row);
+  drawUnitCam(row);
   drawArithmetic(row);
   markOverview();
 }
@@ -146,8 +147,8 @@ function drawSaliency(row) {
   const found = M.classSaliency === null && !live ? unitSaliency(row) : null;
   if (live) {
     [packed, caption] = [live.map, live.caption];
-    note.textContent = `${live.what}, by this page's own backward pass through the model for the input shown ` +
-      "(it agrees with cs.saliency to 1e-5): orange pushes it up, purple down.";
+    note.textContent = `${live.what}, by this page's own backward pass for the input shown (it agrees with ` +
+      "cs.saliency to 1e-5). Orange pushes it up, purple down.";
     canvas.dataset.unit = live.key;
   } else if (M.classSaliency !== null) {
     packed = unpack(ACT.class_saliency[M.classSaliency]);

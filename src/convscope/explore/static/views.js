@@ -75,36 +75,56 @@ function drawPrediction() {
     el("div", { class: "prediction-views" }, list, softmaxTable(p, chosen), camFigure(chosen === null ? p.top : Number(chosen))));
 }
 
-// Grad-CAM of class k over the input (precomputed by convscope.analysis.cam for the page's input and
-// the embedded samples): the input in grey, the map in viridis on top, half transparent.
+// Grad-CAM of class k over the input: precomputed by convscope.analysis.cam for the page's input and
+// the embedded samples, computed by the page (backward.js) for a drawing. The input in grey, the map
+// in viridis on top, half transparent.
 function camFigure(k) {
   const cam = ACT.cam;
-  if (!cam || !DRAWN || !TWO_D) return null;
+  if (!cam || !DRAWN) return null;
   const maps = ACT.camMaps === undefined ? cam.maps : ACT.camMaps, at = cam.classes.indexOf(k);
-  const [rows, cols] = inputGrid(), fig = el("figure", { id: "cam-figure" });
-  const where = `${cam.method} of class ${k} at ${layerTitle(DATA.rows.find((r) => r.name === cam.layer))}`;
-  if (!maps || at < 0) {
-    fig.append(el("figcaption", { id: "cam-caption", text: `${cam.method}: not precomputed for ${maps ? `class ${k}` : "this input"}` }),
-      el("p", { class: "small", text: `${cam.method} maps are computed when the page is written, for its input and the test ` +
-        `samples, classes ${cam.classes.join(", ")}.` }));
-    return fig;
+  const row = DATA.rows.find((r) => r.name === cam.layer);
+  if (maps && at >= 0) {
+    const arr = unpack(maps), n = prod(IN_SHAPE.slice(1));
+    return camPicture("cam", Float32Array.from({ length: n }, (_, i) => arr.value(at * n + i)), k, row, "");
   }
-  const arr = unpack(maps), base = el("canvas", { class: "cam-base" }), over = el("canvas", { class: "cam-over" });
-  const x = unpack(ACT.input);
-  if (IN_SHAPE[0] === 1) paint(base, x, 0, rows, cols, "grey"); else blank(base, rows, cols, "#888888");
-  paint(over, arr, at * rows * cols, rows, cols, "viridis");
-  const stack = el("div", { class: "stack cam-stack" }, base, over);
+  if (ACT.program && M.input) return camPicture("cam", gradCam(currentTrace(), ACT.units.arrays, cam.layer, k), k, row, " (computed by this page)");
+  return el("figure", { id: "cam-figure" }, el("figcaption", { id: "cam-caption", text: `${cam.method}: not precomputed for class ${k}` }),
+    el("p", { class: "small", text: `${cam.method} maps are precomputed for the page's input and the test samples, ` +
+      `classes ${cam.classes.join(", ")}.` }));
+}
+
+// A class-activation map (values in [0, 1], the input's spatial size) drawn over the input.
+function camPicture(id, values, k, row, how) {
+  const [rows, cols] = TWO_D ? inputGrid() : [1, IN_SHAPE[1]], arr = unpack(packArray(values, IN_SHAPE.slice(1)));
+  const base = el("canvas", { class: "cam-base" }), over = el("canvas", { class: "cam-over" });
+  if (TWO_D && IN_SHAPE[0] === 1) paint(base, unpack(ACT.input), 0, rows, cols, "grey");
+  else blank(base, rows, cols, "#888888");
+  paint(over, Object.assign({}, arr, { lo: 0, hi: 1, value: arr.value }), 0, rows, cols, "viridis");
+  const stack = el("div", { class: "stack cam-stack", "data-values": JSON.stringify(Array.from(values, (v) => +v.toFixed(6))) }, base, over);
   sizeStack(stack, rows, cols, 160);
-  fig.append(el("figcaption", { id: "cam-caption", text: where, "data-class": k, "data-layer": cam.layer }), stack,
+  const cam = ACT.cam;
+  return el("figure", { id: `${id}-figure`, class: "cam-figure" },
+    el("figcaption", { id: `${id}-caption`, text: `${cam.method} of class ${k} at ${layerTitle(row)}${how}`, "data-class": k,
+                       "data-layer": row.name }), stack,
     legend(Object.assign({}, arr, { lo: 0, hi: 1 }), "viridis"),
     el("p", { class: "small", text: "Where the layer's evidence for the class lies: its maps weighted by the mean " +
       "gradient of the class score, summed, ReLU, scaled to [0, 1] and resized to the input (yellow: most)." }));
-  return fig;
+}
+
+// In the unit view, the chosen layer's Grad-CAM of the marked (else predicted) class, when the page
+// runs the model and the layer has maps.
+function drawUnitCam(row) {
+  const box = $("unit-cam");
+  box.replaceChildren();
+  if (!ACT || !ACT.program || !ACT.cam || !ACT.prediction || !spatialOf(row).length || !DRAWN) return;
+  const k = M.classSaliency === null ? ACT.prediction.top : Number(M.classSaliency);
+  box.append(camPicture("unit-cam", gradCam(currentTrace(), ACT.units.arrays, row.name, k), k, row, " (computed by this page)"));
 }
 
 function chooseClass(i) {
   M.classSaliency = ACT.class_saliency[i] || ACT.program ? String(i) : null;
   drawSaliency(DATA.rows[M.row]);
+  drawUnitCam(DATA.rows[M.row]);
   drawPrediction();
   if (M.classSaliency === null) {
     $("saliency-caption").textContent = `saliency of class ${i}: not precomputed`;
