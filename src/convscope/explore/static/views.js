@@ -100,8 +100,11 @@ function camPicture(id, values, k, row, how) {
   if (TWO_D && IN_SHAPE[0] === 1) paint(base, unpack(ACT.input), 0, rows, cols, "grey");
   else blank(base, rows, cols, "#888888");
   paint(over, Object.assign({}, arr, { lo: 0, hi: 1, value: arr.value }), 0, rows, cols, "viridis");
-  const stack = el("div", { class: "stack cam-stack", "data-values": JSON.stringify(Array.from(values, (v) => +v.toFixed(6))) }, base, over);
-  sizeStack(stack, rows, cols, 160);
+  // a 1-D input's signal is drawn over its map, as the saliency's line
+  const line = TWO_D ? null : el("svg:svg", { viewBox: `0 0 ${cols} 1`, preserveAspectRatio: "none" });
+  if (line) linePlot(line, unpack(ACT.input), 0, 1, cols);
+  const stack = el("div", { class: "stack cam-stack" }, base, over, line);
+  sizeStack(stack, rows, cols, TWO_D ? 160 : 200, !TWO_D);
   const cam = ACT.cam;
   return el("figure", { id: `${id}-figure`, class: "cam-figure" },
     el("figcaption", { id: `${id}-caption`, text: `${cam.method} of class ${k} at ${layerTitle(row)}${how}`, "data-class": k,
