@@ -44,6 +44,26 @@ def _batch_norm(name, m, shape, store):
             "bias": None if m.bias is None else store.add(m.bias.data)}
 
 
+def _norm(block, per, m, store) -> dict:
+    """Normalisation over consecutive blocks of `block` cells (each sample's statistics), then an
+    affine per channel or per element of the block."""
+    return {"op": "norm", "block": int(block), "per": per, "eps": float(m.eps),
+            "weight": None if m.weight is None else store.add(m.weight.data),
+            "bias": None if m.bias is None else store.add(m.bias.data)}
+
+
+def _layer_norm(name, m, shape, store):
+    return _norm(np.prod(m.normalized_shape), "element", m, store)
+
+
+def _group_norm(name, m, shape, store):
+    return _norm(np.prod(shape) // m.num_groups, "channel", m, store)
+
+
+def _instance_norm(name, m, shape, store):
+    return _norm(np.prod(shape[1:]), "channel", m, store)
+
+
 def _global(name, m, shape, store):
     return {"op": "pool_all", "reduce": "avg" if type(m).__name__ == "GlobalAvgPool" else "max"} \
         if len(shape) in (2, 3) else None
@@ -70,6 +90,8 @@ def _softmax(name, m, shape, store):
 PAGE_LAYERS = {
     **{f"Conv{n}d": _windowed for n in (1, 2)}, **{f"{k}Pool{n}d": _windowed for k in ("Max", "Avg") for n in (1, 2)},
     "Linear": _windowed, "PReLU": _prelu, "BatchNorm1d": _batch_norm, "BatchNorm2d": _batch_norm,
+    "LayerNorm": _layer_norm, "GroupNorm": _group_norm, "InstanceNorm1d": _instance_norm,
+    "InstanceNorm2d": _instance_norm,
     **{k: _act for k in ("ReLU", "LeakyReLU", "ReLU6", "Sigmoid", "Tanh", "Hardtanh", "Hardswish", "Hardsigmoid",
                          "SiLU", "GELU", "Mish", "ELU", "SELU", "CELU")},
     "GlobalAvgPool": _global, "GlobalMaxPool": _global,

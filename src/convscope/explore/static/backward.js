@@ -45,6 +45,17 @@ function backwardStep(t, dy, arrays) {
       for (let i = 0; i < x.length; i++) dx[i] = dy[i] * ab[Math.floor(i / per)][0];
       break;
     }
+    case "norm": {
+      // with x^ = (x - mean) inv and g = dy * scale: dx = inv (g - mean(g) - x^ mean(g x^)) per block
+      const { stats, affine } = normParts(step, x, shape, arrays), n = step.block;
+      for (let at = 0; at < x.length; at += n) {
+        const [mean, inv] = stats[at / n];
+        let gm = 0, gx = 0;
+        for (let i = at; i < at + n; i++) { const g = dy[i] * affine(i)[0]; gm += g; gx += g * (x[i] - mean) * inv; }
+        for (let i = at; i < at + n; i++) dx[i] = inv * (dy[i] * affine(i)[0] - gm / n - (x[i] - mean) * inv * gx / n);
+      }
+      break;
+    }
     case "pool_all": case "adaptive":
       adaptiveSweep(step, shape, (c, cells, o) => {
         if (step.reduce === "avg") { for (const i of cells) dx[i] += dy[o] / cells.length; return; }

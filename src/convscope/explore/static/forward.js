@@ -1,5 +1,6 @@
 // The model's forward pass in the page (program.py lists the steps, each reading named values):
-// convolution, max and average pooling, dense layers, batch norm, element-wise activations, global
+// convolution, max and average pooling, dense layers, batch, layer, group and instance norm,
+// element-wise activations, global
 // and adaptive pooling, softmax, reshapes, and the adds and concatenations joining branches. Sums in
 // float64, stored as float32. The browser tests hold it to convscope's forward on every layer of
 // program.py's PAGE_LAYERS, drawn from the layer registry.
@@ -153,6 +154,30 @@ function adaptiveStep(x, xShape, step) {
   return out;
 }
 
+// A normalisation step's statistics: per block of `step.block` cells, [mean, 1 / sqrt(var + eps)]
+// (biased variance, float64), and the affine of cell i as [scale, shift].
+function normParts(step, x, shape, arrays) {
+  const w = param(arrays, step.weight), b = param(arrays, step.bias), plane = prod(shape.slice(1)), stats = [];
+  for (let at = 0; at < x.length; at += step.block) {
+    let mean = 0, v = 0;
+    for (let i = at; i < at + step.block; i++) mean += x[i];
+    mean /= step.block;
+    for (let i = at; i < at + step.block; i++) v += (x[i] - mean) ** 2;
+    stats.push([mean, 1 / Math.sqrt(v / step.block + step.eps)]);
+  }
+  const which = (i) => (step.per === "element" ? i % step.block : Math.floor(i / plane) % shape[0]);
+  const affine = (i) => [w === null ? 1 : w[which(i)], b === null ? 0 : b[which(i)]];
+  return { stats: stats, affine: affine };
+}
+
+function normStep(x, shape, step, arrays) {
+  const { stats, affine } = normParts(step, x, shape, arrays);
+  return Float32Array.from(x, (v, i) => {
+    const [mean, inv] = stats[Math.floor(i / step.block)], [s, t] = affine(i);
+    return (v - mean) * inv * s + t;
+  });
+}
+
 function softmaxStep(x) {
   const m = Math.max(...x), e = Array.from(x, (v) => Math.exp(v - m)), total = e.reduce((s, v) => s + v, 0);
   return Float32Array.from(e, (v) => v / total);
@@ -175,6 +200,7 @@ function forwardStep(step, xs, shapes, arrays) {
     case "prelu": return channelMap(x, shape, (v, c) => (v >= 0 ? v : preluSlope(step, arrays, c) * v));
     case "bn": { const ab = bnAffine(step, arrays); return channelMap(x, shape, (v, c) => v * ab[c][0] + ab[c][1]); }
     case "pool_all": case "adaptive": return adaptiveStep(x, shape, step);
+    case "norm": return normStep(x, shape, step, arrays);
     case "softmax": return softmaxStep(x);
     case "add": return Float32Array.from(x, (v, i) => v + xs[1][i]);
     case "concat": return concatStep(xs);
