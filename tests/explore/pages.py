@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import convscope as cs
 from convscope.explore import explore
-from tests.explore.models import blocks, branchy, cnn1d, conv3d, lenet, rules
+from tests.explore.models import blocks, branchy, cnn1d, conv3d, deep, lenet, rules
 
 # name: (model factory, input shape, weights shown as trained). Random weights are shown as if
 # trained where the activation panels are under test: the mechanics do not depend on what they learned.
 PAGES = {"lenet": (lenet, (1, 8, 8), True), "branchy": (branchy, (1, 13, 13), False), "cnn1d": (cnn1d, (1, 40), True),
          "conv3d": (conv3d, (1, 4, 4, 4), False), "rules": (rules, (1, 8, 8), True),
-         "blocks": (blocks, (1, 8, 8), True)}
+         "blocks": (blocks, (1, 8, 8), True), "deep": (deep, (1, 8, 8), True)}
 SAMPLE = 3
 # pages written as for a model too large for the page to run (saliency precomputed in Python): name -> page of PAGES
 PRECOMPUTED = {"lenet_precomputed": "lenet"}

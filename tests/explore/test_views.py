@@ -386,3 +386,23 @@ def test_grad_cam_computed_in_the_page_is_cams(browser, pages, name):
     caption = d.find_element("id", "unit-cam-caption")
     assert caption.text.startswith("Grad-CAM of class") and caption.get_attribute("data-layer") == \
         spatial_rows(model, shape)[-1].name
+
+
+def test_deep_model_overview_starts_folded_with_arcs_to_the_joins(browser, pages):
+    """Past 24 columns the stages start folded; an arc reaches each visible add or concat from its
+    source's column or the folded box holding it, and choosing a layer in a folded residual opens
+    it with the arcs to its add."""
+    model, shape, _ = pages["deep"]
+    d = open_page(browser, pages, "deep")
+    toggles = d.find_elements("css selector", "#overview-body .ov-toggle")
+    assert toggles and all(t.get_attribute("aria-expanded") == "false" for t in toggles)
+    assert not d.find_elements("css selector", "#ov-links .ov-arc")    # every join is folded away
+    select_layer(d, "4.2.body.3")
+    arcs = {(a.get_attribute("data-from"), a.get_attribute("data-to"))
+            for a in d.find_elements("css selector", "#ov-links .ov-arc")}
+    assert arcs == {("4.1", "4.2")}, arcs    # the chosen block's skip, from the ReLU before it
+    d.find_element("css selector", '.ov-group[data-group="6"] > .ov-toggle').click()
+    arcs = {(a.get_attribute("data-from"), a.get_attribute("data-to"))
+            for a in d.find_elements("css selector", "#ov-links .ov-arc")}
+    assert ("6.0", "6") in arcs, arcs       # the concat, opened: its first branch's arc
+    assert d.find_element("css selector", '.ov-group[data-group="4.2"] > .ov-toggle').get_attribute("aria-expanded") == "true"
