@@ -13,7 +13,7 @@ from ..ops.geometry import resolve_padding
 from .pack import exact
 
 EXACT_BUDGET = 250_000  # float32 values a page may carry for the arithmetic (1 MB)
-# element-wise activations the page applies itself (forward.js knows their formulas and derivatives),
+# element-wise activations the page applies itself (activations.js knows their formulas and derivatives),
 # with the attributes each one's formula reads
 ACTIVATIONS = {"ReLU": (), "LeakyReLU": ("negative_slope",), "ReLU6": (), "Sigmoid": (), "Tanh": (),
                "Hardtanh": ("min_val", "max_val"), "Hardswish": (), "Hardsigmoid": (), "SiLU": (),
