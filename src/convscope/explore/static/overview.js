@@ -124,12 +124,15 @@ function markOverview() {
   svg.setAttribute("width", 1);    // drawn with overflow visible: an overlay as big as the content
   svg.setAttribute("height", 1);   // would itself grow the scrolled area
   // the overlay scrolls with the columns: coordinates are from the start of the scrolled content
-  const o = { left: origin.left - body.scrollLeft, top: origin.top - body.scrollTop };
+  const content = () => ({ left: origin.left - body.scrollLeft, top: origin.top - body.scrollTop });
   for (const c of body.querySelectorAll(".ov-col")) c.classList.toggle("selected", c.dataset.layer === row.name);
   const col = body.querySelector(`.ov-col[data-layer="${CSS.escape(row.name)}"]`);
-  if (!col) return drawJoinArcs(body, o, svg);
-  // the chosen layer is always in view: open the blocks around it
+  if (!col) return drawJoinArcs(body, content(), svg);
+  // the chosen layer is always in view: open the blocks around it, and scroll the columns to it
   for (let g = col.closest(".ov-group.collapsed"); g; g = g.parentElement.closest(".ov-group.collapsed")) setCollapsed(g, false);
+  const cb = col.getBoundingClientRect();
+  if (cb.left < origin.left || cb.right > origin.right) body.scrollLeft += cb.left - origin.left - (origin.width - cb.width) / 2;
+  const o = content();
   drawJoinArcs(body, o, svg);
   const sp = spatialOf(row), canvas = col.querySelector(`canvas[data-channel="${TWO_D && sp.length ? M.channel : 0}"]`);
   if (!canvas) return;
