@@ -65,3 +65,18 @@ def blocks():
     return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Residual(body),
                          nn.Concat(nn.Conv2d(4, 2, 1), nn.Sequential(nn.Conv2d(4, 2, 3, padding=1))),
                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 4 * 4, 10))
+
+
+def deep():
+    """Three stages of two residual blocks (conv, batch norm, ReLU) and a concat, for 1x8x8 digits:
+    more overview columns than fit, so its blocks start folded."""
+    nn = cs.nn
+    cs.manual_seed(3)
+
+    def block(c):
+        return nn.Residual(nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(),
+                                         nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c)))
+    stages = [nn.Sequential(block(4), nn.ReLU(), block(4), nn.ReLU()) for _ in range(3)]
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), *stages,
+                         nn.Concat(nn.Conv2d(4, 2, 1), nn.Sequential(nn.Conv2d(4, 2, 3, padding=1), nn.ReLU())),
+                         nn.GlobalAvgPool(), nn.Linear(4, 10))

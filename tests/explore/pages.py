@@ -4,22 +4,34 @@ from __future__ import annotations
 
 import convscope as cs
 from convscope.explore import explore
-from tests.explore.models import blocks, branchy, cnn1d, conv3d, lenet, rules
+from tests.explore.models import blocks, branchy, cnn1d, conv3d, deep, lenet, rules
 
 # name: (model factory, input shape, weights shown as trained). Random weights are shown as if
 # trained where the activation panels are under test: the mechanics do not depend on what they learned.
 PAGES = {"lenet": (lenet, (1, 8, 8), True), "branchy": (branchy, (1, 13, 13), False), "cnn1d": (cnn1d, (1, 40), True),
          "conv3d": (conv3d, (1, 4, 4, 4), False), "rules": (rules, (1, 8, 8), True),
-         "blocks": (blocks, (1, 8, 8), True)}
+         "blocks": (blocks, (1, 8, 8), True), "deep": (deep, (1, 8, 8), True)}
 SAMPLE = 3
+# pages written as for a model too large for the page to run (saliency precomputed in Python): name -> page of PAGES
+PRECOMPUTED = {"lenet_precomputed": "lenet"}
 
 
 def build(out) -> dict:
-    """{name: (model, input shape, page path)} for every page of PAGES, test sample SAMPLE."""
+    """{name: (model, input shape, page path)} for every page of PAGES and PRECOMPUTED, test sample SAMPLE."""
+    import pytest
+
+    from convscope.explore import program
+
     built = {}
     for name, (make, shape, trained) in PAGES.items():
         model = make()
         built[name] = (model, shape, explore(model, shape, out=out / f"{name}.html", trained=trained, sample=SAMPLE))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(program, "MAX_MACS", 0)
+        for name, like in PRECOMPUTED.items():
+            model, shape, _ = built[like]
+            built[name] = (model, shape, explore(model, shape, out=out / f"{name}.html", trained=PAGES[like][2],
+                                                 sample=SAMPLE))
     return built
 
 

@@ -43,6 +43,12 @@ def test_page_forward_is_convscopes(browser, pages, name):
             assert _close(got, outs[layer]), (name, layer)
 
 
+GRAD_JS = """
+const t = currentTrace(), s = t.find((u) => u.name === arguments[0]);
+return Array.from(gradientOf(t, ACT.units.arrays, arguments[0], flatIndex(arguments[1], s.shape)));
+"""
+
+
 def _probs(model, x):
     y = forward(model, x)[1]
     e = np.exp(y - y.max())
@@ -71,9 +77,9 @@ def test_samples_switch_every_view(browser, pages):
         body = d.find_element("id", "unit-math-body")
         want = forward(model, x)[0]["conv2"][0, 1, 2]
         assert abs(float(body.get_attribute("data-value")) - want) <= 1e-5 * max(1.0, abs(want))
-        assert d.find_element("id", "saliency-caption").text == "saliency: page's input only"
-    buttons[0].click()    # back to the page's own input: convscope's saliency again
-    assert d.find_element("id", "saliency-caption").text.startswith("saliency of unit")
+        assert d.find_element("id", "saliency-caption").text == "saliency of unit (0, 1, 2)"
+        g = np.asarray(d.execute_script(GRAD_JS, "conv2", [0, 1, 2]))
+        assert _close(g, cs.saliency(model, x, (0, 1, 2), layer="conv2"))
 
 
 def test_a_drawn_digit_runs_through_the_model(browser, pages):
@@ -90,3 +96,5 @@ def test_a_drawn_digit_runs_through_the_model(browser, pages):
     assert x[0, 2:6, 3:5].min() > 0.3 and x[0, :, :2].max() == 0 and x[0, :, 6:].max() == 0
     assert "your drawing" in d.find_element("id", "input-note").text
     assert np.abs(_page_probs(d) - _probs(model, x)).max() <= 1e-5
+    # Grad-CAM of a drawing: computed by the page (precomputed maps are for the embedded inputs only)
+    assert d.find_element("id", "cam-caption").text.endswith("(computed by this page)")

@@ -7,7 +7,7 @@ import pytest
 
 import convscope as cs
 from convscope.explore.activations import forward
-from tests.explore.pages import SAMPLE, click_cell, open_page, select_layer
+from tests.explore.pages import SAMPLE, click_cell, open_page, select_layer, spatial_rows
 
 
 @pytest.fixture(autouse=True)
@@ -101,13 +101,29 @@ def test_one_dimensional_saliency_follows_the_clicked_channel(browser, pages):
         assert np.abs(got - want).max() <= span / 255 + span * 1e-3, c
 
 
-def test_two_dimensional_saliency_for_every_channel_shown(browser, pages):
-    d = open_page(browser, pages, "lenet")
-    select_layer(d, "conv1")
-    for c, (r, col) in ((3, (2, 5)), (11, (7, 0))):
-        _pick(d, _row(pages, "lenet", "conv1"), True, r, col, c)
+SHOWN_JS = """
+const s = M.saliencyShown, n = prod(IN_SHAPE.slice(1));
+return [Array.from({ length: n }, (_, i) => s.value(i)), s.hi - s.lo];
+"""
+
+
+@pytest.mark.parametrize("name", ["lenet", "lenet_precomputed"])
+def test_two_dimensional_saliency_for_every_channel_shown(browser, pages, name):
+    """Computed by the page (its backward pass) or precomputed by convscope: the caption names the
+    unit drawn, the note says which, and the map drawn is cs.saliency of that unit (to 1/255 of its range)."""
+    model, shape, _ = pages[name]
+    d = open_page(browser, pages, name)
+    x = _sample(shape)
+    for layer, c, (r, col) in (("conv1", 3, (2, 5)), ("conv1", 11, (7, 0)), ("conv2", 5, (1, 3))):
+        select_layer(d, layer)
+        _pick(d, _row(pages, name, layer), True, r, col, c)
         assert d.find_element("id", "saliency-caption").text == f"saliency of unit ({c}, {r}, {col})"
         assert d.find_element("id", "saliency-canvas").get_attribute("data-unit") == f"{c},{r},{col}"
+        note = d.find_element("id", "saliency-note").text
+        assert ("this page's own backward pass" in note) == (name == "lenet"), note
+        got, span = d.execute_script(SHOWN_JS)
+        want = cs.saliency(model, x, (c, r, col), layer=layer)[0]
+        assert np.abs(np.reshape(got, want.shape) - want).max() <= span / 255 + 1e-6
 
 
 def _row(pages, name, layer):
@@ -210,6 +226,19 @@ def _set_width(d, width):
                                                              "mobile": False})
 
 
+def _keep_screenshots(d, width, parts):
+    """With CONVSCOPE_SCREENSHOTS=DIR, the parts of the page at this width, as PNG files in DIR."""
+    import os
+
+    keep = os.environ.get("CONVSCOPE_SCREENSHOTS")
+    if not keep:
+        return
+    os.makedirs(keep, exist_ok=True)
+    for part in parts:
+        d.execute_script(f"document.getElementById('{part}').scrollIntoView()")
+        d.save_screenshot(os.path.join(keep, f"explore_{part}_{width}.png"))
+
+
 @pytest.mark.parametrize("width", [1400, 800])
 def test_no_captions_or_labels_overlap(browser, pages, width, tmp_path):
     """Transposed playground (its long input caption), a 12 x 12 input (no matrix C: no blank space),
@@ -238,6 +267,9 @@ def test_no_captions_or_labels_overlap(browser, pages, width, tmp_path):
         click_cell(d, "map-stack", 3, 3, 8, 8)
         d.find_elements("css selector", "#input-choices button")[3].click()  # another input: other captions
         assert d.execute_script(OVERLAP_JS) == []
+        d.find_element("css selector", '#prediction .bar[data-class="1"]').click()   # the class view, Grad-CAM
+        assert d.execute_script(OVERLAP_JS) == []
+        _keep_screenshots(d, width, ("overview", "viewer", "unit-cam", "prediction"))
     finally:
         _set_width(d, 1280)
 
@@ -273,8 +305,8 @@ def test_overview_shows_every_layer_and_the_window_a_unit_reads(browser, pages):
 
 def test_overview_boxes_blocks_with_their_joins(browser, pages):
     """A residual block and a concat: boxed with their layers and the add / concat that joins the
-    branches, foldable, and opened again when a layer inside is chosen. No program runs a branchy
-    model, so no windows are drawn (only chains get lines)."""
+    branches, foldable, and opened again when a layer inside is chosen; arcs from each branch's
+    source to its join, and the window a unit reads drawn on its own input's column."""
     model, shape, _ = pages["blocks"]
     d = open_page(browser, pages, "blocks")
     layers = [n for n, m in model.named_modules() if n and not m._modules]
@@ -293,5 +325,84 @@ def test_overview_boxes_blocks_with_their_joins(browser, pages):
     select_layer(d, "2.body.2")
     assert toggle.get_attribute("aria-expanded") == "true"
     assert d.find_elements("css selector", "#ov-links .ov-unit")
-    assert not d.find_elements("css selector", "#ov-links .ov-window")
-    assert d.execute_script("return DATA.activations.program") is None
+    # the window is drawn on the column of the layer's own input, inside the block
+    windows = d.find_elements("css selector", "#ov-links .ov-window")
+    assert windows and len(windows) == len(d.find_elements("css selector", '.ov-col[data-layer="2.body.1"] canvas'))
+    # arcs: the residual's skip from the block's input to the add, each concat branch to the concat
+    arcs = {(a.get_attribute("data-from"), a.get_attribute("data-to"))
+            for a in d.find_elements("css selector", "#ov-links .ov-arc")}
+    assert arcs == {("1", "2"), ("3.0", "3")}, arcs
+
+
+CAM_JS = """
+const cam = ACT.cam, maps = unpack(ACT.camMaps === undefined ? cam.maps : ACT.camMaps), n = prod(IN_SHAPE.slice(1));
+const at = cam.classes.indexOf(arguments[0]);
+return Array.from({ length: n }, (_, i) => maps.value(at * n + i));
+"""
+
+
+def test_class_view_shows_grad_cam_of_the_chosen_class(browser, pages):
+    """The class view's overlay is convscope.analysis.cam (Grad-CAM) of the clicked class at the last
+    spatial layer, for the page's input and for a sample switched to, and its caption says so."""
+    from convscope.analysis.cam import cam
+
+    model, shape, _ = pages["lenet"]
+    d = open_page(browser, pages, "lenet")
+    layer = [r for r in cs.summary(model, shape).rows if not r.group and len(r.output_shape) == 3][-1].name
+    x = _sample(shape)
+    for button in (None, d.find_elements("css selector", "#input-choices button[data-sample]")[5]):
+        if button is not None:
+            button.click()
+            x = cs.data.digits()[2][int(button.get_attribute("data-sample"))]
+        bar = d.find_element("css selector", '#prediction .bar[data-class="2"]')
+        d.execute_script("arguments[0].scrollIntoView({block: 'center'})", bar)
+        bar.click()
+        caption = d.find_element("id", "cam-caption")
+        assert caption.text.startswith("Grad-CAM of class 2 at") and caption.get_attribute("data-layer") == layer
+        got = np.asarray(d.execute_script(CAM_JS, 2)).reshape(shape[1:])
+        assert np.abs(got - cam(model, x[None], layer, [2])[0]).max() <= 1 / 510 + 1e-6
+
+
+PAGE_CAM_JS = """
+return Array.from(gradCam(currentTrace(), ACT.units.arrays, arguments[0], arguments[1]));
+"""
+
+
+@pytest.mark.parametrize("name", ["lenet", "cnn1d", "blocks"])
+def test_grad_cam_computed_in_the_page_is_cams(browser, pages, name):
+    """The page's own Grad-CAM (its backward pass to a layer, the weighting, ReLU, scaling and linear
+    resize) equals convscope.analysis.cam at every layer with maps, for two classes; the unit view
+    shows the chosen layer's, captioned with the class and layer."""
+    from convscope.analysis.cam import cam
+
+    model, shape, _ = pages[name]
+    d = open_page(browser, pages, name)
+    x = _sample(shape)
+    for layer in [r.name for r in spatial_rows(model, shape)]:
+        for k in (0, 7):
+            got = np.asarray(d.execute_script(PAGE_CAM_JS, layer, k)).reshape(shape[1:])
+            assert np.abs(got - cam(model, x[None], layer, [k])[0]).max() <= 1e-4, (layer, k)
+    select_layer(d, spatial_rows(model, shape)[-1].name)
+    caption = d.find_element("id", "unit-cam-caption")
+    assert caption.text.startswith("Grad-CAM of class") and caption.get_attribute("data-layer") == \
+        spatial_rows(model, shape)[-1].name
+
+
+def test_deep_model_overview_starts_folded_with_arcs_to_the_joins(browser, pages):
+    """Past 24 columns the stages start folded; an arc reaches each visible add or concat from its
+    source's column or the folded box holding it, and choosing a layer in a folded residual opens
+    it with the arcs to its add."""
+    model, shape, _ = pages["deep"]
+    d = open_page(browser, pages, "deep")
+    toggles = d.find_elements("css selector", "#overview-body .ov-toggle")
+    assert toggles and all(t.get_attribute("aria-expanded") == "false" for t in toggles)
+    assert not d.find_elements("css selector", "#ov-links .ov-arc")    # every join is folded away
+    select_layer(d, "4.2.body.3")
+    arcs = {(a.get_attribute("data-from"), a.get_attribute("data-to"))
+            for a in d.find_elements("css selector", "#ov-links .ov-arc")}
+    assert arcs == {("4.1", "4.2")}, arcs    # the chosen block's skip, from the ReLU before it
+    d.find_element("css selector", '.ov-group[data-group="6"] > .ov-toggle').click()
+    arcs = {(a.get_attribute("data-from"), a.get_attribute("data-to"))
+            for a in d.find_elements("css selector", "#ov-links .ov-arc")}
+    assert ("6.0", "6") in arcs, arcs       # the concat, opened: its first branch's arc
+    assert d.find_element("css selector", '.ov-group[data-group="4.2"] > .ov-toggle').get_attribute("aria-expanded") == "true"

@@ -160,3 +160,23 @@ def prediction(y: np.ndarray) -> dict | None:
     p = np.exp(y - y.max())
     p /= p.sum()
     return {"scores": [float(v) for v in y], "probs": [float(v) for v in p], "top": int(np.argmax(p))}
+
+
+def cam_layer(rows, input_shape) -> dict | None:
+    """Where the page's class-activation maps are taken: the last layer with a spatial output."""
+    spatial_rows = [r for r in rows if r["module"] and spatial(r, input_shape)]
+    return None if not spatial_rows else {"layer": spatial_rows[-1]["name"], "kind": spatial_rows[-1]["kind"],
+                                          "method": "Grad-CAM"}
+
+
+def class_cams(model, xs, layer: str, classes) -> list:
+    """Grad-CAM (convscope.analysis.cam) of each class for each image of xs at `layer`: per image,
+    the maps of `classes` in order, packed (each in [0, 1])."""
+    from ..analysis.cam import cam
+
+    classes = [int(k) for k in classes]
+    if not classes:
+        return [None] * len(xs)
+    batch = np.repeat(np.asarray(xs, np.float32), len(classes), 0)
+    maps = cam(model, batch, layer, classes * len(xs), "gradcam").reshape(len(xs), len(classes), *xs.shape[2:])
+    return [pack(m) for m in maps]

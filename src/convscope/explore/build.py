@@ -7,9 +7,9 @@ import numpy as np
 
 from . import activations as act
 from .analysis import boxes, kernels, layer_rows, spatial
-from .pack import pack
+from .pack import exact, pack, unexact
 from .playground import check_table
-from .program import program, samples
+from .program import flow, program, samples
 from .units import EXACT_BUDGET, Store, unit_data
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[3] / "examples" / "lenet_digits.yaml"
@@ -95,15 +95,19 @@ def page_data(spec=None, input_shape=None, *, weights=None, image=None, sample=N
     else:
         x, label, note = act.sample_input(dataset or "digits", 0 if sample is None else int(sample), shape)
     try:
-        data["activations"] = _activations(model, shape, rows, np.asarray(x, np.float32), note, label)
-        runnable = _runnable(model, shape, np.asarray(x, np.float32), data, dataset if image is None else None)
-        data["activations"].update(runnable)
+        x = np.asarray(x, np.float32)
+        runnable = _runnable(model, shape, x, data, dataset if image is None else None)
+        data["activations"] = _activations(model, shape, rows, x, note, label, runnable["program"] is not None)
+        data["activations"].update(runnable, flow=flow(model, x))
+        _sample_cams(model, data["activations"])
     except (ValueError, TypeError, RuntimeError, NotImplementedError) as err:
         data["status"] = f"The model could not run on this input, so only the analysis is shown: {err}"
     return data
 
 
-def _activations(model, shape, rows, x, note, label) -> dict:
+def _activations(model, shape, rows, x, note, label, in_page: bool) -> dict:
+    """Feature maps, prediction and Grad-CAM; saliency maps for the stated subset of units when the
+    page cannot compute them itself (`in_page`: it differentiates its own forward pass)."""
     outputs, y = act.forward(model, x)
     small = int(np.prod(shape[1:])) <= act.SMALL_INPUT
     per_layer = act.SALIENCY_UNITS if small else 1
@@ -112,20 +116,28 @@ def _activations(model, shape, rows, x, note, label) -> dict:
         if not row["module"] or row["name"] not in outputs:
             continue
         entry = act.feature_maps(outputs[row["name"]], shape)
-        if row["kernels"] is not None or row["kind"].startswith(("MaxPool", "AvgPool")):
+        if not in_page and (row["kernels"] is not None or row["kind"].startswith(("MaxPool", "AvgPool"))):
             if spatial(row, shape):
                 channels = entry["maps"]["shape"][0] if small else 1
                 entry["saliency"] = act.saliency_maps(model, x, row, shape, channels, per_layer)
         layers[row["name"]] = entry
     pred = act.prediction(y)
     classes = [] if pred is None else list(np.argsort(pred["probs"])[::-1][:10 if small else 3])
+    where = act.cam_layer(rows, shape) if pred else None
     return {"input": pack(x), "input_note": note, "label": label, "layers": layers, "prediction": pred,
-            "class_saliency": act.class_saliency(model, x, classes) if pred else {},
-            "saliency_note": (f"Saliency maps are precomputed for every channel shown at up to {per_layer} evenly "
-                              "spread positions of each convolution and pooling layer" if small else
-                              "Saliency maps are precomputed for the centre unit of channel 0 of each convolution "
-                              "and pooling layer (each map costs one backward pass)") +
-                             f", and for the top {len(classes)} classes"}
+            "class_saliency": act.class_saliency(model, x, classes) if pred and not in_page else {},
+            "cam": None if where is None else {**where, "classes": [int(k) for k in classes],
+                                               "maps": act.class_cams(model, x[None], where["layer"], classes)[0]},
+            "saliency_note": _saliency_note(in_page, small, per_layer, len(classes))}
+
+
+def _saliency_note(in_page, small, per_layer, classes) -> str:
+    if in_page:
+        return "Saliency maps are computed by the page for any unit and class"
+    units = (f"for every channel shown at up to {per_layer} evenly spread positions of each convolution and pooling "
+             "layer" if small else "for the centre unit of channel 0 of each convolution and pooling layer (each map "
+             "costs one backward pass)")
+    return f"Saliency maps are precomputed {units}, and for the top {classes} classes"
 
 
 def _runnable(model, shape, x, data, dataset) -> dict:
@@ -135,8 +147,17 @@ def _runnable(model, shape, x, data, dataset) -> dict:
     units = {"layers": unit_data(model, x, store), "budget": EXACT_BUDGET}
     steps = program(model, x, data["totals"]["macs"], store)
     units["arrays"] = store.arrays
-    return {"units": units, "program": steps if store.left >= 0 else None,
+    return {"units": units, "program": steps if store.left >= 0 else None, "exact_input": exact(x),
             "samples": samples(dataset, shape) if steps and dataset else []}
+
+
+def _sample_cams(model, activations) -> None:
+    """Grad-CAM of every class shown for each embedded sample, in one batch."""
+    cam, chosen = activations.get("cam"), activations["samples"]
+    if cam and chosen:
+        xs = np.stack([unexact(c["input"]) for c in chosen])
+        for c, maps in zip(chosen, act.class_cams(model, xs, cam["layer"], cam["classes"])):
+            c["cam"] = maps
 
 
 def explore(spec=None, input_shape=None, *, out="explore.html", **kwargs) -> Path:

@@ -7,7 +7,7 @@ import json
 from importlib import resources
 
 SCRIPTS = ("common.js", "arithmetic.js", "playground.js", "pgnumbers.js", "unit.js", "views.js", "maps.js",
-           "overview.js", "forward.js", "inputs.js", "model.js")  # model.js last: it starts the page
+           "overview.js", "activations.js", "forward.js", "backward.js", "inputs.js", "model.js")  # model.js last: it starts the page
 
 
 def _static(name: str) -> str:

@@ -13,8 +13,17 @@ from ..ops.geometry import resolve_padding
 from .pack import exact
 
 EXACT_BUDGET = 250_000  # float32 values a page may carry for the arithmetic (1 MB)
-# element-wise activations the page applies itself (arithmetic.js knows their formulas)
-ACTIVATIONS = {"ReLU", "LeakyReLU", "ReLU6", "Sigmoid", "Tanh"}
+# element-wise activations the page applies itself (activations.js knows their formulas and derivatives),
+# with the attributes each one's formula reads
+ACTIVATIONS = {"ReLU": (), "LeakyReLU": ("negative_slope",), "ReLU6": (), "Sigmoid": (), "Tanh": (),
+               "Hardtanh": ("min_val", "max_val"), "Hardswish": (), "Hardsigmoid": (), "SiLU": (),
+               "GELU": ("approximate",), "Mish": (), "ELU": ("alpha",), "SELU": (), "CELU": ("alpha",)}
+
+
+def activation(m) -> dict:
+    """{"kind", and the attributes its formula reads} of an element-wise activation layer."""
+    kind = type(m).__name__
+    return {"kind": kind, **{a: getattr(m, a) for a in ACTIVATIONS[kind]}}
 
 
 def capture(model, x) -> list:
@@ -95,8 +104,7 @@ def _after(ran, k) -> dict | None:
     kind = type(m).__name__
     if kind not in ACTIVATIONS or inp.shape != ran[k][3].shape or not np.array_equal(inp, ran[k][3]):
         return None
-    extra = {"slope": float(m.negative_slope)} if kind == "LeakyReLU" else {}
-    return {"name": name, "kind": kind, "output": out, **extra}
+    return {"name": name, **activation(m), "output": out}
 
 
 def unit_data(model, x, store: Store) -> dict:

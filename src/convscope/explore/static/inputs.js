@@ -29,10 +29,12 @@ function restoreOriginal() {
   for (const [name, a] of Object.entries(o.layers)) ACT.layers[name] = Object.assign({}, a);
   ACT.units.arrays = o.arrays.slice();
   M.input = null;
+  M.trace = null;
+  delete ACT.camMaps;
 }
 
 // Run x through the model and put its numbers where every view reads them.
-function useInput(x, label, note) {
+function useInput(x, label, note, cam) {
   const trace = runProgram(ACT.program, ACT.units.arrays, x), arrays = ACT.units.arrays;
   for (const t of trace) {
     const a = ACT.layers[t.name], entry = ACT.units.layers[t.name];
@@ -42,7 +44,6 @@ function useInput(x, label, note) {
     } else if (a && a.vector) {
       a.vector = packArray(t.output.subarray(0, a.vector.shape[0]), a.vector.shape);
     }
-    if (a) a.saliency = null;
     if (entry) {
       arrays[entry.input] = { shape: t.inputShape, data: t.input };
       arrays[entry.output] = { shape: t.shape, data: t.output };
@@ -56,6 +57,8 @@ function useInput(x, label, note) {
   Object.assign(ACT, { input: packArray(x, IN_SHAPE), input_note: note, label: label, class_saliency: {},
                        prediction: z.length > 1 ? { scores: z, probs: probs, top: probs.indexOf(Math.max(...probs)) } : null });
   M.input = x;
+  M.trace = trace;
+  ACT.camMaps = cam || null;
 }
 
 function chooseInput(button, run) {
@@ -124,10 +127,10 @@ function initInputs() {
   for (const s of ACT.samples) {
     choices.append(el("button", { type: "button", "aria-pressed": "false", "data-sample": s.index, title: `test sample ${s.index}`,
       onclick: (e) => chooseInput(e.currentTarget, () => useInput(exactArray(s.input).data, s.label,
-        `test sample ${s.index} (label ${s.label}), run by this page`)) }, String(s.label)));
+        `test sample ${s.index} (label ${s.label}), run by this page`, s.cam)) }, String(s.label)));
   }
   const canDraw = TWO_D && IN_SHAPE[0] === 1;
   box.append(el("p", { class: "small", text: "Other inputs, run through the model by this page (it agrees with convscope " +
     "to 1e-5): a test sample of each class" + (canDraw ? ", or draw your own (white on black)." : ".") +
-    " Saliency maps are convscope's, for the page's input only." }), choices, canDraw ? drawingPad() : null);
+    " Saliency maps follow: the page differentiates its own forward pass." }), choices, canDraw ? drawingPad() : null);
 }

@@ -100,6 +100,7 @@ function drawUnit() {
   $("unit-info").textContent = text;
   drawUnitMarker(row);
   drawSaliency(row);
+  drawUnitCam(row);
   drawArithmetic(row);
   markOverview();
 }
@@ -119,7 +120,7 @@ function drawUnitMarker(row) {
   svg.replaceChildren();
   gridLines(svg, rows, cols);
   const s = (layerAct(row) || {}).saliency;
-  if (s && s.positions.length < prod(sp)) {   // dots mark the positions that have a saliency map
+  if (s && !ACT.program && s.positions.length < prod(sp)) {   // dots mark the positions that have a saliency map
     for (const ch of TWO_D ? [M.channel] : [...Array(s.channels).keys()]) {
       if (ch >= s.channels) continue;
       for (const key of s.positions) {
@@ -142,8 +143,14 @@ function drawSaliency(row) {
   svg.setAttribute("preserveAspectRatio", "none");
   svg.replaceChildren();
   let packed = null, caption;
-  const found = M.classSaliency === null ? unitSaliency(row) : null;
-  if (M.classSaliency !== null) {
+  const live = pageSaliency(row);
+  const found = M.classSaliency === null && !live ? unitSaliency(row) : null;
+  if (live) {
+    [packed, caption] = [live.map, live.caption];
+    note.textContent = `${live.what}, by this page's own backward pass for the input shown (it agrees with ` +
+      "cs.saliency to 1e-5). Orange pushes it up, purple down.";
+    canvas.dataset.unit = live.key;
+  } else if (M.classSaliency !== null) {
     packed = unpack(ACT.class_saliency[M.classSaliency]);
     caption = `saliency of class ${M.classSaliency}`;
     note.textContent = `d(score of class ${M.classSaliency}) / d(input). ${ACT.saliency_note}.`;
@@ -156,7 +163,7 @@ function drawSaliency(row) {
       "Choose \"page's input\" to see them." : `No saliency map for unit (${unitIndex(row).join(", ")})${spatialOf(row).length ? " (dots mark the units that have one)" : ""}. ${ACT.saliency_note}.`;
   }
   $("saliency-caption").textContent = caption;
-  canvas.dataset.unit = found ? found[1] : M.classSaliency !== null ? `class ${M.classSaliency}` : "";
+  if (!live) canvas.dataset.unit = found ? found[1] : M.classSaliency !== null ? `class ${M.classSaliency}` : "";
   if (packed && TWO_D) paint(canvas, packed, 0, rows, cols);
   else blank(canvas, rows, cols, packed ? "#ffffff" : undefined);
   if (packed && !TWO_D) linePlot(svg, packed, 0, rows, cols);
@@ -201,4 +208,26 @@ function mapKey(e) {
   e.preventDefault();
   M.classSaliency = null;
   drawUnit();
+}
+
+// The forward trace of the input shown (the page's own, a sample or a drawing), run once per input.
+function currentTrace() {
+  if (!M.trace) M.trace = runProgram(ACT.program, ACT.units.arrays, M.input || exactArray(ACT.exact_input).data);
+  return M.trace;
+}
+
+// Saliency computed here for any unit or class when the page runs the model: {map, caption, what, key}.
+function pageSaliency(row) {
+  if (!ACT || !ACT.program) return null;
+  const trace = currentTrace(), last = trace[trace.length - 1];
+  if (M.classSaliency !== null) {
+    const k = Number(M.classSaliency);
+    return { map: saliencyMap(gradientOf(trace, ACT.units.arrays, last.name, k)), key: `class ${k}`,
+             caption: `saliency of class ${k}`, what: `d(score of class ${k}) / d(input)` };
+  }
+  const t = trace.find((s) => s.name === row.name);
+  if (!t) return null;
+  const unit = unitIndex(row), key = unit.join(",");
+  const g = gradientOf(trace, ACT.units.arrays, row.name, flatIndex(unit, t.shape.length ? t.shape : [1]));
+  return { map: saliencyMap(g), key: key, caption: `saliency of unit (${unit.join(", ")})`, what: "d(unit) / d(input)" };
 }

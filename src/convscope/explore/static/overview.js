@@ -1,7 +1,7 @@
 // The whole network at a glance: one column per layer with its maps as small multiples (vectors as
 // grids of 16 a row), blocks boxed (collapsed in deep models) with the operations joining their
-// branches, the chosen unit marked, and, in a chain the page runs itself, lines from the unit to the
-// window it reads in the layer before. Clicking a map picks that layer and channel.
+// branches and arcs from each branch's source to its join, the chosen unit marked, and lines from the
+// unit to the window it reads in the layer whose output it takes. Clicking a map picks that layer and channel.
 "use strict";
 
 const OVERVIEW_CHANNELS = 6;   // maps per column: enough to see a layer's variety, few enough to scan
@@ -67,7 +67,7 @@ function countColumns(nodes, layersOnly) {
 
 function opColumn(row) {
   const sign = row.kind === "add" ? "+" : row.kind === "concat" ? "\u29fa" : row.kind;
-  return el("div", { class: "ov-col ov-op", "data-op": row.name, title: `${row.name}: ${row.kind} (joins the branches)` },
+  return el("div", { class: "ov-col ov-op", "data-op": row.name, "data-kind": row.kind, title: `${row.name}: ${row.kind} (joins the branches)` },
     el("div", { class: "ov-head", text: sign }), el("div", { class: "ov-kind", text: row.kind }));
 }
 
@@ -96,6 +96,7 @@ function drawOverview() {
   $("overview").hidden = !ACT || !DRAWN;
   if (!ACT || !DRAWN) return;
   const tree = overviewTree(0, 0);
+  body.classList.toggle("joins", (ACT.flow || []).some((s) => s.op === "add" || s.op === "concat"));   // room for arcs
   body.replaceChildren(...overviewNodes(tree, countColumns(tree) > OVERVIEW_OPEN),
                        el("svg:svg", { id: "ov-links", class: "ov-links" }));
   markOverview();
@@ -123,12 +124,16 @@ function markOverview() {
   svg.setAttribute("width", 1);    // drawn with overflow visible: an overlay as big as the content
   svg.setAttribute("height", 1);   // would itself grow the scrolled area
   // the overlay scrolls with the columns: coordinates are from the start of the scrolled content
-  const o = { left: origin.left - body.scrollLeft, top: origin.top - body.scrollTop };
+  const content = () => ({ left: origin.left - body.scrollLeft, top: origin.top - body.scrollTop });
   for (const c of body.querySelectorAll(".ov-col")) c.classList.toggle("selected", c.dataset.layer === row.name);
   const col = body.querySelector(`.ov-col[data-layer="${CSS.escape(row.name)}"]`);
-  if (!col) return;
-  // the chosen layer is always in view: open the blocks around it
+  if (!col) return drawJoinArcs(body, content(), svg);
+  // the chosen layer is always in view: open the blocks around it, and scroll the columns to it
   for (let g = col.closest(".ov-group.collapsed"); g; g = g.parentElement.closest(".ov-group.collapsed")) setCollapsed(g, false);
+  const cb = col.getBoundingClientRect();
+  if (cb.left < origin.left || cb.right > origin.right) body.scrollLeft += cb.left - origin.left - (origin.width - cb.width) / 2;
+  const o = content();
+  drawJoinArcs(body, o, svg);
   const sp = spatialOf(row), canvas = col.querySelector(`canvas[data-channel="${TWO_D && sp.length ? M.channel : 0}"]`);
   if (!canvas) return;
   const [rows, cols] = !sp.length ? mapGrid(row) : TWO_D ? sp : [channelsShown(row), sp[0]];
@@ -138,10 +143,50 @@ function markOverview() {
   linkToPrevious(row, col, u, o, svg);
 }
 
-// In a chain the page runs itself, the previous column is the layer's input: draw the window read.
+// The joins of the flow (adds, concatenations) beside their overview columns, in order: [step, column].
+function joinColumns(body) {
+  const joins = (ACT.flow || []).filter((s) => s.op === "add" || s.op === "concat");
+  const cols = [...body.querySelectorAll(".ov-op")].filter((c) => ["add", "concat"].includes(c.dataset.kind));
+  return joins.length === cols.length ? joins.map((s, k) => [s, cols[k]]) : [];
+}
+
+// What stands for a value on screen: its layer's column, its join's, or the folded block holding it.
+function shownColumn(body, name, joins) {
+  const join = joins.find(([s]) => s.name === name);
+  let c = join ? join[1] : body.querySelector(`.ov-col[data-layer="${CSS.escape(name)}"]`);
+  if (!c) return null;
+  for (let g = c.closest(".ov-group.collapsed"); g; g = g.parentElement.closest(".ov-group.collapsed")) c = g;
+  return c;
+}
+
+// Arcs from each branch's source to the add or concat joining it (a residual's skip, a concat's
+// branches), above the columns; the one just before its join needs none.
+function drawJoinArcs(body, o, svg) {
+  const joins = joinColumns(body);
+  svg.append(el("svg:defs", {}, el("svg:marker", { id: "ov-arrow", viewBox: "0 0 6 6", refX: 5, refY: 3, markerWidth: 6,
+    markerHeight: 6, orient: "auto" }, el("svg:path", { d: "M0,0 L6,3 L0,6 z", fill: "#0072b2" }))));
+  const columns = [...body.querySelectorAll(".ov-col")];
+  for (const [step, target] of joins) {
+    const t = target.getBoundingClientRect(), before = columns[columns.indexOf(target) - 1];
+    if (!t.width) continue;                 // inside a folded block
+    for (const name of step.inputs) {
+      const source = shownColumn(body, name, joins);
+      if (!source || source === target || source === before) continue;   // the column just before: read left to right
+      const b = source.getBoundingClientRect();
+      if (!b.width) continue;
+      const x1 = b.left - o.left + b.width / 2, x2 = t.left - o.left + t.width / 2, y1 = b.top - o.top, y2 = t.top - o.top;
+      const lift = Math.min(40, 14 + Math.abs(x2 - x1) * 0.08), top = Math.min(y1, y2) - lift;
+      svg.append(el("svg:path", { d: `M${x1},${y1} C${x1},${top} ${x2},${top} ${x2},${y2 - 2}`,
+        class: `ov-arc ${step.op}`, "data-from": name, "data-to": step.name }));
+    }
+  }
+}
+
+// The column of the value the layer reads (its step's input in the flow): draw the window read there.
 function linkToPrevious(row, col, u, o, svg) {
-  const entry = ACT.units && ACT.units.layers[row.name], prev = col.previousElementSibling;
-  if (!ACT.program || !entry || entry.rule.op === "linear" || !prev || !spatialOf(row).length) return;
+  const entry = ACT.units && ACT.units.layers[row.name], step = (ACT.flow || []).find((s) => s.name === row.name);
+  const prev = step && $("overview-body").querySelector(`.ov-col[data-layer="${CSS.escape(step.inputs[0])}"]`);
+  if (!entry || entry.rule.op === "linear" || !prev || !spatialOf(row).length) return;
   const prevRow = DATA.rows.find((r) => r.name === prev.dataset.layer), psp = spatialOf(prevRow);
   if (!psp.length) return;
   const win = windowRange(entry.rule, M.unit, psp), [pr, pc] = TWO_D ? psp : [channelsShown(prevRow), psp[0]];

@@ -23,17 +23,6 @@ function windowOf(rule, xShape, channel, out) {
   return taps;
 }
 
-function activate(after, v) {
-  switch (after.kind) {
-    case "ReLU": return Math.max(0, v);
-    case "ReLU6": return Math.min(6, Math.max(0, v));
-    case "LeakyReLU": return v >= 0 ? v : after.slope * v;
-    case "Sigmoid": return 1 / (1 + Math.exp(-v));
-    case "Tanh": return Math.tanh(v);
-  }
-  return NaN;
-}
-
 // Everything one unit's value is made of, computed here: {terms, sum, bias, value, ...}.
 function unitArithmetic(entry, arrays, unit) {
   const r = entry.rule, x = exactArray(arrays[entry.input]), y = exactArray(arrays[entry.output]);

@@ -72,12 +72,62 @@ function drawPrediction() {
   box.replaceChildren(el("h3", { text: "Prediction: logits \u2192 exponentials \u2192 probabilities" }),
     el("p", { id: "prediction-text", text: `The model says ${p.top} with probability ${(p.probs[p.top] * 100).toFixed(1)}%${label}. ` +
               "Click a class to mark it and see the saliency of its score." }),
-    el("div", { class: "prediction-views" }, list, softmaxTable(p, chosen)));
+    el("div", { class: "prediction-views" }, list, softmaxTable(p, chosen), camFigure(chosen === null ? p.top : Number(chosen))));
+}
+
+// Grad-CAM of class k over the input: precomputed by convscope.analysis.cam for the page's input and
+// the embedded samples, computed by the page (backward.js) for a drawing. The input in grey, the map
+// in viridis on top, half transparent.
+function camFigure(k) {
+  const cam = ACT.cam;
+  if (!cam || !DRAWN) return null;
+  const maps = ACT.camMaps === undefined ? cam.maps : ACT.camMaps, at = cam.classes.indexOf(k);
+  const row = DATA.rows.find((r) => r.name === cam.layer);
+  if (maps && at >= 0) {
+    const arr = unpack(maps), n = prod(IN_SHAPE.slice(1));
+    return camPicture("cam", Float32Array.from({ length: n }, (_, i) => arr.value(at * n + i)), k, row, "");
+  }
+  if (ACT.program && M.input) return camPicture("cam", gradCam(currentTrace(), ACT.units.arrays, cam.layer, k), k, row, " (computed by this page)");
+  return el("figure", { id: "cam-figure" }, el("figcaption", { id: "cam-caption", text: `${cam.method}: not precomputed for class ${k}` }),
+    el("p", { class: "small", text: `${cam.method} maps are precomputed for the page's input and the test samples, ` +
+      `classes ${cam.classes.join(", ")}.` }));
+}
+
+// A class-activation map (values in [0, 1], the input's spatial size) drawn over the input.
+function camPicture(id, values, k, row, how) {
+  const [rows, cols] = TWO_D ? inputGrid() : [1, IN_SHAPE[1]], arr = unpack(packArray(values, IN_SHAPE.slice(1)));
+  const base = el("canvas", { class: "cam-base" }), over = el("canvas", { class: "cam-over" });
+  if (TWO_D && IN_SHAPE[0] === 1) paint(base, unpack(ACT.input), 0, rows, cols, "grey");
+  else blank(base, rows, cols, "#888888");
+  paint(over, Object.assign({}, arr, { lo: 0, hi: 1, value: arr.value }), 0, rows, cols, "viridis");
+  // a 1-D input's signal is drawn over its map, as the saliency's line
+  const line = TWO_D ? null : el("svg:svg", { viewBox: `0 0 ${cols} 1`, preserveAspectRatio: "none" });
+  if (line) linePlot(line, unpack(ACT.input), 0, 1, cols);
+  const stack = el("div", { class: "stack cam-stack" }, base, over, line);
+  sizeStack(stack, rows, cols, TWO_D ? 160 : 200, !TWO_D);
+  const cam = ACT.cam;
+  return el("figure", { id: `${id}-figure`, class: "cam-figure" },
+    el("figcaption", { id: `${id}-caption`, text: `${cam.method} of class ${k} at ${layerTitle(row)}${how}`, "data-class": k,
+                       "data-layer": row.name }), stack,
+    legend(Object.assign({}, arr, { lo: 0, hi: 1 }), "viridis"),
+    el("p", { class: "small", text: "Where the layer's evidence for the class lies: its maps weighted by the mean " +
+      "gradient of the class score, summed, ReLU, scaled to [0, 1] and resized to the input (yellow: most)." }));
+}
+
+// In the unit view, the chosen layer's Grad-CAM of the marked (else predicted) class, when the page
+// runs the model and the layer has maps.
+function drawUnitCam(row) {
+  const box = $("unit-cam");
+  box.replaceChildren();
+  if (!ACT || !ACT.program || !ACT.cam || !ACT.prediction || !spatialOf(row).length || !DRAWN) return;
+  const k = M.classSaliency === null ? ACT.prediction.top : Number(M.classSaliency);
+  box.append(camPicture("unit-cam", gradCam(currentTrace(), ACT.units.arrays, row.name, k), k, row, " (computed by this page)"));
 }
 
 function chooseClass(i) {
-  M.classSaliency = ACT.class_saliency[i] ? String(i) : null;
+  M.classSaliency = ACT.class_saliency[i] || ACT.program ? String(i) : null;
   drawSaliency(DATA.rows[M.row]);
+  drawUnitCam(DATA.rows[M.row]);
   drawPrediction();
   if (M.classSaliency === null) {
     $("saliency-caption").textContent = `saliency of class ${i}: not precomputed`;
