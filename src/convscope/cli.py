@@ -78,6 +78,7 @@ def train(args) -> int:
 def _check_data(model, name: str, data_name: str, shape: tuple, classes: int) -> None:
     """The model takes the data set's samples and gives one score per class: checked on shapes alone."""
     from .analysis import trace
+    from .train import CLASS_RULE, scores_classes
 
     first = first_layer(model)
     if first is not None:
@@ -87,9 +88,9 @@ def _check_data(model, name: str, data_name: str, shape: tuple, classes: int) ->
     except ValueError as err:
         raise UsageError(f"{name} cannot take a {data_name} sample of shape {'x'.join(map(str, shape))}: "
                          f"{err}") from None
-    if len(out) != 2 or out[1] != classes:
+    if not scores_classes(out, classes):
         raise UsageError(f"{name} gives outputs of shape {'x'.join(map(str, out[1:]))} per sample, but {data_name} "
-                         f"has {classes} classes: the last layer needs {classes} outputs")
+                         f"has {classes} classes: {CLASS_RULE.format(classes=classes)}")
 
 
 def _resume_note(checkpoint, epochs: int) -> str:
