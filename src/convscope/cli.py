@@ -277,6 +277,7 @@ class _Parser(argparse.ArgumentParser):
 
 def parser() -> argparse.ArgumentParser:
     from .data import DATASETS, SETS
+    from .model_files.examples import NAMES as EXAMPLES
 
     p = _Parser(prog="convscope", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"convscope {__version__}")
@@ -288,7 +289,7 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--quick", action="store_true", help="3 epochs instead of 20")
     sub.add_parser("matrix", help="the lecture's 4x4 input, 3x3 kernel and its 4x16 matrix C, checked")
     t = sub.add_parser("train", help="train a model on a bundled data set; weights go to a run folder")
-    t.add_argument("model", help="a model file, or a bundled one: lenet_digits, fc_digits, cnn1d_mnist1d, cnn_fashion")
+    t.add_argument("model", help=f"a model file, or a bundled one: {', '.join(EXAMPLES)}")
     t.add_argument("--data", default="digits", help=f"{', '.join(sorted(DATASETS))} (default: digits), "
                    f"{', '.join(SETS)} (downloaded once into $CONVSCOPE_DATA, default ~/.cache/convscope), "
                    "a folder of class sub-folders of images, or a .npz file with arrays x, y")
