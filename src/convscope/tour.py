@@ -110,7 +110,7 @@ def run(out="tour", quick: bool = False, console=None) -> dict:
         "Top: test digits, one per class. Middle: saliency, how much each pixel moves the predicted class's score "
         f"(its gradient). Bottom: Grad-CAM of {CAM_LAYER['lenet_digits']}, which weights that layer's feature "
         "maps by their average gradient: coarse (one cell per unit of the layer), but it shows which part of "
-        "the digit the last convolution's evidence comes from.",
+        "the digit the last convolution's evidence comes from, blank space included.",
         {"method": f"Grad-CAM (Selvaraju et al. 2017) of {CAM_LAYER['lenet_digits']}'s output",
          "digits shown": ", ".join(str(int(y_test[i])) for i in shown)})
     test_acc = evaluate(lenet, x_test, y_test)[1]
