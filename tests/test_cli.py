@@ -126,7 +126,7 @@ MISTAKES = [
     ("train lenet_digits --lr -1", "lr must be > 0"),
     ("train lenet_digits --data mnist1d", "a mnist1d sample 1x40 has 2 axes but Conv2d 'conv1' takes 3"),
     ("train lenet5", "lenet5 cannot take a digits sample of shape 1x8x8"),
-    ("train MODELS/three_classes.yaml", "has 10 classes: the last layer needs 10 outputs"),
+    ("train MODELS/three_classes.yaml", "has 10 classes: the last layer needs at least 10 outputs"),
     ("tour --out MODELS/zero_axis.yaml/tour", "zero_axis.yaml"),
     ("experiment stacking --out MODELS/zero_axis.yaml/out", "zero_axis.yaml"),
     ("experiment nope", "invalid choice"),
@@ -145,6 +145,19 @@ def test_a_mistake_is_one_line_on_stderr_with_exit_code_2(line, phrase, run_fold
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("convscope"), err
     assert "Traceback" not in err and phrase in err, err
+
+
+def test_train_takes_a_model_with_more_outputs_than_classes_as_fit_does(tmp_path, capsys):
+    """One rule for the command and for `fit`: at least one output per class (extra ones are allowed)."""
+    from convscope.train import scores_classes
+
+    model = tmp_path / "twelve.yaml"
+    model.write_text("layers:\n  - {type: Flatten}\n  - {type: Linear, in_features: 64, out_features: 12}\n")
+    assert cli.main(["train", str(model), "--epochs", "1", "--quiet", "--out", str(tmp_path / "runs")]) == 0
+    x, y = cs.data.digits()[:2]
+    cs.fit(cs.load_model(model), (x, y), epochs=1, quiet=True)
+    assert [scores_classes(s, 10) for s in ((1, 12), (1, 10), (1, 9), (1, 10, 2), (10,))] == \
+        [True, True, False, False, False]
 
 
 def test_a_diverging_run_says_so_in_one_line_without_numpy_warnings(tmp_path, capsys):
@@ -345,7 +358,6 @@ def test_predict_lists_each_image_most_probable_classes(run_folder, tmp_path, ca
 
     from PIL import Image
 
-    from convscope.data.files import _image
     from convscope.train import predict
 
     files = []
@@ -354,7 +366,7 @@ def test_predict_lists_each_image_most_probable_classes(run_folder, tmp_path, ca
         Image.fromarray((img * 255).astype(np.uint8)).resize((20, 12)).save(files[-1])  # any size: resized
     assert cli.main(["predict", str(run_folder), *map(str, files), "--top", "3", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    logits = predict(cs.load_run(run_folder).model, np.stack([_image(f, (1, 8, 8)) for f in files])).astype(np.float64)
+    logits = predict(cs.load_run(run_folder).model, np.stack([cs.data.read_image(f, (1, 8, 8)) for f in files])).astype(np.float64)
     probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     for item, f, p in zip(result, files, probs):
         assert item["image"] == str(f) and [c["class"] for c in item["top"]] == list(np.argsort(-p)[:3])

@@ -74,6 +74,19 @@ def test_the_lecture_topics_come_with_their_numbers(committed):
     assert "16 x 5^2 = 400 weights" in text  # the lecture's n x f slip, flagged
 
 
+def test_real_mnist_and_grad_cam_are_the_tour_s(committed):
+    """The committed notebook ran without MNIST (an empty data cache): it prints the tour's instructions,
+    and it calls the same functions as the tour for LeNet-5 on MNIST and for the saliency and Grad-CAM figure."""
+    from convscope import tour
+
+    text = "\n".join(t for texts in _texts(committed) for t in texts)
+    assert "\n".join(tour.mnist_instructions()) in text
+    sources = [c.source for c in committed.cells if c.cell_type == "code"]
+    assert any("real_mnist(" in s for s in sources) and any("viz.saliency_and_cam(lenet" in s for s in sources)
+    markdown = "\n".join(c.source for c in committed.cells if c.cell_type == "markdown")
+    assert "Grad-CAM" in markdown and "`conv2`" in markdown and tour.CAM_LAYER["lenet_digits"] == "conv2"
+
+
 def test_stacking_is_shown_with_one_channel_count():
     from convscope import lecture
 

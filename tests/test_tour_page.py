@@ -1,10 +1,11 @@
 """The tour's page: introduction, one section per figure with the numbers behind it, the errata, links."""
+import html
 import io
 from html.parser import HTMLParser
 
 import pytest
 
-from convscope import lecture
+from convscope import lecture, tour
 from convscope.tour import _write_index, comparison_note
 
 VOID = {"meta", "img", "br", "hr", "link"}
@@ -57,7 +58,9 @@ def quick_tour(tmp_path_factory):
     from convscope import tour
 
     out = tmp_path_factory.mktemp("tour")
-    return tour.run(out, quick=True, console=Console(file=io.StringIO()))
+    with pytest.MonkeyPatch.context() as mp:  # no MNIST: the quick tour says how to get it
+        mp.setenv("CONVSCOPE_DATA", str(out / "empty-cache"))
+        return tour.run(out, quick=True, console=Console(file=io.StringIO()))
 
 
 def _plotted(fig) -> set:
@@ -106,3 +109,18 @@ def test_the_explorer_link_comes_first_in_the_page(tmp_path):
     numbers = {"lenet_accuracy": 0.9, "fc_accuracy": 0.8, "lenet_params": 1, "lenet_macs": 1}
     page = _write_index(tmp_path, figures, numbers, explorer="explore.html").read_text()
     assert page.index('href="explore.html"') < page.index('src="a.png"')  # in the introduction, not at the end
+
+
+def test_without_mnist_the_page_says_how_to_get_it(quick_tour):
+    page = quick_tour["index"].read_text()
+    note = next(n for n in quick_tour["notes"] if n["title"] == "LeNet-5 on real MNIST")
+    assert [note["text"], *note["listing"]] == tour.mnist_instructions()
+    assert page.index('src="feature_maps.png"') < page.index("LeNet-5 on real MNIST") < page.index('id="errata"')
+    for line in note["listing"]:
+        assert html.escape(line) in page  # the command and every file with its checksum, as typed
+
+
+def test_the_tour_shows_saliency_and_grad_cam_of_the_lenet(quick_tour):
+    looks = next(f for f in quick_tour["figures"] if f["file"] == "saliency_cam.png")
+    assert looks["numbers"]["method"] == f"Grad-CAM (Selvaraju et al. 2017) of {tour.CAM_LAYER['lenet_digits']}'s output"
+    assert looks["numbers"]["digits shown"] == "0, 1, 2, 3, 4"

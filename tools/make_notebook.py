@@ -9,6 +9,8 @@ the lecture's erratum where there is one (printed from convscope.lecture.errata(
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import pathlib
 import sys
 import tempfile
@@ -24,7 +26,7 @@ from IPython.display import Markdown
 
 import convscope as cs
 from convscope import lecture, viz
-from convscope.tour import example_model
+from convscope.tour import CAM_LAYER, example_model, real_mnist, samples_by_class
 
 nn = cs.nn
 cs.manual_seed(0)  # same seed, same notebook: every number below repeats exactly
@@ -119,6 +121,28 @@ viz.history(h)"""),
     ("code", "viz.kernels(lenet, 'conv1')"),
     ("md", "What each of those kernels responds to in a test digit (the layer's output: one *feature map* per kernel):"),
     ("code", "viz.feature_maps(lenet, x_test[0], 'conv1')"),
+    ("md", """### Where the network looks
+
+A feature map says where one kernel fires; which of those places decide the class? Two answers, for one
+test digit of each class. *Saliency* is the gradient of the predicted class's score with respect to each
+pixel: how much a small change of that pixel moves the score. *Grad-CAM* (Selvaraju et al., 2017) looks
+at a layer instead of the pixels: it weights each feature map of the last convolution, `conv2`, by the
+average gradient of the class score over that map, adds the maps, keeps the positive part and resizes it
+to the image. It is coarse, one cell per unit of `conv2` (the figure's title gives their number), but it
+says which part of the digit the evidence of the last convolution comes from. Evidence need not be ink:
+blank space where other digits have strokes can count for a class too."""),
+    ("code", """shown = samples_by_class(y_test)  # the first test digit of the classes 0 to 4
+viz.saliency_and_cam(lenet, x_test[shown], CAM_LAYER["lenet_digits"], labels=y_test[shown])"""),
+    ("md", """### LeNet-5 on real MNIST
+
+The 8x8 digits are small enough to train in seconds. The network that made CNNs famous, LeNet-5 (LeCun
+et al., 1998), read the 28x28 digits of MNIST centred in a 32x32 field; here its first layer pads by 2,
+which is the same, so every later layer keeps the paper's sizes (`examples/lenet5_mnist.yaml`). MNIST is
+not bundled but downloaded once: when it is in the data cache this cell trains LeNet-5 for one epoch (a
+few minutes) and tests it on the whole test set, else it says how to get it."""),
+    ("code", """mnist = real_mnist(epochs=1)  # never downloads
+print("\\n".join(mnist.lines))
+mnist.figure  # where LeNet-5 looks (saliency and Grad-CAM of C3), when it was trained"""),
 
     ("md", """## 4. One dimension: order matters
 
@@ -356,14 +380,30 @@ def build():
 
 
 def execute(nb, cwd=None):
-    """Run every cell in a fresh kernel (in `cwd`, a temporary folder by default: it must run anywhere)."""
+    """Run every cell in a fresh kernel (in `cwd`, a temporary folder by default: it must run anywhere),
+    with an empty data cache: the outputs are those of a machine without downloaded data sets (the
+    real-MNIST section says how to get MNIST), the same on every machine."""
     from nbclient import NotebookClient
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _data_cache(pathlib.Path(tmp) / "no-data"):
         NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=False,
                        resources={"metadata": {"path": str(cwd or tmp)}}).execute()
     nb.metadata["language_info"] = {"name": "python"}  # no interpreter version: the file stays the same across machines
     return nb
+
+
+@contextlib.contextmanager
+def _data_cache(folder):
+    """$CONVSCOPE_DATA set to `folder` while the kernel starts (it inherits the environment)."""
+    before = os.environ.get("CONVSCOPE_DATA")
+    os.environ["CONVSCOPE_DATA"] = str(folder)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["CONVSCOPE_DATA"]
+        else:
+            os.environ["CONVSCOPE_DATA"] = before
 
 
 def main(argv=None):

@@ -78,6 +78,7 @@ def train(args) -> int:
 def _check_data(model, name: str, data_name: str, shape: tuple, classes: int) -> None:
     """The model takes the data set's samples and gives one score per class: checked on shapes alone."""
     from .analysis import trace
+    from .train import CLASS_RULE, scores_classes
 
     first = first_layer(model)
     if first is not None:
@@ -87,9 +88,9 @@ def _check_data(model, name: str, data_name: str, shape: tuple, classes: int) ->
     except ValueError as err:
         raise UsageError(f"{name} cannot take a {data_name} sample of shape {'x'.join(map(str, shape))}: "
                          f"{err}") from None
-    if len(out) != 2 or out[1] != classes:
+    if not scores_classes(out, classes):
         raise UsageError(f"{name} gives outputs of shape {'x'.join(map(str, out[1:]))} per sample, but {data_name} "
-                         f"has {classes} classes: the last layer needs {classes} outputs")
+                         f"has {classes} classes: {CLASS_RULE.format(classes=classes)}")
 
 
 def _resume_note(checkpoint, epochs: int) -> str:
@@ -276,6 +277,7 @@ class _Parser(argparse.ArgumentParser):
 
 def parser() -> argparse.ArgumentParser:
     from .data import DATASETS, SETS
+    from .model_files.examples import NAMES as EXAMPLES
 
     p = _Parser(prog="convscope", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"convscope {__version__}")
@@ -287,7 +289,7 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--quick", action="store_true", help="3 epochs instead of 20")
     sub.add_parser("matrix", help="the lecture's 4x4 input, 3x3 kernel and its 4x16 matrix C, checked")
     t = sub.add_parser("train", help="train a model on a bundled data set; weights go to a run folder")
-    t.add_argument("model", help="a model file, or a bundled one: lenet_digits, fc_digits, cnn1d_mnist1d, cnn_fashion")
+    t.add_argument("model", help=f"a model file, or a bundled one: {', '.join(EXAMPLES)}")
     t.add_argument("--data", default="digits", help=f"{', '.join(sorted(DATASETS))} (default: digits), "
                    f"{', '.join(SETS)} (downloaded once into $CONVSCOPE_DATA, default ~/.cache/convscope), "
                    "a folder of class sub-folders of images, or a .npz file with arrays x, y")

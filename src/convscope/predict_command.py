@@ -19,12 +19,12 @@ def predictions(model, images, input_shape, top: int, classes=None) -> list:
     """[{"image", "top": [{"class", "name", "probability"}, ...]}] for each image file."""
     import numpy as np
 
-    from .data.files import _image
+    from .data import read_image
     from .train import predict
 
     if top < 1:
         raise ValueError(f"--top must be >= 1, got {top}")
-    x = np.stack([_image(Path(f), tuple(input_shape)) for f in images])
+    x = np.stack([read_image(f, tuple(input_shape)) for f in images])
     logits = predict(model, x).astype(np.float64)
     p = np.exp(logits - logits.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)

@@ -1,13 +1,15 @@
 """`convscope tour`: the lecture, run for real on the bundled digits, ending in one HTML page.
 
 It prints the 4x4 example and its matrix C, trains the LeNet of examples/ and a dense net of about
-the same size, prints the summary with receptive fields, and writes every figure with two lines on
-what it shows and the numbers behind it into OUT/index.html.
+the same size, prints the summary with receptive fields, trains LeNet-5 on real MNIST when it is in
+the data cache (else says how to get it), and writes every figure with two lines on what it shows and
+the numbers behind it into OUT/index.html.
 """
 from __future__ import annotations
 
 import html
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,9 @@ from .analysis import receptive_field, receptive_region, stacking, summary
 from .model_files.examples import example_model
 from .nn import Conv1d, Sequential
 from .train import evaluate
+
+MNIST_MODEL = "lenet5_mnist"  # the bundled LeNet-5 for 28x28 digits
+CAM_LAYER = {"lenet_digits": "conv2", MNIST_MODEL: "C3"}  # each model's last convolution: Grad-CAM's layer
 
 
 def run(out="tour", quick: bool = False, console=None) -> dict:
@@ -30,7 +35,7 @@ def run(out="tour", quick: bool = False, console=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     epochs = 3 if quick else 20
-    figures = []
+    figures, notes = [], []  # notes: sections of the page without a figure
 
     def add(fig, name: str, title: str, lines: str, numbers: dict | None = None):
         """Save one figure and keep its title, two lines and the numbers behind it for the page."""
@@ -99,6 +104,15 @@ def run(out="tour", quick: bool = False, console=None) -> dict:
         "Each map is one kernel slid over the digit, before the ReLU (blue is negative): large values where that kernel's pattern occurs.",
         {"maps": f"{conv1.shape[1]} of {conv1.shape[2]}x{conv1.shape[3]}",
          "negative values (the ReLU zeroes them)": f"{(conv1 < 0).mean():.0%}"})
+    shown = samples_by_class(y_test)
+    looks = viz.saliency_and_cam(lenet, x_test[shown], CAM_LAYER["lenet_digits"], labels=y_test[shown])
+    add(looks, "saliency_cam.png", "Where the LeNet looks: saliency and Grad-CAM",
+        "Top: test digits, one per class. Middle: saliency, how much each pixel moves the predicted class's score "
+        f"(its gradient). Bottom: Grad-CAM of {CAM_LAYER['lenet_digits']}, which weights that layer's feature "
+        "maps by their average gradient: coarse (one cell per unit of the layer), but it shows which part of "
+        "the digit the last convolution's evidence comes from, blank space included.",
+        {"method": f"Grad-CAM (Selvaraju et al. 2017) of {CAM_LAYER['lenet_digits']}'s output",
+         "digits shown": ", ".join(str(int(y_test[i])) for i in shown)})
     test_acc = evaluate(lenet, x_test, y_test)[1]
     add(viz.confusion(lenet, x_test, y_test), "confusion.png", "Which digits the LeNet confuses",
         "Rows are true classes, columns predictions: everything off the diagonal is a mistake.",
@@ -131,7 +145,16 @@ def run(out="tour", quick: bool = False, console=None) -> dict:
     add(viz.pooling(np.round(x_test[1, 0], 2), "max", 2), "pooling.png", "Max pooling 2x2 on a digit",
         "The outlined cells are the maxima kept: pooling halves each side and keeps the strongest response.",
         {"input": "8x8", "output": f"{pooled.shape[2]}x{pooled.shape[3]}", "values kept": f"{pooled.size} of 64"})
-    console.rule("4. where the lecture's text is wrong")
+    console.rule("4. LeNet-5 on real MNIST")
+    mnist = real_mnist(epochs=1, train_limit=6000 if quick else None)
+    for line in mnist.lines:
+        console.print(line, highlight=False, markup=False, soft_wrap=line.startswith(" "))  # commands and files: one line each
+    if mnist.figure is not None:
+        add(mnist.figure, "mnist_lenet5.png", "LeNet-5 on real MNIST: where it looks", " ".join(mnist.lines),
+            mnist.numbers)
+    else:
+        notes.append({"title": "LeNet-5 on real MNIST", "text": mnist.lines[0], "listing": mnist.lines[1:]})
+    console.rule("5. where the lecture's text is wrong")
     for e in lecture.errata():
         console.print(f"- {e.sentence()}")
     numbers = {"lenet_accuracy": acc, "fc_accuracy": fc_acc, "lenet_params": s.totals["params"],
@@ -140,9 +163,62 @@ def run(out="tour", quick: bool = False, console=None) -> dict:
 
     page = explore(lenet, (1, 8, 8), out=out / "explore.html", trained=True, sample=0)
     console.print(f"  wrote {page}")
-    index = _write_index(out, figures, numbers, explorer=page.name)
+    index = _write_index(out, figures, numbers, explorer=page.name, notes=notes)
     console.print(f"tour written to {index} in {numbers['seconds']:.1f} s")
-    return {"figures": figures, "numbers": numbers, "index": index}
+    return {"figures": figures, "notes": notes, "numbers": numbers, "index": index}
+
+
+def samples_by_class(y, classes: int = 5) -> list:
+    """The index of the first sample of each of the classes 0 to classes - 1 (those that occur)."""
+    y = np.asarray(y)
+    return [int(np.flatnonzero(y == c)[0]) for c in range(classes) if (y == c).any()]
+
+
+@dataclass
+class MnistRun:
+    """LeNet-5 on real MNIST, or how to get MNIST: `lines` to print, and with the data the model, its
+    test accuracy, a figure of where it looks and the numbers behind it."""
+    lines: list
+    accuracy: float | None = None
+    model: object = None
+    figure: object = None
+    numbers: dict | None = None
+
+
+def real_mnist(epochs: int = 1, *, train_limit: int | None = None, seed: int = 0) -> MnistRun:
+    """Train the bundled LeNet-5 (28x28) on MNIST for `epochs` on its first `train_limit` training images
+    (all by default) and test it on the whole test set, when MNIST is in the data cache; never downloads.
+    Without it, the lines say how to get it."""
+    if not data.available("mnist"):
+        return MnistRun(mnist_instructions())
+    from . import viz
+
+    x_train, y_train, x_test, y_test = data.load("mnist", download=False, quiet=True)
+    x_train, y_train = (x_train, y_train) if train_limit is None else (x_train[:train_limit], y_train[:train_limit])
+    manual_seed(seed)
+    model = load_model(example_model(MNIST_MODEL))
+    h = fit(model, (x_train, y_train), (x_test, y_test), epochs=epochs, lr=1e-3, batch_size=64, seed=seed, quiet=True)
+    accuracy = h["val_accuracy"][-1]
+    shown = samples_by_class(y_test)
+    figure = viz.saliency_and_cam(model, x_test[shown], CAM_LAYER[MNIST_MODEL], labels=y_test[shown])
+    lines = [f"LeNet-5 at 28x28 ({sum(p.data.size for p in model.parameters()):,} parameters), trained for {epochs} "
+             f"epoch{'s' * (epochs != 1)} on {len(y_train):,} MNIST training digits, classifies {accuracy:.2%} of the "
+             f"{len(y_test):,} test digits correctly."]
+    numbers = {"test accuracy": f"{accuracy:.2%}", "training digits": f"{len(y_train):,}", "epochs": epochs,
+               "method": f"Grad-CAM of {CAM_LAYER[MNIST_MODEL]}'s output"}
+    return MnistRun(lines, accuracy, model, figure, numbers)
+
+
+def mnist_instructions() -> list:
+    """How to get MNIST for the real-MNIST section: the command, the cache folder, and the published files
+    with the checksums they are checked against (from the data module's pinned table)."""
+    spec = data.SETS["mnist"]
+    return ["MNIST (28x28 digits) is not in the data cache, so LeNet-5 is not trained on it here. To get it, run",
+            f"    convscope train {MNIST_MODEL} --data mnist",
+            "which downloads it once into $CONVSCOPE_DATA/mnist/ (by default ~/.cache/convscope/mnist/) and trains "
+            "LeNet-5 on it. Offline, put these files, as published, in that folder by hand (each is checked against "
+            "its checksum):",
+            *(f"    {f.name}  {f.pin}" for f in spec.files)]
 
 
 def _kernel(k: int, dims: int) -> str:
@@ -166,7 +242,8 @@ def comparison_note(lenet_accuracy: float, dense_accuracy: float, epochs: int, q
 INTRO = ("A convolutional network slides small kernels over an image: each output is the dot product of a "
          "kernel with the window under it. This page was written by <code>convscope tour</code> (seed 0): it "
          "computes the lecture's worked example, trains a small CNN (a LeNet) and a dense net of about the "
-         "same size on the 8x8 digits bundled with convscope, and draws what each computes. Every number on "
+         "same size on the 8x8 digits bundled with convscope, and draws what each computes; with MNIST in the "
+         "data cache it trains LeNet-5 on the real 28x28 digits too. Every number on "
          "the page is computed by the same code that draws the figures; where the lecture's text is wrong, "
          "the last section says so.")
 
@@ -180,9 +257,10 @@ def _section(title: str, body: str, anchor: str) -> str:
     return f'<section id="{html.escape(anchor)}"><h2>{html.escape(title)}</h2>{body}</section>'
 
 
-def _write_index(out: Path, figures, numbers, links=(), explorer=None) -> Path:
+def _write_index(out: Path, figures, numbers, links=(), explorer=None, notes=()) -> Path:
     """Write OUT/index.html: the introduction (with the link to the `explorer` page, first thing a
-    student can click), one section per figure, the errata, then `links` (href, text)."""
+    student can click), one section per figure, then per note ({"title", "text", "listing": lines shown
+    as typed}), the errata, then `links` (href, text)."""
     summary = {"LeNet test accuracy": f"{numbers['lenet_accuracy']:.2%}",
                "dense net test accuracy": f"{numbers['fc_accuracy']:.2%}",
                "LeNet parameters": f"{numbers['lenet_params']:,}", "LeNet MACs per image": f"{numbers['lenet_macs']:,}"}
@@ -194,6 +272,10 @@ def _write_index(out: Path, figures, numbers, links=(), explorer=None) -> Path:
         image = (f'<img src="{html.escape(f["file"])}" alt="{html.escape(f["title"])}">')
         sections.append(_section(f["title"], image + f"<p>{html.escape(f['text'])}</p>" + _table(f["numbers"]),
                                  Path(f["file"]).stem))
+    for n in notes:
+        listing = f"<pre>{html.escape(chr(10).join(n['listing']))}</pre>" if n.get("listing") else ""
+        sections.append(_section(n["title"], f"<p>{html.escape(n['text'])}</p>{listing}",
+                                 n["title"].lower().replace(" ", "-")))
     errata = "".join(f"<li>{html.escape(e.sentence())}</li>" for e in lecture.errata())
     sections.append(_section("Where the lecture's text is wrong", f"<ul>{errata}</ul>", "errata"))
     if links:
@@ -207,6 +289,7 @@ body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:
 img{{max-width:100%;border:1px solid #ddd}} section{{margin-bottom:2.5rem}} h2{{border-bottom:1px solid #eee}}
 table.numbers{{border-collapse:collapse;margin-top:.5rem}} table.numbers th,table.numbers td{{padding:.15rem 1rem .15rem 0;text-align:left}}
 table.numbers th{{font-weight:normal;color:#555}} li{{margin-bottom:.5rem}}
+pre{{overflow-x:auto;background:#f6f6f6;padding:.5rem;font-size:.85rem}}
 </style></head><body>
 <h1>Convolutional networks, computed</h1>
 {chr(10).join(sections)}

@@ -282,9 +282,19 @@ def _check_classes(name: str, model, x, y) -> None:
         raise ValueError(f"{name}: the cross-entropy loss takes one integer class per sample, got targets of "
                          f"dtype {y.dtype} and shape {y.shape}")
     out, classes = trace(model, tuple(x.shape[1:])).output.shape, int(y.max()) + 1
-    if len(out) != 2 or out[1] < classes:
+    if not scores_classes(out, classes):
         raise ValueError(f"{name}: {_name(model)} gives outputs of shape {'x'.join(map(str, out[1:]))} per sample "
-                         f"but the targets have {classes} classes: the last layer needs {classes} outputs")
+                         f"but the targets have {classes} classes: {CLASS_RULE.format(classes=classes)}")
+
+
+CLASS_RULE = "the last layer needs at least {classes} outputs"
+
+
+def scores_classes(out_shape: tuple, classes: int) -> bool:
+    """Whether a batch output of shape `out_shape` gives a score to each of `classes` classes (labels
+    0 to classes - 1): (N, K) with K >= classes. More scores than labels train as they do in PyTorch's
+    cross-entropy: a class no target names is only ever pushed down."""
+    return len(out_shape) == 2 and out_shape[1] >= classes
 
 
 def _name(model) -> str:

@@ -44,6 +44,7 @@ def _figures(trained):
         "kernels": viz.kernels(model, "conv1"),
         "history": viz.history(h),
         "confusion": viz.confusion(model, xt, yt),
+        "saliency_cam": viz.saliency_and_cam(model, xt[:4], "conv2", labels=yt[:4]),
     }
 
 
@@ -53,7 +54,7 @@ def figures(trained):
 
 
 NAMES = ["conv_steps", "conv_values", "conv_transposed", "conv_1d", "matrix", "matrix_1d", "matrix_large", "rf_1d",
-         "rf_2d", "pooling", "feature_maps", "kernels", "history", "confusion"]
+         "rf_2d", "pooling", "feature_maps", "kernels", "history", "confusion", "saliency_cam"]
 
 
 @pytest.mark.parametrize("name", NAMES)

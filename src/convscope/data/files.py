@@ -177,7 +177,7 @@ def _decoded(files, shape, cache: Path) -> np.ndarray:
         try:
             out = np.lib.format.open_memmap(tmp, "w+", np.float32, (len(files), *shape))
             for i, (f, _) in enumerate(files):
-                out[i] = _image(f, shape)
+                out[i] = read_image(f, shape)
             out.flush()
             del out
             os.replace(tmp, target)  # several processes may decode at once: each renames a whole file
@@ -187,12 +187,14 @@ def _decoded(files, shape, cache: Path) -> np.ndarray:
     return np.load(target, mmap_mode="r")
 
 
-def _image(path: Path, shape) -> np.ndarray:
+def read_image(path, shape) -> np.ndarray:
+    """One image file as float32 (C, H, W) in [0, 1], converted to `shape`'s channels (1 grey, 3 RGB,
+    4 RGBA) and resized to its height and width (bilinear)."""
     from PIL import Image, UnidentifiedImageError
 
     channels, height, width = shape
     try:
-        with Image.open(path) as img:
+        with Image.open(Path(path)) as img:
             img = img.convert(_MODES[channels]).resize((width, height), Image.BILINEAR)
             a = np.asarray(img, np.float32) / 255.0
     except (UnidentifiedImageError, OSError, ValueError) as err:

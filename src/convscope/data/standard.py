@@ -87,15 +87,38 @@ def load(name: str, *, download: bool = True, quiet: bool = False):
     `download=False` never uses the network; `quiet=True` draws no progress bar. E.g.
     `x_train, y_train, x_test, y_test = load("fashion-mnist")`.
     """
-    if name not in SETS:
-        raise ValueError(f"data set {name!r}: not one of {', '.join(SETS)}")
-    spec, folder = SETS[name], data_home() / name
-    if not all((folder / f"{p}.npy").exists() for p in PARTS):
+    spec, folder = _named(name), data_home() / name
+    if not _unpacked(folder):
         paths = {f.name: _locate(spec, f, folder, download, quiet) for f in spec.files}
         spec.unpack(paths, folder)
     x_train, x_test = (Images(np.load(folder / f"{p}.npy", mmap_mode="r")) for p in ("x_train", "x_test"))
     y_train, y_test = (np.load(folder / f"{p}.npy").astype(np.int64) for p in ("y_train", "y_test"))
     return x_train, y_train, x_test, y_test
+
+
+def available(name: str) -> bool:
+    """Whether `load(name)` finds the set without the network: unpacked in the cache folder, or every
+    published file there (a damaged one raises load's ValueError naming it) or, verified, in a
+    system package's folder."""
+    spec, folder = _named(name), data_home() / name
+    if _unpacked(folder):
+        return True
+    try:
+        for f in spec.files:
+            _locate(spec, f, folder, download=False, quiet=True)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _named(name: str) -> Standard:
+    if name not in SETS:
+        raise ValueError(f"data set {name!r}: not one of {', '.join(SETS)}")
+    return SETS[name]
+
+
+def _unpacked(folder: Path) -> bool:
+    return all((folder / f"{p}.npy").exists() for p in PARTS)
 
 
 def by_hand(spec: Standard, folder: Path) -> str:
