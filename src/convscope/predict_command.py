@@ -39,10 +39,10 @@ def predictions(model, images, input_shape, top: int, classes=None) -> list:
 def run(args) -> int:
     from . import data
     from .cli_args import parse_input
-    from .explore.build import _resolve
+    from .model_files.named import with_weights
 
     run_folder = args.weights is None and Path(args.model).is_dir()
-    model, _, facts, _ = _resolve(None if run_folder else args.model, args.model if run_folder else args.weights)
+    model, _, facts, _ = with_weights(None if run_folder else args.model, args.model if run_folder else args.weights)
     shape = parse_input(args.input) if args.input else getattr(model, "input_shape", None)
     if not shape:
         raise ValueError(f"{args.model} names no input_shape; give --input, e.g. --input 3x32x32")

@@ -15,33 +15,6 @@ from .units import EXACT_BUDGET, Store, unit_data
 DEFAULT_MODEL = Path(__file__).resolve().parents[3] / "examples" / "lenet_digits.yaml"
 
 
-def _resolve(spec, weights):
-    """(model, trained, facts, how the weights were found) from a spec and --weights."""
-    from ..io import load
-    from ..model_files import load_run, resolve_model
-
-    facts = {}
-    if weights is not None and Path(weights).is_dir():
-        run = load_run(weights)
-        model, facts = (run.model if spec is None else resolve_model(spec)), run.facts
-        if spec is not None:
-            model.load_state_dict(run.model.state_dict())
-        return model, True, facts, f"trained weights from the run folder {weights}"
-    if spec is None:
-        spec = str(DEFAULT_MODEL) if DEFAULT_MODEL.exists() else "lenet5"
-    model = resolve_model(spec)
-    if weights is not None:
-        model.load_state_dict(load(weights))
-        return model, True, facts, f"weights from {weights}"
-    if not isinstance(spec, (str, Path)):
-        return model, True, facts, "weights as given"
-    if str(spec).endswith(".onnx"):
-        return model, True, facts, f"weights stored in {spec}"
-    if str(spec).startswith("torch:"):
-        return model, True, facts, "weights as the PyTorch factory made them"
-    return model, False, facts, "random weights (no --weights given)"
-
-
 def _input_shape(model, input_shape, facts):
     if input_shape is not None:
         return tuple(int(v) for v in input_shape)
@@ -63,7 +36,11 @@ def page_data(spec=None, input_shape=None, *, weights=None, image=None, sample=N
     """
     if image is not None:
         act.check_image(image)  # before the model is built: a large one takes seconds
-    model, has_weights, facts, weights_note = _resolve(spec, weights)
+    from ..model_files.named import with_weights
+
+    if spec is None and (weights is None or not Path(weights).is_dir()):
+        spec = str(DEFAULT_MODEL) if DEFAULT_MODEL.exists() else "lenet5"
+    model, has_weights, facts, weights_note = with_weights(spec, weights)
     if not has_weights and trained is None and (image is not None or sample is not None):
         raise ValueError(f"{'--image' if image is not None else '--sample'} shows what trained weights compute; "
                          "this model's are random: give --weights FILE or a run folder")

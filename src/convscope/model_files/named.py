@@ -54,6 +54,33 @@ def resolve_model(spec, meta: bool = False, input_shape=None):
                      "or write torch:package.module:factory or an .onnx file")
 
 
+def with_weights(spec, weights):
+    """(model, trained, facts, how the weights were found) for a spec and a --weights value: a file of
+    weights, or a run folder (its model, unless a spec names another of the same layers, and its
+    facts). `trained` says whether the weights mean anything: False only for a model file or zoo
+    model built with random weights."""
+    from ..io import load
+    from .runs import load_run
+
+    if weights is not None and Path(weights).is_dir():
+        run = load_run(weights)
+        model = run.model if spec is None else resolve_model(spec)
+        if spec is not None:
+            model.load_state_dict(run.model.state_dict())
+        return model, True, run.facts, f"trained weights from the run folder {weights}"
+    model = resolve_model(spec)
+    if weights is not None:
+        model.load_state_dict(load(weights))
+        return model, True, {}, f"weights from {weights}"
+    if not isinstance(spec, (str, Path)):
+        return model, True, {}, "weights as given"
+    if str(spec).endswith(".onnx"):
+        return model, True, {}, f"weights stored in {spec}"
+    if str(spec).startswith("torch:"):
+        return model, True, {}, "weights as the PyTorch factory made them"
+    return model, False, {}, "random weights (no --weights given)"
+
+
 def _onnx_model(path: Path, meta: bool = False):
     if not path.is_file():
         raise ValueError(f"ONNX file {path} does not exist")
