@@ -181,8 +181,9 @@ def reduce_sum(x, *, axis=None, keepdims=False):
 
 @define("max", GLOBAL, shape=_reduce_shape, saved=keeps_output(8))
 def reduce_max(x, *, axis=None, keepdims=False):
-    """Maximum; the gradient is shared equally by tied maxima (like torch.amax)."""
-    y = x.max(axis=axis, keepdims=True)
+    """Maximum; the gradient is shared equally by tied maxima (like torch.amax); the maximum over
+    no cells is -inf (ONNX's ReduceMax)."""
+    y = x.max(axis=axis, keepdims=True, initial=-np.inf)
     mask = x == y
     share = mask / mask.sum(axis=axis, keepdims=True)
 
