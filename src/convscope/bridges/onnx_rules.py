@@ -264,16 +264,6 @@ def _layer_norm(v):
 
 # ------------------------------------------------------------------------------ shapes and reductions
 
-@rule("MatMul")  # of two graph values (a constant weight builds a Linear)
-def _matmul(v):
-    def run(p, q):  # a 1-D operand is a row on the left, a column on the right, its axis dropped after
-        lp, lq = p.ndim == 1, q.ndim == 1
-        y = (p.reshape(1, -1) if lp else p) @ (q.reshape(-1, 1) if lq else q)
-        drop = [a for a, gone in ((y.ndim - 2, lp), (y.ndim - 1, lq)) if gone]
-        return y.reshape(*(n for a, n in enumerate(y.shape) if a not in drop)) if drop else y
-    return Conversion(run, (0, 1))
-
-
 @rule("Flatten")
 def _flatten(v):
     axis = v.attrs.get("axis", 1)  # in [-rank, rank]: a negative axis counts from the end once

@@ -1,6 +1,7 @@
 """More ONNX rules (see onnx_rules): activations with attributes, the variadic element-wise ops,
-Gemm in general, and the ops that only rearrange or repeat values (DepthToSpace, SpaceToDepth,
-Tile, Expand). Each is built from registered ops, so it has a gradient and a shape rule."""
+Gemm in general, the ops that only rearrange or repeat values (DepthToSpace, SpaceToDepth, Tile,
+Expand), Einsum, training-mode BatchNormalization and Resize. Each maps onto registered ops, so it
+has a gradient and a shape rule."""
 from __future__ import annotations
 
 import functools
@@ -12,7 +13,8 @@ from ..ops import registry as op_registry
 from ..ops.primitives import activations as A
 from ..ops.primitives.resize import COORDINATES
 from ..ops.primitives import elementwise as E
-from ..tensor import apply, concat
+from ..ops.primitives import rearrange as R
+from ..tensor import apply
 from .onnx_rules import Conversion, _all, rule
 
 
@@ -86,8 +88,11 @@ def _gemm(v):
     a = v.attrs
     alpha, beta, ta, tb = a.get("alpha", 1.0), a.get("beta", 1.0), a.get("transA", 0), a.get("transB", 0)
 
+    def last_two(t):  # A's leading axes (a batch of matrices) stay
+        return t.transpose(*range(t.ndim - 2), t.ndim - 1, t.ndim - 2)
+
     def run(p, q, c=None):
-        y = (p.transpose(1, 0) if ta else p) @ (q.transpose(1, 0) if tb else q)
+        y = (last_two(p) if ta else p) @ (last_two(q) if tb else q)
         y = y if alpha == 1 else y * alpha
         return y if c is None else y + (c if beta == 1 else c * beta)
     return Conversion(run, (0, 1, 2) if v.has(2) else (0, 1))
@@ -97,44 +102,30 @@ def _gemm(v):
 
 @rule("DepthToSpace", "SpaceToDepth")
 def _depth_space(v):
-    """(N, C, H, W) <-> (N, C / b^2, H b, W b): reshape, permute, reshape (ONNX's DCR and CRD orders)."""
+    """The pixel shuffle ops in either channel order (DCR, ONNX's default; CRD, PyTorch's
+    pixel_shuffle and pixel_unshuffle): DepthToSpace shuffles, SpaceToDepth unshuffles."""
     b, mode = v.attrs["blocksize"], _text(v, "mode", "DCR")
-
-    def to_space(x):
-        n, c, h, w = x.shape
-        split = (n, b, b, c // (b * b), h, w) if mode == "DCR" else (n, c // (b * b), b, b, h, w)
-        perm = (0, 3, 4, 1, 5, 2) if mode == "DCR" else (0, 1, 4, 2, 5, 3)
-        return x.reshape(*split).transpose(*perm).reshape(n, c // (b * b), h * b, w * b)
-
-    def to_depth(x):
-        n, c, h, w = x.shape
-        blocks = x.reshape(n, c, h // b, b, w // b, b)  # (N, C, H/b, b, W/b, b)
-        perm = (0, 3, 5, 1, 2, 4) if mode == "DCR" else (0, 1, 3, 5, 2, 4)
-        return blocks.transpose(*perm).reshape(n, c * b * b, h // b, w // b)
-    return Conversion(to_space if v.op == "DepthToSpace" else to_depth)
+    if v.op == "DepthToSpace":
+        return Conversion(lambda x: apply(R.pixel_shuffle, x, upscale_factor=b, mode=mode))
+    return Conversion(lambda x: apply(R.pixel_unshuffle, x, downscale_factor=b, mode=mode))
 
 
 @rule("Tile")
 def _tile(v):
     repeats = v.ints(1)
-    if min(repeats) < 1:
-        raise ValueError(f"Tile with repeats {repeats} is not supported (each at least 1)")
-
-    def run(x):
-        for axis, r in enumerate(repeats):
-            x = concat([x] * r, axis=axis) if r != 1 else x
-        return x
-    return Conversion(run)
+    return Conversion(lambda x: apply(R.tile, x, reps=tuple(repeats)))
 
 
 @rule("Expand")
 def _expand(v):
     shape = v.ints(1)
+    return Conversion(lambda x: apply(R.expand, x, shape=tuple(shape)))
 
-    def run(x):  # broadcast by adding zeros of the target shape (its gradient sums back)
-        target = np.broadcast_shapes(tuple(x.shape), tuple(shape))
-        return x + np.zeros(target, x.dtype) if tuple(target) != tuple(x.shape) else x
-    return Conversion(run)
+
+@rule("Einsum")
+def _einsum(v):
+    equation = _text(v, "equation", "")
+    return Conversion(lambda *xs: apply(op_registry.get("einsum"), *xs, equation=equation), _all(v))
 
 
 # ------------------------------------------------------------------------------ normalisation
