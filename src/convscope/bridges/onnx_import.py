@@ -108,6 +108,8 @@ class _Builder:
         for v in file.graph.input:
             if v.name not in self.consts:
                 self.model.steps.append((v.name, "input", None, (), {}))
+                if getattr(file.dtypes.get(v.name), "kind", "f") in "iub":  # integers: shape arithmetic's values
+                    self.ints.add(v.name)
 
     def add(self, i: int, node: _Node) -> None:
         where = f"node {i} '{node.name or node.op}' ({node.op})"

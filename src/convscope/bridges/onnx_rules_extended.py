@@ -4,8 +4,6 @@ Expand), Einsum, training-mode BatchNormalization and Resize. Each maps onto reg
 has a gradient and a shape rule."""
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from ..nn import functional as F
@@ -71,13 +69,22 @@ def _hardmax(v):
 
 @rule("Max", "Min", "Sum", "Mean")
 def _variadic(v):
-    """Any number of inputs, broadcast together, folded pairwise (Mean: their sum over their count)."""
-    pair = {"Max": lambda p, q: apply(E.maximum, p, q), "Min": lambda p, q: apply(E.minimum, p, q)}.get(
-        v.op, lambda p, q: p + q)
+    """Any number of inputs, broadcast together and stacked, then reduced over the stack: ties of
+    Max and Min share the gradient equally, as torch.amax over a stack does."""
+    stack, reduce_max = op_registry.get("stack"), op_registry.get("max")
 
     def run(*xs):
-        out = functools.reduce(pair, xs)
-        return out * (1.0 / len(xs)) if v.op == "Mean" else out
+        if len(xs) == 1:
+            return xs[0]
+        shape = tuple(np.broadcast_shapes(*(tuple(x.shape) for x in xs)))
+        spread = [x if tuple(x.shape) == shape else apply(R.expand, x, shape=shape) for x in xs]
+        stacked = apply(stack, *spread, axis=0)
+        if v.op == "Max":
+            return apply(reduce_max, stacked, axis=0)
+        if v.op == "Min":
+            return apply(reduce_max, stacked * -1.0, axis=0) * -1.0
+        total = stacked.sum(0)
+        return total * (1.0 / len(xs)) if v.op == "Mean" else total
     return Conversion(run, _all(v))
 
 
