@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 
+from ..messages import excerpt
 from ..nn import init
 from ..nn import registry
 from ..nn.module import Module, Parameter
@@ -260,21 +261,26 @@ class _Builder:
         computed = [n for n in node.inputs if n and n not in self.consts]
         builder, where = self, f"node {i} '{node.name or node.op}' ({node.op})"
 
-        def run(*values):
-            known = dict(zip(computed, values))
+        def convert(known):
             file = _WithValues(builder.file, {n: np.asarray(getattr(v, "data", v)) for n, v in known.items()
                                               if n != node.inputs[0]})
             view = NodeView(node.op, node.name, node.inputs, node.outputs, node.attrs, file, where)
+            value = lambda k: None if k >= len(node.inputs) or not node.inputs[k] else known.get(  # noqa: E731
+                node.inputs[k], Tensor(file.consts.get(node.inputs[k], np.zeros(0, np.float32))))
             layer = _built_layer(view)
             if layer is not None:
-                return layer(known[node.inputs[0]])
+                return layer(value(0))
             conv = conversion(view)
             if conv is None:
                 raise ValueError(f"{where}: no convscope op for it with these inputs")
-            args = [known[node.inputs[k]] if node.inputs[k] in known else
-                    None if k >= len(node.inputs) or not node.inputs[k] else Tensor(file.consts[node.inputs[k]])
-                    for k in conv.used]
-            return conv.fn(*args)
+            return conv.fn(*(value(k) for k in conv.used))
+
+        def run(*values):
+            try:
+                return convert(dict(zip(computed, values)))
+            except (TypeError, KeyError, IndexError) as err:  # a setting the rule cannot read, in the node's name
+                raise ValueError(f"{where}: cannot convert it with these inputs ({type(err).__name__}: "
+                                 f"{excerpt(str(err))})") from None
         module = _node_class(node.op)(run, [GRAPH] * len(computed))
         self._place(node, i, module, [Ref(n) for n in computed], len([o for o in node.outputs if o]) or 1)
 
