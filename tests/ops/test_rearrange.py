@@ -133,6 +133,7 @@ class Ops(cs.nn.Module):
         z = apply(R.pixel_unshuffle, y, downscale_factor=2)  # CRD: written out as Reshape/Transpose
         z = z + apply(R.pixel_unshuffle, y, downscale_factor=2, mode="DCR")  # SpaceToDepth
         z = apply(R.tile, z, reps=(1, 1, 2, 1)) * apply(R.expand, z.sum(1, True), shape=(1, 8, 3, 4)).sum()
+        z = FUNCTIONS["stack"]([z, z * 2], 1).sum(1)
         return apply(Ei.einsum, z, cs.Tensor(np.arange(8.0, dtype=np.float32)), equation="bchw,c->bhw")
 
 

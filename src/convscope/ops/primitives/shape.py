@@ -148,8 +148,15 @@ def _stack_shape(*xs, axis):
     return Aval(tuple(shape), xs[0].dtype)
 
 
-@define("stack", GLOBAL, shape=_stack_shape)
+def _stack_onnx(e, node):
+    axis = e.const(np.array([node.attrs["axis"]], np.int64))
+    e.emit("Concat", [e.emit("Unsqueeze", [x, axis]) for x in e.inputs], e.output, axis=int(node.attrs["axis"]))
+
+
+@define("stack", GLOBAL, shape=_stack_shape, onnx=_stack_onnx)
 def stack(*xs, axis):
+    """Join along a new axis (normalised, >= 0); each input gets back its slice of the gradient
+    (ONNX: an Unsqueeze of each, then Concat)."""
     return np.stack(xs, axis=axis), lambda g: tuple(np.moveaxis(g, axis, 0))
 
 
