@@ -28,7 +28,8 @@ def oracle(x, kind, kernel, stride, pads, dilation, ceil_mode, count_include_pad
         out.append(o)
     y = np.zeros((*x.shape[:2], *out))
     for o in itertools.product(*map(range, out)):
-        cells = [[oa * s + t * d - lo for t in range(k)] for oa, s, d, (lo, _), k in zip(o, stride, dilation, pads, kernel)]
+        cells = [[oa * s + t * d - lo for t in range(k)]
+                 for oa, s, d, (lo, _), k in zip(o, stride, dilation, pads, kernel)]
         inside = [[c for c in axis if 0 <= c < i] for axis, i in zip(cells, sizes)]
         values = x[(slice(None), slice(None), *np.ix_(*inside))].reshape(*x.shape[:2], -1)
         if kind == "max":

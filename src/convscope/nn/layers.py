@@ -340,21 +340,24 @@ _BN_DOC = """Batch normalisation (Ioffe & Szegedy 2015) of {shape}, PyTorch's `{
 
 
 @register(_BN_ARGS, torch=_batch_norm_twin("BatchNorm1d"), form=_batch_norm_form,
-          onnx=(OnnxImport("BatchNormalization", _batch_norm_from_onnx, lambda node: node.rank in (2, 3) and _inference(node)),))
+          onnx=(OnnxImport("BatchNormalization", _batch_norm_from_onnx,
+                             lambda node: node.rank in (2, 3) and _inference(node)),))
 class BatchNorm1d(_BatchNorm):
     __doc__ = _BN_DOC.format(shape="(N, C) or (N, C, L)", name="BatchNorm1d")
     dims = (2, 3)
 
 
 @register(_BN_ARGS, torch=_batch_norm_twin("BatchNorm2d"), form=_batch_norm_form,
-          onnx=(OnnxImport("BatchNormalization", _batch_norm_from_onnx, lambda node: node.rank in (None, 4) and _inference(node)),))
+          onnx=(OnnxImport("BatchNormalization", _batch_norm_from_onnx,
+                             lambda node: node.rank in (None, 4) and _inference(node)),))
 class BatchNorm2d(_BatchNorm):
     __doc__ = _BN_DOC.format(shape="(N, C, H, W)", name="BatchNorm2d")
     dims = (4,)
 
 
 @register(_BN_ARGS, torch=_batch_norm_twin("BatchNorm3d"), form=_batch_norm_form,
-          onnx=(OnnxImport("BatchNormalization", _batch_norm_from_onnx, lambda node: node.rank == 5 and _inference(node)),))
+          onnx=(OnnxImport("BatchNormalization", _batch_norm_from_onnx,
+                             lambda node: node.rank == 5 and _inference(node)),))
 class BatchNorm3d(_BatchNorm):
     __doc__ = _BN_DOC.format(shape="(N, C, D, H, W)", name="BatchNorm3d")
     dims = (5,)

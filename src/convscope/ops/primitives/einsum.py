@@ -64,7 +64,9 @@ def _shape(*xs, equation):
 def _macs(ins, out, a) -> int:
     subs, _ = parse(a["equation"], [x.shape for x in ins])
     size = _sizes(subs, [x.shape for x in ins], a["equation"])
-    return int(np.prod([size[ch] for ch in set("".join(subs))], dtype=np.int64)) // max(out.shape[0] if out.shape else 1, 1)
+    """Every product of the sum once, per sample (the output's first axis)."""
+    products = int(np.prod([size[ch] for ch in set("".join(subs))], dtype=np.int64))
+    return products // max(out.shape[0] if out.shape else 1, 1)
 
 
 def _onnx(e, node):

@@ -106,6 +106,9 @@ def lp_pool(x, *, norm_type, kernel_size, stride=None, ceil_mode=False, padding=
     if not p > 0:
         raise ValueError(f"lp_pool: norm_type must be > 0, got {norm_type!r}")
     geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode, "lp_pool", any_padding)
+    if geo.ceil_extra and not absolute:
+        raise ValueError("lp_pool: ceil_mode with a partial last window is not supported for PyTorch's form: PyTorch "
+                         "scales that window's sum by kernel size / cells inside, which is no p-norm")
     base = np.abs(x) if absolute else x
     with np.errstate(invalid="ignore", divide="ignore"):
         s = pool.sum_pool(base ** p, geo)

@@ -148,8 +148,10 @@ def weights(i: int, o: int, r, mode: str, align_corners, dtype, coordinates=None
     d = np.arange(o)
     w = np.zeros((o, i), dtype)
     if mode == "bicubic":  # PyTorch's coordinates, not clamped at 0 (its cubic taps read the edge)
-        scale = dtype.type((i - 1) / (o - 1) if o > 1 else 0) if align_corners else dtype.type(i / o if r is None else r)
-        x = d.astype(dtype) * scale if align_corners else (d.astype(dtype) + dtype.type(0.5)) * scale - dtype.type(0.5)
+        if align_corners:
+            x = d.astype(dtype) * dtype.type((i - 1) / (o - 1) if o > 1 else 0)
+        else:
+            x = (d.astype(dtype) + dtype.type(0.5)) * dtype.type(i / o if r is None else r) - dtype.type(0.5)
         return _kernel_matrix(x, i, mode, cubic_coeff_a, exclude_outside, dtype)
     if mode in ("nearest", "nearest-exact"):
         scale = np.float32(i / o if r is None else r)
