@@ -1,7 +1,7 @@
 """ONNX's own backend node tests (shipped in the `onnx` package) run through cs.from_onnx.
 
 The cases are those of every ONNX op type convscope imports, and of the op types CNNs use that it
-may not import yet (`CNN_OPS`), on float data; inputs after the first become initializers (weights,
+may not import yet (`CNN_OPS`), on float32 or float64 data; inputs after the first become initializers (weights,
 shapes, pads, scales), as exporters write them. Each case ends as one of:
   pass     the outputs match ONNX's expected ones within the case's own tolerances
   wrong    the model ran and gave other shapes or numbers (never acceptable)
@@ -22,10 +22,10 @@ import numpy as np
 
 import convscope as cs
 
-# op types CNNs use, whether or not convscope imports them yet (the denominator stays fixed)
+# op types CNNs use and every op type convscope imports (the denominator; a test checks it holds the latter)
 CNN_OPS = {
-    "Abs", "Add", "AveragePool", "BatchNormalization", "Celu", "Clip", "Concat", "Conv", "ConvTranspose",
-    "DepthToSpace", "Div", "Dropout", "Einsum", "Elu", "Erf", "Exp", "Expand", "Flatten", "Gelu", "Gemm",
+    "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Celu", "Clip", "Concat", "Conv", "ConvTranspose",
+    "DepthToSpace", "Div", "Dropout", "Einsum", "Elu", "Erf", "Exp", "Expand", "Flatten", "Gather", "Gelu", "Gemm",
     "GlobalAveragePool", "GlobalMaxPool", "GroupNormalization", "HardSigmoid", "HardSwish", "Hardmax", "Identity",
     "InstanceNormalization", "LayerNormalization", "LeakyRelu", "Log", "LogSoftmax", "LpPool", "MatMul", "Max",
     "MaxPool", "Mean", "Min", "Mish", "Mul", "Neg", "Pad", "Pow", "PRelu", "Reciprocal", "ReduceMax", "ReduceMean",
@@ -33,7 +33,7 @@ CNN_OPS = {
     "SpaceToDepth", "Split", "Sqrt", "Squeeze", "Sub", "Sum", "Tanh", "ThresholdedRelu", "Tile", "Transpose",
     "Unsqueeze", "Upsample",
 }
-FLOAT = 1  # onnx.TensorProto.FLOAT
+FLOATS = {1, 11}  # onnx.TensorProto.FLOAT, DOUBLE
 
 
 def imported_ops() -> set:
@@ -52,7 +52,7 @@ _CASES: list = []
 
 
 def cases() -> list:
-    """ONNX's node test cases of the covered op types with float inputs and outputs (collected once:
+    """ONNX's node test cases of the covered op types with float32 or float64 inputs and outputs (collected once:
     only the modules of those op types are imported, each runs its exports on import)."""
     if _CASES:
         return _CASES
@@ -67,25 +67,29 @@ def cases() -> list:
     for case in node_cases._NodeTestCases:
         g = case.model.graph
         types = [v.type.tensor_type.elem_type for v in (g.input[0], *g.output)] if g.input else [None]
-        if case.name not in seen and {n.op_type for n in g.node} <= ops and set(types) == {FLOAT}:
+        if case.name not in seen and {n.op_type for n in g.node} <= ops and len(set(types)) == 1 \
+                and set(types) <= FLOATS:
             seen.add(case.name)
             _CASES.append(case)
     return _CASES
 
 
-def _with_initializers(case):
-    """The case's model with every input after the first given as an initializer, and its data."""
+def _with_initializers(case, computed: bool = False):
+    """The case's model with every input after the first given as an initializer (`computed`: left
+    graph inputs, values the graph computes at run time), and its data."""
     from onnx import numpy_helper
 
     model = type(case.model)()
     model.CopyFrom(case.model)
     inputs, outputs = case.data_sets[0]
+    if computed:
+        return model, list(inputs), outputs
     g = model.graph
     names = [v.name for v in g.input]
     for name, value in zip(names[1:], inputs[1:]):
         g.initializer.append(numpy_helper.from_array(np.asarray(value), name))
     del g.input[1:]
-    return model, inputs[0], outputs
+    return model, [inputs[0]], outputs
 
 
 def _ours(err: BaseException) -> bool:
@@ -96,12 +100,12 @@ def _ours(err: BaseException) -> bool:
     return "convscope" in Path(last.filename).parts and (last.line or "").lstrip().startswith("raise")
 
 
-def run(case, folder: Path) -> tuple[str, str]:
-    """(outcome, detail) of one case."""
+def run(case, folder: Path, computed: bool = False) -> tuple[str, str]:
+    """(outcome, detail) of one case; `computed`: its inputs after the first are graph values."""
     import onnx
 
-    model, x, expected = _with_initializers(case)
-    path = folder / f"{case.name}.onnx"
+    model, xs, expected = _with_initializers(case, computed)
+    path = folder / f"{case.name}{'_computed' if computed else ''}.onnx"
     onnx.save(model, str(path))
     try:
         ours = cs.from_onnx(path)
@@ -111,7 +115,7 @@ def run(case, folder: Path) -> tuple[str, str]:
         return "raises", f"{type(err).__name__}: {err}"
     try:
         with cs.no_grad():
-            got = ours(cs.Tensor(np.asarray(x)))
+            got = ours(*(cs.Tensor(np.asarray(x)) for x in xs))
     except Exception as err:  # noqa: BLE001
         return ("refused" if _ours(err) else "raises"), f"{type(err).__name__}: {str(err).splitlines()[0]}"
     got = got if isinstance(got, tuple) else (got,)
@@ -124,14 +128,20 @@ def run(case, folder: Path) -> tuple[str, str]:
     return "pass", ""
 
 
-def run_all() -> dict:
+def computed_cases() -> list:
+    """The cases with inputs after the first (weights, pads, shapes, scales), to run as graph values."""
+    return [case for case in cases() if len(case.model.graph.input) > 1]
+
+
+def run_all(computed: bool = False) -> dict:
     """case name -> (outcome, detail)."""
     with tempfile.TemporaryDirectory() as folder:
-        return {case.name: run(case, Path(folder)) for case in cases()}
+        return {case.name: run(case, Path(folder), computed) for case in (computed_cases() if computed else cases())}
 
 
 if __name__ == "__main__":
-    results = run_all()
+    results = run_all("computed" in sys.argv[1:])
+    sys.argv = [a for a in sys.argv if a != "computed"]
     counts = {k: sum(1 for o, _ in results.values() if o == k) for k in ("pass", "wrong", "refused", "raises")}
     for name, (outcome, detail) in sorted(results.items()):
         if outcome != "pass" and (len(sys.argv) < 2 or outcome in sys.argv[1:]):

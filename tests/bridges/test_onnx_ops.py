@@ -224,10 +224,11 @@ def test_constant_of_shape_folds_with_its_value(tmp_path, value):
 @pytest.mark.parametrize("attrs, message", [
     (dict(kernel_shape=[7, 3]), r"MaxPool \(spatial axis 0\): kernel 7 \(dilated 7\) > padded input 6"),
     (dict(kernel_shape=[3, 3], strides=[2, 2], dilations=[1, 3]), r"MaxPool \(spatial axis 1\): kernel 3 \(dilated 7\)"),
-    (dict(kernel_shape=[2, 3], pads=[1, 2, 1, 0]), r"MaxPool \(spatial axis 1\): padding \(2, 0\) must be at most half"),
+    (dict(kernel_shape=[2, 3], pads=[1, 3, 1, 0]), r"MaxPool \(spatial axis 1\): padding \(3, 0\) leaves window 0 "
+     r"\(kernel 3, dilation 1, stride 1\) with no input cell"),
 ])
 def test_a_pool_that_cannot_run_is_refused_at_import(tmp_path, attrs, message):
-    """The pooling window rules (output size, padding at most half the kernel) are checked when the
+    """The pooling window rules (output size, padding leaving an input cell in every window) are checked when the
     file is read, naming the op and the axis, not at the first forward."""
     path = graph_file(tmp_path, [node("MaxPool", ["x"], **attrs)])
     with pytest.raises(ValueError, match=message):

@@ -145,8 +145,8 @@ class Unknown(torch.nn.Module):
         super().__init__()
         self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
         self.act = torch.nn.RMSNorm(6)
-        self.shuffle = torch.nn.PixelShuffle(2)
-        self.act2 = torch.nn.RMSNorm(12)
+        self.shuffle = torch.nn.Unflatten(1, (2, 2))
+        self.act2 = torch.nn.RMSNorm(6)
 
     def forward(self, x):
         return self.act2(self.shuffle(self.act(torch.sin(self.conv(x))) + torch.sin(x)))
@@ -154,7 +154,7 @@ class Unknown(torch.nn.Module):
 
 def test_refusals_are_counted_per_kind():
     with pytest.raises(ValueError, match=r"(?s)unsupported operations:\n  function sin x2 \(sin, sin_1\)\n"
-                                         r"  module RMSNorm x2 \(act, act2\)\n  module PixelShuffle x1 \(shuffle\)\n"):
+                                         r"  module RMSNorm x2 \(act, act2\)\n  module Unflatten x1 \(shuffle\)\n"):
         from_torch(Unknown())
 
 
@@ -168,12 +168,12 @@ def test_analysis_never_fails_on_what_convscope_cannot_run():
     s = cs.summary(module, (1, 6, 6))
     rows = {r.name: r for r in s.rows}
     assert {n: rows[n].output_shape for n in shapes} == shapes
-    assert rows["act"].params == 6 and rows["act2"].params == 12 and rows["act"].kind == "RMSNorm"
+    assert rows["act"].params == 6 and rows["act2"].params == 6 and rows["act"].kind == "RMSNorm"
     assert s.totals["params"] == sum(p.numel() for p in module.parameters())
     assert s.totals["macs"] == 6 * 6 * 4 * 9  # the conv's; the unknown ops count nothing and say so
-    assert s.totals["not_counted"] == ["torch.PixelShuffle", "torch.RMSNorm", "torch.sin"]
+    assert s.totals["not_counted"] == ["torch.RMSNorm", "torch.Unflatten", "torch.sin"]
     assert any("not counted" in note for note in rows["shuffle"].notes)
-    assert "not counted (known by shape only): torch.PixelShuffle, torch.RMSNorm, torch.sin" in s.to_markdown()
+    assert "not counted (known by shape only): torch.RMSNorm, torch.Unflatten, torch.sin" in s.to_markdown()
 
 
 def test_stochastic_depth_is_the_identity_in_evaluation():
@@ -217,7 +217,7 @@ def failing_factory():
 def test_cli_summary_of_a_torch_factory_with_unknown_ops(capsys):
     assert cli.main(["summary", "torch:tests.bridges.test_torch_graphs:Unknown", "--input", "1x6x6", "--wide"]) == 0
     out = capsys.readouterr().out
-    assert "PixelShuffle" in out and "not counted (known by shape only)" in out
+    assert "Unflatten" in out and "not counted (known by shape only)" in out
 
 
 class Functions(torch.nn.Module):

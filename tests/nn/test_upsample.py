@@ -1,5 +1,5 @@
 """Upsample against torch.nn.Upsample (values and gradients in float64), converted by from_torch,
-exported to ONNX and checked by onnxruntime; bad arguments refused with the layer and the rule."""
+exported to ONNX and checked by onnxruntime (bicubic too); bad arguments refused with the layer and the rule."""
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -13,7 +13,10 @@ CASES = [(dict(scale_factor=2), (2, 3, 5)), (dict(size=(4, 7), mode="nearest-exa
          (dict(scale_factor=(1.5, 2.0), mode="bilinear"), (2, 3, 5, 4)),
          (dict(size=9, mode="bilinear", align_corners=True), (1, 3, 5, 4)),
          (dict(scale_factor=1.7, mode="bilinear", recompute_scale_factor=True), (2, 1, 5, 6)),
-         (dict(scale_factor=(2, 1, 0.5), mode="trilinear"), (1, 2, 3, 4, 6))]
+         (dict(scale_factor=(2, 1, 0.5), mode="trilinear"), (1, 2, 3, 4, 6)),
+         (dict(scale_factor=(1.5, 2.0), mode="bicubic"), (2, 3, 5, 4)),
+         (dict(size=(3, 9), mode="bicubic", align_corners=True), (1, 2, 5, 4)),
+         (dict(scale_factor=0.5, mode="bicubic"), (1, 2, 6, 7))]
 
 
 @pytest.mark.parametrize("kw,shape", CASES)
@@ -42,7 +45,7 @@ BAD = [
     (lambda: nn.Upsample(4, 2.0), ValueError, r"Upsample: give exactly one of size and scale_factor, got size=4 and"),
     (lambda: nn.Upsample(scale_factor=0), ValueError, r"Upsample: scale_factor must be in \(0, inf\], got 0"),
     (lambda: nn.Upsample((3, 0)), ValueError, r"Upsample: size\[1\] must be >= 1, got 0"),
-    (lambda: nn.Upsample(4, mode="bicubic"), ValueError, r"Upsample: mode must be one of 'nearest', 'nearest-exact'"),
+    (lambda: nn.Upsample(4, mode="area"), ValueError, r"Upsample: mode must be one of 'nearest', 'nearest-exact'"),
     (lambda: nn.Upsample(4, align_corners=True), ValueError, r"Upsample: align_corners is for the linear modes only"),
     (lambda: nn.Upsample(4, mode="trilinear")(cs.Tensor(np.zeros((1, 2, 3, 3)))), ValueError,
      r"Upsample: interpolate: mode 'trilinear' needs 3 spatial axes, the input \(1, 2, 3, 3\) has 2"),

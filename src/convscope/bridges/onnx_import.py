@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 
+from ..messages import excerpt
 from ..nn import init
 from ..nn import registry
 from ..nn.module import Module, Parameter
@@ -24,7 +25,7 @@ from ..nn.graph import Ref
 from .onnx_fold import TABLE, VARIABLE, fold
 from .onnx_load import is_shape_only, read, shape_only
 from . import onnx_rules_extended  # noqa: F401  (registers its rules beside onnx_rules')
-from .onnx_rules import NodeView, conversion
+from .onnx_rules import RULES, NodeView, conversion
 
 
 GRAPH, ABSENT = object(), object()  # OnnxNode slots: a graph value; an optional input left out
@@ -108,6 +109,8 @@ class _Builder:
         for v in file.graph.input:
             if v.name not in self.consts:
                 self.model.steps.append((v.name, "input", None, (), {}))
+                if getattr(file.dtypes.get(v.name), "kind", "f") in "iub":  # integers: shape arithmetic's values
+                    self.ints.add(v.name)
 
     def add(self, i: int, node: _Node) -> None:
         where = f"node {i} '{node.name or node.op}' ({node.op})"
@@ -128,6 +131,8 @@ class _Builder:
             self._place(node, i, layer, [Ref(node.inputs[0])], 1)
         elif conv is not None:
             self._add_node(node, i, conv)
+        elif self._computed_settings(node):
+            self._add_deferred(node, i)
         else:
             self.refused.setdefault(node.op, []).append((where, reason))
             if not (self.meta and self._add_opaque(node, i, where)):
@@ -204,15 +209,7 @@ class _Builder:
     # ---------------------------------------------------------------- modules
     def _layer(self, view):
         """The registered layer this node builds (its `OnnxImport` rule), with its weights unless shape-only."""
-        for decl, rule in registry.onnx_imports(view.op):
-            if rule.when(view):
-                kwargs, state = rule.build(view)
-                with init.meta():  # no random draws: the file's weights replace them
-                    layer = decl.cls(**kwargs)
-                if not self.meta:
-                    layer.load_state_dict({k: np.asarray(v, np.float32) for k, v in state.items()})
-                return layer
-        return None
+        return _built_layer(view, self.meta)
 
     def _add_node(self, node: _Node, i: int, conv) -> None:
         slots, refs, params = [], [], {}
@@ -249,6 +246,43 @@ class _Builder:
         for k, name in enumerate(node.outputs):
             if name:
                 self.model.steps.append((name, "onnx", lambda t, k=k: t[k], (Ref(key),), {}))
+
+    def _computed_settings(self, node: _Node) -> bool:
+        """Whether a node of a known op type reads inputs after its first (weights, pads, shapes,
+        scales) that the graph computes at run time: it is then converted at each call, with them."""
+        known = node.op in RULES or registry.onnx_imports(node.op) or any(
+            op.onnx == node.op for op in op_registry.all_ops())
+        return bool(known) and not self.meta and any(n and n not in self.consts for n in node.inputs[1:])
+
+    def _add_deferred(self, node: _Node, i: int) -> None:
+        """A node converted when it runs: the values of its computed inputs join the constants, the
+        layer or rule is chosen and built from them, and run on its first input. Gradients reach
+        that input; the computed settings are read as values."""
+        computed = [n for n in node.inputs if n and n not in self.consts]
+        builder, where = self, f"node {i} '{node.name or node.op}' ({node.op})"
+
+        def convert(known):
+            file = _WithValues(builder.file, {n: np.asarray(getattr(v, "data", v)) for n, v in known.items()
+                                              if n != node.inputs[0]})
+            view = NodeView(node.op, node.name, node.inputs, node.outputs, node.attrs, file, where)
+            value = lambda k: None if k >= len(node.inputs) or not node.inputs[k] else known.get(  # noqa: E731
+                node.inputs[k], Tensor(file.consts.get(node.inputs[k], np.zeros(0, np.float32))))
+            layer = _built_layer(view)
+            if layer is not None:
+                return layer(value(0))
+            conv = conversion(view)
+            if conv is None:
+                raise ValueError(f"{where}: no convscope op for it with these inputs")
+            return conv.fn(*(value(k) for k in conv.used))
+
+        def run(*values):
+            try:
+                return convert(dict(zip(computed, values)))
+            except (TypeError, KeyError, IndexError) as err:  # a setting the rule cannot read, in the node's name
+                raise ValueError(f"{where}: cannot convert it with these inputs ({type(err).__name__}: "
+                                 f"{excerpt(str(err))})") from None
+        module = _node_class(node.op)(run, [GRAPH] * len(computed))
+        self._place(node, i, module, [Ref(n) for n in computed], len([o for o in node.outputs if o]) or 1)
 
     def _add_opaque(self, node: _Node, i: int, where: str) -> bool:
         shapes = [self.file.static_shape(n) for n in node.outputs if n]
@@ -287,6 +321,29 @@ class _Builder:
         object.__setattr__(model, "input_shape", tuple(shape[1:]) if shape and None not in shape[1:] else None)
         object.__setattr__(model, "name", g.name or "onnx")
         return model.eval()
+
+
+def _built_layer(view, meta: bool = False):
+    """The registered layer a node builds (its `OnnxImport` rule), with its weights unless shape-only."""
+    for decl, rule in registry.onnx_imports(view.op):
+        if rule.when(view):
+            kwargs, state = rule.build(view)
+            with init.meta():  # no random draws: the file's weights replace them
+                layer = decl.cls(**kwargs)
+            if not meta:
+                layer.load_state_dict({k: np.asarray(v, np.float32) for k, v in state.items()})
+            return layer.eval()
+    return None
+
+
+class _WithValues:
+    """An OnnxFile seen with some run-time values among its constants."""
+
+    def __init__(self, file, values: dict):
+        self._file, self.consts = file, {**file.consts, **values}
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
 
 
 def _attribute(name: str, op: str, i: int, taken: set) -> str:

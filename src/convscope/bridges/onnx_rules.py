@@ -109,8 +109,10 @@ def _all(v):
 
 # ------------------------------------------------------------------------------ windows
 
-@rule("MaxPool", "AveragePool")
+@rule("MaxPool", "AveragePool", "LpPool")
 def _pool(v):
+    """ONNX's pools onto the registered pool ops, with ONNX's padding rule (any padding leaving an
+    input cell in every window) and dilations."""
     a = v.attrs
     if len(v.outputs) > 1 and v.outputs[1]:
         raise ValueError("MaxPool's indices output is not supported")
@@ -119,13 +121,16 @@ def _pool(v):
     stride, dilation = tuple(a.get("strides", [1] * n)), tuple(a.get("dilations", [1] * n))
     pads, ceil = v.pads(kernel, stride, dilation), bool(a.get("ceil_mode", 0))
     if v.spatial:  # fail now, with the node named, rather than at the first forward
-        pool_geometry((1, 1, *v.spatial), kernel, stride, pads, dilation, ceil, v.op)
+        pool_geometry((1, 1, *v.spatial), kernel, stride, pads, dilation, ceil, v.op, any_padding=True)
+    kw = dict(kernel_size=kernel, stride=stride, padding=pads, dilation=dilation, ceil_mode=ceil, any_padding=True)
     if v.op == "MaxPool":
-        return Conversion(lambda x: F.max_pool(x, kernel, stride, pads, dilation, ceil))
-    if any(d != 1 for d in dilation):
-        raise ValueError(f"AveragePool with dilations {list(dilation)} is not supported")
-    include = bool(a.get("count_include_pad", 0))
-    return Conversion(lambda x: F.avg_pool(x, kernel, stride, pads, ceil, include))
+        op = op_registry.get("max_pool")
+    elif v.op == "AveragePool":
+        op, kw["count_include_pad"] = op_registry.get("avg_pool"), bool(a.get("count_include_pad", 0))
+    else:
+        op = op_registry.get("lp_pool")
+        kw.update(norm_type=a.get("p", 2), absolute=True)
+    return Conversion(lambda x: apply(op, x, **kw))
 
 
 @rule("GlobalAveragePool", "GlobalMaxPool")
@@ -170,7 +175,9 @@ def _pad(v):
 
 @rule("Identity", "Dropout", "Cast")
 def _identity(v):
-    if v.op == "Dropout" and (v.attrs.get("training_mode") or (v.has(2) and (not v.is_const(2) or v.const(2)))):
+    training = v.attrs.get("training_mode") or (v.has(2) and (not v.is_const(2) or v.const(2)))
+    no_ratio = v.is_const(1) and float(np.reshape(v.const(1), ())) == 0  # training drops nothing
+    if v.op == "Dropout" and training and not no_ratio:
         raise ValueError("Dropout in training mode (random masks) is not supported; it is the identity in inference")
     if v.op == "Dropout" and len(v.outputs) > 1 and v.outputs[1]:
         raise ValueError("Dropout's mask output is not supported")
@@ -256,16 +263,6 @@ def _layer_norm(v):
 
 
 # ------------------------------------------------------------------------------ shapes and reductions
-
-@rule("MatMul")  # of two graph values (a constant weight builds a Linear)
-def _matmul(v):
-    def run(p, q):  # a 1-D operand is a row on the left, a column on the right, its axis dropped after
-        lp, lq = p.ndim == 1, q.ndim == 1
-        y = (p.reshape(1, -1) if lp else p) @ (q.reshape(-1, 1) if lq else q)
-        drop = [a for a, gone in ((y.ndim - 2, lp), (y.ndim - 1, lq)) if gone]
-        return y.reshape(*(n for a, n in enumerate(y.shape) if a not in drop)) if drop else y
-    return Conversion(run, (0, 1))
-
 
 @rule("Flatten")
 def _flatten(v):

@@ -1,16 +1,18 @@
 """More ONNX rules (see onnx_rules): activations with attributes, the variadic element-wise ops,
-Gemm in general, and the ops that only rearrange or repeat values (DepthToSpace, SpaceToDepth,
-Tile, Expand). Each is built from registered ops, so it has a gradient and a shape rule."""
+Gemm in general, the ops that only rearrange or repeat values (DepthToSpace, SpaceToDepth, Tile,
+Expand), Einsum, training-mode BatchNormalization and Resize. Each maps onto registered ops, so it
+has a gradient and a shape rule."""
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 
 from ..nn import functional as F
+from ..ops import registry as op_registry
 from ..ops.primitives import activations as A
+from ..ops.primitives.resize import COORDINATES
 from ..ops.primitives import elementwise as E
-from ..tensor import apply, concat
+from ..ops.primitives import rearrange as R
+from ..tensor import apply
 from .onnx_rules import Conversion, _all, rule
 
 
@@ -67,13 +69,22 @@ def _hardmax(v):
 
 @rule("Max", "Min", "Sum", "Mean")
 def _variadic(v):
-    """Any number of inputs, broadcast together, folded pairwise (Mean: their sum over their count)."""
-    pair = {"Max": lambda p, q: apply(E.maximum, p, q), "Min": lambda p, q: apply(E.minimum, p, q)}.get(
-        v.op, lambda p, q: p + q)
+    """Any number of inputs, broadcast together and stacked, then reduced over the stack: ties of
+    Max and Min share the gradient equally, as torch.amax over a stack does."""
+    stack, reduce_max = op_registry.get("stack"), op_registry.get("max")
 
     def run(*xs):
-        out = functools.reduce(pair, xs)
-        return out * (1.0 / len(xs)) if v.op == "Mean" else out
+        if len(xs) == 1:
+            return xs[0]
+        shape = tuple(np.broadcast_shapes(*(tuple(x.shape) for x in xs)))
+        spread = [x if tuple(x.shape) == shape else apply(R.expand, x, shape=shape) for x in xs]
+        stacked = apply(stack, *spread, axis=0)
+        if v.op == "Max":
+            return apply(reduce_max, stacked, axis=0)
+        if v.op == "Min":
+            return apply(reduce_max, stacked * -1.0, axis=0) * -1.0
+        total = stacked.sum(0)
+        return total * (1.0 / len(xs)) if v.op == "Mean" else total
     return Conversion(run, _all(v))
 
 
@@ -84,8 +95,11 @@ def _gemm(v):
     a = v.attrs
     alpha, beta, ta, tb = a.get("alpha", 1.0), a.get("beta", 1.0), a.get("transA", 0), a.get("transB", 0)
 
+    def last_two(t):  # A's leading axes (a batch of matrices) stay
+        return t.transpose(*range(t.ndim - 2), t.ndim - 1, t.ndim - 2)
+
     def run(p, q, c=None):
-        y = (p.transpose(1, 0) if ta else p) @ (q.transpose(1, 0) if tb else q)
+        y = (last_two(p) if ta else p) @ (last_two(q) if tb else q)
         y = y if alpha == 1 else y * alpha
         return y if c is None else y + (c if beta == 1 else c * beta)
     return Conversion(run, (0, 1, 2) if v.has(2) else (0, 1))
@@ -95,47 +109,49 @@ def _gemm(v):
 
 @rule("DepthToSpace", "SpaceToDepth")
 def _depth_space(v):
-    """(N, C, H, W) <-> (N, C / b^2, H b, W b): reshape, permute, reshape (ONNX's DCR and CRD orders)."""
+    """The pixel shuffle ops in either channel order (DCR, ONNX's default; CRD, PyTorch's
+    pixel_shuffle and pixel_unshuffle): DepthToSpace shuffles, SpaceToDepth unshuffles."""
     b, mode = v.attrs["blocksize"], _text(v, "mode", "DCR")
-
-    def to_space(x):
-        n, c, h, w = x.shape
-        split = (n, b, b, c // (b * b), h, w) if mode == "DCR" else (n, c // (b * b), b, b, h, w)
-        perm = (0, 3, 4, 1, 5, 2) if mode == "DCR" else (0, 1, 4, 2, 5, 3)
-        return x.reshape(*split).transpose(*perm).reshape(n, c // (b * b), h * b, w * b)
-
-    def to_depth(x):
-        n, c, h, w = x.shape
-        blocks = x.reshape(n, c, h // b, b, w // b, b)  # (N, C, H/b, b, W/b, b)
-        perm = (0, 3, 5, 1, 2, 4) if mode == "DCR" else (0, 1, 3, 5, 2, 4)
-        return blocks.transpose(*perm).reshape(n, c * b * b, h // b, w // b)
-    return Conversion(to_space if v.op == "DepthToSpace" else to_depth)
+    if v.op == "DepthToSpace":
+        return Conversion(lambda x: apply(R.pixel_shuffle, x, upscale_factor=b, mode=mode))
+    return Conversion(lambda x: apply(R.pixel_unshuffle, x, downscale_factor=b, mode=mode))
 
 
 @rule("Tile")
 def _tile(v):
     repeats = v.ints(1)
-    if min(repeats) < 1:
-        raise ValueError(f"Tile with repeats {repeats} is not supported (each at least 1)")
-
-    def run(x):
-        for axis, r in enumerate(repeats):
-            x = concat([x] * r, axis=axis) if r != 1 else x
-        return x
-    return Conversion(run)
+    return Conversion(lambda x: apply(R.tile, x, reps=tuple(repeats)))
 
 
 @rule("Expand")
 def _expand(v):
     shape = v.ints(1)
+    return Conversion(lambda x: apply(R.expand, x, shape=tuple(shape)))
 
-    def run(x):  # broadcast by adding zeros of the target shape (its gradient sums back)
-        target = np.broadcast_shapes(tuple(x.shape), tuple(shape))
-        return x + np.zeros(target, x.dtype) if tuple(target) != tuple(x.shape) else x
-    return Conversion(run)
+
+@rule("Einsum")
+def _einsum(v):
+    equation = _text(v, "equation", "")
+    return Conversion(lambda *xs: apply(op_registry.get("einsum"), *xs, equation=equation), _all(v))
 
 
 # ------------------------------------------------------------------------------ normalisation
+
+@rule("BatchNormalization")  # training mode (inference mode builds a BatchNorm layer)
+def _batch_norm_training(v):
+    """y from the batch's mean and biased variance; the running statistics as outputs, moved by ONNX's
+    momentum (the weight of the old value): mean m + (1 - m) batch mean, likewise the biased variance."""
+    eps, momentum, outputs = v.attrs.get("epsilon", 1e-5), v.attrs.get("momentum", 0.9), len(v.outputs)
+
+    def run(x, scale, bias, mean, var):
+        y = F.batch_norm(x, scale, bias, None, None, True, eps=eps)
+        axes = (0, *range(2, x.ndim))
+        batch_mean = x.mean(axes)
+        centred = x - batch_mean.reshape(1, -1, *([1] * (x.ndim - 2)))
+        batch_var = (centred * centred).mean(axes)
+        return (y, mean * momentum + batch_mean * (1 - momentum), var * momentum + batch_var * (1 - momentum))[:outputs]
+    return Conversion(run, (0, 1, 2, 3, 4), outputs)
+
 
 @rule("GroupNormalization")
 def _group_norm(v):
@@ -153,59 +169,33 @@ def _group_norm(v):
     return Conversion(run, (0, 1, 2))
 
 
-# ------------------------------------------------------------------------------ pooling
-
-@rule("LpPool")
-def _lp_pool(v):
-    """(sum over the window of |x|^p)^(1/p): the sum pooled as an average pool whose divisor is 1."""
-    a = v.attrs
-    kernel = tuple(a["kernel_shape"])
-    n, p = len(kernel), a.get("p", 2)
-    stride, dilation = tuple(a.get("strides", [1] * n)), tuple(a.get("dilations", [1] * n))
-    if any(d != 1 for d in dilation):
-        raise ValueError(f"LpPool with dilations {list(dilation)} is not supported")
-    pads, ceil = v.pads(kernel, stride, dilation), bool(a.get("ceil_mode", 0))
-
-    def run(x):
-        powered = x * x if p == 2 else apply(E.absolute, x) ** float(p)
-        return F.avg_pool(powered, kernel, stride, pads, ceil, True, divisor_override=1) ** (1.0 / p)
-    return Conversion(run)
-
-
 # ------------------------------------------------------------------------------ resampling
 
-_RESIZE_MODES = {  # (ONNX mode, coordinate transformation) -> (PyTorch mode stem, align_corners)
-    ("nearest", "asymmetric"): ("nearest", None),  # floor(d r)
-    ("nearest", "half_pixel"): ("nearest-exact", None),  # round_prefer_ceil((d + 0.5) r - 0.5) = floor((d + 0.5) r)
-    ("linear", "half_pixel"): ("linear", False),
-    ("linear", "pytorch_half_pixel"): ("linear", False),
-    ("linear", "align_corners"): ("linear", True),
+_TORCH_MODES = {  # (ONNX mode, coordinate transformation, nearest_mode) -> (PyTorch mode stem, align_corners)
+    ("nearest", "asymmetric", "floor"): ("nearest", None),  # floor(d r)
+    ("nearest", "half_pixel", "round_prefer_ceil"): ("nearest-exact", None),  # = floor((d + 0.5) r)
+    ("linear", "half_pixel", None): ("linear", False),
+    ("linear", "pytorch_half_pixel", None): ("linear", False),
+    ("linear", "align_corners", None): ("linear", True),
 }
+_CUBIC = {1: None, 2: "bicubic", 3: None}
 
 
 @rule("Resize", "Upsample")
 def _resize(v):
-    """ONNX Resize as PyTorch's interpolate (nearest; linear with and without align_corners)."""
+    """ONNX Resize onto the interpolate op: PyTorch's modes where they compute the same (the analysis
+    sees their windows), ONNX's own coordinate rules through the op's `coordinates` otherwise."""
     text = lambda k, d: (lambda s: s.decode() if isinstance(s, bytes) else s)(v.attrs.get(k, d))  # noqa: E731
     mode, ctm = text("mode", "nearest"), text("coordinate_transformation_mode", "half_pixel")
     if v.op == "Upsample":
         ctm = "asymmetric"
-    key, nearest_mode = (mode, ctm), text("nearest_mode", "round_prefer_floor") if v.op == "Resize" else "floor"
-    rounding = {"asymmetric": "floor", "half_pixel": "round_prefer_ceil"}.get(ctm)
-    if mode == "nearest" and (key not in _RESIZE_MODES or nearest_mode != rounding) and ctm in _NEAREST_COORDINATES \
-            and nearest_mode in _ROUNDINGS:
-        key = ("nearest", "index")  # no interpolate mode computes it: the cells are picked by index
-    if key not in _RESIZE_MODES and key != ("nearest", "index") or (key[1] != "index" and mode == "nearest"
-                                                                      and nearest_mode != rounding):
-        raise ValueError(f"Resize mode {mode!r} with coordinate_transformation_mode {ctm!r}"
-                         + (f" and nearest_mode {nearest_mode!r}" if mode == "nearest" else "")
-                         + " is not supported (supported: linear with "
-                         + ", ".join(c for m, c in _RESIZE_MODES if m == "linear") + "; nearest with "
-                         + ", ".join(_NEAREST_COORDINATES) + " and any nearest_mode)")
-    stem, align = _RESIZE_MODES.get(key, ("nearest", None))
-    for attr, default in (("antialias", 0), ("exclude_outside", 0)):
-        if v.attrs.get(attr, default) != default:
-            raise ValueError(f"Resize with {attr}={v.attrs[attr]} is not supported")
+    nearest_mode = text("nearest_mode", "round_prefer_floor") if v.op == "Resize" else "floor"
+    if mode not in ("nearest", "linear", "cubic") or ctm not in COORDINATES:
+        raise ValueError(f"Resize mode {mode!r} with coordinate_transformation_mode {ctm!r} is not supported "
+                         f"(supported: nearest, linear and cubic with {', '.join(COORDINATES)})")
+    exclude = bool(v.attrs.get("exclude_outside", 0))
+    if exclude and mode != "cubic":
+        raise ValueError(f"Resize {mode} with exclude_outside=1 is not supported (cubic only)")
     policy = text("keep_aspect_ratio_policy", "stretch")
     if policy not in ("stretch", "not_larger", "not_smaller"):
         raise ValueError(f"Resize with keep_aspect_ratio_policy {policy!r} is not supported")
@@ -222,32 +212,42 @@ def _resize(v):
     aspect = _keep_aspect(v, sizes, policy) if sizes and policy != "stretch" else None
     if aspect:
         sizes, aspect = aspect
+    if v.attrs.get("antialias", 0) and (scales is None or min(scales) < 1):
+        raise ValueError("Resize with antialias=1 when downsampling is not supported")
+    onnx = dict(coordinates=ctm, cubic_coeff_a=float(v.attrs.get("cubic_coeff_a", -0.75)), exclude_outside=exclude,
+                nearest_mode=nearest_mode)
+    op = op_registry.get("interpolate")
 
     def run(x):
         if (sizes or scales) is not None and list((sizes or scales)[:2]) != (list(x.shape[:2]) if sizes else [1, 1]):
             raise ValueError(f"Resize of the batch or channel axis ({'sizes' if sizes else 'scales'} "
                              f"{list(sizes or scales)}) is not supported")
-        m = stem if stem.startswith("nearest") else {1: "linear", 2: "bilinear", 3: "trilinear"}[x.ndim - 2]
-        kw = {} if align is None else {"align_corners": align}
-        size = sizes[2:] if sizes else [int(np.floor(i * r)) for i, r in zip(x.shape[2:], scales[2:])]
-        if ctm == "pytorch_half_pixel" and any(o == 1 < i for i, o in zip(x.shape[2:], size)):
-            raise ValueError("Resize pytorch_half_pixel to an axis of length 1 is not supported (ONNX samples its "
-                             "first cell, PyTorch its centre)")
-        if key[1] == "index":
-            return _nearest_by_index(x, size, aspect[2:] if aspect else None if sizes else scales[2:], ctm,
-                                     nearest_mode)
-        if aspect:  # sizes rounded from one scale, which sets the sampling positions
-            if any(int(np.floor(i * r)) != o for i, r, o in zip(x.shape[2:], aspect[2:], size)):
-                raise ValueError(f"Resize with keep_aspect_ratio_policy {policy!r} to sizes {list(size)} that the "
-                                 f"scale {aspect[2:]} does not give by rounding down is not supported")
-            return F.interpolate(x, scale_factor=tuple(aspect[2:]), mode=m, **kw)
-        if sizes:
-            return F.interpolate(x, size=tuple(size), mode=m, **kw)
-        if align and any(i * r != o for i, r, o in zip(x.shape[2:], scales[2:], size)):  # ONNX divides by i r - 1
-            raise ValueError(f"Resize align_corners with scales {list(scales[2:])} giving a fractional size is not "
-                             "supported (ONNX maps corners to the unrounded size)")
-        return F.interpolate(x, scale_factor=tuple(scales[2:]), mode=m, **kw)  # ONNX's coordinates use the scale
+        n = x.ndim - 2
+        m = "nearest" if mode == "nearest" else {1: "linear", 2: "bilinear", 3: "trilinear"}[n] \
+            if mode == "linear" else _CUBIC[n]
+        if m is None:
+            raise ValueError(f"Resize cubic of {n} spatial axes is not supported (2: bicubic)")
+        by = dict(scale_factor=tuple(aspect[2:])) if aspect else dict(size=tuple(sizes[2:])) if sizes else \
+            dict(scale_factor=tuple(scales[2:]))
+        if aspect and any(int(np.floor(i * r)) != o for i, r, o in zip(x.shape[2:], aspect[2:], sizes[2:])):
+            return apply(op, x, mode=m, size=tuple(sizes[2:]), **by, **onnx)  # sizes rounded, the scale sets x
+        same = _TORCH_MODES.get((mode, ctm, nearest_mode if mode == "nearest" else None))
+        if same and _torch_exact(same, ctm, x.shape[2:], by):
+            stem, align = same
+            kw = {} if align is None else {"align_corners": align}
+            return apply(op, x, mode=stem if stem.startswith("nearest") else m, **kw, **by)
+        return apply(op, x, mode=m, **onnx, **by)
     return Conversion(run)
+
+
+def _torch_exact(same, ctm, in_size, by) -> bool:
+    """Whether PyTorch's rule computes ONNX's here: align_corners and pytorch_half_pixel differ from it
+    when ONNX's unrounded output length is fractional or 1."""
+    if ctm not in ("align_corners", "pytorch_half_pixel"):
+        return True
+    if "size" in by:
+        return ctm == "align_corners" or all(o > 1 for o in by["size"])
+    return all(float(i * f).is_integer() and i * f > 1 for i, f in zip(in_size, by["scale_factor"]))
 
 
 def _keep_aspect(v, sizes, policy):
@@ -261,29 +261,3 @@ def _keep_aspect(v, sizes, policy):
     scale = pick(sizes[a] / shape[a] for a in axes)
     return ([int(scale * n + 0.5) if a in axes else n for a, n in enumerate(shape)],
             [scale if a in axes else 1.0 for a in range(len(shape))])
-
-
-# ONNX's nearest Resize in general: source coordinate x of output cell d (scale r = o / i, or the
-# given scale), rounded by nearest_mode and clamped to the input; the output picks those cells.
-_NEAREST_COORDINATES = {
-    "half_pixel": lambda d, i, o, r: (d + 0.5) / r - 0.5,
-    "pytorch_half_pixel": lambda d, i, o, r: (d + 0.5) / r - 0.5 if o > 1 else 0 * d,
-    "asymmetric": lambda d, i, o, r: d / r,
-    "align_corners": lambda d, i, o, r: d * (i - 1) / (o - 1) if o > 1 else 0 * d,
-}
-_ROUNDINGS = {
-    "round_prefer_floor": lambda x: np.where(x - np.floor(x) == 0.5, np.floor(x), np.round(x)),
-    "round_prefer_ceil": lambda x: np.where(x - np.floor(x) == 0.5, np.ceil(x), np.round(x)),
-    "floor": np.floor,
-    "ceil": np.ceil,
-}
-
-
-def _nearest_by_index(x, size, scales, ctm, nearest_mode):
-    """The input cells ONNX's nearest Resize picks, axis by axis, computed in float64 as ONNX's reference."""
-    for a, (i, o) in enumerate(zip(x.shape[2:], size)):
-        r = o / i if scales is None else float(scales[a])
-        source = _ROUNDINGS[nearest_mode](_NEAREST_COORDINATES[ctm](np.arange(o, dtype=np.float64), i, o, r))
-        index = np.clip(source, 0, i - 1).astype(np.int64)
-        x = x[(slice(None),) * (a + 2) + (index,)]
-    return x

@@ -18,6 +18,8 @@ from .stochastic_depth import StochasticDepth  # noqa: E402
 from .layers import BatchNorm3d, Dropout2d, Dropout3d  # noqa: E402
 from .activations import CELU, ELU, PReLU, SELU  # noqa: E402
 from .normalization import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d  # noqa: E402
+from .pooling import LPPool1d, LPPool2d, LPPool3d  # noqa: E402
+from .rearrange import PixelShuffle, PixelUnshuffle  # noqa: E402
 
 LAYERS = {name: decl.cls for name, decl in registry.declarations().items()}  # every built-in layer and block
 

@@ -78,6 +78,11 @@ def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_incl
                  count_include_pad=count_include_pad, divisor_override=divisor_override)
 
 
+def lp_pool(x, norm_type, kernel_size, stride=None, ceil_mode=False) -> Tensor:
+    """(sum of x^p over each window)^(1/p), PyTorch's lp_pool1d/2d/3d (p = norm_type)."""
+    return apply(P.lp_pool, _t(x), norm_type=norm_type, kernel_size=kernel_size, stride=stride, ceil_mode=ceil_mode)
+
+
 def global_avg_pool(x) -> Tensor:
     return apply(P.global_avg_pool, _t(x))
 

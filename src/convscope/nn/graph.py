@@ -218,6 +218,65 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     return apply(op, x, **{k: v for k, v in given.items() if k in op.attrs})
 
 
+def unsqueeze(x, dim: int):
+    dim = dim % (x.ndim + 1)
+    return x.reshape(*x.shape[:dim], 1, *x.shape[dim:])
+
+
+def squeeze(x, dim=None):
+    dims = {a % x.ndim for a in ((dim,) if isinstance(dim, int) else dim)} if dim is not None else set(range(x.ndim))
+    return x.reshape(*(n for a, n in enumerate(x.shape) if not (a in dims and n == 1)))
+
+
+def stack(tensors, dim=0, **kw):
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    return apply(op_registry.get("stack"), *tensors, axis=dim % (tensors[0].ndim + 1))
+
+
+def _sizes(sizes) -> tuple:
+    """PyTorch's sizes, given as arguments (x.repeat(2, 3)) or as one tuple (x.repeat((2, 3)))."""
+    return tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else tuple(sizes)
+
+
+def repeat(x, *sizes):
+    """Tensor.repeat and torch.tile: copies along each axis (the tile op, NumPy's rule)."""
+    return apply(op_registry.get("tile"), x, reps=_sizes(sizes))
+
+
+def tile(x, dims):
+    return repeat(x, tuple(dims))
+
+
+def expand(x, *sizes):
+    """Tensor.expand: broadcast to `sizes`, -1 keeping an axis (new axes lead)."""
+    sizes, lead = _sizes(sizes), len(_sizes(sizes)) - x.ndim
+    return apply(op_registry.get("expand"), x, shape=tuple(x.shape[a - lead] if s == -1 else s
+                                                          for a, s in enumerate(sizes)))
+
+
+def einsum(equation, *operands):
+    operands = _sizes(operands) if len(operands) == 1 else operands  # torch.einsum(eq, [a, b]) too
+    return apply(op_registry.get("einsum"), *operands, equation=equation)
+
+
+def matmul(x, y):
+    return apply(op_registry.get("matmul"), x, y)
+
+
+def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """F.instance_norm with PyTorch's arguments: the statistics of each sample (running ones are not used)."""
+    if not use_input_stats or running_mean is not None:
+        raise ValueError("instance_norm with running statistics is not supported (use_input_stats=True, none kept)")
+    return F.instance_norm(x, weight, bias, eps)
+
+
+def _channel_dropout(spatial: int):
+    def dropout_nd(x, p=0.5, training=True, **kw):
+        return F.channel_dropout(x, p, training, spatial)
+    return dropout_nd
+
+
 FUNCTIONS = {
     "add": add, "iadd": add, "sub": operator.sub, "isub": operator.sub, "mul": operator.mul, "imul": operator.mul,
     "truediv": operator.truediv, "floordiv": operator.floordiv, "neg": operator.neg, "pow": operator.pow,
@@ -229,6 +288,10 @@ FUNCTIONS = {
     # convscope's functions that take PyTorch's arguments in PyTorch's order (inplace is dropped before)
     "relu6": F.relu6, "hardtanh": F.hardtanh, "dropout": F.dropout, "layer_norm": F.layer_norm,
     "group_norm": F.group_norm, "linear": F.linear, "log_softmax": F.log_softmax,
+    "prelu": F.prelu, "instance_norm": instance_norm, "dropout1d": _channel_dropout(1),
+    "dropout2d": _channel_dropout(2), "dropout3d": _channel_dropout(3), "stack": stack, "repeat": repeat,
+    "tile": tile, "expand": expand, "einsum": einsum, "matmul": matmul, "bmm": matmul, "mm": matmul,
+    "unsqueeze": unsqueeze, "squeeze": squeeze,
 }
 # graph function -> the registered op it applies to its tensor arguments when called with them alone
 # (the execution plan joins such a step to the one before it; the torch bridge needs the op registered)

@@ -268,10 +268,13 @@ class Dropout3d(_ChannelDropout):
     n = 3
 
 
+def _inference(node) -> bool:
+    """BatchNormalization in inference mode builds a layer; training mode (batch statistics and the
+    running statistics as outputs) is an ONNX rule over the batch_norm op."""
+    return not node.attrs.get("training_mode", 0) and not any(node.outputs[1:])
+
+
 def _batch_norm_from_onnx(node):
-    if node.attrs.get("training_mode", 0) or any(node.outputs[1:]):
-        raise ValueError("BatchNormalization in training mode (batch statistics, running-statistic outputs) is not "
-                         "supported; inference mode is")
     scale, shift, mean, var = (node.const(i) for i in range(1, 5))
     kw = dict(num_features=len(scale), eps=node.attrs.get("epsilon", 1e-5))
     return kw, {"weight": scale, "bias": shift, "running_mean": mean, "running_var": var}
@@ -337,21 +340,24 @@ _BN_DOC = """Batch normalisation (Ioffe & Szegedy 2015) of {shape}, PyTorch's `{
 
 
 @register(_BN_ARGS, torch=_batch_norm_twin("BatchNorm1d"), form=_batch_norm_form,
-          onnx=(OnnxImport("BatchNormalization", _batch_norm_from_onnx, lambda node: node.rank in (2, 3)),))
+          onnx=(OnnxImport("BatchNormalization", _batch_norm_from_onnx,
+                             lambda node: node.rank in (2, 3) and _inference(node)),))
 class BatchNorm1d(_BatchNorm):
     __doc__ = _BN_DOC.format(shape="(N, C) or (N, C, L)", name="BatchNorm1d")
     dims = (2, 3)
 
 
 @register(_BN_ARGS, torch=_batch_norm_twin("BatchNorm2d"), form=_batch_norm_form,
-          onnx=(OnnxImport("BatchNormalization", _batch_norm_from_onnx, lambda node: node.rank in (None, 4)),))
+          onnx=(OnnxImport("BatchNormalization", _batch_norm_from_onnx,
+                             lambda node: node.rank in (None, 4) and _inference(node)),))
 class BatchNorm2d(_BatchNorm):
     __doc__ = _BN_DOC.format(shape="(N, C, H, W)", name="BatchNorm2d")
     dims = (4,)
 
 
 @register(_BN_ARGS, torch=_batch_norm_twin("BatchNorm3d"), form=_batch_norm_form,
-          onnx=(OnnxImport("BatchNormalization", _batch_norm_from_onnx, lambda node: node.rank == 5),))
+          onnx=(OnnxImport("BatchNormalization", _batch_norm_from_onnx,
+                             lambda node: node.rank == 5 and _inference(node)),))
 class BatchNorm3d(_BatchNorm):
     __doc__ = _BN_DOC.format(shape="(N, C, D, H, W)", name="BatchNorm3d")
     dims = (5,)

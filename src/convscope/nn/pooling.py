@@ -1,5 +1,5 @@
-"""Pooling layers: max and average over windows (1-D to 3-D), global pools and k-max pooling, each
-declared in the layer registry with PyTorch's arguments and twin."""
+"""Pooling layers: max, average and power-average (LPPool) over windows (1-D to 3-D), global pools
+and k-max pooling, each declared in the layer registry with PyTorch's arguments and twin."""
 from __future__ import annotations
 
 from ..ops.engine import maxpool
@@ -8,7 +8,7 @@ from ..ops.pool import pool_geometry
 from . import forms
 from . import functional as F
 from .module import Module
-from .registry import TorchTwin, axis, bind, count, flag, optional, padding, per_axis, register
+from .registry import TorchTwin, axis, bind, count, flag, optional, padding, per_axis, real, register
 from .spatial import AXES, batched
 
 
@@ -176,3 +176,57 @@ class KMaxPool(Module):
 
     def extra_repr(self):
         return f"k={self.k}" + (f", axis={self.axis}" if self.axis != -1 else "")
+
+
+def _lp_no_ceil(layer, a):
+    if a["ceil_mode"]:
+        raise ValueError(f"{layer}: ceil_mode=True is not supported: PyTorch scales a partial last window's sum by "
+                         "kernel size / cells inside, which is no p-norm; use ceil_mode=False")
+
+
+_LP_DOC = """{n}-D power-average pooling, PyTorch's `{name}`: (sum of x^p over each window)^(1/p), p = norm_type
+    (p = 1: the window sums; large p nears max pooling). Negative values are raised as they are, as in
+    PyTorch (an odd p may make a window's sum negative, and its root NaN).
+
+    Args:
+        norm_type: p > 0.
+        kernel_size: k, an int or one int per spatial axis.
+        stride: s (default None: the kernel size).
+        ceil_mode: must be False. Note: unlike PyTorch, ceil_mode=True is refused (see the check's message).
+
+    Shape:
+        input (N, C, {axes}) or unbatched (C, {axes}); output per axis ``floor((i - k)/s) + 1``. No parameters.
+"""
+
+
+class _LPPoolNd(Module):
+    n = 0
+
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
+        super().__init__()
+        bind(self, locals())
+
+    def forward(self, x):
+        return batched(x, self.n, lambda x: F.lp_pool(x, self.norm_type, self.kernel_size, self.stride))
+
+    def extra_repr(self):
+        return f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+def _lp_pool_class(n: int):
+    name = f"LPPool{n}d"
+    cls = type(name, (_LPPoolNd,), {"n": n, "__doc__": _LP_DOC.format(n=n, name=name, axes=AXES[n]),
+                                    "__module__": __name__})
+    args = dict(norm_type=real(0, low_open=True), kernel_size=per_axis(), stride=optional(per_axis()),
+                ceil_mode=flag())
+    return register(args, n=n, checks=(_lp_no_ceil, _stride_defaults_to_kernel),
+                    torch=TorchTwin(name, build=_lp_to_torch))(cls)
+
+
+def _lp_to_torch(layer, args, convert, t, blocks):
+    """PyTorch's LPPool1d multiplies by kernel_size itself: it takes ints, not 1-tuples."""
+    one = {k: v[0] if isinstance(v, tuple) and len(v) == 1 else v for k, v in args.items()}
+    return getattr(t, type(layer).__name__)(**one)
+
+
+LPPool1d, LPPool2d, LPPool3d = (_lp_pool_class(n) for n in (1, 2, 3))

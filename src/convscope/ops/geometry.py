@@ -242,14 +242,34 @@ def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, op="conv"
     return window_geometry(tuple(x_shape[2:]), tuple(w_shape[2:]), stride, padding, dilation, op, groups=groups)
 
 
-def pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode, op) -> WindowGeometry:
+def pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode, op, any_padding=False) -> WindowGeometry:
     """Resolve a pooling window over an input (N, C, *S): `stride` None is the kernel, and the
-    padding is at most half the kernel (`check_pool_padding`)."""
+    padding is at most half the kernel (`check_pool_padding`, PyTorch's rule), or with `any_padding`
+    (ONNX's) any padding that leaves an input cell in every window."""
     kernel = ntuple(kernel_size, len(x_shape) - 2, "kernel_size", op)
     geo = window_geometry(tuple(x_shape[2:]), kernel, kernel if stride is None else stride, padding, dilation, op,
                           ceil_mode=ceil_mode)
-    check_pool_padding(geo.kernel, geo.asked_pads, op)
+    if not any_padding:
+        check_pool_padding(geo.kernel, geo.asked_pads, op)
+        return geo
+    for a, count in enumerate(window_counts(geo)):
+        if count.size and count.min() == 0:
+            raise ValueError(f"{_prefix(op, a)}padding {geo.asked_pads[a]} leaves window {int(count.argmin())} "
+                             f"(kernel {geo.kernel[a]}, dilation {geo.dilation[a]}, stride {geo.stride[a]}) with "
+                             "no input cell: every window must read at least one")
     return geo
+
+
+def window_counts(geo: WindowGeometry, padded: bool = False) -> list:
+    """Per spatial axis, the number of cells each window reads inside the input (with `padded`:
+    inside the input and the padding asked for, the cells ceil_mode adds left out)."""
+    counts = []
+    for i, k, s, d, (lo, hi), o in zip(geo.in_size, geo.kernel, geo.stride, geo.dilation, geo.asked_pads,
+                                       geo.out_size):
+        cells = window_cell(np.arange(o)[:, None], np.arange(k)[None, :], s, d, lo)  # (O, K)
+        low, high = (-lo, i + hi) if padded else (0, i)
+        counts.append(((cells >= low) & (cells < high)).sum(axis=1))
+    return counts
 
 
 def require_room(op: str, x_shape, c_out: int, geo) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .geometry import WindowGeometry, check_array, pool_geometry, require_room, window_cell
+from .geometry import WindowGeometry, check_array, pool_geometry, require_room, window_cell, window_counts
 from .windows import cell_steps, crop, pad, prod, scatter_windows, tap_slices, taps
 
 
@@ -38,11 +38,13 @@ def _combine_taps(xp, geo: WindowGeometry, ufunc) -> np.ndarray:
 # --------------------------------------------------------------------------------------- max
 
 def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False, *,
-             spatial_dims=None):
+             spatial_dims=None, any_padding=False):
     """Max over each window (padding never wins: it is -inf).
 
     `spatial_dims` (1 to 3), when given, is the number of spatial axes x must have (MaxPool2d
-    passes 2); otherwise it is read from x, or from a tuple kernel_size.
+    passes 2); otherwise it is read from x, or from a tuple kernel_size. Padding is at most half
+    the kernel (PyTorch's rule) unless `any_padding` (ONNX's: any padding leaving an input cell in
+    every window).
 
     Shape:
         (N, C, *S) -> (N, C, *S_out), ``o = floor((i + p_lo + p_hi - d(k-1) - 1)/s) + 1`` (ceil with
@@ -54,7 +56,7 @@ def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
            [13., 15.]])
     """
     x = _pool_input(x, "max_pool", spatial_dims)
-    geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode, "max_pool")
+    geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode, "max_pool", any_padding)
     require_room("max_pool", x.shape, x.shape[1], geo)
     xp = pad(x, geo.pads, -np.inf)
     y = _combine_taps(xp, geo, np.maximum)  # propagates NaN, like PyTorch
@@ -114,49 +116,57 @@ def max_pool_backward(dy, indices, input_shape):
 # --------------------------------------------------------------------------------------- average
 
 def _divisor(geo: WindowGeometry, count_include_pad: bool) -> np.ndarray:
-    """Number of cells each window averages over, as a product of per-axis counts (separable)."""
+    """Number of cells each window averages over (inside the input, or the input and its asked
+    padding with count_include_pad), as a product of per-axis counts (separable)."""
     div = np.ones((), np.float64)
-    for i, k, s, (lo, hi), o in zip(geo.in_size, geo.kernel, geo.stride, geo.asked_pads, geo.out_size):
-        start = window_cell(np.arange(o), 0, s, 1, lo)
-        if count_include_pad:
-            count = np.minimum(start + k, i + hi) - start
-        else:
-            count = np.minimum(start + k, i) - np.maximum(start, 0)
+    for count in window_counts(geo, padded=count_include_pad):
         div = np.multiply.outer(div, count)
     return div
 
 
-def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, *, spatial_dims=None):
+def sum_pool(x, geo: WindowGeometry) -> np.ndarray:
+    """The sum of each window of x (zero padding), for a resolved geometry."""
+    require_room("sum_pool", x.shape, x.shape[1], geo)
+    return _combine_taps(pad(x, geo.pads, 0.0), geo, np.add)
+
+
+def sum_pool_backward(dy, input_shape, geo: WindowGeometry) -> np.ndarray:
+    """Each window adds its output gradient to every cell it read (col2im of a broadcast)."""
+    canvas = np.zeros((*input_shape[:2], *geo.padded_size), dy.dtype)
+    expand = (slice(None), slice(None), *([None] * len(geo.kernel)))
+    windows = np.broadcast_to(dy[expand], (*dy.shape[:2], *geo.kernel, *dy.shape[2:]))  # (N, C, *K, *O)
+    scatter_windows(canvas, windows, geo.kernel, geo.stride, geo.dilation, geo.out_size)
+    return crop(canvas, geo.pads, geo.in_size).copy()
+
+
+def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, *, spatial_dims=None,
+             dilation=1, any_padding=False):
     """Mean over each window; the divisor counts padding cells only with count_include_pad.
-    `spatial_dims` as in `max_pool`.
+    `spatial_dims` and `any_padding` as in `max_pool`; `dilation` (ONNX's; PyTorch's average pools
+    have none) spaces the cells of a window.
 
     Shape:
-        (N, C, *S) -> (N, C, *S_out), as in `max_pool` (no dilation).
+        (N, C, *S) -> (N, C, *S_out), as in `max_pool`.
 
     >>> avg_pool(np.arange(16.).reshape(1, 1, 4, 4), 2)[0, 0]
     array([[ 2.5,  4.5],
            [10.5, 12.5]])
     """
     x = _pool_input(x, "avg_pool", spatial_dims)
-    geo = pool_geometry(x.shape, kernel_size, stride, padding, 1, ceil_mode, "avg_pool")
-    require_room("avg_pool", x.shape, x.shape[1], geo)
-    y = _combine_taps(pad(x, geo.pads, 0.0), geo, np.add)
+    geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode, "avg_pool", any_padding)
+    y = sum_pool(x, geo)
     y /= _divisor(geo, count_include_pad).astype(x.dtype)
     return y
 
 
 def avg_pool_backward(dy, input_shape, kernel_size, stride=None, padding=0, ceil_mode=False,
-                      count_include_pad=True, *, spatial_dims=None):
+                      count_include_pad=True, *, spatial_dims=None, dilation=1, any_padding=False):
     """Each window spreads dy / (its divisor) evenly over its cells."""
     dy = np.asarray(dy)
     check_array(np.broadcast_to(np.zeros((), dy.dtype), input_shape), "avg_pool_backward", spatial_dims=spatial_dims)
-    geo = pool_geometry(input_shape, kernel_size, stride, padding, 1, ceil_mode, "avg_pool_backward")
-    g = dy / _divisor(geo, count_include_pad).astype(dy.dtype)
-    canvas = np.zeros((*input_shape[:2], *geo.padded_size), dy.dtype)
-    expand = (slice(None), slice(None), *([None] * len(geo.kernel)))
-    windows = np.broadcast_to(g[expand], (*g.shape[:2], *geo.kernel, *g.shape[2:]))  # (N, C, *K, *O)
-    scatter_windows(canvas, windows, geo.kernel, geo.stride, geo.dilation, geo.out_size)
-    return crop(canvas, geo.pads, geo.in_size).copy()
+    geo = pool_geometry(input_shape, kernel_size, stride, padding, dilation, ceil_mode, "avg_pool_backward",
+                        any_padding)
+    return sum_pool_backward(dy / _divisor(geo, count_include_pad).astype(dy.dtype), input_shape, geo)
 
 
 # --------------------------------------------------------------------------------------- global

@@ -5,13 +5,13 @@ import numpy as np
 
 from .. import pool
 from ..geometry import WindowGeometry, pool_geometry
-from ..registry import GLOBAL, Aval, Op, Window, define, keeps_output, no_macs, onnx_pads, register
+from ..registry import GLOBAL, Aval, Op, Window, define, keeps_input, keeps_output, no_macs, onnx_pads, register
 
 
 def _geometry(op: str):
     def geometry(ins, out, a):
         return pool_geometry(ins[0].shape, a["kernel_size"], a["stride"], a["padding"], a.get("dilation", 1),
-                             a["ceil_mode"], op)
+                             a["ceil_mode"], op, a.get("any_padding", False))
     return geometry
 
 
@@ -29,6 +29,9 @@ def _pool_onnx(kind: str):
                   pads=onnx_pads(geo.asked_pads))
         if kind == "MaxPool":
             kw["dilations"] = list(geo.dilation)
+        elif any(d != 1 for d in geo.dilation):
+            raise ValueError("avg_pool with dilation: ONNX's AveragePool takes dilations from opset 19; convscope "
+                             "writes opset 17")
         else:
             kw["count_include_pad"] = int(node.attrs["count_include_pad"])
         e.emit(kind, e.inputs, e.output, **kw)
@@ -37,8 +40,10 @@ def _pool_onnx(kind: str):
 
 @define("max_pool", Window(_geometry("max_pool")), shape=_shape("max_pool"), saved=keeps_output(8),
         torch=("max_pool1d", "max_pool2d", "max_pool3d"), onnx=_pool_onnx("MaxPool"))
-def max_pool(x, *, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-    y, idx = pool.max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+def max_pool(x, *, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, any_padding=False):
+    """Max over each window; `any_padding` allows ONNX's padding (more than half the kernel)."""
+    y, idx = pool.max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True,
+                           any_padding=any_padding)
     return y, lambda g: (pool.max_pool_backward(g, idx, x.shape),)
 
 
@@ -57,20 +62,64 @@ def _avg_pool_onnx(e, node):
 @define("avg_pool", Window(_geometry("avg_pool")), shape=_shape("avg_pool"),
         torch=("avg_pool1d", "avg_pool2d", "avg_pool3d"), onnx=_avg_pool_onnx)
 def avg_pool(x, *, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-             divisor_override=None):
+             divisor_override=None, dilation=1, any_padding=False):
     """Mean over each window; with divisor_override (PyTorch's), each window's sum over that fixed
-    divisor instead: the mean times (the window's own divisor) / divisor_override."""
-    kw = dict(stride=stride, padding=padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+    divisor instead: the mean times (the window's own divisor) / divisor_override. `dilation` and
+    `any_padding` are ONNX's (AveragePool's dilations, padding over half the kernel)."""
+    kw = dict(stride=stride, padding=padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+              dilation=dilation, any_padding=any_padding)
     y = pool.avg_pool(x, kernel_size, **kw)
     scale = 1
     if divisor_override is not None:
         if isinstance(divisor_override, bool) or not isinstance(divisor_override, (int, np.integer)) or \
                 divisor_override < 1:
             raise ValueError(f"avg_pool: divisor_override must be an int >= 1, got {divisor_override!r}")
-        geo = pool_geometry(x.shape, kernel_size, stride, padding, 1, ceil_mode, "avg_pool")
+        geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode, "avg_pool", any_padding)
         scale = (pool._divisor(geo, count_include_pad) / divisor_override).astype(x.dtype)
         y = y * scale
     return y, lambda g: (pool.avg_pool_backward(g * scale, x.shape, kernel_size, **kw),)
+
+
+def _lp_onnx(e, node):
+    a, geo = node.attrs, node.geometry
+    p = float(a["norm_type"])
+    if p != int(p) or (not a["absolute"] and p % 2):
+        raise ValueError(f"lp_pool with norm_type {p} of signed values (PyTorch's LPPool) has no ONNX LpPool form "
+                         "(ONNX's is an integer p over |x|; an even p is both)")
+    if geo.ceil_extra or any(d != 1 for d in geo.dilation):
+        raise ValueError("lp_pool with ceil_mode or dilation: ONNX's LpPool takes them from opset 18; convscope "
+                         "writes opset 17")
+    e.emit("LpPool", e.inputs, e.output, kernel_shape=list(geo.kernel), strides=list(geo.stride),
+           pads=onnx_pads(geo.pads), p=int(p))
+
+
+@define("lp_pool", Window(_geometry("lp_pool")), shape=_shape("lp_pool"), saved=keeps_input,
+        torch=("lp_pool1d", "lp_pool2d", "lp_pool3d"), onnx=_lp_onnx)
+def lp_pool(x, *, norm_type, kernel_size, stride=None, ceil_mode=False, padding=0, dilation=1, absolute=False,
+            any_padding=False):
+    """The p-norm of each window, (sum x^p)^(1/p) with p = norm_type: of |x| with `absolute` (ONNX's
+    LpPool), of x itself otherwise (PyTorch's lp_pool, NaN where an odd power sums below 0). Padding
+    cells are zeros; `dilation` and `padding` are ONNX's."""
+    # d y / d x = (1/p) S^(1/p - 1) * p x^(p-1) summed over the windows holding x: the window
+    # gradient g y / S scattered back (as a sum pool's), times x^(p-1) (|x|^(p-1) sign x)
+    p = float(norm_type)
+    if not p > 0:
+        raise ValueError(f"lp_pool: norm_type must be > 0, got {norm_type!r}")
+    geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode, "lp_pool", any_padding)
+    if geo.ceil_extra and not absolute:
+        raise ValueError("lp_pool: ceil_mode with a partial last window is not supported for PyTorch's form: PyTorch "
+                         "scales that window's sum by kernel size / cells inside, which is no p-norm")
+    base = np.abs(x) if absolute else x
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = pool.sum_pool(base ** p, geo)
+        y = (s ** (1 / p)).astype(x.dtype, copy=False)
+
+    def backward(g):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_window = np.where(s == 0, 0, g * y / s).astype(x.dtype, copy=False)
+            slope = base ** (p - 1) * (np.sign(x) if absolute else 1)
+        return ((pool.sum_pool_backward(per_window, x.shape, geo) * slope).astype(x.dtype, copy=False),)
+    return y, backward
 
 
 def _global_shape(x):

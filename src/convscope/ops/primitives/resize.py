@@ -9,6 +9,11 @@ scale r (1/scale_factor when a scale factor is given, i/o otherwise):
     linear         x = (d + 0.5) r - 0.5, clamped at 0 (align_corners=False, the half-pixel rule)
                    x = d (i - 1) / (o - 1)                       (align_corners=True)
                    weights 1 - (x - floor x) and x - floor x on cells floor x and min(floor x + 1, i - 1)
+    bicubic        x as linear but not clamped; Keys' cubic weights (a = -0.75) on cells floor x - 1 ..
+                   floor x + 2, each clamped into 0 .. i - 1
+With `coordinates` (ONNX Resize's coordinate_transformation_mode) x follows ONNX's rule instead, in
+float64, nearest cells rounded by `nearest_mode`, and cubic taps past the edges dropped with
+`exclude_outside`.
 The forward applies W along each axis; the backward, the adjoint, applies W^T.
 """
 from __future__ import annotations
@@ -20,12 +25,28 @@ import numpy as np
 from ..geometry import WindowGeometry, ntuple
 from ..registry import GLOBAL, Aval, Op, Window, no_macs, register
 
-LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}  # mode -> spatial axes, as PyTorch insists
+LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3, "bicubic": 2}  # mode -> spatial axes, as PyTorch insists
 MODES = ("nearest", "nearest-exact", *LINEAR)
+# ONNX's coordinate_transformation_mode: source coordinate of output cell d on an axis of i cells,
+# r = i / w the inverse scale and w = i / r the output length before rounding (ONNX's float width)
+COORDINATES = {
+    "half_pixel": lambda d, i, o, r: (d + 0.5) * r - 0.5,
+    "pytorch_half_pixel": lambda d, i, o, r: (d + 0.5) * r - 0.5 if i / r != 1 else -0.5 + 0 * d,
+    "asymmetric": lambda d, i, o, r: d * r,
+    "align_corners": lambda d, i, o, r: d * (i - 1) / (i / r - 1) if i / r != 1 else 0 * d,
+    "half_pixel_symmetric": lambda d, i, o, r: i / 2 * (1 - o * r / i) + (d + 0.5) * r - 0.5,
+}
+ROUNDINGS = {  # ONNX's nearest_mode
+    "round_prefer_floor": lambda x: np.where(x - np.floor(x) == 0.5, np.floor(x), np.round(x)),
+    "round_prefer_ceil": lambda x: np.where(x - np.floor(x) == 0.5, np.ceil(x), np.round(x)),
+    "floor": np.floor,
+    "ceil": np.ceil,
+}
 
 
 def resolve(x_shape, size=None, scale_factor=None, mode="nearest", align_corners=None,
-            recompute_scale_factor=None, antialias=False):
+            recompute_scale_factor=None, antialias=False, coordinates=None, nearest_mode="round_prefer_floor",
+            cubic_coeff_a=-0.75, exclude_outside=False):
     """(output size, scale r per axis for the coordinates or None for i/o, align_corners), checked
     as PyTorch checks them."""
     n = len(x_shape) - 2
@@ -41,11 +62,21 @@ def resolve(x_shape, size=None, scale_factor=None, mode="nearest", align_corners
         raise ValueError(f"interpolate: align_corners is for the linear modes only, not {mode!r}; leave it None")
     if antialias:
         raise ValueError("interpolate: antialias=True is not supported")
-    if (size is None) == (scale_factor is None):
+    if coordinates is not None and (coordinates not in COORDINATES or align_corners is not None):
+        raise ValueError(f"interpolate: coordinates (ONNX's coordinate_transformation_mode) must be one of "
+                         f"{', '.join(map(repr, COORDINATES))}, without align_corners; got {coordinates!r}")
+    if nearest_mode not in ROUNDINGS:
+        raise ValueError(f"interpolate: nearest_mode must be one of {', '.join(map(repr, ROUNDINGS))}, "
+                         f"got {nearest_mode!r}")
+    both = coordinates is not None and size is not None and scale_factor is not None  # ONNX: sizes, scale sets x
+    if (size is None) == (scale_factor is None) and not both:
         raise ValueError("interpolate: give exactly one of size and scale_factor, got "
                          + ("neither" if size is None else f"size={size} and scale_factor={scale_factor}"))
     in_size = tuple(x_shape[2:])
-    if size is not None:
+    if both:
+        out = tuple(_count(s, a) for a, s in enumerate(ntuple(size, n, "size", "interpolate")))
+        scales = tuple(1.0 / float(f) for f in ntuple(scale_factor, n, "scale_factor", "interpolate"))
+    elif size is not None:
         out = tuple(_count(s, a) for a, s in enumerate(ntuple(size, n, "size", "interpolate")))
         scales = (None,) * n
     else:
@@ -68,10 +99,60 @@ def _count(s, a) -> int:
     return int(s)
 
 
-def weights(i: int, o: int, r, mode: str, align_corners, dtype) -> np.ndarray:
-    """The o x i matrix of one axis (see the module's docstring)."""
+def cubic(t, a):
+    """The weights of taps -1, 0, 1, 2 around x for x - floor(x) = t (Keys' cubic convolution with
+    coefficient a: PyTorch's bicubic is a = -0.75, ONNX's default too)."""
+    def near(z):  # |z| <= 1
+        return ((a + 2) * z - (a + 3)) * z * z + 1
+
+    def far(z):  # 1 < |z| < 2
+        return ((a * z - 5 * a) * z + 8 * a) * z - 4 * a
+    return np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=-1)
+
+
+def _kernel_matrix(x, i: int, mode: str, cubic_coeff_a, exclude_outside, dtype) -> np.ndarray:
+    """Rows of linear (taps floor x, floor x + 1) or cubic (taps floor x - 1 .. floor x + 2) weights
+    for source coordinates x; taps past an edge read the edge cell (ONNX's and PyTorch's rule), or
+    with exclude_outside get weight 0, the others renormalised to sum 1."""
+    base = np.floor(x)
+    t = x - base
+    if mode == "bicubic":
+        tap, wts = base[:, None] + np.arange(-1, 3), cubic(t, cubic_coeff_a)
+    else:
+        tap, wts = base[:, None] + np.arange(2), np.stack([1 - t, t], axis=-1)
+    if exclude_outside:
+        wts = np.where((tap >= 0) & (tap < i), wts, 0)
+        wts = wts / wts.sum(axis=1, keepdims=True)
+    w = np.zeros((len(x), i), np.float64)
+    rows = np.broadcast_to(np.arange(len(x))[:, None], tap.shape)
+    np.add.at(w, (rows, np.clip(tap, 0, i - 1).astype(np.int64)), wts)
+    return w.astype(dtype)
+
+
+def _onnx_weights(i, o, r, mode, coordinates, nearest_mode, cubic_coeff_a, exclude_outside, dtype):
+    """One axis's matrix by ONNX's Resize rules, computed in float64 as ONNX's reference does."""
+    r = i / o if r is None else float(r)
+    x = COORDINATES[coordinates](np.arange(o, dtype=np.float64), i, o, r)
+    if mode.startswith("nearest"):
+        w = np.zeros((o, i), dtype)
+        w[np.arange(o), np.clip(ROUNDINGS[nearest_mode](x), 0, i - 1).astype(np.int64)] = 1
+        return w
+    return _kernel_matrix(x, i, mode, cubic_coeff_a, exclude_outside, dtype)
+
+
+def weights(i: int, o: int, r, mode: str, align_corners, dtype, coordinates=None, nearest_mode="round_prefer_floor",
+            cubic_coeff_a=-0.75, exclude_outside=False) -> np.ndarray:
+    """The o x i matrix of one axis (see the module's docstring); with `coordinates`, ONNX's rules."""
+    if coordinates is not None:
+        return _onnx_weights(i, o, r, mode, coordinates, nearest_mode, cubic_coeff_a, exclude_outside, dtype)
     d = np.arange(o)
     w = np.zeros((o, i), dtype)
+    if mode == "bicubic":  # PyTorch's coordinates, not clamped at 0 (its cubic taps read the edge)
+        if align_corners:
+            x = d.astype(dtype) * dtype.type((i - 1) / (o - 1) if o > 1 else 0)
+        else:
+            x = (d.astype(dtype) + dtype.type(0.5)) * dtype.type(i / o if r is None else r) - dtype.type(0.5)
+        return _kernel_matrix(x, i, mode, cubic_coeff_a, exclude_outside, dtype)
     if mode in ("nearest", "nearest-exact"):
         scale = np.float32(i / o if r is None else r)
         pos = d.astype(np.float32) + np.float32(0.5 if mode == "nearest-exact" else 0)
@@ -98,11 +179,14 @@ def _along(x, w, axis):
 
 
 def _forward(x, *, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
-             antialias=False):
+             antialias=False, coordinates=None, nearest_mode="round_prefer_floor", cubic_coeff_a=-0.75,
+             exclude_outside=False):
+    onnx = dict(coordinates=coordinates, nearest_mode=nearest_mode, cubic_coeff_a=cubic_coeff_a,
+                exclude_outside=exclude_outside)
     out, scales, corners = resolve(x.shape, size, scale_factor, mode, align_corners, recompute_scale_factor,
-                                   antialias)
+                                   antialias, **onnx)
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
-    mats = [weights(i, o, r, mode, corners, dtype) for i, o, r in zip(x.shape[2:], out, scales)]
+    mats = [weights(i, o, r, mode, corners, dtype, **onnx) for i, o, r in zip(x.shape[2:], out, scales)]
     y = x
     for a, w in enumerate(mats):
         y = _along(y, w, 2 + a)
@@ -135,6 +219,8 @@ def _rf(ins, a):
     (align_corners, fractional scales) is reported as seeing the whole input."""
     up, down, corners = _ratios(ins, a)
     mode = a.get("mode", "nearest")
+    if a.get("coordinates") is not None or mode == "bicubic":
+        return GLOBAL
     if mode == "nearest" and all(down):
         return Window(_down_geometry)
     if mode in ("nearest", *LINEAR) and not corners and all(up):
@@ -165,8 +251,15 @@ def _onnx(e, node):
     a = node.attrs
     mode = a.get("mode", "nearest")
     out, scales, corners = resolve(node.in_avals[0].shape, **a)
-    kw = dict(mode="nearest" if mode.startswith("nearest") else "linear")
-    if mode == "nearest":
+    kind = "nearest" if mode.startswith("nearest") else "cubic" if mode == "bicubic" else "linear"
+    kw = dict(mode=kind)
+    if kind == "cubic":
+        kw.update(cubic_coeff_a=float(a.get("cubic_coeff_a", -0.75)), exclude_outside=int(a.get("exclude_outside", 0)))
+    if a.get("coordinates") is not None:
+        kw.update(coordinate_transformation_mode=a["coordinates"])
+        if kind == "nearest":
+            kw.update(nearest_mode=a.get("nearest_mode", "round_prefer_floor"))
+    elif mode == "nearest":
         kw.update(coordinate_transformation_mode="asymmetric", nearest_mode="floor")
     elif mode == "nearest-exact":
         kw.update(coordinate_transformation_mode="half_pixel", nearest_mode="round_prefer_ceil")

@@ -148,8 +148,15 @@ def _stack_shape(*xs, axis):
     return Aval(tuple(shape), xs[0].dtype)
 
 
-@define("stack", GLOBAL, shape=_stack_shape)
+def _stack_onnx(e, node):
+    axis = e.const(np.array([node.attrs["axis"]], np.int64))
+    e.emit("Concat", [e.emit("Unsqueeze", [x, axis]) for x in e.inputs], e.output, axis=int(node.attrs["axis"]))
+
+
+@define("stack", GLOBAL, shape=_stack_shape, onnx=_stack_onnx)
 def stack(*xs, axis):
+    """Join along a new axis (normalised, >= 0); each input gets back its slice of the gradient
+    (ONNX: an Unsqueeze of each, then Concat)."""
     return np.stack(xs, axis=axis), lambda g: tuple(np.moveaxis(g, axis, 0))
 
 
@@ -181,8 +188,9 @@ def reduce_sum(x, *, axis=None, keepdims=False):
 
 @define("max", GLOBAL, shape=_reduce_shape, saved=keeps_output(8))
 def reduce_max(x, *, axis=None, keepdims=False):
-    """Maximum; the gradient is shared equally by tied maxima (like torch.amax)."""
-    y = x.max(axis=axis, keepdims=True)
+    """Maximum; the gradient is shared equally by tied maxima (like torch.amax); the maximum over
+    no cells is -inf (ONNX's ReduceMax)."""
+    y = x.max(axis=axis, keepdims=True, initial=-np.inf)
     mask = x == y
     share = mask / mask.sum(axis=axis, keepdims=True)
 
@@ -220,11 +228,14 @@ def log_softmax(x, *, axis):
 
 
 def _matmul_shape(x, y):
-    if len(x.shape) < 2 or len(y.shape) < 2:
-        raise ValueError(f"matmul: both operands need at least 2 axes, got {x.shape} and {y.shape}")
-    if x.shape[-1] != y.shape[-2]:
+    if len(x.shape) < 1 or len(y.shape) < 1:
+        raise ValueError(f"matmul: both operands need at least 1 axis, got {x.shape} and {y.shape}")
+    xs = (1, *x.shape) if len(x.shape) == 1 else tuple(x.shape)  # a 1-D left operand is a row, a right one a column
+    ys = (*y.shape, 1) if len(y.shape) == 1 else tuple(y.shape)
+    if xs[-1] != ys[-2]:
         raise ValueError(f"matmul: inner sizes differ: {x.shape} @ {y.shape}")
-    return Aval((*np.broadcast_shapes(x.shape[:-2], y.shape[:-2]), x.shape[-2], y.shape[-1]), x.dtype)
+    out = (*np.broadcast_shapes(xs[:-2], ys[:-2]), *xs[-2:-1][:len(x.shape) - 1], *ys[-1:][:len(y.shape) - 1])
+    return Aval(out, x.dtype)
 
 
 def _matmul_macs(ins, out, attrs) -> int:
@@ -234,10 +245,17 @@ def _matmul_macs(ins, out, attrs) -> int:
 @define("matmul", GLOBAL, macs=_matmul_macs, shape=_matmul_shape, saved=keeps_input, torch=("matmul",),
         onnx="MatMul", grad_mask=True)
 def matmul(x, y):
+    """x @ y by NumPy's rule (ONNX's MatMul, torch.matmul): leading axes broadcast, a 1-D left operand
+    is a row and a 1-D right operand a column, their axis dropped from the product."""
     _matmul_shape(Aval(x.shape, x.dtype), Aval(y.shape, y.dtype))
+    x2 = x.reshape(1, -1) if x.ndim == 1 else x
+    y2 = y.reshape(-1, 1) if y.ndim == 1 else y
+    out = x2 @ y2
+    full = out.shape
 
     def backward(g, needs):
-        # d(x y) = dx y + x dy
-        return (unbroadcast(g @ np.swapaxes(y, -1, -2), x.shape) if needs[0] else None,
-                unbroadcast(np.swapaxes(x, -1, -2) @ g, y.shape) if needs[1] else None)
-    return x @ y, backward
+        # d(x y) = dx y + x dy, on the operands made matrices, then given back their own shapes
+        g = g.reshape(full)
+        return (unbroadcast(g @ np.swapaxes(y2, -1, -2), x2.shape).reshape(x.shape) if needs[0] else None,
+                unbroadcast(np.swapaxes(x2, -1, -2) @ g, y2.shape).reshape(y.shape) if needs[1] else None)
+    return out.reshape(_matmul_shape(Aval(x.shape, x.dtype), Aval(y.shape, y.dtype)).shape), backward
