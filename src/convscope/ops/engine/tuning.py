@@ -44,6 +44,9 @@ class Tuning:
     tap_stack_min_in: int = 64
     # Threads for the lowering and the depthwise blocks; None: CONVSCOPE_NUM_THREADS, else the CPUs.
     threads: int | None = None
+    # Compiled kernels (numba, when installed) for the depthwise convolutions; False runs the NumPy
+    # path, which is the fallback without numba (tests run both).
+    compiled: bool = True
 
 
 _current = Tuning()
