@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from .tuning import current
 
 DTYPES = ("float32", "float64")  # the dtypes the kernels are compiled for
@@ -14,7 +16,7 @@ DTYPES = ("float32", "float64")  # the dtypes the kernels are compiled for
 
 def kernels(dtype):
     """The depthwise kernels module for arrays of `dtype`, or None (NumPy path)."""
-    if not current().compiled or str(dtype) not in DTYPES:
+    if not current().compiled or np.dtype(dtype).name not in DTYPES:
         return None
     return _load()
 
