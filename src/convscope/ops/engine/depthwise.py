@@ -246,7 +246,7 @@ def _compiled_blocks(planes: int, layout: _Layout, itemsize: int, work_bytes: in
     """Run work((p0, p1), state) over blocks of planes; threaded when the op is big enough."""
     blocks = _blocks(planes, layout.plane * itemsize)
     if len(blocks) > 1 and num_threads() > 1 and work_bytes >= current().parallel_bytes:
-        return run_blocks(blocks, work, scratch, dynamic)
+        return run_blocks(blocks, work, scratch, dynamic=dynamic)
     state = scratch()
     for block in blocks:
         work(block, state)
