@@ -53,7 +53,8 @@ def depthwise_cases(draw):
     assume(all(i + lo + hi >= d * (k - 1) + 1 for i, (lo, hi), k, d in zip(in_size, pads, kernel, dilation)))
     return dict(n=n, batch=draw(st.integers(1, 3)), c=groups, o=groups * m, groups=groups, kernel=kernel,
                 stride=stride, dilation=dilation, padding=padding, pads=pads, in_size=in_size,
-                bias=draw(st.booleans()), flip=draw(st.integers(0, 4)) == 0, tiny=draw(st.booleans()))
+                bias=draw(st.booleans()), flip=draw(st.integers(0, 4)) == 0, tiny=draw(st.booleans()),
+                merge_cells=draw(st.sampled_from([1, 24, 40, 2048])))
 
 
 @pytest.mark.parametrize("path", list(PATHS))
@@ -62,8 +63,9 @@ def depthwise_cases(draw):
 @settings(max_examples=60)
 def test_depthwise_matches_torch_and_the_reference(path, case, dtype):
     """`tiny` forces one plane per block and two threads, so block and thread boundaries fall
-    between every pair of planes (and between the channels of one image)."""
-    with on(path, threads=2):
+    between every pair of planes (and between the channels of one image); `merge_cells` cuts the
+    compiled forward's merged runs of rows anywhere from one row to the whole plane."""
+    with on(path, threads=2, depthwise_merge_cells=case["merge_cells"]):
         run_conv_case(case, dtype)
 
 
@@ -78,8 +80,8 @@ def test_the_two_paths_agree(case):
     kw = {k: case[k] for k in ("stride", "padding", "dilation", "groups")}
     dy = rng.standard_normal(ops.conv(x, w, **kw).shape)
     runs = []
-    for on in (True, False):
-        with tuning.override(compiled=on):
+    for compiled_on in (True, False):
+        with tuning.override(compiled=compiled_on, depthwise_merge_cells=case["merge_cells"]):
             runs.append((ops.conv(x, w, **kw), *ops.conv_backward(dy, x, w, **kw)[:2]))
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     for a, b in zip(runs[0][1:], runs[1][1:]):

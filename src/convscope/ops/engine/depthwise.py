@@ -229,6 +229,12 @@ class _Layout:
         cell = np.arange(geo.in_size[-1]) + geo.pads[-1][0]
         self.cols = (cell % s * phase + cell // s).astype(np.int64)
         self.contiguous = s == 1
+        # Output rows of the second-last axis lie `pitch` cells apart when its stride is 1: short
+        # rows are then computed as merged runs (`depthwise_kernels.forward`).
+        self.pitch = steps[-1] if steps else 0
+        merged = len(geo.kernel) > 1 and geo.stride[-2] == 1 and self.length < current().depthwise_merge_below
+        self.group = geo.out_size[-2] if len(geo.kernel) > 1 else 1
+        self.merge = max(1, min(self.group, current().depthwise_merge_cells // max(self.pitch, 1))) if merged else 1
 
     def args(self, xp: np.ndarray) -> tuple:
         return xp, self.rows, self.cols, self.contiguous, self.offsets, self.bases, self.length
@@ -261,12 +267,15 @@ def _compiled_forward(kernels, x, w, geo):
     y2 = y.reshape(n_img * c * m, -1)
     w2 = np.ascontiguousarray(w.reshape(len(w), -1), x.dtype)  # (C*m, taps)
 
-    def work(block, xp):
-        p0, p1 = block
-        kernels.forward(x2[p0:p1], y2[p0 * m:p1 * m], w2, p0, c, m, *layout.args(xp))
+    def scratch():
+        return np.zeros(layout.plane, x.dtype), np.empty((layout.merge - 1) * layout.pitch + layout.length, x.dtype)
 
-    _compiled_blocks(len(x2), layout, x.itemsize, x.nbytes * len(layout.offsets),
-                     lambda: np.zeros(layout.plane, x.dtype), work)
+    def work(block, st):
+        p0, p1 = block
+        kernels.forward(x2[p0:p1], y2[p0 * m:p1 * m], w2, p0, c, m, *layout.args(st[0]), layout.merge,
+                        layout.pitch, layout.group, st[1])
+
+    _compiled_blocks(len(x2), layout, x.itemsize, x.nbytes * len(layout.offsets), scratch, work)
     return y
 
 

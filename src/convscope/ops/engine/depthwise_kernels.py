@@ -58,29 +58,49 @@ def _drain(xp, dst, rows, cols, contiguous):
 
 
 @njit(**_JIT)
-def forward(x, y, w, c0, channels, m, xp, rows, cols, contiguous, offsets, bases, length):
+def _taps(dst, xp, base, offsets, wr, n):
+    """dst[:n] = sum over taps t of wr[t] * xp[base + offsets[t]:][:n], taps in kernel order."""
+    src = xp[base + offsets[0]:]
+    w0 = wr[0]
+    for i in range(n):
+        dst[i] = w0 * src[i]
+    for t in range(1, offsets.shape[0]):
+        src = xp[base + offsets[t]:]
+        wt = wr[t]
+        for i in range(n):
+            dst[i] += wt * src[i]
+
+
+@njit(**_JIT)
+def forward(x, y, w, c0, channels, m, xp, rows, cols, contiguous, offsets, bases, length, merge, pitch, group,
+            acc):
     """y[p*m + j] = sum over taps t of w[c*m + j, t] * (tap t of plane p), c = (c0 + p) % channels.
 
     x: (P, prod(in)) planes; y: (P*m, prod(out)); w: (channels*m, taps); xp: a zeroed scratch plane.
+    With merge > 1, runs of `merge` output rows that lie `pitch` cells apart in the scratch plane
+    (never crossing a `group`, the rows of the second-last axis) are computed as one run into
+    `acc`, the cells between rows included (short rows make short, poorly vectorised loops), and
+    their rows copied out.
     """
-    taps = offsets.shape[0]
     for p in range(x.shape[0]):
         _fill(x[p], xp, rows, cols, contiguous)
         c = (c0 + p) % channels
         for j in range(m):
             wr = w[c * m + j]
             yp = y[p * m + j]
-            for r in range(bases.shape[0]):
-                out = yp[r * length:(r + 1) * length]
-                src = xp[bases[r] + offsets[0]:]
-                w0 = wr[0]
-                for i in range(length):
-                    out[i] = w0 * src[i]
-                for t in range(1, taps):
-                    src = xp[bases[r] + offsets[t]:]
-                    wt = wr[t]
-                    for i in range(length):
-                        out[i] += wt * src[i]
+            if merge == 1:
+                for r in range(bases.shape[0]):
+                    _taps(yp[r * length:(r + 1) * length], xp, bases[r], offsets, wr, length)
+                continue
+            for g in range(0, bases.shape[0], group):  # a run never crosses into the next group
+                for r0 in range(g, g + group, merge):
+                    n_rows = min(merge, g + group - r0)
+                    _taps(acc, xp, bases[r0], offsets, wr, (n_rows - 1) * pitch + length)
+                    for k in range(n_rows):
+                        out = yp[(r0 + k) * length:(r0 + k + 1) * length]
+                        run = acc[k * pitch:]
+                        for i in range(length):
+                            out[i] = run[i]
 
 
 @njit(**_JIT)
