@@ -108,7 +108,7 @@ def test_layout_reads_every_tap_from_the_padded_cell_it_names():
     """The compiled layout's offsets, stride phases included, against the padded input itself:
     cell bases[r] + offsets[t] + l of the scratch plane holds padded cell (r*s + t*d, l*s + t*d)."""
     geo = WindowGeometry((7, 10), (2, 3), (2, 3), (1, 2), ((1, 0), (2, 1)), (4, 3), 1)
-    layout = depthwise._Layout(geo)
+    layout = depthwise._Layout(geo, tuning.current())
     x = np.arange(1.0, 71.0).reshape(7, 10)
     xp = np.zeros(layout.plane)
     for i, row in enumerate(x):

@@ -14,6 +14,8 @@ instead (`_Layout` says where each tap reads); the NumPy path below is the fallb
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..geometry import WindowGeometry, transposed_as_conv_pads
@@ -216,7 +218,7 @@ class _Layout:
     `length` = o_last cells per output row and tap.
     """
 
-    def __init__(self, geo):
+    def __init__(self, geo, tuning):
         sp, s, d = geo.padded_size, geo.stride[-1], geo.dilation[-1]
         phase = -(-sp[-1] // s)
         steps = [st * s * phase for st in cell_steps(sp[:-1])]  # scratch cells per step of each outer axis
@@ -232,12 +234,18 @@ class _Layout:
         # Output rows of the second-last axis lie `pitch` cells apart when its stride is 1: short
         # rows are then computed as merged runs (`depthwise_kernels.forward`).
         self.pitch = steps[-1] if steps else 0
-        merged = len(geo.kernel) > 1 and geo.stride[-2] == 1 and self.length < current().depthwise_merge_below
+        merged = len(geo.kernel) > 1 and geo.stride[-2] == 1 and self.length < tuning.depthwise_merge_below
         self.group = geo.out_size[-2] if len(geo.kernel) > 1 else 1
-        self.merge = max(1, min(self.group, current().depthwise_merge_cells // max(self.pitch, 1))) if merged else 1
+        self.merge = max(1, min(self.group, tuning.depthwise_merge_cells // max(self.pitch, 1))) if merged else 1
 
     def args(self, xp: np.ndarray) -> tuple:
         return xp, self.rows, self.cols, self.contiguous, self.offsets, self.bases, self.length
+
+
+# A model asks for the same few layouts again and again; their arrays are only ever read.
+@functools.lru_cache(maxsize=128)
+def _layout(geo, tuning) -> _Layout:
+    return _Layout(geo, tuning)
 
 
 def _outer_sum(parts) -> np.ndarray:
@@ -261,7 +269,7 @@ def _compiled_blocks(planes: int, layout: _Layout, itemsize: int, work_bytes: in
 
 def _compiled_forward(kernels, x, w, geo):
     n_img, c = x.shape[:2]
-    layout, m = _Layout(geo), w.shape[0] // c
+    layout, m = _layout(geo, current()), w.shape[0] // c
     x2 = x.reshape(n_img * c, -1)  # (planes, prod(in))
     y = np.empty((n_img, c * m, *geo.out_size), x.dtype)
     y2 = y.reshape(n_img * c * m, -1)
@@ -281,7 +289,7 @@ def _compiled_forward(kernels, x, w, geo):
 
 def _compiled_input_grad(kernels, dy, w, geo):
     n_img, c = dy.shape[0], geo.groups
-    layout, m = _Layout(geo), w.shape[0] // c
+    layout, m = _layout(geo, current()), w.shape[0] // c
     dy2 = dy.reshape(n_img * c * m, -1)
     dx = np.empty((n_img, c, *geo.in_size), dy.dtype)
     dx2 = dx.reshape(n_img * c, -1)
@@ -298,7 +306,7 @@ def _compiled_input_grad(kernels, dy, w, geo):
 
 def _compiled_weight_grad(kernels, x, dy, geo, w_shape):
     n_img, c = x.shape[:2]
-    layout, m = _Layout(geo), w_shape[0] // c
+    layout, m = _layout(geo, current()), w_shape[0] // c
     x2, dy2 = x.reshape(n_img * c, -1), dy.reshape(n_img * c * m, -1)
     taps_ = len(layout.offsets)
 
