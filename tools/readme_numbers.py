@@ -141,7 +141,8 @@ def bench(tmp, run=None) -> str:
 
 def _run_bench(tmp) -> dict:
     out = Path(tmp) / "bench.json"
-    subprocess.run(BENCH, cwd=ROOT, capture_output=True, text=True, check=True, env=dict(os.environ, BENCH_SAVE=str(out)))
+    env = dict(os.environ, BENCH_SAVE=str(out))
+    subprocess.run(BENCH, cwd=ROOT, capture_output=True, text=True, check=True, env=env)
     if not out.exists():
         raise SystemExit(f"readme_numbers: `{' '.join(BENCH)}` wrote no result to $BENCH_SAVE")
     return json.loads(out.read_text())
@@ -161,7 +162,8 @@ SECTIONS = {"machine": machine, "errata": errata, "errata-short": errata_short, 
             "experiments": experiments, "training": training, "tour": tour, "bench": bench,
             "bench-full": bench_full, "models": models, "fashion": fashion}  # bench-full after bench
 SLOW = {"fashion": "train a CNN on the real Fashion-MNIST (minutes) for its numbers",
-        "bench": "run `make bench` (long) and keep its result for this kind of CPU", "models": "run tools/model_table.py (the full-size "
+        "bench": "run `make bench` (long) and keep its result for this kind of CPU",
+        "models": "run tools/model_table.py (the full-size "
         "torchvision sweep, minutes) for its table"}
 
 
