@@ -11,7 +11,7 @@ import pathlib
 import subprocess
 import sys
 
-from common import emit
+from common import emit, machine_header
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHILD = {"convscope": """
@@ -45,6 +45,7 @@ def peak(library: str) -> int:
 
 
 def main():
+    print(machine_header())
     ours, theirs = (min(peak(lib) for _ in range(2)) for lib in ("convscope", "torch"))
     print(f"peak RSS, ResNet-18 b8 forward: convscope {ours / 1e6:.0f} MB   PyTorch {theirs / 1e6:.0f} MB   "
           f"ratio {ours / theirs:.2f}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from common import emit, environment, interleaved
+from common import emit, environment, interleaved, machine_header
 
 environment()  # before NumPy and torch load: see common.py
 
@@ -90,6 +90,7 @@ def resnet18_step(rounds: int = 3, batch: int = 32):
 
 
 def main():
+    print(machine_header())
     lenet()
     resnet18_step()
 

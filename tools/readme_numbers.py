@@ -2,7 +2,7 @@
 
     python tools/readme_numbers.py                 # everything but the benchmark table (several minutes)
     python tools/readme_numbers.py --only tour     # one or more sections (comma-separated)
-    python tools/readme_numbers.py --bench         # also run `make bench` and insert its table
+    python tools/readme_numbers.py --bench         # also run `make bench`, keep its result for this CPU kind
     python tools/readme_numbers.py --models        # also the torchvision sweep (tools/model_table.py)
 
 A quoted number lives between ``<!-- numbers:NAME -->`` and ``<!-- /numbers -->``; this script
@@ -28,7 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 MARKER = re.compile(r"(<!-- numbers:(?P<name>[a-z][a-z0-9-]*) -->)(?P<body>.*?)(<!-- /numbers -->)", re.S)
-BENCH = ["make", "-s", "bench"]  # prints one Markdown table (the last table of its output is taken)
+BENCH = ["make", "-s", "bench"]  # bench_all.py writes its result as JSON to $BENCH_SAVE
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import bench_results as report  # noqa: E402  (the results per CPU kind, and their tables)
 FASHION = ["train", "cnn_fashion", "--data", "fashion-mnist", "--epochs", "5", "--lr", "1e-3", "--seed", "0"]
 TRAINING = [("lenet_digits", "digits", "CNN"), ("fc_digits", "digits", "dense"), ("cnn1d_mnist1d", "mnist1d", "1-D CNN")]
 
@@ -127,15 +129,28 @@ def errata_short(tmp) -> str:
     return "\n" + "\n".join(f"- {e.sentence()}" for e in _errata()) + "\n"
 
 
-def bench(tmp) -> str:
-    done = subprocess.run(BENCH, cwd=ROOT, capture_output=True, text=True, check=True)
-    tables = re.findall(r"(?:^\|.*\|[ \t]*\n?)+", done.stdout, flags=re.M)
-    if not tables:
-        raise SystemExit(f"readme_numbers: `{' '.join(BENCH)}` printed no Markdown table")
-    return (f"\n{machine(tmp)}, `{' '.join(BENCH)}` (benchmarks/bench_all.py). Ratio = convscope / PyTorch "
-            "2.13, lower is better; each side's fast time, interleaved in one process, 2 threads, float32; the main "
-            "columns in the tuned thread environment (both libraries wait passively), then the default environment, "
-            f"then tuned with one core kept busy by a CPU loop:\n\n{tables[-1].strip()}\n")
+def bench(tmp, run=None) -> str:
+    """Run `make bench` (or `run`, which returns its result), keep the result as this CPU kind's
+    record in benchmarks/results/ (replacing an older one of the same kind, keeping other kinds),
+    and return the README's tables: one dated table per kind of CPU measured."""
+    result = (run or _run_bench)(tmp)
+    result["machine"] = machine(tmp)
+    report.save(result)
+    return report.readme_body(report.load_all())
+
+
+def _run_bench(tmp) -> dict:
+    out = Path(tmp) / "bench.json"
+    env = dict(os.environ, BENCH_SAVE=str(out))
+    subprocess.run(BENCH, cwd=ROOT, capture_output=True, text=True, check=True, env=env)
+    if not out.exists():
+        raise SystemExit(f"readme_numbers: `{' '.join(BENCH)}` wrote no result to $BENCH_SAVE")
+    return json.loads(out.read_text())
+
+
+def bench_full(tmp) -> str:
+    """Every kept result in full (times, targets, the other environments), one table per CPU kind."""
+    return report.docs_body(report.load_all())
 
 
 def models(tmp) -> str:
@@ -145,9 +160,10 @@ def models(tmp) -> str:
 
 SECTIONS = {"machine": machine, "errata": errata, "errata-short": errata_short, "analysis": analysis,
             "experiments": experiments, "training": training, "tour": tour, "bench": bench,
-            "models": models, "fashion": fashion}
+            "bench-full": bench_full, "models": models, "fashion": fashion}  # bench-full after bench
 SLOW = {"fashion": "train a CNN on the real Fashion-MNIST (minutes) for its numbers",
-        "bench": "run `make bench` (long) for its table", "models": "run tools/model_table.py (the full-size "
+        "bench": "run `make bench` (long) and keep its result for this kind of CPU",
+        "models": "run tools/model_table.py (the full-size "
         "torchvision sweep, minutes) for its table"}
 
 

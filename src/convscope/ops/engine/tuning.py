@@ -44,6 +44,13 @@ class Tuning:
     tap_stack_min_in: int = 64
     # Threads for the lowering and the depthwise blocks; None: CONVSCOPE_NUM_THREADS, else the CPUs.
     threads: int | None = None
+    # Compiled kernels (numba, when installed) for the depthwise convolutions; False runs the NumPy
+    # path, which is the fallback without numba (tests run both).
+    compiled: bool = True
+    # Compiled depthwise forwards with output rows shorter than this many cells run several rows
+    # as one loop, over at most `depthwise_merge_cells` cells (see `depthwise._Layout`).
+    depthwise_merge_below: int = 64
+    depthwise_merge_cells: int = 2048
 
 
 _current = Tuning()
