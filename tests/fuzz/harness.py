@@ -64,7 +64,9 @@ def classify_error(err: BaseException) -> tuple[str, str]:
 def _snapshot(folder: Path) -> dict:
     out = {}
     for path in folder.rglob("*"):
-        if path.is_file():
+        # compiled-code caches (Python's bytecode, numba's machine code) are written beside the
+        # sources on first use: not a file anyone named or owns
+        if path.is_file() and "__pycache__" not in path.parts:
             st = path.stat()
             out[str(path)] = (st.st_size, st.st_mtime_ns)
     return out
