@@ -63,13 +63,14 @@ def choose(geo: WindowGeometry, c: int, o: int, n_img: int, tuning) -> int | Non
     """m of the F(m x m, 3 x 3) to run a forward with, or None where the lowering is the better bet.
 
     Winograd needs GEMMs with enough channels to run near BLAS's peak, and enough tiles to pay for
-    transforming the weights on every call; F(4x4) where its tiles cover the output exactly and
-    the channels are many (its transforms cost more per tile), else F(2x2).
+    transforming the weights on every call. The largest m allowed whose tiles cover the output
+    exactly: tiles reaching past it compute cells that are thrown away.
     """
     if not applies(geo) or geo.groups != 1 or min(c, o) < tuning.winograd_min_channels:
         return None
-    m = 4 if (min(c, o) >= tuning.winograd4_min_channels and all(s % 4 == 0 for s in geo.out_size)) else 2
-    if n_img * prod(ceil_div(s, m) for s in geo.out_size) < tuning.winograd_min_tiles:
+    m = next((m for m in sorted(tuning.winograd_tiles, reverse=True)
+              if all(s % m == 0 for s in geo.out_size)), None)
+    if m is None or n_img * prod(s // m for s in geo.out_size) < tuning.winograd_min_tiles:
         return None
     return m
 
