@@ -88,6 +88,25 @@ def test_input_grad_is_the_adjoint(case, dtype):
     assert relative(dx, ref) <= (1e-12 if dtype == np.float64 else FLOAT32_ERROR[m])
 
 
+@given(cases(), st.sampled_from([np.float64, np.float32]))
+@settings(max_examples=40)
+def test_weight_grad_is_the_derivative_of_the_definition(case, dtype):
+    """<dw, v> == <conv(x, v), dy> for a random direction v: the conv is linear in w."""
+    n, c, o, size, pads, m, budget, threads, seed = case
+    rng = np.random.default_rng(seed)
+    x, v = rng.standard_normal((n, c, *size)), rng.standard_normal((o, c, 3, 3))
+    geo = conv_geometry(x.shape, v.shape, 1, pads, 1, 1)
+    dy = rng.standard_normal((n, o, *geo.out_size))
+    p = plan_of(geo, n, c, o, m, budget, threads, np.dtype(dtype).itemsize)
+    dw = winograd.weight_grad(p, x.astype(dtype), dy.astype(dtype))
+    assert dw.shape == v.shape and dw.dtype == dtype
+    ref = ops.conv_backward(dy, x, v, padding=pads, input_grad=False)[1]  # the lowering, float64
+    np.testing.assert_allclose(np.vdot(dw.astype(np.float64), v),
+                               np.vdot(reference_conv(x, v, padding=pads), dy),
+                               rtol=1e-10 if dtype == np.float64 else 1e-3)
+    assert relative(dw, ref) <= (1e-12 if dtype == np.float64 else FLOAT32_ERROR[m])
+
+
 @pytest.mark.parametrize("x_shape, w_shape, kw, path", [
     ((8, 64, 56, 56), (64, 64, 3, 3), dict(padding=1), "winograd"),       # ResNet's first stage
     ((8, 64, 14, 14), (64, 64, 3, 3), dict(padding=1), "lowering"),       # 14 is no multiple of 4
@@ -101,9 +120,8 @@ def test_input_grad_is_the_adjoint(case, dtype):
 def test_the_planner_picks_winograd_where_the_tuning_says(x_shape, w_shape, kw, path):
     geo = conv_geometry(x_shape, w_shape, kw.get("stride", 1), kw["padding"], kw.get("dilation", 1),
                         kw.get("groups", 1))
-    for direction in ("forward", "input_grad"):
+    for direction in ("forward", "input_grad", "weight_grad"):
         assert planner.plan(geo, w_shape, x_shape[0], 4, direction).path == path
-    assert planner.plan(geo, w_shape, x_shape[0], 4, "weight_grad").path == "lowering"
 
 
 def test_input_grad_of_padding_past_two_is_lowered():
@@ -112,6 +130,7 @@ def test_input_grad_of_padding_past_two_is_lowered():
     with tuning.override(winograd_tiles=(2, 4), winograd_min_tiles=0):
         assert planner.plan(geo, (64, 64, 3, 3), 8, 4, "forward").path == "winograd"
         assert planner.plan(geo, (64, 64, 3, 3), 8, 4, "input_grad").path == "lowering"
+        assert planner.plan(geo, (64, 64, 3, 3), 8, 4, "weight_grad").path == "winograd"
 
 
 @requires_torch

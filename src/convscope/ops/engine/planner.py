@@ -4,7 +4,7 @@
 - depthwise (one input channel per group): shifted-slice accumulation over the taps (`depthwise`);
 - stride-1 forwards with few output channels and many input channels: one GEMM of the stacked
   taps' weights by the padded image, then shifted sums (`tap_stack`);
-- 3x3 stride-1 2-D convolutions with enough channels and tiles, forwards and input gradients:
+- 3x3 stride-1 2-D convolutions with enough channels and tiles, forwards and both gradients:
   Winograd's F(2x2, 3x3) or F(4x4, 3x3) (`winograd`), GEMMs over channels at a quarter to half
   of im2col's multiplies;
 - everything else: im2col into reused, cache-sized buffers of columns and one GEMM per chunk
@@ -58,10 +58,9 @@ def plan(geo: WindowGeometry, w_shape, n_img: int, itemsize: int, direction: str
     tuning = current()
     if direction == "forward" and tap_stack.applies(geo, w_shape, tuning.tap_stack_out, tuning.tap_stack_min_in):
         return _TAPS
-    if direction != "weight_grad":
-        p = _winograd(geo, tuple(w_shape), n_img, itemsize, direction, tuning, num_threads())
-        if p is not None:
-            return p
+    p = _winograd(geo, tuple(w_shape), n_img, itemsize, direction, tuning, num_threads())
+    if p is not None:
+        return p
     return _lowering(geo, tuple(w_shape), n_img, itemsize, direction, bias, tuning, num_threads())
 
 
@@ -92,7 +91,7 @@ def _lowering(geo: WindowGeometry, w_shape, n_img: int, itemsize: int, direction
 def _winograd(geo: WindowGeometry, w_shape, n_img: int, itemsize: int, direction: str, tuning: Tuning,
               threads: int) -> Plan | None:
     """A Winograd plan where it pays (`tuning`'s rule), else None; the input gradient is planned as
-    the forward of the transposed convolution of dy."""
+    the forward of the transposed convolution of dy, the weight gradient as the forward's tiles."""
     o, c = w_shape[0], w_shape[1] * geo.groups
     if direction == "input_grad":
         if not winograd.transposed_applies(geo):
@@ -161,4 +160,6 @@ def weight_grad(x: np.ndarray, dy: np.ndarray, geo: WindowGeometry, w_shape) -> 
         return depthwise.weight_grad(x, dy, geo, w_shape)
     if p.path == "pointwise":
         return pointwise.weight_grad(x, dy, w_shape, geo.groups)
+    if p.path == "winograd":
+        return winograd.weight_grad(p.winograd, x, dy)
     return lowering.weight_grad(p.lowering, x, dy, w_shape)

@@ -152,14 +152,16 @@ class Winograd:
     def scratch(self, dtype) -> dict:
         return {k: np.empty(prod(s), dtype) for k, s in self.shapes(self.n_max, self.rows_max).items()}
 
-    def run(self, work, scratch):
+    def run(self, work, scratch, dynamic: bool = True) -> list:
+        """work(chunk, state) for every chunk, on the threads when planned so; the states
+        (see `parallel.run_blocks` for `dynamic`)."""
         if len(self.chunks) < 2 or self.threads < 2:
             st = scratch()
             for chunk in self.chunks:
                 work(chunk, st)
-            return
+            return [st]
         with parallel.single_threaded_blas():
-            parallel.run_blocks(self.chunks, work, scratch)
+            return parallel.run_blocks(self.chunks, work, scratch, dynamic=dynamic)
 
     def source(self, x: np.ndarray, chunk, buf: np.ndarray) -> np.ndarray:
         """The padded input cells that tile rows t0:t1 of images n0:n1 read, channels-last, zero
@@ -197,18 +199,38 @@ class Winograd:
         np.matmul(_kron(m, mm.dtype)[1], mm.reshape(a * a, -1), out=y.reshape(m * m, -1))
         return y
 
+    def cells(self, chunk):
+        """(i, j, rows, cols): for each of a tile's m*m output cells, the output rows and columns
+        it covers in the chunk (the last tiles may reach past the output: cut)."""
+        n0, n1, t0, t1 = chunk
+        m, (ho, wo) = self.v.m, self.geo.out_size
+        for i in range(m):
+            for j in range(m):
+                yield i, j, range(t0 * m + i, min(t1 * m, ho), m), range(j, wo, m)
+
+    def gather(self, dy: np.ndarray, chunk, buf: np.ndarray) -> np.ndarray:
+        """The chunk's output cells of dy (N, O, *S_out) as tiles (m*m, tiles, O), the inverse of
+        `scatter`; zero past the output."""
+        n0, n1, t0, t1 = chunk
+        m, tw = self.v.m, self.tiles[1]
+        tiles = take(buf, (m * m, (n1 - n0) * (t1 - t0) * tw, self.o))
+        tv = tiles.reshape(m, m, n1 - n0, t1 - t0, tw, self.o)
+        for i, j, rows, cols in self.cells(chunk):
+            tv[i, j, :, len(rows):] = 0
+            tv[i, j, :, : len(rows), len(cols):] = 0
+            np.copyto(tv[i, j, :, : len(rows), : len(cols)],
+                      dy[n0:n1, :, rows.start: rows.stop: m, j:: m].transpose(0, 2, 3, 1))
+        return tiles
+
     def scatter(self, tiles: np.ndarray, y: np.ndarray, chunk) -> None:
         """Write the tiles' outputs (m*m, tiles, O) into y, the channels-first output, each of the
         m*m cells of a tile a strided view (the last tiles may reach past the output: cut)."""
         n0, n1, t0, t1 = chunk
-        m, tw, (ho, wo) = self.v.m, self.tiles[1], self.geo.out_size
+        m, tw = self.v.m, self.tiles[1]
         tv = tiles.reshape(m, m, n1 - n0, t1 - t0, tw, self.o)
-        for i in range(m):
-            rows = range(t0 * m + i, min(t1 * m, ho), m)
-            for j in range(m):
-                cols = range(j, wo, m)
-                target = y[n0:n1, :, rows.start: rows.stop: m, j:: m]  # (n, O, rows, cols)
-                np.copyto(target, tv[i, j, :, : len(rows), : len(cols)].transpose(0, 3, 1, 2))
+        for i, j, rows, cols in self.cells(chunk):
+            target = y[n0:n1, :, rows.start: rows.stop: m, j:: m]  # (n, O, rows, cols)
+            np.copyto(target, tv[i, j, :, : len(rows), : len(cols)].transpose(0, 3, 1, 2))
 
 
 def forward(plan: Winograd, x: np.ndarray, w: np.ndarray, b=None, epilogue: Epilogue = NONE,
@@ -243,3 +265,34 @@ def input_grad(plan: Winograd, dy: np.ndarray, w: np.ndarray) -> np.ndarray:
     """dx: the forward of `plan` (planned on `transposed(geo)`) applied to dy with the flipped,
     transposed weight."""
     return forward(plan, dy, transposed_weight(w, plan.geo.groups))
+
+
+def weight_grad(plan: Winograd, x: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """dw: the gradient of `forward` in w (groups = 1).
+
+    A tile's output A^T [U * V] A is bilinear in U and V, so the gradient of <tile, dy_tile> in
+    U is (A dy_tile A^T) * V, pointwise; summed over the tiles it is one GEMM per point, with the
+    tiles as its inner dimension: dU_p (O x C) = dM_p^T V_p. Then dw = G^T dU G per kernel.
+    Partial sums per thread, each thread taking fixed chunks, so that the result never depends
+    on timing.
+    """
+    m, a, c, o = plan.v.m, plan.v.a, plan.c, plan.o
+    at_kron, g_kron = _kron(m, x.dtype)[1:]
+
+    def scratch():
+        st = plan.scratch(x.dtype)
+        st["dU"], st["part"] = np.zeros((a * a, o, c), x.dtype), np.empty((a * a, o, c), x.dtype)
+        return st
+
+    def work(chunk, st):
+        vv = plan.transform_input(plan.source(x, chunk, st["src"]), st, chunk[3] - chunk[2])
+        t = vv.shape[1]
+        tiles = plan.gather(dy, chunk, st["D"])  # the tiles of the input are read by now
+        dm = take(st["M"], (a * a, t, o))
+        np.matmul(at_kron.T, tiles.reshape(m * m, -1), out=dm.reshape(a * a, -1))
+        np.matmul(dm.transpose(0, 2, 1), vv, out=st["part"])
+        st["dU"] += st["part"]
+
+    du = sum(st["dU"] for st in plan.run(work, scratch, dynamic=False))
+    dw = g_kron.T @ du.reshape(a * a, -1)  # (9, O * C)
+    return np.ascontiguousarray(dw.reshape(3, 3, o, c).transpose(2, 3, 0, 1))
