@@ -101,9 +101,8 @@ def _winograd(geo: WindowGeometry, w_shape, n_img: int, itemsize: int, direction
     if m is None:
         return None
     v = winograd.VARIANTS[m]
-    tiles = n_img * prod(-(-s // m) for s in geo.out_size)
     result = (n_img * o * prod(geo.out_size) + v.a * v.a * c * o) * itemsize  # the output and U
-    work = tiles * v.a * v.a * c * itemsize  # all transformed inputs, V
+    work = n_img * c * 9 * prod(geo.out_size) * itemsize  # as the lowering counts its columns
     return Plan("winograd", winograd=winograd.Winograd(
         geo, n_img, c, o, itemsize, m, budget(result, tuning),
         threads if work >= tuning.parallel_bytes else 1))
