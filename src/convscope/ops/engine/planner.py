@@ -103,7 +103,7 @@ def _winograd(geo: WindowGeometry, w_shape, n_img: int, itemsize: int, direction
     v = winograd.VARIANTS[m]
     result = (n_img * o * prod(geo.out_size) + v.a * v.a * c * o) * itemsize  # the output and U
     work = n_img * c * 9 * prod(geo.out_size) * itemsize  # as the lowering counts its columns
-    scratch = min(tuning.winograd_chunk_bytes, max(tuning.min_chunk_bytes, result))  # peak within 2x result
+    scratch = min(tuning.winograd_chunk_bytes, max(tuning.min_chunk_bytes, 2 * result))
     return Plan("winograd", winograd=winograd.Winograd(
         geo, n_img, c, o, itemsize, m, scratch,
         threads if work >= tuning.parallel_bytes else 1))

@@ -56,10 +56,11 @@ class Tuning:
     # F(4x4) tiles: 64 against the lowering's 20 ms; 128 -> 128 at 16x16, batch 32, 512 tiles:
     # 17.4 against 18).
     winograd_min_tiles: int = 256
-    # Scratch of a Winograd op (all threads' chunks), at most its output and transformed weights:
-    # GEMMs of a few dozen tiles per point run far from peak (128 -> 128 at 28x28, batch 8, two
-    # threads: 59-66 ms with 2-4 MB, 35 with 8, 58 with 16; 64 -> 64 at 56x56: 85 with 4, 96 with
-    # 8; the lowering 105 and 127, all measured together under a load of 12 on the 2 cores).
+    # Scratch of a Winograd op (all threads' chunks), at most twice its output and transformed
+    # weights: GEMMs of a few dozen tiles per point run far from peak (128 -> 128 at 28x28, batch
+    # 8, two threads: 59-66 ms with 2-4 MB, 35 with 8 (a chunk per image), 58 with 16; 64 -> 64
+    # at 56x56: 85 with 4, 96 with 8; the lowering 105 and 127; measured together under a load
+    # of 12 on the 2 cores).
     winograd_chunk_bytes: int = 8 << 20
     # Threads for the lowering and the depthwise blocks; None: CONVSCOPE_NUM_THREADS, else the CPUs.
     threads: int | None = None
