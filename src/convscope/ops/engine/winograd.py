@@ -5,13 +5,13 @@ input tile d and the kernel g are carried into a space of a = m + 2 points per a
 correlation becomes an elementwise product, and A^T brings the product back. Summed over input
 channels, the product at each of the a x a points is a matrix product: (O x C) transformed weights
 times (C x tiles) transformed inputs. So a convolution becomes a x a GEMMs with the channels as
-their inner dimension, doing m^2 / a^2 of im2col's multiplies per output... 9 * m^2 / a^2 fewer:
-F(2x2, 3x3) 2.25x fewer, F(4x4, 3x3) 4x fewer. The price: the transforms (memory-bound passes
-over a^2 / m^2 times the input and output) and rounding, since G, B and A are not orthogonal
-(F(4x4, 3x3) in float32 adds about 1e-4 of the output's scale; see docs/performance.md).
+their inner dimension, with a^2 / (9 m^2) of im2col's multiplies: F(2x2, 3x3) 2.25x fewer,
+F(4x4, 3x3) 4x fewer. The price: the transforms (over a^2 / m^2 times the input and output) and
+rounding, since B, G and A are not orthogonal (F(4x4, 3x3) in float32 adds about 1e-5 of the
+output's scale per layer; see docs/performance.md).
 
-Work runs in chunks of whole tile rows of a few images, each through scratch buffers sized by the
-same budget as the lowering's columns (`chunks.budget`), on the engine's threads when big enough.
+Work runs in chunks of whole tile rows of a few images, each through scratch buffers within the
+budget the planner gives (`tuning.winograd_chunk_bytes`), on the engine's threads when big enough.
 """
 from __future__ import annotations
 
