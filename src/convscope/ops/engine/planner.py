@@ -4,6 +4,9 @@
 - depthwise (one input channel per group): shifted-slice accumulation over the taps (`depthwise`);
 - stride-1 forwards with few output channels and many input channels: one GEMM of the stacked
   taps' weights by the padded image, then shifted sums (`tap_stack`);
+- 3x3 stride-1 2-D convolutions with enough channels and tiles, forwards and both gradients:
+  Winograd's F(2x2, 3x3) or F(4x4, 3x3) (`winograd`), GEMMs over channels at a quarter to half
+  of im2col's multiplies;
 - everything else: im2col into reused, cache-sized buffers of columns and one GEMM per chunk
   (`lowering`), the columns copied from flat shifts of the unpadded input (stride 1, every axis
   but the first keeping its size: `flat_windows`), from the stride phases of the input (strided
@@ -19,7 +22,7 @@ import numpy as np
 
 from ..geometry import WindowGeometry
 from ..windows import prod
-from . import depthwise, flat_windows, lowering, phase_windows, pointwise, tap_stack
+from . import depthwise, flat_windows, lowering, phase_windows, pointwise, tap_stack, winograd
 from .chunks import budget
 from .epilogue import NONE, Epilogue
 from .tuning import Tuning, current, num_threads
@@ -30,11 +33,13 @@ DIRECTIONS = ("forward", "input_grad", "weight_grad")
 @dataclass(frozen=True)
 class Plan:
     """How one op runs: `path` is 'empty' (nothing to compute: zeros), 'pointwise', 'depthwise',
-    'taps' (a forward with few output channels, `tap_stack`) or 'lowering'; a lowering's `windows`
-    are 'flat', 'phase' or 'padded', and `lowering` holds its chunks and threads."""
+    'taps' (a forward with few output channels, `tap_stack`), 'winograd' or 'lowering'; a
+    lowering's `windows` are 'flat', 'phase' or 'padded', and `lowering` holds its chunks and
+    threads, `winograd` the tiles, chunks and threads of a Winograd plan."""
     path: str
     windows: str | None = None
     lowering: lowering.Lowering | None = None
+    winograd: winograd.Winograd | None = None
 
 
 def plan(geo: WindowGeometry, w_shape, n_img: int, itemsize: int, direction: str = "forward",
@@ -53,6 +58,9 @@ def plan(geo: WindowGeometry, w_shape, n_img: int, itemsize: int, direction: str
     tuning = current()
     if direction == "forward" and tap_stack.applies(geo, w_shape, tuning.tap_stack_out, tuning.tap_stack_min_in):
         return _TAPS
+    p = _winograd(geo, tuple(w_shape), n_img, itemsize, direction, tuning, num_threads())
+    if p is not None:
+        return p
     return _lowering(geo, tuple(w_shape), n_img, itemsize, direction, bias, tuning, num_threads())
 
 
@@ -79,6 +87,28 @@ def _lowering(geo: WindowGeometry, w_shape, n_img: int, itemsize: int, direction
     return Plan("lowering", windows, low)
 
 
+@functools.lru_cache(maxsize=256)
+def _winograd(geo: WindowGeometry, w_shape, n_img: int, itemsize: int, direction: str, tuning: Tuning,
+              threads: int) -> Plan | None:
+    """A Winograd plan where it pays (`tuning`'s rule), else None; the input gradient is planned as
+    the forward of the transposed convolution of dy, the weight gradient as the forward's tiles."""
+    o, c = w_shape[0], w_shape[1] * geo.groups
+    if direction == "input_grad":
+        if not winograd.transposed_applies(geo):
+            return None
+        geo, o, c = winograd.transposed(geo), c, o
+    m = winograd.choose(geo, c, o, n_img, tuning)
+    if m is None:
+        return None
+    v = winograd.VARIANTS[m]
+    result = (n_img * o * prod(geo.out_size) + v.a * v.a * c * o) * itemsize  # the output and U
+    work = n_img * c * 9 * prod(geo.out_size) * itemsize  # as the lowering counts its columns
+    scratch = min(tuning.winograd_chunk_bytes, max(tuning.min_chunk_bytes, 2 * result))
+    return Plan("winograd", winograd=winograd.Winograd(
+        geo, n_img, c, o, itemsize, m, scratch,
+        threads if work >= tuning.parallel_bytes else 1))
+
+
 def _add_bias(y: np.ndarray, b) -> np.ndarray:
     if b is not None:
         y += b.reshape(1, -1, *([1] * (y.ndim - 2)))
@@ -91,6 +121,8 @@ def forward(x: np.ndarray, w: np.ndarray, geo: WindowGeometry, b=None, epilogue:
     p = plan(geo, w.shape, x.shape[0], x.itemsize, "forward", b is not None)
     if p.path == "lowering":
         return lowering.forward(p.lowering, x, w, b, epilogue)
+    if p.path == "winograd":
+        return winograd.forward(p.winograd, x, w, b, epilogue)
     if p.path == "pointwise":
         return pointwise.forward(x, w, geo.groups, b, epilogue)
     if p.path == "taps":
@@ -114,6 +146,8 @@ def input_grad(dy: np.ndarray, w: np.ndarray, geo: WindowGeometry) -> np.ndarray
         return depthwise.input_grad(dy, w, geo)
     if p.path == "pointwise":
         return pointwise.input_grad(dy, w, geo.groups)
+    if p.path == "winograd":
+        return winograd.input_grad(p.winograd, dy, w)
     return lowering.input_grad(p.lowering, dy, w, flat=p.windows == "flat")
 
 
@@ -126,4 +160,6 @@ def weight_grad(x: np.ndarray, dy: np.ndarray, geo: WindowGeometry, w_shape) -> 
         return depthwise.weight_grad(x, dy, geo, w_shape)
     if p.path == "pointwise":
         return pointwise.weight_grad(x, dy, w_shape, geo.groups)
+    if p.path == "winograd":
+        return winograd.weight_grad(p.winograd, x, dy)
     return lowering.weight_grad(p.lowering, x, dy, w_shape)

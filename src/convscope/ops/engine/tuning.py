@@ -42,6 +42,26 @@ class Tuning:
     # 1.4x faster than im2col on one thread; with 64 out, 1.2x slower).
     tap_stack_out: int = 32
     tap_stack_min_in: int = 64
+    # Winograd for 3x3 stride-1 convolutions (`winograd.choose`): F(m x m, 3 x 3) for these m, where
+    # m divides the output's sizes. Measured single-threaded (thread time, Xeon), against the
+    # lowering: 64 -> 64 at 56x56, batch 8, F(4x4) 16.7 against 25-33 ms, F(2x2) 20-25; 128 -> 128
+    # at 28x28, batch 8, F(4x4) 12 against 13-20; 256 -> 256 at 14x14, F(2x2) 18-22 against 19.
+    # F(2x2) gains too little over the lowering to bet on it on another CPU; tests allow it.
+    winograd_tiles: tuple[int, ...] = (4,)
+    # ... with at least this many channels in and out: fewer make GEMMs too thin to run near
+    # BLAS's peak (32 -> 64 at 14x14, batch 64: F(4x4) 7.2, F(2x2) 5.9, lowering 6.0 ms) ...
+    winograd_min_channels: int = 64
+    # ... and at least this many tiles in all: the weights are transformed on every call,
+    # (a*a) * C * O values, which fewer tiles do not pay for (512 -> 512 at 14x14, batch 2, 32
+    # F(4x4) tiles: 64 against the lowering's 20 ms; 128 -> 128 at 16x16, batch 32, 512 tiles:
+    # 17.4 against 18).
+    winograd_min_tiles: int = 256
+    # Scratch of a Winograd op (all threads' chunks), at most twice its output and transformed
+    # weights: GEMMs of a few dozen tiles per point run far from peak (128 -> 128 at 28x28, batch
+    # 8, two threads: 59-66 ms with 2-4 MB, 35 with 8 (a chunk per image), 58 with 16; 64 -> 64
+    # at 56x56: 85 with 4, 96 with 8; the lowering 105 and 127; measured together under a load
+    # of 12 on the 2 cores).
+    winograd_chunk_bytes: int = 8 << 20
     # Threads for the lowering and the depthwise blocks; None: CONVSCOPE_NUM_THREADS, else the CPUs.
     threads: int | None = None
     # Compiled kernels (numba, when installed) for the depthwise convolutions; False runs the NumPy
