@@ -19,6 +19,7 @@ from ..messages import excerpt
 from ..ops import registry as op_registry
 from ..tensor import Tensor, apply, concat
 from . import functional as F
+from . import graph_aten as _aten
 from .module import Module
 
 
@@ -230,6 +231,8 @@ FUNCTIONS = {
     "relu6": F.relu6, "hardtanh": F.hardtanh, "dropout": F.dropout, "layer_norm": F.layer_norm,
     "group_norm": F.group_norm, "linear": F.linear, "log_softmax": F.log_softmax,
 }
+FUNCTIONS.update(_aten.FUNCTIONS)
+FUNCTIONS["aten.split_with_sizes"] = split
 # graph function -> the registered op it applies to its tensor arguments when called with them alone
 # (the execution plan joins such a step to the one before it; the torch bridge needs the op registered)
 OPS = {"add": "add", "iadd": "add", "residual_add": "add", "interpolate": "interpolate"}

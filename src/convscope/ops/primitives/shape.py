@@ -148,7 +148,7 @@ def _stack_shape(*xs, axis):
     return Aval(tuple(shape), xs[0].dtype)
 
 
-@define("stack", GLOBAL, shape=_stack_shape)
+@define("stack", GLOBAL, shape=_stack_shape)  # aten.stack: the graph function (a list of tensors)
 def stack(*xs, axis):
     return np.stack(xs, axis=axis), lambda g: tuple(np.moveaxis(g, axis, 0))
 
@@ -231,7 +231,7 @@ def _matmul_macs(ins, out, attrs) -> int:
     return int(np.prod(out.shape[1:])) * ins[0].shape[-1]
 
 
-@define("matmul", GLOBAL, macs=_matmul_macs, shape=_matmul_shape, saved=keeps_input, torch=("matmul",),
+@define("matmul", GLOBAL, macs=_matmul_macs, shape=_matmul_shape, saved=keeps_input, torch=("matmul",), aten=("matmul", "mm", "bmm"), from_aten=lambda a, name: (tuple(a.values()), {}),
         onnx="MatMul", grad_mask=True)
 def matmul(x, y):
     _matmul_shape(Aval(x.shape, x.dtype), Aval(y.shape, y.dtype))
