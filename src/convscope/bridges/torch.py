@@ -169,8 +169,8 @@ def _capture(model, module, input_shape, opaque: bool):
             break
         program = decomposed
     conv = Converter(module, program, model, layer_for, opaque)
+    conv.complete()  # the module's layers, parameters and buffers first, in PyTorch's order
     steps, output = conv.run()
-    conv.complete()
     message = conv.refusal()
     if message is not None:
         raise ValueError(message)

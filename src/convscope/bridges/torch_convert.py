@@ -198,8 +198,8 @@ class Converter:
         """Place what the capture did not meet (a layer no call reached, an Identity, whose call
         records no op; parameters and buffers no op reads), so the model holds the module's state."""
         for path, sub in self.module.named_modules():
-            if path and not _has(self.model, path) and self.layer_for(path) is not None:
-                self._place(path, self.layer_for(path))
+            if path and not _has(self.model, path):
+                self._place(path, self.layer_for(path) or Module())  # a plain module keeps torch's order
         for path, p in self.module.named_parameters():
             if not _has(self.model, path):
                 self._place(path, Parameter(_numpy(p)))

@@ -12,7 +12,6 @@ import operator
 import numpy as np
 
 from ..tensor import Tensor, concat
-from ..tensor import stack as _stack
 from . import functional as F
 
 
@@ -59,7 +58,10 @@ def repeat(x, repeats):
 
 
 def stack(tensors, dim=0):
-    return _stack([t if isinstance(t, Tensor) else Tensor(t) for t in tensors], axis=dim % (tensors[0].ndim + 1))
+    """Tensors joined along a new axis: each given that axis (size 1), then concatenated (so the
+    graph holds the reshape and concat ops every exporter knows)."""
+    dim = dim % (len(tensors[0].shape) + 1)
+    return concat([unsqueeze(t if isinstance(t, Tensor) else Tensor(t), dim) for t in tensors], axis=dim)
 
 
 def unbind(x, dim=0):
@@ -181,7 +183,9 @@ def identity(x, *args, **kw):
 
 FUNCTIONS = {
     "aten.slice": slice_, "aten.select": select, "aten.unsqueeze": unsqueeze, "aten.squeeze": squeeze,
-    "aten.expand": expand, "aten.repeat": repeat, "aten.stack": stack, "aten.unbind": unbind, "aten.t": t,
+    "aten.expand": expand, "aten.expand_as": lambda x, other: expand(x, list(other.shape)),
+    "aten.reshape_as": lambda x, other: x.reshape(*other.shape), "aten.view_as": lambda x, other: x.reshape(*other.shape),
+    "aten.repeat": repeat, "aten.stack": stack, "aten.unbind": unbind, "aten.t": t,
     "aten.sub": sub, "aten.rsub": rsub, "aten.div": div, "aten.var": var, "aten.std": std, "aten.mean": mean,
     "aten.sum": reduce_sum, "aten.layer_norm": layer_norm, "aten.group_norm": group_norm,
     "aten.instance_norm": instance_norm, "aten.softmax": softmax, "aten._softmax": softmax,
