@@ -126,7 +126,7 @@ def check(name, build, shape, onnx: bool = True) -> tuple:
     theirs, ours = sum(p.numel() for p in module.parameters()), sum(p.data.size for p in model.parameters())
     if theirs != ours:
         problems.append(f"parameters {ours} != torch's {theirs}")
-    macs, ref = cs.summary(module, shape).totals["macs"], fvcore_macs(module, x[:1])
+    macs, ref = cs.summary(model, shape).totals["macs"], fvcore_macs(module, x[:1])  # the capture, once
     if macs != ref:
         problems.append(f"MACs {macs} != fvcore's {ref}")
     if onnx:
@@ -157,6 +157,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="models to check (default: all)")
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX export check")
+    parser.add_argument("--write", action="store_true", help="put the summary line in README.md and docs/ "
+                        "(the library-sweep markers)")
     args = parser.parse_args(argv)
     chosen = [c for c in cases() if not args.names or c[0] in args.names]
     rows, passed = [], 0
@@ -175,9 +177,23 @@ def main(argv=None) -> int:
     print("| model | family | input | result | convert s | reason |\n|---|---|---|---|---:|---|")
     print("\n".join(rows))
     day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    print(f"\nOn {day}: {passed} of {len(rows)} models pass ({100 * passed / max(len(rows), 1):.0f}%): outputs, "
-          f"parameters, MACs (fvcore) and onnxruntime.")
+    line = (f"on {day}, {passed} of {len(rows)} models pass ({100 * passed / max(len(rows), 1):.0f}%): outputs, "
+            f"parameters, MACs (fvcore) and onnxruntime")
+    print(f"\n{line}")
+    if args.write:
+        _write(line)
     return 0
+
+
+def _write(line: str) -> None:
+    sys.path.insert(0, str(ROOT / "tools"))
+    import readme_numbers
+
+    for page in readme_numbers.PAGES:
+        text = page.read_text()
+        new = readme_numbers.fill(text, {"library-sweep": line})
+        if new != text:
+            page.write_text(new)
 
 
 if __name__ == "__main__":
