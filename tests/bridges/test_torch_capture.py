@@ -85,15 +85,17 @@ def test_a_video_model_at_a_small_input():
     assert_same(from_torch(module, (3, 2, 16, 16)), module, torch.randn(2, 3, 2, 16, 16))
 
 
-def test_without_an_input_shape():
+def test_without_an_input_shape_the_first_call_captures():
     net = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.ReLU()).eval()
-    assert_same(from_torch(net), net, torch.randn(1, 2, 7, 9))  # its first layer's channels; 7x9 re-captured
-    with pytest.raises(ValueError, match=r"^from_torch\(Sequential\): give input_shape, the shape of one sample"):
-        from_torch(torch.nn.Sequential(torch.nn.ReLU()))
+    model = from_torch(net)
+    assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias"] and model.steps == []
+    assert_same(model, net, torch.randn(1, 2, 7, 9))
+    assert_same(model, net, torch.randn(4, 2, 5, 6))  # another size: captured again
 
 
 def test_a_model_whose_torch_module_is_gone_names_the_size_it_needs():
     model = from_torch(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3)), (1, 8, 8))
     object.__setattr__(model, "_source", None)
-    with pytest.raises(ValueError, match=r"captured at sample shape 1x8x8; at 1x9x9 convert again"):
+    with pytest.raises(ValueError, match=r"captured at sample shape 1x8x8; at 1x9x9 convert again with "
+                                         r"from_torch\(module, input_shape=\(1, 9, 9\)\)"):
         model(cs.Tensor(np.zeros((1, 1, 9, 9), np.float32)))

@@ -154,14 +154,13 @@ def _layers(module):
     return layer_for
 
 
-def _capture(model, module, input_shape, opaque: bool):
-    """Fill `model` (a GraphModel) with the steps of `module` captured on `input_shape`; layers and
-    parameters already placed are kept (a re-capture at another size reuses them)."""
+def _capture(model, module, input_shape, opaque: bool, layer_for):
+    """Fill `model` (a GraphModel holding the module's state) with the steps of `module` captured on
+    `input_shape`; (steps, output, the input's shape as captured: None for a dynamic axis)."""
     from . import torch_capture as cap
     from .torch_convert import Converter, unconverted
 
     program = cap.export(module, input_shape)
-    layer_for = _layers(module)
     for _ in range(3):  # ops convscope lacks, through PyTorch's decompositions (which may need more)
         missing = unconverted(program, layer_for)
         decomposed = cap.decompose(program, missing) if missing else None
@@ -169,25 +168,44 @@ def _capture(model, module, input_shape, opaque: bool):
             break
         program = decomposed
     conv = Converter(module, program, model, layer_for, opaque)
-    conv.complete()  # the module's layers, parameters and buffers first, in PyTorch's order
     steps, output = conv.run()
     message = conv.refusal()
     if message is not None:
         raise ValueError(message)
-    dynamic = cap.shape_of(next(n for n in program.graph.nodes if n.op == "placeholder" and n.name in
-                                {s.arg.name for s in program.graph_signature.input_specs if s.kind.name == "USER_INPUT"}))
-    return steps, output, dynamic
+    user = {s.arg.name for s in program.graph_signature.input_specs if s.kind.name == "USER_INPUT"}
+    return steps, output, cap.shape_of(next(n for n in program.graph.nodes if n.name in user))
 
 
 class CapturedModel(GraphModel):
-    """A GraphModel captured from a torch module at one input size. Called at another size it is
-    captured again there (once per size, the layers and parameters kept), while the torch module it
-    came from is alive; the batch axis is dynamic when PyTorch allowed it."""
+    """A torch module as a GraphModel: its layers, parameters and buffers (in PyTorch's order), and
+    the steps captured at each sample shape it was called with (the batch axis dynamic when PyTorch
+    allowed it). A shape not seen yet is captured while the torch module it came from lives (once
+    per shape, the layers and parameters kept, so trained weights stay)."""
 
-    def __init__(self):
+    def __init__(self, module=None, opaque: bool = False):
         super().__init__()
         object.__setattr__(self, "_graphs", {})
+        object.__setattr__(self, "_opaque", opaque)
+        object.__setattr__(self, "_layer_for", None if module is None else _layers(module))
         object.__setattr__(self, "_source", None)
+        if module is not None:
+            import weakref
+
+            from .torch_convert import place_state
+
+            place_state(self, module, self._layer_for)
+            object.__setattr__(self, "_source", weakref.ref(module))
+
+    def capture(self, shape) -> None:
+        """Capture the steps for one sample shape and run them from now on."""
+        shape = tuple(int(s) for s in shape)
+        module = self._source() if self._source is not None else None
+        if module is None:
+            captured = ", ".join("x".join(map(str, k)) for k in self._graphs) or "no shape"
+            raise ValueError(f"from_torch: this model was captured at sample shape {captured}; at "
+                             f"{'x'.join(map(str, shape))} convert again with from_torch(module, input_shape={shape})")
+        self._graphs[shape] = _capture(self, module, shape, self._opaque, self._layer_for)
+        self._use(shape)
 
     def _use(self, shape) -> None:
         steps, output, _ = self._graphs[shape]
@@ -196,43 +214,31 @@ class CapturedModel(GraphModel):
         state_changed()  # the execution plan of the old steps is stale
 
     def _key(self, shape) -> tuple:
-        """The sample shape a graph answers for (the batch too when torch fixed it)."""
-        for key, (_, _, dynamic) in self._graphs.items():
-            if key == tuple(shape[1:]) and (dynamic[0] is None or dynamic[0] == shape[0]):
+        """The sample shape whose graph answers an input of this shape (the batch too when torch fixed it)."""
+        for key, (_, _, captured) in self._graphs.items():
+            if key == tuple(shape[1:]) and (captured[0] is None or captured[0] == shape[0]):
                 return key
         return None
 
     def forward(self, *inputs):
         shape = tuple(getattr(inputs[0], "shape", ())) if inputs else ()
-        if self._graphs and shape and self._key(shape) is None:
-            module = self._source() if self._source is not None else None
-            if module is None:
-                captured = ", ".join("x".join(map(str, k)) for k in self._graphs)
-                raise ValueError(f"from_torch: this model was captured at sample shape {captured}; at "
-                                 f"{'x'.join(map(str, shape[1:]))} convert again with "
-                                 f"from_torch(module, input_shape={tuple(shape[1:])})")
-            self._graphs[tuple(shape[1:])] = _capture(self, module, tuple(shape[1:]), False)
-        if shape and self._graphs:
+        if shape:
             key = self._key(shape)
-            if self._graphs[key][0] is not self.steps:
+            if key is None:
+                self.capture(shape[1:])
+            elif self._graphs[key][0] is not self.steps:
                 self._use(key)
         return super().forward(*inputs)
     forward.runs_graph = True
 
 
 def _captured(module, input_shape, opaque: bool) -> CapturedModel:
-    import weakref
-
     from . import torch_capture as cap
 
-    shape = tuple(int(s) for s in input_shape) if input_shape is not None else cap.declared_shape(module)
-    if shape is None:
-        raise ValueError(f"from_torch({type(module).__name__}): give input_shape, the shape of one sample (e.g. "
-                         "(3, 224, 224)): the module is captured as it runs, and it declares none")
-    model = CapturedModel()
-    model._graphs[shape] = _capture(model, module, shape, opaque)
-    model._use(shape)
-    object.__setattr__(model, "_source", weakref.ref(module))
+    model = CapturedModel(module, opaque)
+    shape = input_shape if input_shape is not None else cap.declared_shape(module)
+    if shape is not None:
+        model.capture(shape)
     return model
 
 
@@ -244,8 +250,9 @@ def from_torch(module, input_shape=None) -> GraphModel:
     module returns (a tensor, or tuples and dicts of them).
 
     `input_shape`: one sample's shape, channels first; without it, the one the module declares
-    (timm's `pretrained_cfg`, else its first layer's channels at 32 positions an axis). The batch
-    axis is free; at another sample shape the model is captured again from `module` while it lives.
+    (timm's `pretrained_cfg`), else the model is captured at its first call (its layers and weights
+    are there from the start). The batch axis is free; at another sample shape the model is
+    captured again from `module` while it lives.
     What does not convert raises one ValueError: each op with its count and module path.
     """
     model = _captured(module, input_shape, opaque=False)
@@ -256,9 +263,7 @@ def analysis_model(module, input_shape) -> GraphModel:
     """The model the analysis reads: from_torch's, except that an operation convscope cannot run is a
     step known by its shape only (the shape torch recorded; counted as nothing and flagged) instead
     of an error. Its forward cannot run those steps: it is for `trace` and `summary`."""
-    model = _captured(module, input_shape, opaque=True)
-    object.__setattr__(model, "_source", None)
-    return model.eval()
+    return _captured(module, input_shape, opaque=True).eval()
 
 
 # ------------------------------------------------------------------------------ to torch

@@ -18,19 +18,10 @@ SAMPLE_BATCH = 2  # a batch of 1 would be taken as a constant (torch.export spec
 
 
 def declared_shape(module):
-    """The input shape (one sample) the module declares: timm's `pretrained_cfg["input_size"]`, or the
-    first layer's channels and rank at 32 positions an axis (a size re-captured on demand), or None."""
+    """The input shape (one sample) the module declares: timm's `pretrained_cfg["input_size"]`, or None."""
     cfg = getattr(module, "pretrained_cfg", None) or getattr(module, "default_cfg", None)
     if isinstance(cfg, dict) and cfg.get("input_size"):
         return tuple(int(s) for s in cfg["input_size"])
-    for m in module.modules():
-        weight = getattr(m, "weight", None)
-        if getattr(m, "in_channels", None) and hasattr(weight, "ndim") and weight.ndim >= 3:
-            return (int(m.in_channels), *([32] * (weight.ndim - 2)))
-        if getattr(m, "in_features", None):
-            return (int(m.in_features),)
-        if getattr(m, "num_features", None) and type(m).__name__.startswith("BatchNorm"):
-            return (int(m.num_features), *([32] * int(type(m).__name__[-2])))  # BatchNorm<k>d
     return None
 
 

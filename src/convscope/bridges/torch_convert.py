@@ -194,20 +194,6 @@ class Converter:
         else:
             self.steps.append((name, "input", None, (), {}))
 
-    def complete(self) -> None:
-        """Place what the capture did not meet (a layer no call reached, an Identity, whose call
-        records no op; parameters and buffers no op reads), so the model holds the module's state."""
-        for path, sub in self.module.named_modules():
-            if path and not _has(self.model, path):
-                self._place(path, self.layer_for(path) or Module())  # a plain module keeps torch's order
-        for path, p in self.module.named_parameters():
-            if not _has(self.model, path):
-                self._place(path, Parameter(_numpy(p)))
-        for path, b in self.module.named_buffers():
-            if not _has(self.model, path):
-                owner, leaf = _owner(self.model, path)
-                owner.register_buffer(leaf, _numpy(b))
-
     def _place(self, path: str, thing) -> None:
         if not _has(self.model, path):
             self.model.place(path, thing)
@@ -261,6 +247,22 @@ class Converter:
         count = sum(len(p) for p in self.problems.values())
         return (f"from_torch: cannot convert {count} operation(s) of {type(self.module).__name__}:\n  " +
                 "\n  ".join(lines) + "\n(cs.summary(module, input_shape) still describes it, those rows not counted)")
+
+
+def place_state(model, module, layer_for) -> None:
+    """Place the module's state in `model`, in PyTorch's order: its layers with a twin (the same
+    objects the captures call), plain modules for the others, and every parameter and buffer
+    (those the twins hold are theirs), so `state_dict()` and parameter counts are the module's."""
+    for path, sub in module.named_modules():
+        if path and not _has(model, path):
+            model.place(path, layer_for(path) or Module())
+    for path, p in module.named_parameters():
+        if not _has(model, path):
+            model.place(path, Parameter(_numpy(p)))
+    for path, b in module.named_buffers():
+        if not _has(model, path):
+            owner, leaf = _owner(model, path)
+            owner.register_buffer(leaf, _numpy(b))
 
 
 def unconverted(program, layer_for) -> set:
