@@ -148,8 +148,8 @@ def _layers(module):
             sub = module.get_submodule(path) if path else None
             try:
                 made[path] = (_module_of(sub) or _op_layer(sub, ops)) if sub is not None and _is_leaf(sub) else None
-            except ValueError:  # a setting the twin refuses: the module's ATen ops stand for it
-                made[path] = None
+            except (ValueError, TypeError, AttributeError):  # a setting the twin refuses, an empty
+                made[path] = None  # container: the module's ATen ops (if any) stand for it
         return made[path]
     return layer_for
 

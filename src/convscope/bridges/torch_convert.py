@@ -23,7 +23,9 @@ DROPPED_PY = {"_assert", "_assert_scalar", "sym_constrain_range_for_size", "_che
 
 
 def _ops_by_aten() -> dict:
-    return {name: op for op in op_registry.all_ops() for name in op.aten}
+    """Registered ops by ATen name (an op declaring none is looked up by its torch names, which
+    are often ATen's too: a name whose arguments differ is refused by the argument check)."""
+    return {name: op for op in op_registry.all_ops() for name in (op.aten or op.torch)}
 
 
 def _refs(value):
@@ -59,9 +61,10 @@ def node_step(node, ops: dict):
     if f"aten.{name}" in FUNCTIONS:
         return "function", f"aten.{name}", args, kwargs
     op = ops.get(name)
-    if op is not None:
-        return _op_step(node, name, op)
-    return ("function", name, args, kwargs) if name in SAME_AS_TORCH else None
+    step = _op_step(node, name, op) if op is not None else None
+    if step is None and name in SAME_AS_TORCH:
+        step = "function", name, args, kwargs
+    return step
 
 
 def _op_step(node, name: str, op):
@@ -95,6 +98,9 @@ class Converter:
         self.ops, self.steps, self.problems = _ops_by_aten(), [], {}
         self.firsts: set = set()  # nodes whose op gives the first of ATen's outputs (batch_norm's)
         self.multi: dict = {}  # unknown nodes with several outputs: their input refs (opaque mode)
+        self.renamed: dict = {}  # node name -> the name of the module step standing for it
+        self.calls_made: dict = {}
+        self.node_names = {n.name for n in program.graph.nodes}
 
     # ---------------------------------------------------------------- twin layers
     def groups(self) -> dict:
@@ -145,10 +151,33 @@ class Converter:
             if node.name in inside:
                 ins, out, _ = calls[inside[node.name]]
                 if node is out:
-                    self.steps.append((node.name, "module", inside[node.name][1], tuple(Ref(i.name) for i in ins), {}))
+                    path = inside[node.name][1]
+                    name = self._call_name(path)
+                    self.renamed[node.name] = name
+                    self.steps.append((name, "module", path, tuple(Ref(i.name) for i in ins), {}))
                 continue
             self._node(node)
-        return self.steps, self._output()
+        steps = [(n, kind, t, self._renamed(a), self._renamed(kw)) for n, kind, t, a, kw in self.steps]
+        return steps, self._renamed(self._output())
+
+    def _renamed(self, value):
+        """`value` with references to a module call's output node by the call's step name."""
+        if isinstance(value, Ref):
+            return Ref(self.renamed.get(value.name, value.name))
+        if isinstance(value, dict):
+            return {k: self._renamed(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._renamed(v) for v in value)
+        return value
+
+    def _call_name(self, path: str) -> str:
+        """A module step's name: its path with underscores, `_1`, `_2` for further calls (as torch.fx
+        names them), unless a node has that name already."""
+        base = path.replace(".", "_")
+        count = self.calls_made.get(base, 0)
+        self.calls_made[base] = count + 1
+        name = base if count == 0 else f"{base}_{count}"
+        return name if name not in self.node_names else f"{name}_call"
 
     def _node(self, node):
         if node.op == "placeholder":
@@ -231,6 +260,8 @@ class Converter:
     def _refuse(self, node):
         name = cap.aten_name(node.target) if node.op == "call_function" else None
         what = f"aten.{name}" if name else getattr(node.target, "__name__", str(node.target))
+        if what == "getitem" and node.args[0].name in self.firsts:  # an output the op does not give
+            what = f"aten.{cap.aten_name(node.args[0].target)} output {node.args[1]}"
         stack = cap.module_stack(node)
         where = f"{stack[-1][1]} ({stack[-1][2].rsplit('.', 1)[-1]})" if len(stack) > 1 else \
             f"the forward of {type(self.module).__name__}"
