@@ -154,13 +154,13 @@ def _layers(module):
     return layer_for
 
 
-def _capture(model, module, input_shape, opaque: bool, layer_for):
+def _capture(model, module, input_shape, opaque: bool, layer_for, batch: int = 2):
     """Fill `model` (a GraphModel holding the module's state) with the steps of `module` captured on
     `input_shape`; (steps, output, the input's shape as captured: None for a dynamic axis)."""
     from . import torch_capture as cap
     from .torch_convert import Converter, unconverted
 
-    program = cap.export(module, input_shape)
+    program = cap.export(module, input_shape, batch)
     for _ in range(3):  # ops convscope lacks, through PyTorch's decompositions (which may need more)
         missing = unconverted(program, layer_for)
         decomposed = cap.decompose(program, missing) if missing else None
@@ -196,15 +196,16 @@ class CapturedModel(GraphModel):
             place_state(self, module, self._layer_for)
             object.__setattr__(self, "_source", weakref.ref(module))
 
-    def capture(self, shape) -> None:
-        """Capture the steps for one sample shape and run them from now on."""
+    def capture(self, shape, batch: int = 2) -> None:
+        """Capture the steps for one sample shape (on a batch of `batch`, the first call's own:
+        a module taking unbatched input captures as it runs) and run them from now on."""
         shape = tuple(int(s) for s in shape)
         module = self._source() if self._source is not None else None
         if module is None:
             captured = ", ".join("x".join(map(str, k)) for k in self._graphs) or "no shape"
             raise ValueError(f"from_torch: this model was captured at sample shape {captured}; at "
                              f"{'x'.join(map(str, shape))} convert again with from_torch(module, input_shape={shape})")
-        self._graphs[shape] = _capture(self, module, shape, self._opaque, self._layer_for)
+        self._graphs[shape] = _capture(self, module, shape, self._opaque, self._layer_for, batch)
         self._use(shape)
 
     def _use(self, shape) -> None:
@@ -225,7 +226,7 @@ class CapturedModel(GraphModel):
         if shape:
             key = self._key(shape)
             if key is None:
-                self.capture(shape[1:])
+                self.capture(shape[1:], shape[0])
             elif self._graphs[key][0] is not self.steps:
                 self._use(key)
         return super().forward(*inputs)

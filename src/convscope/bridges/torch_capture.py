@@ -25,13 +25,13 @@ def declared_shape(module):
     return None
 
 
-def export(module, input_shape):
+def export(module, input_shape, batch: int = SAMPLE_BATCH):
     """torch.export's program of `module` in eval mode on a zero sample of `input_shape` (modes put
     back), the batch axis dynamic where the module allows it. A module the capture cannot follow
     raises one ValueError naming it, the shape and torch's reason (its first line)."""
     import torch
 
-    x = torch.zeros(SAMPLE_BATCH, *input_shape)
+    x = torch.zeros(batch, *input_shape)
     modes = [(m, m.training) for m in module.modules()]
     module.eval()
     try:

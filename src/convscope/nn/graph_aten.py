@@ -122,8 +122,8 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=Tr
 def instance_norm(x, weight=None, bias=None, running_mean=None, running_var=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5, cudnn_enabled=True):
     if not use_input_stats:
-        raise ValueError("instance_norm with running statistics in evaluation (track_running_stats=True) "
-                         "is not supported")
+        raise ValueError("instance_norm: track_running_stats=True is not supported (running statistics "
+                         "in evaluation)")
     return F.instance_norm(x, weight, bias, eps)
 
 
