@@ -111,6 +111,21 @@ def reduce_sum(x, dim=None, keepdim=False, dtype=None):
     return x.sum(axis=tuple(dim) if isinstance(dim, (list, tuple)) else dim, keepdims=keepdim)
 
 
+def batch_norm(x, weight=None, bias=None, running_mean=None, running_var=None, training=False, momentum=0.1,
+               eps=1e-5, cudnn_enabled=True):
+    """aten.batch_norm: the batch_norm op; with batch statistics and no running ones (weight
+    standardisation normalises a weight so, NF-ResNets, BiT) the arithmetic itself, which every
+    exporter writes as element-wise ops."""
+    if not (training and running_mean is None):
+        return F.batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps)
+    axes = (0, *range(2, len(x.shape)))
+    shape = (1, -1, *([1] * (len(x.shape) - 2)))
+    d = x - x.mean(axis=axes, keepdims=True)
+    y = d * ((d * d).mean(axis=axes, keepdims=True) + eps) ** -0.5
+    y = y if weight is None else y * weight.reshape(*shape)
+    return y if bias is None else y + bias.reshape(*shape)
+
+
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
     return F.layer_norm(x, normalized_shape, weight, bias, eps)
 
@@ -187,7 +202,7 @@ FUNCTIONS = {
     "aten.reshape_as": lambda x, other: x.reshape(*other.shape), "aten.view_as": lambda x, other: x.reshape(*other.shape),
     "aten.repeat": repeat, "aten.stack": stack, "aten.unbind": unbind, "aten.t": t,
     "aten.sub": sub, "aten.rsub": rsub, "aten.div": div, "aten.var": var, "aten.std": std, "aten.mean": mean,
-    "aten.sum": reduce_sum, "aten.layer_norm": layer_norm, "aten.group_norm": group_norm,
+    "aten.sum": reduce_sum, "aten.batch_norm": batch_norm, "aten.layer_norm": layer_norm, "aten.group_norm": group_norm,
     "aten.instance_norm": instance_norm, "aten.softmax": softmax, "aten._softmax": softmax,
     "aten.log_softmax": log_softmax, "aten._log_softmax": log_softmax, "aten.constant_pad_nd": constant_pad_nd,
     "aten.pad": pad, "aten._to_copy": to, "aten.to": to, "aten.type_as": identity, "aten.full": full,

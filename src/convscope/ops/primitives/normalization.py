@@ -16,7 +16,8 @@ def _bn_onnx(e, node):
 
 
 def _bn_from_aten(a, name):
-    """aten.batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps, ...)."""
+    """aten._native_batch_norm_legit_no_training(input, weight, bias, running_mean, running_var, momentum,
+    eps) (aten.batch_norm is the graph function of that name, which applies this op)."""
     w, b = a["weight"], a["bias"]
     return tuple(v for v in (a["input"], w, b) if v is not None), {
         "running_mean": a["running_mean"], "running_var": a["running_var"], "training": a.get("training", False),
@@ -25,7 +26,7 @@ def _bn_from_aten(a, name):
 
 @define("batch_norm", ELEMENTWISE, shape=lambda x, *params, **a: same_shape(x), saved=keeps_input,
         torch=("batch_norm",),
-        aten=("batch_norm", "_native_batch_norm_legit_no_training"), from_aten=_bn_from_aten, onnx=_bn_onnx, grad_mask=True)
+        aten=("_native_batch_norm_legit_no_training",), from_aten=_bn_from_aten, onnx=_bn_onnx, grad_mask=True)
 def batch_norm(x, *params, running_mean, running_var, training, momentum=0.1, eps=1e-5, affine=(True, True)):
     """`params` are the weight and/or bias present (as `affine` says); running statistics are
     updated in place in training (PyTorch keeps the unbiased variance)."""
