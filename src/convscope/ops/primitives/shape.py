@@ -29,7 +29,11 @@ def _reshape_shape(x, *, shape):
 
 
 def _reshape_onnx(e, node):
-    e.emit("Reshape", [e.inputs[0], e.const(np.array([0, *node.shape[1:]], np.int64))], e.output)
+    # 0 copies the input's first axis (the batch, any size); a reshape that changes the first axis
+    # (a weight given axes of size 1, as a layer scale is) writes it out
+    keeps = len(e.in_avals[0].shape) > 0 and e.in_avals[0].shape[0] == node.shape[0]
+    first = [0] if keeps else [node.shape[0]]
+    e.emit("Reshape", [e.inputs[0], e.const(np.array([*first, *node.shape[1:]], np.int64))], e.output)
 
 
 @define("reshape", lambda ins, a: AxisMap(keeps_axes), shape=_reshape_shape, torch=("reshape", "view"), onnx=_reshape_onnx)
