@@ -72,7 +72,7 @@ class SegNet(nn.Module):
         torch._assert(x.ndim == 4, "SegNet takes (N, C, H, W)")
         skip = self.bn1(self.stem(x))
         y = F.relu(self.bn2(self.down(skip)))
-        y = torch.stack([y, self.mid(y)], 0).mean(0)
+        y = torch.stack([y, self.mid(y)], 1).mean(1)
         g = torch.sigmoid(self.gate(y.mean((2, 3))))
         y = y * g.reshape(g.shape[0], -1, 1, 1)
         y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
