@@ -287,11 +287,14 @@ def place_state(model, module, layer_for) -> None:
     for path, sub in module.named_modules():
         if path and not _has(model, path):
             model.place(path, layer_for(path) or Module())
+    def free(path: str) -> bool:  # not held by a twin (which keeps what it keeps: no num_batches_tracked)
+        return not _has(model, path) and layer_for(path.rpartition(".")[0]) is None
+
     for path, p in module.named_parameters():
-        if not _has(model, path):
+        if free(path):
             model.place(path, Parameter(_numpy(p)))
     for path, b in module.named_buffers():
-        if not _has(model, path):
+        if free(path):
             owner, leaf = _owner(model, path)
             owner.register_buffer(leaf, _numpy(b))
 
