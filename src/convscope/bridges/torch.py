@@ -208,6 +208,16 @@ class CapturedModel(GraphModel):
         self._graphs[shape] = _capture(self, module, shape, self._opaque, self._layer_for, batch)
         self._use(shape)
 
+    def _recapture(self, shape, inputs) -> None:
+        """Capture at a new input shape; an input PyTorch cannot take either gets the error of the
+        layer that refuses it (the steps captured before run on it) rather than PyTorch's."""
+        try:
+            self.capture(shape[1:], shape[0])
+        except ValueError:
+            if self.steps:
+                super().forward(*inputs)  # raises the convscope layer's own error, if one refuses
+            raise
+
     def _use(self, shape) -> None:
         steps, output, _ = self._graphs[shape]
         object.__setattr__(self, "steps", steps)
@@ -226,7 +236,7 @@ class CapturedModel(GraphModel):
         if shape:
             key = self._key(shape)
             if key is None:
-                self.capture(shape[1:], shape[0])
+                self._recapture(shape, inputs)
             elif self._graphs[key][0] is not self.steps:
                 self._use(key)
         return super().forward(*inputs)
