@@ -14,7 +14,7 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
-	$(BIN)/python -m pip install -q --no-deps torchvision==0.28.0 grad-cam==1.5.7 captum==0.9.0
+	$(BIN)/python -m pip install -q --no-deps torchvision==0.28.0 grad-cam==1.5.7 captum==0.9.0 timm==1.0.31 fvcore==0.1.5.post20221221
 	touch $@
 
 run: $(VENV)/.installed-run

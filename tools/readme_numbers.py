@@ -190,6 +190,15 @@ def _onnx_version() -> str:
 SECTIONS["onnx-conformance"] = onnx_conformance
 
 
+def library_sweep(tmp) -> str:
+    out, _ = _python(str(ROOT / "tools" / "library_sweep.py"), cwd=tmp)
+    return out.strip().splitlines()[-1]
+
+
+SECTIONS["library-sweep"] = library_sweep
+SLOW["library-sweep"] = "run tools/library_sweep.py (timm and other libraries through from_torch, long) for its line"
+
+
 def fill(text: str, values: dict) -> str:
     """Replace the body of every marker whose name has a value; leave the others as they are."""
     return MARKER.sub(lambda m: m.group(1) + values[m["name"]] + m.group(4) if m["name"] in values else m.group(0), text)
@@ -201,7 +210,7 @@ def main(argv=None) -> int:
     for name, text in SLOW.items():
         parser.add_argument(f"--{name}", action="store_true", help=f"also {text}")
     args = parser.parse_args(argv)
-    names = args.only.split(",") if args.only else [n for n in SECTIONS if n not in SLOW or getattr(args, n)]
+    names = args.only.split(",") if args.only else [n for n in SECTIONS if n not in SLOW or getattr(args, n.replace("-", "_"))]
     unknown = [n for n in names if n not in SECTIONS]
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; sections: {', '.join(SECTIONS)}")

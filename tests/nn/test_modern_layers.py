@@ -172,7 +172,8 @@ BAD = [
      r"InstanceNorm2d: track_running_stats=True is not supported .*use False, PyTorch's default"),
     (lambda: nn.InstanceNorm3d(2)(cs.Tensor(np.ones((1, 2, 3, 4)))), ValueError,
      r"InstanceNorm3d: expected input \(N, 2, \*S\) or unbatched \(2, \*S\) with 3 spatial axes, got shape \(1, 2, 3, 4\)"),
-    (lambda: cs.from_torch(tnn.Sequential(tnn.InstanceNorm1d(2, track_running_stats=True))), ValueError,
+    (lambda: cs.from_torch(tnn.Sequential(tnn.InstanceNorm1d(2, track_running_stats=True)).eval())(
+        cs.Tensor(np.zeros((1, 2, 5), np.float32))), ValueError,
      r"track_running_stats=True is not supported"),
     (lambda: nn.InstanceNorm2d(2)(cs.Tensor(np.ones((3, 2, 1, 1)))), ValueError,
      r"instance_norm: input \(3, 2, 1, 1\) has one position per channel, which normalises to 0"),
@@ -193,8 +194,8 @@ BAD = [
     (lambda: nn.AdaptiveMaxPool1d(0), ValueError, r"AdaptiveMaxPool1d \(spatial axis 0\): output_size must be >= 1"),
     (lambda: nn.AdaptiveAvgPool2d(2)(cs.Tensor(np.ones((1, 2, 3, 4, 5)))), ValueError,
      r"expected input \(N, C, H, W\) or unbatched \(C, H, W\)"),
-    (lambda: cs.from_torch(tnn.Sequential(tnn.AdaptiveMaxPool2d(2, return_indices=True))), ValueError,
-     r"return_indices=True \(only False is supported\)"),
+    (lambda: cs.from_torch(tnn.Sequential(tnn.AdaptiveMaxPool2d(2, return_indices=True)), (1, 4, 4)), ValueError,
+     r"aten.adaptive_max_pool2d output 1 x1 in 0 \(AdaptiveMaxPool2d\)"),
 ]
 
 

@@ -158,6 +158,8 @@ def test_hand_edits_are_seen_after_drop():
 
 def test_a_bad_input_gets_the_layers_own_error():
     _, model = pair()
+    with cs.no_grad():
+        model(cs.Tensor(X))  # captured at the right shape: a wrong one is the layer's to refuse
     with cs.no_grad(), pytest.raises(ValueError, match="Conv2d 'conv1'"):
         model(cs.Tensor(np.zeros((1, 3, 8, 8), np.float32)))
 

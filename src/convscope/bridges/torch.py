@@ -1,26 +1,25 @@
-"""PyTorch bridge: analyse any torch.nn.Module in convscope (torch.fx), and hand convscope models to
-PyTorch to scale out. torch is imported only here, only when called (`pip install convscope[torch]`).
+"""PyTorch bridge: any torch.nn.Module as a convscope model, captured as PyTorch runs it
+(torch.export, real shapes, ATen ops), and convscope models handed to PyTorch to scale out. torch is
+imported only here, only when called (`pip install convscope[torch]`).
 
-A traced torch graph becomes a GraphModel whose steps name what they run: a converted layer (one per
-torch module, however often it is called), a registered op (matched by its declared torch names),
-or a graph function (FUNCTIONS in graph.py: arithmetic, indexing and PyTorch's shape functions).
+A captured graph becomes a GraphModel whose steps name what they run: a converted layer (one per
+torch module with a convscope twin, however often it is called), a registered op (matched by its
+declared ATen names) or a graph function (FUNCTIONS in graph.py). See torch_capture and torch_convert.
 """
 from __future__ import annotations
 
 import inspect
-import operator
-import sys
 
 import numpy as np
 
 from ..nn import registry
-from ..nn.module import Module, Parameter
-from ..ops import registry as op_registry
-from ..tensor import apply
 from ..nn.containers import GraphModel
-from ..nn.graph import FUNCTIONS, OPS, Ref
+from ..nn.graph import FUNCTIONS
+from ..nn.module import Module
+from ..ops import registry as op_registry
+from ..tensor import apply, state_changed
 
-__all__ = ["GraphModel", "from_torch", "to_torch", "analysis_model"]
+__all__ = ["GraphModel", "CapturedModel", "from_torch", "to_torch", "analysis_model"]
 
 # torch keyword arguments that change nothing convscope computes when they have this value
 IGNORED = {"inplace": None, "return_indices": False, "divisor_override": None, "memory_format": None, "dtype": None}
@@ -41,29 +40,6 @@ def _keep(key: str, value) -> bool:
     if key.startswith("_"):
         return False
     return key not in IGNORED or (key != "inplace" and value != IGNORED[key])
-
-
-def _step(name: str, args: tuple, kwargs: dict, ops: dict):
-    """(kind, target, args, kwargs) of the step computing torch's function or method `name`, or None.
-
-    The graph function of that name wins (it takes torch's arguments; those that need a registered op
-    only once it is registered); then a registered op declaring the torch name. In-place
-    variants (`relu_`, `add_`) compute the same value here, so they map to their plain form.
-    """
-    if name.endswith("_") and not name.startswith("_"):
-        name = name[:-1]
-    kwargs = {k: v for k, v in kwargs.items() if _keep(k, v)}
-    if name in FUNCTIONS:
-        needs = OPS.get(name)
-        return ("function", name, args, kwargs) if needs is None or needs in {op.name for op in op_registry.all_ops()} else None
-    op = ops.get(name)
-    if op is not None:
-        x, *rest = args
-        attrs = {**dict(zip(op.attrs, rest)), **kwargs}
-        if len(rest) > len(op.attrs) or any(k not in op.attrs for k in attrs):
-            return None
-        return "op", op.name, (x,), attrs
-    return None
 
 
 def _snake(name: str) -> str:
@@ -104,6 +80,18 @@ def _twin_class(twin, t, blocks):
     return twin.resolve(t, blocks)
 
 
+def _twin_base(m):
+    """The class whose twin converts `m`: its own, or the nearest base with a twin whose forward `m`
+    runs unchanged (`class C2(nn.Conv2d): pass`); a subclass with its own forward (timm's Linear)
+    is captured through its ops instead."""
+    cls = type(m)
+    if hasattr(m, "convscope_padding"):  # to_torch's padded convolutions: pad, then the parent's conv
+        return cls.__mro__[1]
+    twins = registry.torch_twins()
+    return next((base for base in cls.__mro__ if base.__name__ in twins and
+                 getattr(base, "forward", None) is cls.forward), cls)
+
+
 def _module_of(m):
     """The convscope layer for a torch layer, with the same arguments and weights: the registered
     layer whose PyTorch twin is m's class (and whose fixed arguments m has)."""
@@ -111,7 +99,7 @@ def _module_of(m):
 
     from . import torch_blocks as tb
 
-    cls = type(m).__mro__[1] if hasattr(m, "convscope_padding") else type(m)  # to_torch's padded convolutions
+    cls = _twin_base(m)
     for decl in registry.torch_twins().get(cls.__name__, []):
         twin = decl.torch
         if _twin_class(twin, t, tb) is not cls or any(getattr(m, k) != v for k, v in twin.fixed.items()):
@@ -140,212 +128,155 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-# ------------------------------------------------------------------------------ tracing
+# ------------------------------------------------------------------------------ capture
 
-def _graph_module(module):
-    """torch.fx's graph of `module`: torch's layers and the torch layers convscope has a layer for are
-    leaves (traced as one call each); torchvision's stochastic_depth stays one call."""
-    import torch.fx
-
+def _is_leaf(m) -> bool:
+    """Twins stand for leaf layers (containers are captured through), and for to_torch's own blocks."""
     from . import torch_blocks as tb
 
-    twins = {name.rsplit(".", 1)[-1] for name in registry.torch_names()}  # layers, not containers
-
-    class Tracer(torch.fx.Tracer):
-        def is_leaf_module(self, m, qualname):  # to_torch's own layers and every registered twin are leaves too
-            return isinstance(m, (tb.GlobalPool, tb.KMax)) or hasattr(m, "convscope_padding") or \
-                type(m).__name__ in twins or super().is_leaf_module(m, qualname)
-
-    wrapped = sys.modules.get("torchvision.ops.stochastic_depth")  # only when the model's package loaded it
-    tracer = Tracer(autowrap_functions=(wrapped.stochastic_depth,) if wrapped else ())
-    return torch.fx.GraphModule(module, tracer.trace(module))
+    return not any(True for _ in m.children()) or isinstance(m, (tb.GlobalPool, tb.KMax))
 
 
-def _plain(value):
-    """fx's immutable containers as plain tuples, lists and dicts (a step's arguments are data)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, tuple) and not hasattr(value, "_fields"):
-        return tuple(_plain(v) for v in value)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _convert(graph_module, opaque=None) -> GraphModel:
-    """The GraphModel of a traced module. A node nothing converts is refused (one line per kind, with
-    its count), or, given `opaque(node, model) -> step`, replaced by the step it returns."""
-    import torch.fx
-
+def _layers(module):
+    """layer_for(path) -> the convscope layer for the torch module at `path` (made once, so a module
+    called again is the same layer and its weights stay tied), or None when it has no twin."""
+    made: dict = {}
     ops = _one_input_ops()
-    model, layers, reasons = GraphModel(), {}, {}
-    problems: dict = {}
-    for node in graph_module.graph.nodes:
-        args = _plain(torch.fx.node.map_arg(node.args, lambda n: Ref(n.name)))
-        kwargs = _plain(torch.fx.node.map_arg(node.kwargs, lambda n: Ref(n.name)))
-        step, what = None, None
-        if node.op == "placeholder":
-            step = ("input", None, (), {})
-        elif node.op == "output":
-            object.__setattr__(model, "output_ref", args[0])
-            continue
-        elif node.op == "call_module":
-            if node.target not in layers:  # a module called again is the same layer: its weights stay tied
-                sub = graph_module.get_submodule(node.target)
-                try:
-                    layers[node.target] = _module_of(sub) or _op_layer(sub, ops)
-                except ValueError as err:  # a setting convscope refuses: listed, or unknown to the analysis
-                    layers[node.target], reasons[node.target] = None, str(err).split(": ", 1)[-1]
-                if layers[node.target] is not None:
-                    model.place(node.target, layers[node.target])
-            step = ("module", node.target, args, kwargs) if layers[node.target] is not None else None
-            what = f"module {type(graph_module.get_submodule(node.target)).__name__}" + \
-                (f" with {reasons[node.target]}" if node.target in reasons else "")
-        elif node.op == "get_attr":
-            if node.target not in layers:
-                value = operator.attrgetter(node.target)(graph_module)  # a parameter or a buffer
-                layers[node.target] = Parameter(value.detach().numpy().copy())
-                model.place(node.target, layers[node.target])
-            step = ("const", node.target, (), {})
-        else:
-            name = node.target if node.op == "call_method" else getattr(node.target, "__name__", str(node.target))
-            step = _step(name, args, kwargs, ops)
-            what = f"method .{name}()" if node.op == "call_method" else f"function {name}"
-        if step is None and opaque is not None:
-            step = opaque(node, model)
-        if step is None:
-            problems.setdefault(what, []).append(node.target if node.op == "call_module" else node.name)
-            continue
-        model.steps.append((node.name, *step))
-    if problems:
-        lines = [f"{what} x{len(places)} ({', '.join(places[:3])}{', ...' if len(places) > 3 else ''})"
-                 for what, places in problems.items()]
-        raise ValueError("from_torch: unsupported operations:\n  " + "\n  ".join(lines) + f"\nsupported: {supported()}")
+
+    def layer_for(path: str):
+        if path not in made:
+            sub = module.get_submodule(path) if path else None
+            try:
+                made[path] = (_module_of(sub) or _op_layer(sub, ops)) if sub is not None and _is_leaf(sub) else None
+            except (ValueError, TypeError, AttributeError):  # a setting the twin refuses, an empty
+                made[path] = None  # container: the module's ATen ops (if any) stand for it
+        return made[path]
+    return layer_for
+
+
+def _capture(model, module, input_shape, opaque: bool, layer_for, batch: int = 2):
+    """Fill `model` (a GraphModel holding the module's state) with the steps of `module` captured on
+    `input_shape`; (steps, output, the input's shape as captured: None for a dynamic axis)."""
+    from . import torch_capture as cap
+    from .torch_convert import Converter, unconverted
+
+    program = cap.export(module, input_shape, batch)
+    for _ in range(3):  # ops convscope lacks, through PyTorch's decompositions (which may need more)
+        missing = unconverted(program, layer_for)
+        decomposed = cap.decompose(program, missing) if missing else None
+        if decomposed is None:
+            break
+        program = decomposed
+    conv = Converter(module, program, model, layer_for, opaque)
+    steps, output = conv.run()
+    message = conv.refusal()
+    if message is not None:
+        raise ValueError(message)
+    user = {s.arg.name for s in program.graph_signature.input_specs if s.kind.name == "USER_INPUT"}
+    return steps, output, cap.shape_of(next(n for n in program.graph.nodes if n.name in user))
+
+
+class CapturedModel(GraphModel):
+    """A torch module as a GraphModel: its layers, parameters and buffers (in PyTorch's order), and
+    the steps captured at each sample shape it was called with (the batch axis dynamic when PyTorch
+    allowed it). A shape not seen yet is captured while the torch module it came from lives (once
+    per shape, the layers and parameters kept, so trained weights stay)."""
+
+    def __init__(self, module=None, opaque: bool = False):
+        super().__init__()
+        object.__setattr__(self, "_graphs", {})
+        object.__setattr__(self, "_opaque", opaque)
+        object.__setattr__(self, "_layer_for", None if module is None else _layers(module))
+        object.__setattr__(self, "_source", None)
+        if module is not None:
+            import weakref
+
+            from .torch_convert import place_state
+
+            place_state(self, module, self._layer_for)
+            object.__setattr__(self, "_source", weakref.ref(module))
+
+    def capture(self, shape, batch: int = 2) -> None:
+        """Capture the steps for one sample shape (on a batch of `batch`, the first call's own:
+        a module taking unbatched input captures as it runs) and run them from now on."""
+        shape = tuple(int(s) for s in shape)
+        module = self._source() if self._source is not None else None
+        if module is None:
+            captured = ", ".join("x".join(map(str, k)) for k in self._graphs) or "no shape"
+            raise ValueError(f"from_torch: this model was captured at sample shape {captured}; at "
+                             f"{'x'.join(map(str, shape))} convert again with from_torch(module, input_shape={shape})")
+        self._graphs[shape] = _capture(self, module, shape, self._opaque, self._layer_for, batch)
+        self._use(shape)
+
+    def _recapture(self, shape, inputs) -> None:
+        """Capture at a new input shape; an input PyTorch cannot take either gets the error of the
+        layer that refuses it (the steps captured before run on it) rather than PyTorch's."""
+        try:
+            self.capture(shape[1:], shape[0])
+        except ValueError:
+            if self.steps:
+                super().forward(*inputs)  # raises the convscope layer's own error, if one refuses
+            raise
+
+    def _use(self, shape) -> None:
+        steps, output, _ = self._graphs[shape]
+        object.__setattr__(self, "steps", steps)
+        object.__setattr__(self, "output_ref", output)
+        state_changed()  # the execution plan of the old steps is stale
+
+    def _key(self, shape) -> tuple:
+        """The sample shape whose graph answers an input of this shape (the batch too when torch fixed it)."""
+        for key, (_, _, captured) in self._graphs.items():
+            if key == tuple(shape[1:]) and (captured[0] is None or captured[0] == shape[0]):
+                return key
+        return None
+
+    def forward(self, *inputs):
+        shape = tuple(getattr(inputs[0], "shape", ())) if inputs else ()
+        if shape:
+            key = self._key(shape)
+            if key is None:
+                self._recapture(shape, inputs)
+            elif self._graphs[key][0] is not self.steps:
+                self._use(key)
+        return super().forward(*inputs)
+    forward.runs_graph = True
+
+
+def _captured(module, input_shape, opaque: bool) -> CapturedModel:
+    from . import torch_capture as cap
+
+    model = CapturedModel(module, opaque)
+    shape = input_shape if input_shape is not None else cap.declared_shape(module)
+    if shape is not None:
+        model.capture(shape)
     return model
 
 
 def from_torch(module, input_shape=None) -> GraphModel:
-    """A convscope model with the structure and weights of a torch.nn.Module, through torch.fx, so
-    functional calls in a custom forward are kept. Parameters keep their PyTorch names; a module
-    called several times is one layer; the forward returns what the torch module returns (a tensor,
-    or tuples and dicts of them).
+    """A convscope model with the structure and weights of a torch.nn.Module, captured as PyTorch runs
+    it (torch.export at real shapes): layers with a convscope twin become those layers (named by
+    their module path; a module called several times is one layer), everything else the registered
+    ops of its ATen ops. Parameters keep their PyTorch names; the forward returns what the torch
+    module returns (a tensor, or tuples and dicts of them).
 
-    `input_shape` (one sample, channels first), if given, is used to check that both give the same
-    output shapes. Unsupported operations raise one ValueError, one line per kind with its count.
+    `input_shape`: one sample's shape, channels first; without it, the one the module declares
+    (timm's `pretrained_cfg`), else the model is captured at its first call (its layers and weights
+    are there from the start). The batch axis is free; at another sample shape the model is
+    captured again from `module` while it lives.
+    What does not convert raises one ValueError: each op with its count and module path.
     """
-    model = _convert(_graph_module(module))
-    model.train(module.training)
-    if input_shape is not None and not module.training:
-        _check_shapes(module, model, input_shape)
-    return model
-
-
-def _check_shapes(module, model, input_shape) -> None:
-    import torch
-
-    from ..analysis import trace
-
-    with torch.no_grad():
-        ref = module(torch.zeros(1, *input_shape))
-    want = [tuple(t.shape) for t in _tensors(ref)]
-    graph = trace(model, input_shape)
-    got = [graph.nodes[i].shape for i in graph.outputs]
-    if got != want:
-        raise ValueError(f"from_torch: output shapes {got} differ from PyTorch's {want}")
-
-
-def _tensors(value) -> list:
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _tensors(v)]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _tensors(v)]
-    return [value] if hasattr(value, "shape") else []
-
-
-# ------------------------------------------------------------------------------ analysis of any module
-
-def _opaque_op(name: str):
-    """The registry's opaque op `torch.<name>` (registered on first use): known by shape only."""
-    return op_registry.opaque_op(f"torch.{name}", _given_shape)
-
-
-def _given_shape(*ins, out_shape=None):
-    """Pass-through (the first input's shape) unless torch's shape propagation gave another one."""
-    shape = ins[0].shape if out_shape is None else (ins[0].shape[0], *out_shape)
-    return op_registry.Aval(tuple(shape), ins[0].dtype)
-
-
-class OpaqueLayer(Module):
-    """A torch layer convscope cannot run, kept for the analysis: its parameters (counted) and its
-    output shape from torch's shape propagation. Subclassed per torch class, so summaries show its name."""
-
-    def __init__(self, op_name: str, parameters: dict, attrs: dict):
-        super().__init__()
-        self.op_name, self.attrs = op_name, attrs
-        for name, value in parameters.items():
-            setattr(self, name.replace(".", "_"), Parameter(value))
-
-    def forward(self, *xs):
-        return apply(op_registry.get(self.op_name), *xs, **self.attrs)
-
-
-def _propagate(graph_module, module, input_shape) -> None:
-    """torch.fx's shape propagation on one zero sample in eval mode (modes put back); torch's error
-    for an input the module cannot take becomes a ValueError naming the module and the shape."""
-    import contextlib
-    import io
-
-    import torch
-    from torch.fx.passes.shape_prop import ShapeProp
-
-    modes = [(m, m.training) for m in module.modules()]
-    try:  # ShapeProp prints the traceback of a failing node before raising: keep it off the terminal
-        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
-            ShapeProp(graph_module.eval()).propagate(torch.zeros(1, *input_shape))
-    except Exception as err:  # noqa: BLE001 - any torch error here is the input's or the module's
-        cause = err.__cause__ or err
-        raise ValueError(f"{type(module).__name__}: PyTorch cannot run it on one sample of shape "
-                         f"{'x'.join(map(str, input_shape))}: {type(cause).__name__}: {cause}") from None
-    finally:
-        for m, mode in modes:
-            m.training = mode
+    model = _captured(module, input_shape, opaque=False)
+    return model.train(module.training)
 
 
 def analysis_model(module, input_shape) -> GraphModel:
-    """The model the analysis reads: from_torch's, except that an operation convscope cannot run is an
-    opaque step (its shape from torch.fx's shape propagation, counted as nothing and flagged) instead
+    """The model the analysis reads: from_torch's, except that an operation convscope cannot run is a
+    step known by its shape only (the shape torch recorded; counted as nothing and flagged) instead
     of an error. Its forward cannot run those steps: it is for `trace` and `summary`."""
-    import torch
+    return _captured(module, input_shape, opaque=True).eval()
 
-    graph_module = _graph_module(module)
-    nodes = {n.name: n for n in graph_module.graph.nodes}
-    propagated, placed = [], {}
 
-    def opaque(node, model):
-        if not propagated:  # torch runs the module once, only when something is unknown
-            _propagate(graph_module, module, input_shape)
-            propagated.append(True)
-        meta = node.meta.get("tensor_meta")
-        ins = [a for a in node.args if isinstance(a, torch.fx.Node) and hasattr(a.meta.get("tensor_meta"), "shape")]
-        if not hasattr(meta, "shape") or not ins:
-            return None  # not one tensor out of tensors in: nothing the analysis can stand for
-        refs = tuple(Ref(a.name) for a in ins)
-        shape = tuple(meta.shape)
-        attrs = {} if shape == tuple(nodes[ins[0].name].meta["tensor_meta"].shape) else {"out_shape": shape[1:]}
-        if node.op != "call_module":
-            name = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", str(node.target))
-            return "op", _opaque_op(name).name, refs, attrs
-        if node.target not in placed:
-            sub = graph_module.get_submodule(node.target)
-            kind = type(sub).__name__
-            cls = type(kind, (OpaqueLayer,), {})
-            params = {k: v.detach().numpy().copy() for k, v in sub.named_parameters()}
-            placed[node.target] = cls(_opaque_op(kind).name, params, attrs)  # the shape of its first call
-            model.place(node.target, placed[node.target])
-        return "module", node.target, refs, {}
-
-    model = _convert(graph_module, opaque)
-    return model.eval()
 # ------------------------------------------------------------------------------ to torch
 
 def to_torch(model):

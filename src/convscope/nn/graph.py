@@ -19,6 +19,7 @@ from ..messages import excerpt
 from ..ops import registry as op_registry
 from ..tensor import Tensor, apply, concat
 from . import functional as F
+from . import graph_aten as _aten
 from .module import Module
 
 
@@ -293,6 +294,12 @@ FUNCTIONS = {
     "tile": tile, "expand": expand, "einsum": einsum, "matmul": matmul, "bmm": matmul, "mm": matmul,
     "unsqueeze": unsqueeze, "squeeze": squeeze,
 }
+FUNCTIONS.update(_aten.FUNCTIONS)
+# ATen's shape ops that are torch's functions under another signature
+FUNCTIONS.update({"aten.unsqueeze": unsqueeze, "aten.squeeze": squeeze, "aten.repeat": repeat, "aten.stack": stack,
+                  "aten.expand": lambda x, size, implicit=False: expand(x, size),
+                  "aten.expand_as": lambda x, other: expand(x, tuple(other.shape))})
+FUNCTIONS["aten.split_with_sizes"] = split
 # graph function -> the registered op it applies to its tensor arguments when called with them alone
 # (the execution plan joins such a step to the one before it; the torch bridge needs the op registered)
 OPS = {"add": "add", "iadd": "add", "residual_add": "add", "interpolate": "interpolate"}

@@ -127,10 +127,12 @@ class Module:
         return (m for _, m in self.named_modules())
 
     def get(self, path: str):
-        """The submodule or parameter at a dotted path ("layer1.0.conv1", "fc.weight")."""
+        """The submodule, parameter or buffer at a dotted path ("layer1.0.conv1", "fc.weight")."""
         owner = self
         for name in path.split("."):
-            owner = owner._modules[name] if name in owner._modules else owner._parameters[name]
+            owner = owner._modules[name] if name in owner._modules else \
+                owner._parameters[name] if name in owner._parameters or name not in owner._buffers else \
+                owner._buffers[name]
         return owner
 
     def layer(self, name):

@@ -2,9 +2,9 @@
 
 An `Op` carries its NumPy forward (which also returns the local backward, micrograd's template), its
 shape rule (output shape and dtype from input shapes and attributes, without computing), its MACs
-rule, its receptive-field rule, the bytes its backward keeps, and optionally its PyTorch and ONNX
-names. `Tensor` applies ops through `apply` (in tensor.py), the shape-only tracer is an interpreter
-that runs shape rules instead of forwards, and the analysis reads these properties, never op names.
+rule, its receptive-field rule, the bytes its backward keeps, and optionally its PyTorch, ATen (the
+names a captured PyTorch graph holds it under) and ONNX names. `Tensor` applies ops through `apply`
+(in tensor.py), the shape-only tracer is an interpreter that runs shape rules instead of forwards, and the analysis reads these properties, never op names.
 
 Rule arguments are `(ins, out, attrs)`: the input `Aval`s (shape and dtype of every input, weights
 included, in order), the output `Aval` and the op's keyword attributes.
@@ -117,6 +117,8 @@ class Op:
     rf: object  # one of KINDS, a Window, or a function (ins, attrs) -> either
     saved: Callable = keeps_nothing
     torch: tuple = ()  # names in torch, torch.nn.functional and Tensor methods
+    aten: tuple = ()  # ATen op names (overload packets: "conv2d" for aten.conv2d.default) in captured graphs
+    from_aten: Callable | None = None  # (ATen arguments by name, ATen name) -> (inputs, attrs), or None: refused
     onnx: object = None  # an ONNX op type (str), or export(emitter, node) for anything richer
     activation: bool = False  # a non-linearity between layers (counted as depth)
     epilogue: str | None = None  # "relu" or "add": the engine applies it to an output chunk in cache

@@ -26,7 +26,14 @@ def _clip_onnx(e, node):
     e.emit("Clip", [e.inputs[0], lo, hi], e.output)
 
 
-@define("clamp", ELEMENTWISE, saved=keeps_input, torch=("clamp", "clip"), onnx=_clip_onnx, activation=True)
+def _clamp_from_aten(a, name):
+    """aten.hardtanh(self, min_val, max_val), aten.clamp_min(self, min) and clamp(self, min, max)."""
+    x = a.pop("self")
+    return (x,), {"min": a.pop("min", a.pop("min_val", None)), "max": a.pop("max", a.pop("max_val", None))}
+
+
+@define("clamp", ELEMENTWISE, saved=keeps_input, torch=("clamp", "clip"), aten=("clamp", "clip", "hardtanh", "clamp_min", "clamp_max"),
+        from_aten=_clamp_from_aten, onnx=_clip_onnx, activation=True)
 def clamp(x, *, min=None, max=None):  # noqa: A002  (torch's argument names)
     """min(max(x, min), max); ReLU6 is clamp(0, 6), Hardtanh clamp(-1, 1). The gradient passes
     where the input lies strictly inside the range."""
@@ -35,7 +42,7 @@ def clamp(x, *, min=None, max=None):  # noqa: A002  (torch's argument names)
     return y.astype(x.dtype, copy=False), lambda g: (g * inside,)
 
 
-@define("hardswish", ELEMENTWISE, saved=keeps_input, torch=("hardswish",), onnx="HardSwish", activation=True)
+@define("hardswish", ELEMENTWISE, saved=keeps_input, torch=("hardswish",), aten=("hardswish",), onnx="HardSwish", activation=True)
 def hardswish(x):
     # x * relu6(x + 3) / 6; derivative 0 below -3, 1 above 3, (2x + 3) / 6 between
     y = x * np.clip(x + 3, 0, 6) / 6
@@ -47,7 +54,7 @@ def _hardsigmoid_onnx(e, node):
     e.emit("HardSigmoid", e.inputs, e.output, alpha=1 / 6, beta=0.5)
 
 
-@define("hardsigmoid", ELEMENTWISE, saved=keeps_input, torch=("hardsigmoid",), onnx=_hardsigmoid_onnx,
+@define("hardsigmoid", ELEMENTWISE, saved=keeps_input, torch=("hardsigmoid",), aten=("hardsigmoid",), onnx=_hardsigmoid_onnx,
         activation=True)
 def hardsigmoid(x):
     # relu6(x + 3) / 6; derivative 1/6 strictly inside (-3, 3)
@@ -59,7 +66,7 @@ def _silu_onnx(e, node):
     e.emit("Mul", [e.inputs[0], e.emit("Sigmoid", e.inputs)], e.output)
 
 
-@define("silu", ELEMENTWISE, saved=keeps_input, torch=("silu",), onnx=_silu_onnx, activation=True)
+@define("silu", ELEMENTWISE, saved=keeps_input, torch=("silu",), aten=("silu",), onnx=_silu_onnx, activation=True)
 def silu(x):
     # x s(x); derivative s (1 + x (1 - s))
     s = _sigmoid(x)
@@ -80,7 +87,7 @@ def _gelu_onnx(e, node):
     e.emit("Mul", [e.emit("Mul", [x, gate]), c(0.5)], e.output)
 
 
-@define("gelu", ELEMENTWISE, saved=keeps_input, torch=("gelu",), onnx=_gelu_onnx, activation=True)
+@define("gelu", ELEMENTWISE, saved=keeps_input, torch=("gelu",), aten=("gelu",), onnx=_gelu_onnx, activation=True)
 def gelu(x, *, approximate="none"):
     """x Phi(x) with Phi the normal CDF ('none'), or its tanh approximation ('tanh'), as in PyTorch."""
     if approximate == "tanh":
@@ -101,7 +108,7 @@ def _mish_onnx(e, node):
     e.emit("Mul", [e.inputs[0], e.emit("Tanh", [e.emit("Softplus", e.inputs)])], e.output)
 
 
-@define("mish", ELEMENTWISE, saved=keeps_input, torch=("mish",), onnx=_mish_onnx, activation=True)
+@define("mish", ELEMENTWISE, saved=keeps_input, torch=("mish",), aten=("mish",), onnx=_mish_onnx, activation=True)
 def mish(x):
     # x tanh(softplus(x)); derivative tanh(sp) + x s(x) (1 - tanh(sp)^2)
     t = np.tanh(np.logaddexp(0, x))
@@ -127,13 +134,13 @@ def _elu_onnx(e, node):
     e.emit("Elu", e.inputs, e.output, alpha=float(node.attrs["alpha"]))
 
 
-@define("elu", ELEMENTWISE, saved=keeps_input, torch=("elu",), onnx=_elu_onnx, activation=True)
+@define("elu", ELEMENTWISE, saved=keeps_input, torch=("elu",), aten=("elu",), onnx=_elu_onnx, activation=True)
 def elu(x, *, alpha=1.0):
     """x for x > 0, alpha (exp(x) - 1) at and below 0."""
     return _exponential_unit(x, alpha)
 
 
-@define("selu", ELEMENTWISE, saved=keeps_input, torch=("selu",), onnx="Selu", activation=True)
+@define("selu", ELEMENTWISE, saved=keeps_input, torch=("selu",), aten=("selu",), onnx="Selu", activation=True)
 def selu(x):
     """scale * elu(x, alpha) with SELU's fixed point constants (alpha 1.6733, scale 1.0507)."""
     return _exponential_unit(x, _SELU_ALPHA, _SELU_SCALE)
@@ -143,7 +150,7 @@ def _celu_onnx(e, node):
     e.emit("Celu", e.inputs, e.output, alpha=float(node.attrs["alpha"]))
 
 
-@define("celu", ELEMENTWISE, saved=keeps_input, torch=("celu",), onnx=_celu_onnx, activation=True)
+@define("celu", ELEMENTWISE, saved=keeps_input, torch=("celu",), aten=("celu",), onnx=_celu_onnx, activation=True)
 def celu(x, *, alpha=1.0):
     """max(0, x) + min(0, alpha (exp(x / alpha) - 1)): ELU whose slope is 1 at 0 for every alpha."""
     if alpha == 0:

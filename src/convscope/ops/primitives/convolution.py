@@ -30,8 +30,23 @@ def _conv_onnx(e, node):
            dilations=list(geo.dilation), group=geo.groups, pads=onnx_pads(geo.pads))
 
 
+def _weights(a: dict) -> tuple:
+    """The tensor inputs of an ATen convolution or linear call: input, weight and the bias if any."""
+    return tuple(v for v in (a.pop("input"), a.pop("weight"), a.pop("bias")) if v is not None)
+
+
+def _conv_from_aten(a, name):
+    """aten.conv2d, conv_transpose2d and convolution (when not transposed): the op's settings."""
+    if a.pop("transposed", False):
+        return None
+    ins = _weights(a)
+    keep = ("stride", "padding", "dilation", "groups") + (("output_padding",) if "transpose" in name else ())
+    return ins, {k: tuple(v) if isinstance(v, list) else v for k, v in a.items() if k in keep}
+
+
 @define("conv", Window(_conv_geometry, learned=True), macs=_conv_macs, shape=_conv_shape, saved=keeps_input,
-        torch=("conv1d", "conv2d", "conv3d"), onnx=_conv_onnx, grad_mask=True)
+        torch=("conv1d", "conv2d", "conv3d"),
+        aten=("conv1d", "conv2d", "conv3d", "convolution"), from_aten=_conv_from_aten, onnx=_conv_onnx, grad_mask=True)
 def conv(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, flip=False):
     kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, flip=flip)
     y = conv_forward(x, w, b, **kw)
@@ -71,7 +86,8 @@ def _transposed_onnx(e, node):
 
 @define("conv_transpose", Window(lambda ins, out, a: _transposed(ins, a)[0], transposed=True, learned=True),
         macs=_transposed_macs, shape=_transposed_shape, saved=keeps_input,
-        torch=("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"), onnx=_transposed_onnx, grad_mask=True)
+        torch=("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"),
+        aten=("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"), from_aten=_conv_from_aten, onnx=_transposed_onnx, grad_mask=True)
 def conv_transpose(x, w, b=None, *, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
     kw = dict(stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups)
     y = conv_transpose_forward(x, w, b, **kw)
@@ -105,6 +121,7 @@ def _last_axis_only(in_shape, out_shape, axes):
 
 
 @define("linear", lambda ins, a: AxisMap(_last_axis_only), macs=_linear_macs, shape=_linear_shape, saved=keeps_input, torch=("linear",),
+        aten=("linear",), from_aten=lambda a, name: (_weights(a), {}),
         onnx=_linear_onnx, grad_mask=True)
 def linear(x, w, b=None):
     """y = x W^T + b, W of shape (out_features, in_features), over any leading axes."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ..registry import ELEMENTWISE, define, keeps_input, keeps_output
+from ..registry import ELEMENTWISE, define, keeps_input, keeps_nothing, keeps_output
 
 
 def unbroadcast(grad: np.ndarray, shape) -> np.ndarray:
@@ -34,7 +34,7 @@ def _pow_onnx(e, node):
     e.emit("Pow", [e.inputs[0], e.const(np.array(node.attrs["exponent"], np.float32))], e.output)
 
 
-@define("pow", ELEMENTWISE, saved=keeps_input, onnx=_pow_onnx)
+@define("pow", ELEMENTWISE, saved=keeps_input, aten=("pow",), onnx=_pow_onnx)
 def power(x, *, exponent):
     # d(x^a) = a x^(a-1) dx
     return x ** exponent, lambda g: (g * exponent * x ** (exponent - 1),)
@@ -56,32 +56,32 @@ def power_of_tensors(x, y):
     return out, backward
 
 
-@define("exp", ELEMENTWISE, saved=keeps_output(), torch=("exp",), onnx="Exp")
+@define("exp", ELEMENTWISE, saved=keeps_output(), torch=("exp",), aten=("exp",), onnx="Exp")
 def exp(x):
     y = np.exp(x)
     return y, lambda g: (g * y,)
 
 
-@define("log", ELEMENTWISE, saved=keeps_input, torch=("log",), onnx="Log")
+@define("log", ELEMENTWISE, saved=keeps_input, torch=("log",), aten=("log",), onnx="Log")
 def log(x):
     return np.log(x), lambda g: (g / x,)
 
 
-@define("tanh", ELEMENTWISE, saved=keeps_output(), torch=("tanh",), onnx="Tanh", activation=True)
+@define("tanh", ELEMENTWISE, saved=keeps_output(), torch=("tanh",), aten=("tanh",), onnx="Tanh", activation=True)
 def tanh(x):
     # d tanh = (1 - tanh^2) dx
     y = np.tanh(x)
     return y, lambda g: (g * (1 - y * y),)
 
 
-@define("sigmoid", ELEMENTWISE, saved=keeps_output(), torch=("sigmoid",), onnx="Sigmoid", activation=True)
+@define("sigmoid", ELEMENTWISE, saved=keeps_output(), torch=("sigmoid",), aten=("sigmoid",), onnx="Sigmoid", activation=True)
 def sigmoid(x):
     # sigma = (1 + tanh(x/2)) / 2 is stable for large |x|; d sigma = sigma (1 - sigma) dx
     y = 0.5 * (1 + np.tanh(0.5 * x))
     return y, lambda g: (g * y * (1 - y),)
 
 
-@define("relu", ELEMENTWISE, saved=keeps_output(1), torch=("relu",), onnx="Relu", activation=True,
+@define("relu", ELEMENTWISE, saved=keeps_output(1), torch=("relu",), aten=("relu",), onnx="Relu", activation=True,
         epilogue="relu")
 def relu(x):
     # max(x, 0), as PyTorch: 0 for -inf (x * mask would give -inf * 0 = NaN) and NaN kept
@@ -93,7 +93,7 @@ def _leaky_onnx(e, node):
     e.emit("LeakyRelu", e.inputs, e.output, alpha=float(node.attrs["negative_slope"]))
 
 
-@define("leaky_relu", ELEMENTWISE, saved=keeps_output(), torch=("leaky_relu",), onnx=_leaky_onnx, activation=True)
+@define("leaky_relu", ELEMENTWISE, saved=keeps_output(), torch=("leaky_relu",), aten=("leaky_relu",), onnx=_leaky_onnx, activation=True)
 def leaky_relu(x, *, negative_slope=0.01):
     slope = np.where(x > 0, 1.0, negative_slope).astype(x.dtype)
     return x * slope, lambda g: (g * slope,)
@@ -107,13 +107,19 @@ def dropout(x, *, keep):
 
 # ------------------------------------------------------------------------------ more of ONNX's and torch's element-wise ops
 
-@define("abs", ELEMENTWISE, saved=keeps_input, torch=("abs",), onnx="Abs")
+@define("abs", ELEMENTWISE, saved=keeps_input, torch=("abs",), aten=("abs",), onnx="Abs")
 def absolute(x):
     # d|x| = sign(x) dx (0 at 0, as PyTorch)
     return np.abs(x), lambda g: (g * np.sign(x),)
 
 
-@define("erf", ELEMENTWISE, saved=keeps_input, torch=("erf",), onnx="Erf")
+@define("sign", ELEMENTWISE, saved=keeps_nothing, torch=("sign",), aten=("sign",), onnx="Sign")
+def sign(x):
+    # piecewise constant: zero gradient everywhere (PyTorch's too)
+    return np.sign(x), lambda g: (np.zeros_like(g),)
+
+
+@define("erf", ELEMENTWISE, saved=keeps_input, torch=("erf",), aten=("erf",), onnx="Erf")
 def erf(x):
     # d erf = 2 / sqrt(pi) exp(-x^2) dx
     return special.erf(x).astype(x.dtype, copy=False), \
@@ -129,7 +135,7 @@ def _softplus_onnx(e, node):
     e.emit("Div", [scaled, e.const(np.array(beta, np.float32))], e.output)
 
 
-@define("softplus", ELEMENTWISE, saved=keeps_input, torch=("softplus",), onnx=_softplus_onnx, activation=True)
+@define("softplus", ELEMENTWISE, saved=keeps_input, torch=("softplus",), aten=("softplus",), onnx=_softplus_onnx, activation=True)
 def softplus(x, *, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold, as PyTorch."""
     # derivative sigmoid(beta x) (1 where linear)
@@ -140,15 +146,19 @@ def softplus(x, *, beta=1.0, threshold=20.0):
     return y, lambda g: (g * slope,)
 
 
-@define("softsign", ELEMENTWISE, saved=keeps_input, torch=("softsign",), onnx="Softsign", activation=True)
+@define("softsign", ELEMENTWISE, saved=keeps_input, torch=("softsign",), aten=("softsign",), onnx="Softsign", activation=True)
 def softsign(x):
     # x / (1 + |x|); derivative 1 / (1 + |x|)^2
     d = 1 + np.abs(x)
     return x / d, lambda g: (g / (d * d),)
 
 
+def _two_inputs(a, name):
+    return tuple(a.values()), {}
+
+
 def _extremum(name, pick, onnx):
-    @define(name, ELEMENTWISE, saved=keeps_input, torch=(name,), onnx=onnx)
+    @define(name, ELEMENTWISE, saved=keeps_input, torch=(name,), aten=(name,), from_aten=_two_inputs, onnx=onnx)
     def forward(x, y):
         # the gradient goes to the operand picked; ties split it in halves (as PyTorch)
         out = pick(x, y)
@@ -170,7 +180,7 @@ def _threshold_onnx(e, node):
     e.emit("Where", [above, e.inputs[0], e.const(np.array(value, np.float32))], e.output)
 
 
-@define("threshold", ELEMENTWISE, saved=keeps_input, torch=("threshold",), onnx=_threshold_onnx, activation=True)
+@define("threshold", ELEMENTWISE, saved=keeps_input, torch=("threshold",), aten=("threshold",), onnx=_threshold_onnx, activation=True)
 def threshold(x, *, threshold, value):  # noqa: A002  (torch's argument names)
     """x where x > threshold, else value (ONNX's ThresholdedRelu is value 0)."""
     above = x > threshold
@@ -181,7 +191,7 @@ def _shrink_onnx(e, node):
     e.emit("Shrink", e.inputs, e.output, lambd=float(node.attrs["lambd"]), bias=float(node.attrs["bias"]))
 
 
-@define("shrink", ELEMENTWISE, saved=keeps_input, torch=("hardshrink",), onnx=_shrink_onnx, activation=True)
+@define("shrink", ELEMENTWISE, saved=keeps_input, torch=("hardshrink",), aten=("hardshrink",), onnx=_shrink_onnx, activation=True)
 def shrink(x, *, lambd=0.5, bias=0.0):
     """ONNX's Shrink: x - bias above lambd, x + bias below -lambd, 0 between (hardshrink: bias 0;
     softshrink: bias lambd)."""

@@ -15,8 +15,18 @@ def _bn_onnx(e, node):
            e.output, epsilon=float(a["eps"]))
 
 
+def _bn_from_aten(a, name):
+    """aten._native_batch_norm_legit_no_training(input, weight, bias, running_mean, running_var, momentum,
+    eps) (aten.batch_norm is the graph function of that name, which applies this op)."""
+    w, b = a["weight"], a["bias"]
+    return tuple(v for v in (a["input"], w, b) if v is not None), {
+        "running_mean": a["running_mean"], "running_var": a["running_var"], "training": a.get("training", False),
+        "momentum": a["momentum"], "eps": a["eps"], "affine": (w is not None, b is not None)}
+
+
 @define("batch_norm", ELEMENTWISE, shape=lambda x, *params, **a: same_shape(x), saved=keeps_input,
-        torch=("batch_norm",), onnx=_bn_onnx, grad_mask=True)
+        torch=("batch_norm",),
+        aten=("_native_batch_norm_legit_no_training",), from_aten=_bn_from_aten, onnx=_bn_onnx, grad_mask=True)
 def batch_norm(x, *params, running_mean, running_var, training, momentum=0.1, eps=1e-5, affine=(True, True)):
     """`params` are the weight and/or bias present (as `affine` says); running statistics are
     updated in place in training (PyTorch keeps the unbiased variance)."""

@@ -39,7 +39,8 @@ def _pool_onnx(kind: str):
 
 
 @define("max_pool", Window(_geometry("max_pool")), shape=_shape("max_pool"), saved=keeps_output(8),
-        torch=("max_pool1d", "max_pool2d", "max_pool3d"), onnx=_pool_onnx("MaxPool"))
+        torch=("max_pool1d", "max_pool2d", "max_pool3d"), aten=("max_pool1d", "max_pool2d", "max_pool3d"),
+        onnx=_pool_onnx("MaxPool"))
 def max_pool(x, *, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, any_padding=False):
     """Max over each window; `any_padding` allows ONNX's padding (more than half the kernel)."""
     y, idx = pool.max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True,
@@ -60,7 +61,7 @@ def _avg_pool_onnx(e, node):
 
 
 @define("avg_pool", Window(_geometry("avg_pool")), shape=_shape("avg_pool"),
-        torch=("avg_pool1d", "avg_pool2d", "avg_pool3d"), onnx=_avg_pool_onnx)
+        torch=("avg_pool1d", "avg_pool2d", "avg_pool3d"), aten=("avg_pool1d", "avg_pool2d", "avg_pool3d"), onnx=_avg_pool_onnx)
 def avg_pool(x, *, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
              divisor_override=None, dilation=1, any_padding=False):
     """Mean over each window; with divisor_override (PyTorch's), each window's sum over that fixed
@@ -275,7 +276,9 @@ def _averaging_matmuls(e, node) -> None:
 
 adaptive_avg_pool = register(Op("adaptive_avg_pool", _adaptive("avg"), _adaptive_shape, no_macs,
                                 _adaptive_rf, torch=("adaptive_avg_pool1d",
-                                "adaptive_avg_pool2d", "adaptive_avg_pool3d"), onnx=_adaptive_onnx("AveragePool")))
+                                "adaptive_avg_pool2d", "adaptive_avg_pool3d"),
+                                aten=("adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+                                      "_adaptive_avg_pool2d", "_adaptive_avg_pool3d"), onnx=_adaptive_onnx("AveragePool")))
 adaptive_max_pool = register(Op("adaptive_max_pool", _adaptive("max"), _adaptive_shape, no_macs,
                                 _adaptive_rf, saved=keeps_output(8),
                                 torch=("adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"),

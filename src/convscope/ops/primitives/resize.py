@@ -274,4 +274,23 @@ def _onnx(e, node):
     e.emit("Resize", inputs, e.output, **kw)
 
 
-interpolate = register(Op("interpolate", _forward, _shape, no_macs, _rf, torch=("interpolate",), onnx=_onnx))
+_MODES = {"nearest": "nearest", "linear": "linear", "bilinear": "bilinear", "trilinear": "trilinear",
+          "bicubic": "bicubic"}
+_ATEN = tuple(f"upsample_{m}{d}d" for m, ds in (("nearest", "123"), ("linear", "1"), ("bilinear", "2"),
+                                                ("trilinear", "3"), ("bicubic", "2")) for d in ds)
+
+
+def _from_aten(a, name):
+    """aten.upsample_<mode><n>d(input, output_size, [align_corners,] scale_factors): the op's settings."""
+    mode = name[len("upsample_"):-2]
+    scales = a.get("scale_factors")
+    if scales is None and any(k.startswith("scales") and a[k] is not None for k in a):
+        scales = [a[k] for k in a if k.startswith("scales")]
+    size = a.get("output_size")
+    return (a["input"],), {"size": None if scales is not None else tuple(size), "mode": _MODES[mode],
+                           "scale_factor": None if scales is None else tuple(scales),
+                           "align_corners": a.get("align_corners")}
+
+
+interpolate = register(Op("interpolate", _forward, _shape, no_macs, _rf, torch=("interpolate",), aten=_ATEN,
+                          from_aten=_from_aten, onnx=_onnx))

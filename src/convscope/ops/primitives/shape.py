@@ -29,7 +29,11 @@ def _reshape_shape(x, *, shape):
 
 
 def _reshape_onnx(e, node):
-    e.emit("Reshape", [e.inputs[0], e.const(np.array([0, *node.shape[1:]], np.int64))], e.output)
+    # 0 copies the input's first axis (the batch, any size); a reshape that changes the first axis
+    # (a weight given axes of size 1, as a layer scale is) writes it out
+    keeps = len(e.in_avals[0].shape) > 0 and e.in_avals[0].shape[0] == node.shape[0]
+    first = [0] if keeps else [node.shape[0]]
+    e.emit("Reshape", [e.inputs[0], e.const(np.array([*first, *node.shape[1:]], np.int64))], e.output)
 
 
 @define("reshape", lambda ins, a: AxisMap(keeps_axes), shape=_reshape_shape, torch=("reshape", "view"), onnx=_reshape_onnx)
@@ -153,7 +157,7 @@ def _stack_onnx(e, node):
     e.emit("Concat", [e.emit("Unsqueeze", [x, axis]) for x in e.inputs], e.output, axis=int(node.attrs["axis"]))
 
 
-@define("stack", GLOBAL, shape=_stack_shape, onnx=_stack_onnx)
+@define("stack", GLOBAL, shape=_stack_shape, onnx=_stack_onnx)  # aten.stack: the graph function (a list of tensors)
 def stack(*xs, axis):
     """Join along a new axis (normalised, >= 0); each input gets back its slice of the gradient
     (ONNX: an Unsqueeze of each, then Concat)."""
@@ -242,7 +246,7 @@ def _matmul_macs(ins, out, attrs) -> int:
     return int(np.prod(out.shape[1:])) * ins[0].shape[-1]
 
 
-@define("matmul", GLOBAL, macs=_matmul_macs, shape=_matmul_shape, saved=keeps_input, torch=("matmul",),
+@define("matmul", GLOBAL, macs=_matmul_macs, shape=_matmul_shape, saved=keeps_input, torch=("matmul",), aten=("matmul", "mm", "bmm"), from_aten=lambda a, name: (tuple(a.values()), {}),
         onnx="MatMul", grad_mask=True)
 def matmul(x, y):
     """x @ y by NumPy's rule (ONNX's MatMul, torch.matmul): leading axes broadcast, a 1-D left operand
