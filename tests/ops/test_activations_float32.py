@@ -52,13 +52,3 @@ def test_gradients_equal_torch(name):
     rtol = 1e-7 if name == "hardsigmoid" else 1e-12
     np.testing.assert_allclose(ours(x)[1](g)[0], xt.grad.numpy(), rtol=rtol, atol=1e-14)
 
-
-@pytest.mark.parametrize("name", sorted(OPS))
-def test_pieces_on_threads_give_the_same_bytes(name):
-    from convscope.ops.engine import tuning
-    x = np.random.default_rng(3).standard_normal(3 * PIECE + 11).astype(np.float32).reshape(-1, 1)
-    with tuning.override(threads=1):
-        one, _ = OPS[name][0](x)
-    with tuning.override(threads=2, parallel_bytes=0):
-        two, _ = OPS[name][0](x)
-    assert np.array_equal(one, two) and one.shape == x.shape
