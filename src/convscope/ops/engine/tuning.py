@@ -58,7 +58,8 @@ class Tuning:
     winograd_min_tiles: int = 256
     # ... or this many where the caller supplies the transformed weights (an eval plan's
     # convolution transforms its weights once): the transforms of the input and output then
-    # carry the whole overhead (measured: see docs/performance.md, "Winograd in the eval plan").
+    # carry the whole overhead (measured per layer, docs/performance.md's Winograd section: 196
+    # tiles gain 1.8x over the lowering, 49-98 tiles of 512 channels none).
     winograd_min_tiles_cached: int = 128
     # Scratch of a Winograd op (all threads' chunks), at most twice its output and transformed
     # weights: GEMMs of a few dozen tiles per point run far from peak (128 -> 128 at 28x28, batch

@@ -63,8 +63,8 @@ def choose(geo: WindowGeometry, c: int, o: int, n_img: int, tuning, cached: bool
     """m of the F(m x m, 3 x 3) to run a forward with, or None where the lowering is the better bet.
 
     Winograd needs GEMMs with enough channels to run near BLAS's peak, and enough tiles to pay for
-    transforming the weights on every call (fewer where they come `cached`). The largest m allowed whose tiles cover the output
-    exactly: tiles reaching past it compute cells that are thrown away.
+    transforming the weights on every call (fewer where they come `cached`). The largest m allowed
+    whose tiles cover the output exactly: tiles reaching past it compute cells that are thrown away.
     """
     if not applies(geo) or geo.groups != 1 or min(c, o) < tuning.winograd_min_channels:
         return None
