@@ -184,7 +184,8 @@ def test_resnet18_with_winograd_everywhere_stays_within_the_model_tolerance():
         calls.append(choose(*args))
         return calls[-1]
 
-    with tuning.override(winograd_tiles=(2, 4), winograd_min_tiles=0, winograd_min_channels=1), \
+    with tuning.override(winograd_tiles=(2, 4), winograd_min_tiles=0, winograd_min_tiles_cached=0,
+                         winograd_min_channels=1), \
             pytest.MonkeyPatch.context() as mp, cs.no_grad():
         mp.setattr(winograd, "choose", counted)
         got = np.asarray(model(cs.Tensor(x)).data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops import engine
+from ..ops.engine import winograd
 from ..ops.engine.epilogue import Epilogue
 from ..ops.geometry import CONV_FORMULA, TRANSPOSED_FORMULA, conv_geometry, require_room, resolve_padding
 from . import forms
@@ -78,11 +79,19 @@ class _ConvNd(Module):
 class ConvForm(forms.Form):
     """A convolution in eval mode through the engine, with what joined it: an eval BatchNorm folded
     into the weights (w' = w s, b' = b s + t per output channel), then a residual add and a ReLU
-    applied to each output chunk (the engine's epilogue)."""
+    applied to each output chunk (the engine's epilogue). Where the engine runs it by Winograd, the
+    weights are transformed once and kept: a form lives in one plan, which is remade whenever the
+    weights change (see `nn.plan`)."""
 
     def __init__(self, layer, w, b, residual=False, relu=False):
         self.layer, self.w, self.b, self.residual, self.relu = layer, w, b, residual, relu
         self.extra = int(residual)
+        self.transforms = {}  # m -> w's transform for F(m x m, 3 x 3)
+
+    def transform(self, m: int) -> np.ndarray:
+        if m not in self.transforms:
+            self.transforms[m] = winograd.weight_transform(self.w, winograd.VARIANTS[m], self.layer.groups)
+        return self.transforms[m]
 
     def join(self, follower):
         if isinstance(follower, forms.ChannelAffine) and not (self.residual or self.relu) \
@@ -106,7 +115,7 @@ class ConvForm(forms.Form):
         residual = others[0] if self.residual else None
         if residual is not None and (residual.shape != (len(x), len(self.w), *geo.out_size) or residual.dtype != x.dtype):
             return None
-        return engine.forward(x, self.w, geo, self.b, Epilogue(residual, self.relu))
+        return engine.forward(x, self.w, geo, self.b, Epilogue(residual, self.relu), self.transform)
 
 
 def _form(layer, watch):

@@ -43,10 +43,11 @@ class Plan:
 
 
 def plan(geo: WindowGeometry, w_shape, n_img: int, itemsize: int, direction: str = "forward",
-         bias: bool = False) -> Plan:
+         bias: bool = False, cached: bool = False) -> Plan:
     """The plan for a conv of weight (O, C/groups, *K) over n_img images: its forward, its
     input gradient (the transposed conv) or its weight gradient. With `bias`, a forward
-    lowering gives its columns a row of ones for the bias column of the weight."""
+    lowering gives its columns a row of ones for the bias column of the weight. With `cached`, a
+    forward's caller supplies Winograd's transformed weights, which lowers Winograd's threshold."""
     assert direction in DIRECTIONS, direction
     if n_img == 0 or w_shape[0] == 0 or w_shape[1] == 0:  # no images, or no channels to sum over: all zeros
         return _EMPTY
@@ -58,7 +59,8 @@ def plan(geo: WindowGeometry, w_shape, n_img: int, itemsize: int, direction: str
     tuning = current()
     if direction == "forward" and tap_stack.applies(geo, w_shape, tuning.tap_stack_out, tuning.tap_stack_min_in):
         return _TAPS
-    p = _winograd(geo, tuple(w_shape), n_img, itemsize, direction, tuning, num_threads())
+    p = _winograd(geo, tuple(w_shape), n_img, itemsize, direction, tuning, num_threads(),
+                  cached and direction == "forward")
     if p is not None:
         return p
     return _lowering(geo, tuple(w_shape), n_img, itemsize, direction, bias, tuning, num_threads())
@@ -89,7 +91,7 @@ def _lowering(geo: WindowGeometry, w_shape, n_img: int, itemsize: int, direction
 
 @functools.lru_cache(maxsize=256)
 def _winograd(geo: WindowGeometry, w_shape, n_img: int, itemsize: int, direction: str, tuning: Tuning,
-              threads: int) -> Plan | None:
+              threads: int, cached: bool = False) -> Plan | None:
     """A Winograd plan where it pays (`tuning`'s rule), else None; the input gradient is planned as
     the forward of the transposed convolution of dy, the weight gradient as the forward's tiles."""
     o, c = w_shape[0], w_shape[1] * geo.groups
@@ -97,7 +99,7 @@ def _winograd(geo: WindowGeometry, w_shape, n_img: int, itemsize: int, direction
         if not winograd.transposed_applies(geo):
             return None
         geo, o, c = winograd.transposed(geo), c, o
-    m = winograd.choose(geo, c, o, n_img, tuning)
+    m = winograd.choose(geo, c, o, n_img, tuning, cached)
     if m is None:
         return None
     v = winograd.VARIANTS[m]
@@ -115,14 +117,18 @@ def _add_bias(y: np.ndarray, b) -> np.ndarray:
     return y
 
 
-def forward(x: np.ndarray, w: np.ndarray, geo: WindowGeometry, b=None, epilogue: Epilogue = NONE) -> np.ndarray:
+def forward(x: np.ndarray, w: np.ndarray, geo: WindowGeometry, b=None, epilogue: Epilogue = NONE,
+            transform=None) -> np.ndarray:
     """epilogue(conv(x, w) + b), for arrays already checked against `geo`; the epilogue (a residual
-    added, a ReLU) runs on each chunk of the output right after its GEMM, where the paths chunk."""
-    p = plan(geo, w.shape, x.shape[0], x.itemsize, "forward", b is not None)
+    added, a ReLU) runs on each chunk of the output right after its GEMM, where the paths chunk.
+    `transform(m)`, where given, returns w's Winograd `weight_transform` for F(m x m, 3 x 3) from a
+    cache the caller keeps (valid as long as w is): the planner then takes Winograd from fewer tiles."""
+    p = plan(geo, w.shape, x.shape[0], x.itemsize, "forward", b is not None, transform is not None)
     if p.path == "lowering":
         return lowering.forward(p.lowering, x, w, b, epilogue)
     if p.path == "winograd":
-        return winograd.forward(p.winograd, x, w, b, epilogue)
+        u = transform(p.winograd.v.m) if transform is not None else None
+        return winograd.forward(p.winograd, x, w, b, epilogue, u)
     if p.path == "pointwise":
         return pointwise.forward(x, w, geo.groups, b, epilogue)
     if p.path == "taps":

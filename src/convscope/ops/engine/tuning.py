@@ -56,6 +56,11 @@ class Tuning:
     # F(4x4) tiles: 64 against the lowering's 20 ms; 128 -> 128 at 16x16, batch 32, 512 tiles:
     # 17.4 against 18).
     winograd_min_tiles: int = 256
+    # ... or this many where the caller supplies the transformed weights (an eval plan's
+    # convolution transforms its weights once): the transforms of the input and output then
+    # carry the whole overhead (measured per layer, docs/performance.md's Winograd section: 196
+    # tiles gain 1.8x over the lowering, 49-98 tiles of 512 channels none).
+    winograd_min_tiles_cached: int = 128
     # Scratch of a Winograd op (all threads' chunks), at most twice its output and transformed
     # weights: GEMMs of a few dozen tiles per point run far from peak (128 -> 128 at 28x28, batch
     # 8, two threads: 59-66 ms with 2-4 MB, 35 with 8 (a chunk per image), 58 with 16; 64 -> 64

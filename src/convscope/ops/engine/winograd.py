@@ -59,18 +59,19 @@ def applies(geo: WindowGeometry) -> bool:
             and geo.dilation == (1, 1))
 
 
-def choose(geo: WindowGeometry, c: int, o: int, n_img: int, tuning) -> int | None:
+def choose(geo: WindowGeometry, c: int, o: int, n_img: int, tuning, cached: bool = False) -> int | None:
     """m of the F(m x m, 3 x 3) to run a forward with, or None where the lowering is the better bet.
 
     Winograd needs GEMMs with enough channels to run near BLAS's peak, and enough tiles to pay for
-    transforming the weights on every call. The largest m allowed whose tiles cover the output
-    exactly: tiles reaching past it compute cells that are thrown away.
+    transforming the weights on every call (fewer where they come `cached`). The largest m allowed
+    whose tiles cover the output exactly: tiles reaching past it compute cells that are thrown away.
     """
     if not applies(geo) or geo.groups != 1 or min(c, o) < tuning.winograd_min_channels:
         return None
     m = next((m for m in sorted(tuning.winograd_tiles, reverse=True)
               if all(s % m == 0 for s in geo.out_size)), None)
-    if m is None or n_img * prod(s // m for s in geo.out_size) < tuning.winograd_min_tiles:
+    least = tuning.winograd_min_tiles_cached if cached else tuning.winograd_min_tiles
+    if m is None or n_img * prod(s // m for s in geo.out_size) < least:
         return None
     return m
 
