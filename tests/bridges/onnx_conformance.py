@@ -29,7 +29,7 @@ CNN_OPS = {
     "GlobalAveragePool", "GlobalMaxPool", "GroupNormalization", "HardSigmoid", "HardSwish", "Hardmax", "Identity",
     "InstanceNormalization", "LayerNormalization", "LeakyRelu", "Log", "LogSoftmax", "LpPool", "MatMul", "Max",
     "MaxPool", "Mean", "Min", "Mish", "Mul", "Neg", "Pad", "Pow", "PRelu", "Reciprocal", "ReduceMax", "ReduceMean",
-    "ReduceSum", "Relu", "Reshape", "Resize", "Selu", "Shrink", "Sigmoid", "Slice", "Softmax", "Softplus", "Softsign",
+    "ReduceSum", "Relu", "Reshape", "Resize", "Selu", "Shrink", "Sigmoid", "Sign", "Slice", "Softmax", "Softplus", "Softsign",
     "SpaceToDepth", "Split", "Sqrt", "Squeeze", "Sub", "Sum", "Tanh", "ThresholdedRelu", "Tile", "Transpose",
     "Unsqueeze", "Upsample",
 }

@@ -115,19 +115,6 @@ def _module_of(m):
     return None
 
 
-def supported() -> str:
-    """What converts, in words (the end of the refusal message)."""
-    return (f"layers {', '.join(registry.torch_names())} and modules named like a one-input op; functions and "
-            f"methods {', '.join(sorted(_one_input_ops()))} (registered ops) and "
-            f"{', '.join(sorted(FUNCTIONS))} (graph functions)")
-
-
-def __getattr__(name: str):
-    if name == "SUPPORTED":  # computed when read, so layers and ops registered later are in it
-        return supported()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 # ------------------------------------------------------------------------------ capture
 
 def _is_leaf(m) -> bool:
