@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TIME_LIMIT = 20.0  # seconds: longer is a hang
-MEMORY_LIMIT = 3 << 30  # bytes of address space for the child
+MEMORY_LIMIT = 3 << 30  # bytes of address space a case may add to what the test process already maps
 MAX_MESSAGE = 2000  # characters: a longer message is not "one clear line"
 MAX_LINES = 20  # a library refusal may list one line per kind of problem (the command line joins them)
 
@@ -72,6 +72,17 @@ def _snapshot(folder: Path) -> dict:
     return out
 
 
+def _mapped() -> int:
+    """Bytes of address space this process maps already: a long test process maps gigabytes
+    (libraries, and a malloc arena reserved for each thread of the BLAS, torch and the engine),
+    so a fixed limit would leave a case less room the more the suite had run before it."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+    except (OSError, StopIteration):
+        return 0
+
+
 def run(family: str, case, folder: Path, watch: Path | None = None) -> Outcome:
     """Run a generated case in a forked child, in `folder`. Its `run(folder)` returns None, or an exit
     code for command-line cases (0 returned, 2 refused when its stderr is one line)."""
@@ -86,7 +97,8 @@ def run(family: str, case, folder: Path, watch: Path | None = None) -> Outcome:
         os.close(read)
         verdict = {"verdict": "failure", "detail": "the child reported nothing"}
         try:
-            resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+            limit = _mapped() + MEMORY_LIMIT
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             os.chdir(folder)
             verdict = _child(fn, folder)
