@@ -12,12 +12,8 @@ from scipy import special
 
 from ..engine.tuning import CHUNK_BYTES
 from ..registry import ELEMENTWISE, define, keeps_input
-from .elementwise import unbroadcast as _unbroadcast
+from .elementwise import logistic as _sigmoid, unbroadcast as _unbroadcast
 from .shape import _over_space, _softmax_onnx
-
-
-def _sigmoid(x):
-    return 0.5 * (1 + np.tanh(0.5 * x))  # stable for large |x|
 
 
 def _in_chunks(x: np.ndarray, fill) -> np.ndarray:

@@ -74,10 +74,16 @@ def tanh(x):
     return y, lambda g: (g * (1 - y * y),)
 
 
+def logistic(x):
+    """sigma(x) = (1 + tanh(x/2)) / 2: stable for large |x| (the sigmoid op, and the slopes of the
+    activations built on it)."""
+    return 0.5 * (1 + np.tanh(0.5 * x))
+
+
 @define("sigmoid", ELEMENTWISE, saved=keeps_output(), torch=("sigmoid",), aten=("sigmoid",), onnx="Sigmoid", activation=True)
 def sigmoid(x):
-    # sigma = (1 + tanh(x/2)) / 2 is stable for large |x|; d sigma = sigma (1 - sigma) dx
-    y = 0.5 * (1 + np.tanh(0.5 * x))
+    # d sigma = sigma (1 - sigma) dx
+    y = logistic(x)
     return y, lambda g: (g * y * (1 - y),)
 
 
@@ -142,7 +148,7 @@ def softplus(x, *, beta=1.0, threshold=20.0):
     bx = beta * x
     linear = bx > threshold
     y = np.where(linear, x, np.logaddexp(0, bx) / beta).astype(x.dtype, copy=False)
-    slope = np.where(linear, 1.0, 0.5 * (1 + np.tanh(0.5 * bx))).astype(x.dtype, copy=False)
+    slope = np.where(linear, 1.0, logistic(bx)).astype(x.dtype, copy=False)
     return y, lambda g: (g * slope,)
 
 
